@@ -1,0 +1,207 @@
+"""The ``kateder`` command: one console script for every command-line entry point.
+
+``KATEDER_HOME`` selects the instance folder (default ``./instance``). Every command
+migrates a new database itself. Failures exit non-zero with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from app import create_app, get_services
+
+
+def _services(migrate: bool = True):
+    app = create_app()
+    services = get_services(app)
+    if migrate:
+        services.db.migrate()
+    return services
+
+
+def _emit(data, as_json: bool, human: str | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=None, default=str))
+    elif human is not None:
+        click.echo(human)
+
+
+class KatederGroup(click.Group):
+    """A group that turns any unexpected failure into one line on stderr and exit 1."""
+
+    def invoke(self, ctx):
+        """Run the subcommand; report errors briefly."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the CLI's contract is a one-line error
+            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            click.echo(f"error: {message}".splitlines()[0], err=True)
+            sys.exit(1)
+
+
+@click.group(cls=KatederGroup)
+def main() -> None:
+    """Kateder: a safety-moderated course assistant for schools."""
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    services = _services()
+    click.echo(f"database at {services.db.url.split('@')[-1]} is up to date")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the demo logins as JSON.")
+def demo(as_json: bool) -> None:
+    """Create the demo school, its courses and material, and demo accounts."""
+    from app.demo import create_demo
+
+    services = _services()
+    out = create_demo(services)
+    if as_json:
+        _emit(out, True)
+        return
+    click.echo("Demo school ready. Courses: " + ", ".join(f"{c['code']} ({c['title']})" for c in out["courses"]))
+    click.echo("Demo logins (new passwords on every run):")
+    for u in out["users"]:
+        click.echo(f"  {u['role']:8} {u['username']:10} {u['password']}")
+
+
+def _course_id(services, code: str) -> int:
+    from app.models import Course
+
+    with services.db.session() as s:
+        course_id = s.scalar(select(Course.id).where(Course.code == code))
+    if course_id is None:
+        raise click.ClickException(f"no course with code {code!r}")
+    return course_id
+
+
+@main.command()
+@click.option("--course", "course_code", required=True, help="Course code.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def ingest(course_code: str, as_json: bool, files: tuple[Path, ...]) -> None:
+    """Add material files to a course (with a progress bar)."""
+    from tqdm import tqdm
+
+    from ingest.loaders import IngestError
+
+    services = _services()
+    course_id = _course_id(services, course_code)
+    failed = 0
+    for path in files:
+        if not path.is_file():
+            click.echo(f"error: {path}: no such file", err=True)
+            failed += 1
+            continue
+        with tqdm(total=100, desc=path.name[:30], unit="%", file=sys.stderr, disable=as_json or not sys.stderr.isatty()) as bar:
+
+            def progress(stage: str, fraction: float, bar=bar) -> None:
+                bar.set_postfix_str(stage)
+                bar.n = round(fraction * 100)
+                bar.refresh()
+
+            try:
+                result = services.ingest.ingest(course_id, path.name, path.read_bytes(), progress=progress)
+            except IngestError as exc:
+                click.echo(f"error: {exc}", err=True)
+                failed += 1
+                continue
+        with services.db.session() as s:
+            services.audit.record(s, "upload", course_id=course_id, details={"document_id": result.document_id, "version": result.version, "via": "cli"})
+        _emit(result.to_dict(), as_json, f"{result.filename}: {result.status}, version {result.version}, {result.passages} passages" + (f", {result.held} held for review" if result.held else ""))
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--course", "course_code", required=True, help="Course code.")
+@click.option("--user", "username", default=None, help="Ask as this user (default: the course's first teacher).")
+@click.option("--conversation", "conversation_id", type=int, default=None, help="Continue a conversation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+@click.argument("question")
+def ask(course_code: str, username: str | None, conversation_id: int | None, as_json: bool, question: str) -> None:
+    """Ask a question in a course."""
+    from app.models import Course, Enrolment, User
+
+    services = _services()
+    with services.db.session() as s:
+        if username:
+            user_id = s.scalar(select(User.id).where(User.username == username))
+            if user_id is None:
+                raise click.ClickException(f"no user {username!r}")
+        else:
+            user_id = s.scalar(
+                select(User.id)
+                .join(Enrolment, Enrolment.user_id == User.id)
+                .join(Course, Course.id == Enrolment.course_id)
+                .where(Course.code == course_code, User.role == "teacher")
+                .order_by(User.id)
+            )
+            if user_id is None:
+                raise click.ClickException(f"no course {course_code!r} with a teacher; pass --user")
+    result = services.ask.ask(user_id, course_code, question, conversation_id)
+    if as_json:
+        _emit(result.to_dict(), True)
+        return
+    click.echo(result.answer)
+    for c in result.citations:
+        where = f", page {c['page']}" if c.get("page") else (f", {c['section']}" if c.get("section") else "")
+        click.echo(f"  [{c['number']}] {c['document']}{where}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Start the web server."""
+    services = _services()
+    from app import create_app as _create
+
+    app = _create(services=services)
+    click.echo(f"Kateder on http://{host}:{port}/", err=True)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+def audit_verify(as_json: bool) -> None:
+    """Recompute the hash chain; exit 1 naming the first bad event."""
+    from app.services.audit import verify_chain
+
+    services = _services()
+    with services.db.session() as s:
+        report = verify_chain(s)
+    if as_json:
+        _emit(report, True)
+    elif report["ok"]:
+        click.echo(f"audit chain intact: {report['count']} events")
+    else:
+        click.echo(f"audit chain broken at event {report['first_bad_seq']}: {report['problem']}", err=True)
+    if not report["ok"]:
+        sys.exit(1)
+
+
+def _register_optional_groups() -> None:
+    try:
+        from guard.cli import guard_group
+    except ImportError:
+        return
+    main.add_command(guard_group)
+
+
+_register_optional_groups()

@@ -1,0 +1,114 @@
+"""The service container: every component chosen by configuration, built lazily, shared.
+
+Tests hand fakes for the interfaces (guard, embedder, store, generator) to
+``create_app(services=...)``; everything else is the real wiring.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from app.db import Database
+
+
+class Services:
+    """Lazily built components; pass any of them in to override the configured one."""
+
+    def __init__(self, config: Mapping[str, Any], db: Database | None = None, **overrides: Any) -> None:
+        """Remember the config and any components given explicitly."""
+        self.config = config
+        self._db = db
+        self._built: dict[str, Any] = dict(overrides)
+        self._lock = threading.RLock()
+
+    def _get(self, name: str, factory):
+        if name not in self._built:
+            with self._lock:
+                if name not in self._built:
+                    self._built[name] = factory()
+        return self._built[name]
+
+    @property
+    def db(self) -> Database:
+        """The database (created on first use)."""
+        if self._db is None:
+            with self._lock:
+                if self._db is None:
+                    self._db = Database(self.config["DATABASE_URL"])
+        return self._db
+
+    @property
+    def guard(self):
+        """The configured guard backend."""
+        from guard import build_guard
+
+        return self._get("guard", lambda: build_guard(self.config))
+
+    @property
+    def moderator(self):
+        """School policy on top of the guard."""
+        from guard.policy import Moderator
+
+        return self._get("moderator", lambda: Moderator(self.guard))
+
+    @property
+    def embedder(self):
+        """The configured embedding model."""
+        from ingest.embedding import build_embedder
+
+        return self._get("embedder", lambda: build_embedder(self.config))
+
+    @property
+    def vector_store(self):
+        """The configured vector store."""
+        from ingest.store import build_vector_store
+
+        return self._get("vector_store", lambda: build_vector_store(self.config, self.embedder.name))
+
+    @property
+    def generator(self):
+        """The configured generation model."""
+        from app.generation import build_generator
+
+        return self._get("generator", lambda: build_generator(self.config))
+
+    @property
+    def retriever(self):
+        """Hybrid retrieval over the course's visible material."""
+        from app.retrieval import HybridRetriever
+
+        return self._get("retriever", lambda: HybridRetriever(self.db, self.embedder, self.vector_store, self.config))
+
+    @property
+    def files(self):
+        """Content-addressed storage of uploaded originals."""
+        from ingest.files import FileStore
+
+        return self._get("files", lambda: FileStore(Path(self.config["HOME"]) / "files"))
+
+    @property
+    def ingest(self):
+        """The ingestion pipeline."""
+        from ingest.pipeline import IngestPipeline
+
+        return self._get(
+            "ingest",
+            lambda: IngestPipeline(self.db, self.embedder, self.vector_store, self.moderator, self.config, self.files),
+        )
+
+    @property
+    def audit(self):
+        """The hash-chained audit log."""
+        from app.services.audit import AuditLog, Pseudonymizer
+
+        return self._get("audit", lambda: AuditLog(Pseudonymizer.from_config(dict(self.config))))
+
+    @property
+    def ask(self):
+        """The ask pipeline used by the API, the browser and the CLI."""
+        from app.services.ask import AskService
+
+        return self._get("ask", lambda: AskService(self))

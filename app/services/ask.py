@@ -1,0 +1,426 @@
+"""The ask pipeline: input guard -> retrieve -> generate -> output guard -> audit -> answer.
+
+One service for the JSON API, the browser's streamed answers and the CLI. ``stream``
+yields events; text reaches the caller one sentence at a time and only after the output
+guard has passed it in the context of the answer so far.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.generation import load_prompt
+from app.language import detect_language, normalise_language
+from app.models import Conversation, Course, GuardVerdict, Message, User
+from app.retrieval import RetrievedPassage, tokenize
+from app.services.accounts import can_ask
+from guard.policy import CoursePolicy, ModerationResult
+
+MAX_QUESTION_CHARS = 2000
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)|\n+")
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+
+
+class AskError(Exception):
+    """A problem the student (or API client) is told about, with an HTTP status."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        """Keep the user-facing message."""
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(AskError):
+    """The course or conversation does not exist (or is not visible to this user)."""
+
+    status, code = 404, "not_found"
+
+
+class Forbidden(AskError):
+    """The user may not ask in this course."""
+
+    status, code = 403, "forbidden"
+
+
+class LimitReached(AskError):
+    """The daily question limit set by the teacher is used up."""
+
+    status, code = 429, "daily_limit"
+
+
+class Unavailable(AskError):
+    """A component (model server, database, vector store) is down or too slow."""
+
+    status, code = 503, "unavailable"
+
+
+@dataclass
+class AskResult:
+    """Everything the API and the CLI return for one question."""
+
+    answer: str
+    blocked: bool
+    action: str
+    mode: str  # generated | extractive | not_covered | refusal | crisis
+    language: str
+    citations: list[dict[str, Any]]
+    input_verdict: dict[str, Any]
+    output_verdict: dict[str, Any] | None
+    audit_id: int
+    conversation_id: int
+    message_id: int
+    model: str
+    notices: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (``kateder ask --json`` and ``POST /api/v1/courses/<code>/ask``)."""
+        return asdict(self)
+
+
+_NOT_COVERED = {
+    "en": "Your course material does not cover this, so I can't answer it. Try asking your teacher.",
+    "sv": "Det här tas inte upp i kursmaterialet, så jag kan inte svara på det. Fråga gärna din lärare.",
+    "de": "Dein Kursmaterial behandelt das nicht, deshalb kann ich es nicht beantworten. Frag am besten deine Lehrkraft.",
+    "it": "Il materiale del corso non tratta questo argomento, quindi non posso rispondere. Prova a chiedere al tuo insegnante.",
+    "nb": "Dette dekkes ikke av kursmaterialet, så jeg kan ikke svare på det. Spør gjerne læreren din.",
+}
+_QUOTE_LABEL = {
+    "en": "From your course material:",
+    "sv": "Ur kursmaterialet (citat):",
+    "de": "Aus deinem Kursmaterial (Zitat):",
+    "it": "Dal materiale del corso (citazione):",
+    "nb": "Fra kursmaterialet (sitat):",
+}
+
+
+def not_covered_message(language: str) -> str:
+    """What the student sees when the material has nothing relevant."""
+    return _NOT_COVERED.get(language, _NOT_COVERED["en"])
+
+
+def split_sentences(buffer: str) -> tuple[list[str], str]:
+    """Complete sentences in ``buffer`` and the unfinished rest."""
+    parts = _SENTENCE_END.split(buffer)
+    if len(parts) == 1:
+        return [], buffer
+    return [p.strip() for p in parts[:-1] if p.strip()], parts[-1]
+
+
+class AskService:
+    """Answers a student's question from the course's own material."""
+
+    def __init__(self, services) -> None:
+        """Use the shared components of ``services``."""
+        self.s = services
+        self.system_prompt = load_prompt("answer_system.txt")
+        self.user_template = load_prompt("answer_user.txt")
+
+    # -- public API -----------------------------------------------------------------
+    def ask(self, user_id: int, course_code: str, question: str, conversation_id: int | None = None) -> AskResult:
+        """Answer a question in one call (the CLI and the JSON API)."""
+        for event in self.stream(user_id, course_code, question, conversation_id):
+            if event["type"] == "done":
+                return event["result"]
+        raise Unavailable("the answer pipeline ended without a result")  # pragma: no cover
+
+    def stream(self, user_id: int, course_code: str, question: str, conversation_id: int | None = None) -> Iterator[dict[str, Any]]:
+        """Yield ``meta``, then ``sentence`` events, then one ``done`` event with the AskResult."""
+        timings: dict[str, float] = {}
+        t_total = time.perf_counter()
+        question = (question or "").strip()
+        if not question:
+            raise AskError("the question is empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise AskError(f"the question is too long (at most {MAX_QUESTION_CHARS} characters)")
+
+        db = self.s.db
+        with db.session() as s:
+            user = s.get(User, user_id)
+            course = s.scalar(select(Course).where(Course.code == course_code))
+            if user is None or course is None:
+                raise NotFound(f"no course {course_code!r}")
+            if not can_ask(s, user, course):
+                raise Forbidden(f"you are not enrolled in {course_code!r}")
+            if user.role == "student" and self._asked_today(s, user.id, course.id) >= course.daily_question_limit:
+                raise LimitReached("you have reached today's question limit for this course; try again tomorrow")
+            policy = CoursePolicy.from_dict(course.policy)
+            course_id, course_language = course.id, course.language
+            history = self._history(s, conversation_id, user.id, course.id) if conversation_id else []
+
+        language = normalise_language(detect_language(question, default=course_language))
+        t = time.perf_counter()
+        checked = self.s.moderator.check_question(question, policy=policy, language=language)
+        timings["input_guard"] = _ms(t)
+
+        # audit first: the question is on record before anything is answered
+        t = time.perf_counter()
+        with db.session() as s:
+            user = s.get(User, user_id)
+            conversation = self._conversation(s, conversation_id, user, course_id)
+            asked = Message(conversation=conversation, role="user", text=checked.text, language=language, action=checked.action)
+            s.add(asked)
+            s.flush()
+            s.add(_verdict_row(checked, "input", course_id, message=asked))
+            self.s.audit.record(
+                s,
+                "question",
+                user=user,
+                course_id=course_id,
+                details={
+                    "conversation_id": conversation.id,
+                    "message_id": asked.id,
+                    "language": language,
+                    "action": checked.action,
+                    "input_verdict": checked.verdict.to_dict(),
+                    "redactions": list(checked.redactions),
+                    "chars": len(question),
+                },
+            )
+            conversation_id = conversation.id
+        timings["audit_question"] = _ms(t)
+        yield {"type": "meta", "conversation_id": conversation_id, "language": language}
+
+        notices = [checked.message] if checked.allowed and checked.message else []
+        if not checked.allowed:
+            text = checked.message or not_covered_message(language)
+            yield {"type": "refusal", "text": text, "action": checked.action}
+            result = self._finish(
+                user_id, course_id, conversation_id, language, text, checked.action, "refusal" if checked.action != "crisis" else "crisis",
+                [], checked, None, [], timings, t_total, notices,
+            )
+            yield {"type": "done", "result": result}
+            return
+
+        query = checked.text
+        t = time.perf_counter()
+        passages = self._retrieve(course_id, query, history)
+        timings["retrieval"] = _ms(t)
+        relevant = [p for p in passages if p.relevant]
+
+        released: list[str] = []
+        output: ModerationResult | None = None
+        blocked_by_output = False
+        t_gen = time.perf_counter()
+        guard_ms = 0.0
+        if not relevant:
+            mode = "not_covered"
+            pieces: Iterator[str] = iter([not_covered_message(language) + "\n"])
+        elif language in self.s.generator.info.languages:
+            mode = "generated"
+            pieces = self._generate(question, relevant, history)
+        else:
+            mode = "extractive"
+            pieces = iter(line + "\n" for line in self._extract(question, relevant, language))
+
+        buffer = ""
+        first_sentence_at = None
+        try:
+            for piece in _sentences(pieces):
+                buffer = piece
+                t = time.perf_counter()
+                candidate = " ".join([*released, buffer])
+                output = self.s.moderator.check_answer(question, candidate, policy=policy, language=language)
+                guard_ms += _ms(t)
+                if not output.allowed:
+                    blocked_by_output = True
+                    break
+                released.append(buffer)
+                if first_sentence_at is None:
+                    first_sentence_at = _ms(t_total)
+                yield {"type": "sentence", "text": buffer}
+        except AskError:
+            raise
+        except Exception as exc:  # the model server or the model failed: say so, keep the record
+            self._record_failure(user_id, course_id, conversation_id, exc)
+            raise Unavailable("the answer model is not available right now; please try again in a moment") from exc
+        timings["generation"] = max(0.0, _ms(t_gen) - guard_ms)
+        timings["output_guard"] = guard_ms
+        if first_sentence_at is not None:
+            timings["first_sentence"] = first_sentence_at
+
+        if blocked_by_output:
+            refusal = output.message or not_covered_message(language)
+            yield {"type": "refusal", "text": refusal, "action": output.action}
+            answer = " ".join([*released, refusal]).strip()
+            action = output.action
+            mode = "crisis" if action == "crisis" else "refusal"
+        else:
+            answer = " ".join(released).strip()
+            action = "allow" if output is None else output.action
+            if not answer:
+                answer = not_covered_message(language)
+                mode = "not_covered"
+        citations = self._citations(answer, relevant if mode in ("generated", "extractive") else [])
+        result = self._finish(
+            user_id, course_id, conversation_id, language, answer, action, mode, citations, checked, output,
+            passages, timings, t_total, notices,
+        )
+        yield {"type": "done", "result": result}
+
+    # -- steps ----------------------------------------------------------------------
+    def _retrieve(self, course_id: int, query: str, history: list[tuple[str, str]]) -> list[RetrievedPassage]:
+        """Retrieve; a short follow-up that finds nothing is retried with the previous question."""
+        passages = self.s.retriever.retrieve(course_id, query)
+        if history and not any(p.relevant for p in passages):
+            passages = self.s.retriever.retrieve(course_id, f"{history[-1][0]} {query}")
+        return passages
+
+    def _generate(self, question: str, passages: list[RetrievedPassage], history: list[tuple[str, str]]) -> Iterator[str]:
+        """Stream the model's answer from a compact prompt with the fixed part first."""
+        sources = "\n".join(f"[{i}] {p.text}" for i, p in enumerate(passages, 1))
+        messages: list[tuple[str, str]] = [("system", self.system_prompt)]
+        for old_q, old_a in history[-1:]:
+            messages += [("human", old_q), ("ai", old_a)]
+        messages.append(("human", self.user_template.format(sources=sources, question=question)))
+        return self.s.generator.stream(messages)
+
+    def _extract(self, question: str, passages: list[RetrievedPassage], language: str) -> list[str]:
+        """The best supporting sentences, quoted in their own language with citations."""
+        terms = set(tokenize(question))
+        scored = []
+        for rank, p in enumerate(passages, 1):
+            for sentence in split_sentences(p.text + "\n")[0]:
+                overlap = len(terms & set(tokenize(sentence)))
+                scored.append((overlap, -rank, sentence, rank))
+        best = sorted(scored, reverse=True)[:2]
+        best.sort(key=lambda item: (-item[1], passages[item[3] - 1].text.find(item[2])))
+        label = _QUOTE_LABEL.get(language, _QUOTE_LABEL["en"])
+        return [label] + [f"«{sentence}» [{rank}]" for _, _, sentence, rank in best]
+
+    def _citations(self, answer: str, passages: list[RetrievedPassage]) -> list[dict[str, Any]]:
+        """Citations for the [n] markers in the answer; the best passage when the model gave none."""
+        if not passages:
+            return []
+        numbers = [int(n) for n in _CITATION.findall(answer) if 1 <= int(n) <= len(passages)]
+        if not numbers:
+            numbers = [1]
+        return [passages[n - 1].citation(n) for n in dict.fromkeys(numbers)]
+
+    # -- persistence ----------------------------------------------------------------
+    def _finish(self, user_id, course_id, conversation_id, language, answer, action, mode, citations, checked, output, passages, timings, t_total, notices) -> AskResult:
+        """Store the answer and its verdict, and audit it, in one transaction."""
+        t = time.perf_counter()
+        model = self.s.generator.info.name if mode == "generated" else "none"
+        with self.s.db.session() as s:
+            user = s.get(User, user_id)
+            reply = Message(conversation_id=conversation_id, role="assistant", text=answer, language=language, action=action, citations=citations)
+            s.add(reply)
+            s.flush()
+            if output is not None:
+                s.add(_verdict_row(output, "output", course_id, message=reply))
+            event = self.s.audit.record(
+                s,
+                "refusal" if mode in ("refusal", "crisis") else "answer",
+                user=user,
+                course_id=course_id,
+                details={
+                    "conversation_id": conversation_id,
+                    "message_id": reply.id,
+                    "mode": mode,
+                    "action": action,
+                    "model": model,
+                    "input_verdict": checked.verdict.to_dict(),
+                    "output_verdict": output.verdict.to_dict() if output else None,
+                    "passages": [{"id": p.id, "document_id": p.document_id, "version": p.version} for p in passages],
+                    "cited": [c["passage_id"] for c in citations],
+                    "timings_ms": {k: round(v, 1) for k, v in timings.items()},
+                },
+            )
+            audit_id, message_id = event.id, reply.id
+        timings["audit_answer"] = _ms(t)
+        timings["total"] = _ms(t_total)
+        return AskResult(
+            answer=answer,
+            blocked=action in ("block", "crisis"),
+            action=action,
+            mode=mode,
+            language=language,
+            citations=citations,
+            input_verdict=checked.verdict.to_dict(),
+            output_verdict=output.verdict.to_dict() if output else None,
+            audit_id=audit_id,
+            conversation_id=conversation_id,
+            message_id=message_id,
+            model=model,
+            notices=notices,
+            timings_ms={k: round(v, 1) for k, v in timings.items()},
+        )
+
+    def _record_failure(self, user_id, course_id, conversation_id, exc: Exception) -> None:
+        """Audit that a question went unanswered because a component failed."""
+        try:
+            with self.s.db.session() as s:
+                self.s.audit.record(
+                    s, "answer_failed", user=s.get(User, user_id), course_id=course_id,
+                    details={"conversation_id": conversation_id, "error": type(exc).__name__},
+                )
+        except Exception:  # noqa: BLE001 - the database may be the part that failed
+            pass
+
+    @staticmethod
+    def _asked_today(s, user_id: int, course_id: int) -> int:
+        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return s.scalar(
+            select(func.count(Message.id))
+            .join(Conversation, Message.conversation_id == Conversation.id)
+            .where(Conversation.user_id == user_id, Conversation.course_id == course_id, Message.role == "user", Message.created_at >= start)
+        ) or 0
+
+    @staticmethod
+    def _conversation(s, conversation_id: int | None, user: User, course_id: int) -> Conversation:
+        if conversation_id is not None:
+            conversation = s.get(Conversation, conversation_id)
+            if conversation is None or conversation.user_id != user.id or conversation.course_id != course_id:
+                raise NotFound("no such conversation")
+            return conversation
+        conversation = Conversation(user_id=user.id, course_id=course_id)
+        s.add(conversation)
+        s.flush()
+        return conversation
+
+    @staticmethod
+    def _history(s, conversation_id: int, user_id: int, course_id: int) -> list[tuple[str, str]]:
+        """The last two (question, answer) pairs of an own conversation."""
+        conversation = s.get(Conversation, conversation_id)
+        if conversation is None or conversation.user_id != user_id or conversation.course_id != course_id:
+            raise NotFound("no such conversation")
+        msgs = s.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id.desc()).limit(4)).all()[::-1]
+        pairs = []
+        for q, a in zip(msgs, msgs[1:], strict=False):
+            if q.role == "user" and a.role == "assistant" and q.action in ("allow", "care"):
+                pairs.append((q.text or "", a.text or ""))
+        return pairs
+
+
+def _sentences(pieces: Iterator[str]) -> Iterator[str]:
+    """Regroup a stream of text pieces into whole sentences."""
+    buffer = ""
+    for piece in pieces:
+        buffer += piece
+        done, buffer = split_sentences(buffer)
+        yield from done
+    if buffer.strip():
+        yield buffer.strip()
+
+
+def _verdict_row(result: ModerationResult, stage: str, course_id: int, message: Message | None = None) -> GuardVerdict:
+    v = result.verdict
+    return GuardVerdict(
+        message=message, course_id=course_id, stage=stage, safe=v.safe, action=result.action,
+        categories=list(v.categories), score=float(v.score), backend=v.backend, model=v.model, error=v.error,
+    )
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000

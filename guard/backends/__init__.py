@@ -1,0 +1,1 @@
+"""Guard backends, chosen by configuration through :func:`guard.build_guard`."""

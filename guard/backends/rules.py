@@ -1,0 +1,50 @@
+"""A small multilingual rule backend: explicit harmful-intent patterns per hazard.
+
+It is the fast first layer, not the whole guard: it only flags requests that pair an
+intent ("how do I make", "wie baue ich") with a hazard object ("bomb", "Bombe").
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+
+from guard.types import Message, Role, Verdict
+
+_INTENT = r"(how (do|can|could|would) (i|we|you)|how to|teach me|tell me how|help me|i want to|i'm going to|i am going to|hur (gör|kan) (jag|man)|jag vill|wie (kann|mache|baue) (ich|man)|ich will|come (posso|faccio|si fa)|voglio|hvordan (kan|lager) (jeg|man)|jeg vil)"
+_PATTERNS: dict[str, list[str]] = {
+    "S9": [r"\b(make|build|bygga|göra|bauen|costruire|lage)\b.{0,30}\b(bomb|bombe|bomba|explosive|sprängämne|sprengstoff|esplosivo|nerve agent|sarin|anthrax)"],
+    "S1": [r"\b(kill|murder|stab|shoot|döda|mörda|töten|umbringen|uccidere|drepe)\b.{0,20}\b(someone|somebody|my|a person|him|her|teacher|lärare|lehrer|insegnante|lærer|people|folk|menschen|persone)"],
+    "S11": [r"\b(kill myself|end my life|suicide|hurt myself|cut myself|ta livet av mig|skada mig själv|mich umbringen|selbstmord|suizid|mi voglio uccidere|suicidio|ta livet mitt|skade meg selv|selvmord)\b"],
+    "S2": [r"\b(steal|shoplift|stjäla|snatta|stehlen|rubare|stjele|hack into|break into)\b"],
+    "S12": [r"\b(porn|porr|nude pictures|nacktbilder|nakenbilder|foto nud)"],
+}
+_COMPILED = {code: [re.compile(p, re.IGNORECASE) for p in pats] for code, pats in _PATTERNS.items()}
+_INTENT_RE = re.compile(_INTENT, re.IGNORECASE)
+_FIRST_PERSON_CODES = {"S11"}  # self-harm statements need no "how to"
+
+
+class RuleGuard:
+    """Regex rules: precise on explicit requests, blind to everything else."""
+
+    name = "rules"
+
+    def classify(self, conversation: Sequence[Message], *, role: Role) -> Verdict:
+        """Flag the last message when an intent phrase meets a hazard pattern."""
+        start = time.perf_counter()
+        text = conversation[-1].content if conversation else ""
+        hits = []
+        for code, patterns in _COMPILED.items():
+            if any(p.search(text) for p in patterns) and (
+                code in _FIRST_PERSON_CODES or role == "agent" or _INTENT_RE.search(text)
+            ):
+                hits.append(code)
+        return Verdict(
+            safe=not hits,
+            categories=tuple(hits),
+            score=1.0 if hits else 0.0,
+            backend=self.name,
+            model="rules-v1",
+            latency_ms=(time.perf_counter() - start) * 1000,
+        )

@@ -1,0 +1,281 @@
+"""Readers for the labelled sets in ``../shared/data`` and the project's own data files.
+
+Every reader yields :class:`Example` records in the evaluation JSONL format (``text``,
+``label``, ``language``, ``role``, ``categories``) plus the ``source`` and a deterministic
+``split`` (``train``, ``dev`` or ``test``) chosen by hashing a group key, so translations of
+one prompt (same RTP-LX index, same MultiJail id) and questions about one paragraph always
+land in the same split. Nothing here copies data into the repository.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+Split = str  # "train" | "dev" | "test"
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled text in the evaluation format."""
+
+    text: str
+    label: str  # "safe" | "unsafe"
+    language: str
+    role: str = "user"
+    categories: tuple[str, ...] = ()
+    source: str = ""
+    split: Split = "train"
+    tags: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict:
+        """The JSONL record (categories as a list)."""
+        data = asdict(self)
+        data["categories"] = list(self.categories)
+        data["tags"] = list(self.tags)
+        return data
+
+
+def shared_data_dir() -> Path:
+    """``$KATEDER_SHARED_DATA``, else ``./../shared/data``, else next to the source checkout."""
+    env = os.environ.get("KATEDER_SHARED_DATA")
+    if env:
+        return Path(env)
+    candidate = Path.cwd().parent / "shared" / "data"
+    if candidate.is_dir():
+        return candidate
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def split_of(key: str, dev: float = 0.15, test: float = 0.15) -> Split:
+    """Deterministic split from a group key (sha1, so it is stable across runs)."""
+    h = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    if h < test:
+        return "test"
+    if h < test + dev:
+        return "dev"
+    return "train"
+
+
+def _csv(path: Path) -> Iterator[dict]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        yield from csv.DictReader(fh)
+
+
+def advbench(root: Path) -> Iterator[Example]:
+    """AdvBench harmful behaviours (English, all unsafe)."""
+    for row in _csv(root / "safety/advbench/advbench_behaviors.csv"):
+        yield Example(row["Behavior"], "unsafe", "en", source="advbench",
+                      split=split_of("adv" + row["BehaviorID"]))
+
+
+_HARMBENCH = {"chemical_biological": ("S9",), "illegal": ("S2",), "cybercrime_intrusion": ("S2",),
+              "misinformation_disinformation": ("S2",), "harassment_bullying": ("S10",),
+              "harmful": ("S1",)}
+
+
+def harmbench(root: Path) -> Iterator[Example]:
+    """HarmBench behaviours: val -> train/dev, test -> test; copyright rows are left out."""
+    for name, base in (("val", "train"), ("test", "test")):
+        for row in _csv(root / f"safety/harmbench/harmbench_behaviors_text_{name}.csv"):
+            if row["SemanticCategory"] == "copyright":
+                continue
+            split = base if base == "test" else split_of("hb" + row["BehaviorID"], 0.3, 0.0)
+            yield Example(row["Behavior"], "unsafe", "en",
+                          categories=_HARMBENCH.get(row["SemanticCategory"], ()),
+                          source="harmbench", split=split)
+
+
+def maliciousinstruct(root: Path) -> Iterator[Example]:
+    """MaliciousInstruct questions (English, all unsafe intent)."""
+    lines = (root / "safety/maliciousinstruct/malicious_instruct.txt").read_text().splitlines()
+    for i, line in enumerate(x.strip() for x in lines):
+        if line:
+            yield Example(line, "unsafe", "en", source="maliciousinstruct",
+                          split=split_of(f"mi{i}"))
+
+
+_STRONGREJECT = {"Non-violent crimes": ("S2",), "Violence": ("S1",),
+                 "Disinformation and deception": ("S2",),
+                 "Hate, harassment and discrimination": ("S10",),
+                 "Illegal goods and services": ("S2",), "Sexual content": ("S12",)}
+
+
+def strongreject(root: Path) -> Iterator[Example]:
+    """StrongREJECT forbidden prompts (English)."""
+    for i, row in enumerate(_csv(root / "safety/strongreject/strongreject_dataset.csv")):
+        cats = _STRONGREJECT.get(row["category"], ())
+        if not cats and row["category"].startswith("Hate"):
+            cats = ("S10",)
+        yield Example(row["forbidden_prompt"], "unsafe", "en", categories=cats,
+                      source="strongreject", split=split_of(f"sr{i}"))
+
+
+_SST = {"Suicide, Self-Harm, and Eating Disorders": ("S11",), "Physical harm and Violence": ("S1",),
+        "Illegal and Highly Regulated items": ("S2",), "Scams and fraud": ("S2",),
+        "Child safety": ("S4",)}
+
+
+def simplesafetytests(root: Path) -> Iterator[Example]:
+    """SimpleSafetyTests: kept entirely for testing."""
+    for row in _csv(root / "safety/simplesafetytests/simplesafetytests_test_cases.csv"):
+        yield Example(row["prompts_final"], "unsafe", "en", categories=_SST.get(row["harm_area"], ()),
+                      source="simplesafetytests", split="test")
+
+
+_MULTIJAIL = (("sexual", "S12"), ("child", "S4"), ("violence", "S1"), ("weapons", "S9"),
+              ("hate", "S10"), ("discrimination", "S10"), ("self-harm", "S11"),
+              ("theft", "S2"), ("fraud", "S2"), ("drugs", "S2"), ("privacy", "S7"),
+              ("non-violent", "S2"), ("terrorism", "S1"), ("bullying", "S10"))
+
+
+def multijail(root: Path) -> Iterator[Example]:
+    """MultiJail: the same unsafe prompt in English and Italian, split by id."""
+    for row in _csv(root / "safety/multijail/MultiJail.csv"):
+        tags = row["tags"].lower()
+        cats = tuple(dict.fromkeys(code for word, code in _MULTIJAIL if word in tags))
+        split = split_of("mj" + row["id"], 0.2, 0.3)
+        for lang in ("en", "it"):
+            yield Example(row[lang], "unsafe", lang, categories=cats, source="multijail", split=split)
+
+
+_OPENAI = {"S": "S12", "S3": "S4", "SH": "S11", "H": "S10", "H2": "S10", "V": "S1", "V2": "S1",
+           "HR": "S10"}
+
+
+def openai_moderation(root: Path) -> Iterator[Example]:
+    """OpenAI moderation samples: unsafe when any category is 1, safe when all known are 0."""
+    path = root / "safety/openai-moderation/samples-1680.jsonl"
+    for i, line in enumerate(path.read_text().splitlines()):
+        row = json.loads(line)
+        flags = {k: row[k] for k in _OPENAI if k in row}
+        if not flags:
+            continue
+        cats = tuple(dict.fromkeys(_OPENAI[k] for k, v in flags.items() if v == 1))
+        label = "unsafe" if cats else "safe"
+        yield Example(row["prompt"], label, "en", categories=cats, source="openai-moderation",
+                      split=split_of(f"oai{i}"))
+
+
+_RTP = (("SelfHarm", "S11"), ("SexualContent", "S12"), ("Violence", "S1"),
+        ("IdentityAttack", "S10"), ("Insult", "S10"))
+
+
+def _rtp_categories(ann: dict) -> tuple[str, ...]:
+    cats = tuple(dict.fromkeys(code for key, code in _RTP if ann.get(key, 1) >= 3))
+    return cats or ("S10",)
+
+
+def rtp_lx(root: Path) -> Iterator[Example]:
+    """RTP-LX prompts (user role) and completions (agent role), split by index."""
+    for lang in ("EN", "DE", "IT", "SV"):
+        with gzip.open(root / f"safety/rtp-lx/rtp_lx_{lang}.jsonl.gz", "rt", encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                split = split_of(f"rtp{row['Index']}")
+                ann = row["PromptAnnotations"]
+                tox = ann.get("Toxicity", 1)
+                code = lang.lower()
+                if tox >= 3 or tox <= 1.5:
+                    label = "unsafe" if tox >= 3 else "safe"
+                    yield Example(row["Prompt"], label, code,
+                                  categories=_rtp_categories(ann) if label == "unsafe" else (),
+                                  source="rtp-lx", split=split)
+                comp = row.get("CompletionAnnotations") or {}
+                if row.get("Completion") and comp.get("Toxicity", 1) >= 3:
+                    yield Example(row["Completion"], "unsafe", code, role="agent",
+                                  categories=_rtp_categories(comp), source="rtp-lx-completion",
+                                  split=split)
+                if row.get("BenignCompletion"):
+                    yield Example(row["Prompt"] + row["BenignCompletion"], "safe", code, role="agent",
+                                  source="rtp-lx-completion", split=split)
+
+
+def germeval(root: Path) -> Iterator[Example]:
+    """GermEval 2018: ABUSE and INSULT as unsafe (S10), OTHER safe, PROFANITY left out."""
+    path = root / "safety/germeval2018/germeval2018.test.txt"
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        parts = line.split("\t")
+        if len(parts) < 3 or parts[2] == "PROFANITY":
+            continue
+        text = parts[0].replace("|LBR|", "\n")
+        label = "safe" if parts[1] == "OTHER" else "unsafe"
+        yield Example(text, label, "de", categories=("S10",) if label == "unsafe" else (),
+                      source="germeval2018", split=split_of(f"ge{i}"))
+
+
+def alpaca_harmless(root: Path) -> Iterator[Example]:
+    """Alpaca instructions assumed benign (English)."""
+    rows = json.loads((root / "safety/alpaca-harmless/harmless_test.json").read_text())
+    for i, row in enumerate(rows):
+        yield Example(row["instruction"], "safe", "en", source="alpaca-harmless",
+                      split=split_of(f"al{i}"))
+
+
+def _squad_questions(data: dict, lang: str, source: str) -> Iterator[Example]:
+    for article in data["data"]:
+        for para in article["paragraphs"]:
+            split = split_of(source + para["context"][:200], 0.1, 0.5)
+            for qa in para["qas"]:
+                yield Example(qa["question"], "safe", lang, source=source, split=split)
+
+
+def qa_questions(root: Path) -> Iterator[Example]:
+    """Student-like questions from NorQuAD, SQuAD-it and XQuAD, split by paragraph."""
+    yield from _squad_questions(
+        json.loads((root / "qa/norquad/validation_dataset_flattened.json").read_text()), "nb", "qa-norquad")
+    with gzip.open(root / "qa/squad-it/SQuAD_it-test.json.gz", "rt", encoding="utf-8") as fh:
+        yield from _squad_questions(json.load(fh), "it", "qa-squad-it")
+    for lang in ("en", "de"):
+        data = json.loads((root / f"qa/xquad/xquad.{lang}.json").read_text())
+        yield from _squad_questions(data, lang, f"qa-xquad-{lang}")
+
+
+def project_file(name: str, default_split: Split | None = None) -> Iterator[Example]:
+    """Examples from a project-authored JSONL file under ``guard/data``."""
+    for line in (PACKAGE_DATA / name).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        yield Example(row["text"], row["label"], row["language"], row.get("role", "user"),
+                      tuple(row.get("categories", ())), row.get("source", name),
+                      default_split or row.get("split", "train"), tuple(row.get("tags", ())))
+
+
+SHARED_READERS = {
+    "advbench": advbench,
+    "harmbench": harmbench,
+    "maliciousinstruct": maliciousinstruct,
+    "strongreject": strongreject,
+    "simplesafetytests": simplesafetytests,
+    "multijail": multijail,
+    "openai-moderation": openai_moderation,
+    "rtp-lx": rtp_lx,
+    "germeval2018": germeval,
+    "alpaca-harmless": alpaca_harmless,
+    "qa": qa_questions,
+}
+
+
+def load_all(root: Path | None = None, names: list[str] | None = None) -> list[Example]:
+    """Every shared set plus the project's contrastive data (not the hand-written test)."""
+    root = root or shared_data_dir()
+    out: list[Example] = []
+    for name, reader in SHARED_READERS.items():
+        if names is None or name in names:
+            out.extend(ex for ex in reader(root) if ex.text.strip())
+    if names is None or "contrastive" in names:
+        out.extend(project_file("contrastive.jsonl"))
+    return out
+
+
+def handwritten_test() -> list[Example]:
+    """The hand-written test file: never used for training or for choosing thresholds."""
+    return list(project_file("handwritten_test.jsonl", "test"))

@@ -1,0 +1,177 @@
+"""The vector store: one Chroma collection per course, so courses never mix."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One passage found by a vector search; ``score`` is cosine similarity."""
+
+    id: str
+    score: float
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Per-course vector storage."""
+
+    def upsert(
+        self,
+        course_id: int,
+        ids: Sequence[str],
+        embeddings: Sequence[Sequence[float]],
+        texts: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Insert or replace passages."""
+        ...
+
+    def query(self, course_id: int, embedding: Sequence[float], k: int, where: Mapping[str, Any] | None = None) -> list[Hit]:
+        """The ``k`` nearest passages of one course."""
+        ...
+
+    def delete(self, course_id: int, *, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None) -> None:
+        """Remove passages by id or by metadata filter."""
+        ...
+
+    def count(self, course_id: int) -> int:
+        """How many passages a course has."""
+        ...
+
+    def ids(self, course_id: int, where: Mapping[str, Any] | None = None) -> list[str]:
+        """Ids of the passages matching ``where``."""
+        ...
+
+
+def collection_name(course_id: int) -> str:
+    """The one naming scheme for course collections."""
+    return f"kateder-course-{int(course_id)}"
+
+
+class ChromaStore:
+    """Chroma, embedded (PersistentClient) or as a server (HttpClient)."""
+
+    def __init__(self, *, path: str | None = None, host: str | None = None, port: int = 8000, embedder_name: str = "") -> None:
+        """Open the client lazily: ``path`` for embedded use, ``host``/``port`` for a server."""
+        self.path, self.host, self.port = path, host, port
+        self.embedder_name = embedder_name
+        self._client = None
+        self._collections: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def client(self):
+        """The Chroma client, created on first use with telemetry off."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import chromadb
+                    from chromadb.config import Settings
+
+                    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+                    if self.host:
+                        self._client = chromadb.HttpClient(host=self.host, port=self.port, settings=settings)
+                    else:
+                        self._client = chromadb.PersistentClient(path=self.path, settings=settings)
+        return self._client
+
+    def _collection(self, course_id: int):
+        col = self._collections.get(course_id)
+        if col is None:
+            col = self.client.get_or_create_collection(
+                collection_name(course_id),
+                metadata={"hnsw:space": "cosine", "embedder": self.embedder_name or "unknown"},
+                embedding_function=None,
+            )
+            stored = (col.metadata or {}).get("embedder")
+            if self.embedder_name and stored not in (None, "unknown", self.embedder_name):
+                raise RuntimeError(
+                    f"course {course_id} was indexed with {stored!r} but the configured embedder is "
+                    f"{self.embedder_name!r}; re-index with `kateder reindex --course ...`"
+                )
+            self._collections[course_id] = col
+        return col
+
+    def max_batch(self) -> int:
+        """Chroma's maximum batch size for one upsert."""
+        try:
+            return int(self.client.get_max_batch_size())
+        except Exception:  # noqa: BLE001 - older clients have no such call
+            return 5000
+
+    def upsert(self, course_id, ids, embeddings, texts, metadatas) -> None:
+        """Upsert in batches that respect Chroma's maximum batch size."""
+        col = self._collection(course_id)
+        step = self.max_batch()
+        for i in range(0, len(ids), step):
+            col.upsert(
+                ids=list(ids[i : i + step]),
+                embeddings=[list(map(float, e)) for e in embeddings[i : i + step]],
+                documents=list(texts[i : i + step]),
+                metadatas=[_clean_meta(m) for m in metadatas[i : i + step]],
+            )
+
+    def query(self, course_id, embedding, k, where=None) -> list[Hit]:
+        """Nearest passages by cosine similarity."""
+        col = self._collection(course_id)
+        if k <= 0:
+            return []
+        res = col.query(
+            query_embeddings=[list(map(float, embedding))],
+            n_results=k,
+            where=dict(where) if where else None,
+            include=["documents", "metadatas", "distances"],
+        )
+        hits = []
+        for pid, text, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True):
+            hits.append(Hit(id=pid, score=1.0 - float(dist), text=text or "", metadata=dict(meta or {})))
+        return hits
+
+    def delete(self, course_id, *, ids=None, where=None) -> None:
+        """Delete passages by ids or by a metadata filter."""
+        col = self._collection(course_id)
+        if ids:
+            step = self.max_batch()
+            for i in range(0, len(ids), step):
+                col.delete(ids=list(ids[i : i + step]))
+        elif where:
+            col.delete(where=dict(where))
+
+    def count(self, course_id) -> int:
+        """Number of passages in a course's collection."""
+        return self._collection(course_id).count()
+
+    def ids(self, course_id, where=None) -> list[str]:
+        """Passage ids, optionally filtered by metadata."""
+        return list(self._collection(course_id).get(where=dict(where) if where else None, include=[])["ids"])
+
+    def search_text(self, course_id, needle: str) -> list[str]:
+        """Ids of passages whose stored text contains ``needle`` (used to verify deletion)."""
+        got = self._collection(course_id).get(where_document={"$contains": needle}, include=[])
+        return list(got["ids"])
+
+
+def _clean_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Chroma metadata allows only str, int, float, bool; drop None values."""
+    return {k: v for k, v in meta.items() if v is not None and isinstance(v, str | int | float | bool)}
+
+
+def build_vector_store(config: Mapping[str, Any], embedder_name: str = "") -> VectorStore:
+    """The vector store named by ``config["VECTOR_BACKEND"]``."""
+    from pathlib import Path
+
+    backend = config.get("VECTOR_BACKEND", "chroma")
+    if backend == "chroma":
+        path = Path(config["HOME"]) / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return ChromaStore(path=str(path), embedder_name=embedder_name)
+    if backend == "chroma-http":
+        return ChromaStore(host=config["CHROMA_HOST"], port=int(config["CHROMA_PORT"]), embedder_name=embedder_name)
+    raise ValueError(f"unknown VECTOR_BACKEND {backend!r}; choose chroma or chroma-http")
