@@ -92,6 +92,19 @@ def _batch(cached: Sequence, idx: Sequence[int]):
     return hidden, mask
 
 
+def _buckets(cached: Sequence, batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar length (little padding: the top layers cost per token)."""
+    order = list(range(len(cached)))
+    rng.shuffle(order)
+    batches: list[list[int]] = []
+    pool = batch_size * 32
+    for p in range(0, len(order), pool):
+        chunk = sorted(order[p : p + pool], key=lambda i: cached[i].shape[0])
+        batches.extend(chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
 def _targets(ex: Example) -> tuple[float, list[float], float]:
     cats = [1.0 if c in ex.categories else 0.0 for c in CODES]
     known = 1.0 if (ex.label == "unsafe" and ex.categories) else 0.0
@@ -165,11 +178,8 @@ def train(config: TrainConfig = TrainConfig(), out_dir: Path = WEIGHTS_DIR,
     deadline = t0 + config.max_minutes * 60
     for epoch in range(config.epochs):
         net.train()
-        order = list(range(len(train_set)))
-        rng.shuffle(order)
         running = 0.0
-        for b in range(0, len(order), config.batch_size):
-            idx = order[b : b + config.batch_size]
+        for idx in _buckets(train_cache, config.batch_size, rng):
             hidden, mask = _batch(train_cache, idx)
             logits = net(hidden, mask)
             y = torch.tensor([targets[i][0] for i in idx])
