@@ -1,0 +1,31 @@
+"""Server-Sent Events for streamed answers: one event per released sentence.
+
+The events come from :meth:`app.services.ask.AskService.stream`; only text that the output
+guard has passed is ever in a ``sentence`` event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from app.services.ask import AskError
+
+
+def sse(event: str, data: Any) -> str:
+    """One SSE frame."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def to_sse(events: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """Serialise ask events (meta, sentence, refusal, done) as SSE; errors become an ``error`` event."""
+    try:
+        for event in events:
+            kind = event["type"]
+            if kind == "done":
+                yield sse("done", event["result"].to_dict())
+            else:
+                yield sse(kind, {k: v for k, v in event.items() if k != "type"})
+    except AskError as exc:
+        yield sse("error", {"error": exc.code, "message": exc.message, "status": exc.status})
