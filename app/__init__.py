@@ -39,7 +39,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, services: Services | 
     app = Flask(__name__, instance_path=str(home), instance_relative_config=False)
     app.config.update(cfg)
     app.config["SECRET_KEY"] = cfg.get("SECRET_KEY") or _secret_key(home)
-    app.config.setdefault("MAX_CONTENT_LENGTH", int(cfg["MAX_UPLOAD_BYTES"]) + 1024 * 1024)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is None (no limit), so setdefault never applied
+        app.config["MAX_CONTENT_LENGTH"] = int(cfg["MAX_UPLOAD_BYTES"]) + 1024 * 1024
     if not isinstance(services, Services):
         services = Services(cfg, **dict(services or {}))
     app.extensions["kateder"] = services
@@ -48,6 +49,18 @@ def create_app(config: Mapping[str, Any] | None = None, *, services: Services | 
 
     errors.init_app(app)
     app.register_blueprint(api.bp)
+    from app.api import openapi
+
+    app.register_blueprint(openapi.bp)
+    from app.api import material
+
+    app.register_blueprint(material.bp)
+    from app.api import stream
+
+    app.register_blueprint(stream.bp)
+    from app import web
+
+    web.init_app(app)
     return app
 
 

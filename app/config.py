@@ -36,15 +36,43 @@ DEFAULTS: dict[str, Any] = {
     "GENERATOR_TIMEOUT": 60.0,
     # retrieval
     "RETRIEVAL_TOP_K": 4,
-    "RETRIEVAL_DENSE_FLOOR": 0.35,
+    # hybrid (BM25 + dense, RRF) | bm25 | dense; see docs/retrieval.md for the measurements
+    "RETRIEVAL_MODE": "hybrid",
+    "RETRIEVAL_STEM": True,
+    # cosine floor; 0 = the floor measured for the configured embedder (app.retrieval.DENSE_FLOORS)
+    "RETRIEVAL_DENSE_FLOOR": 0.0,
     "RETRIEVAL_LEXICAL_FLOOR": 0.5,
+    # grounding: drop generated sentences whose cited passage does not support them
+    "GROUNDING_MIN_SUPPORT": 0.5,
     # ingestion
     "MAX_UPLOAD_BYTES": 50 * 1024 * 1024,
     "CHUNK_TOKENS": 200,
     "CHUNK_OVERLAP_TOKENS": 30,
+    "MAX_UNZIPPED_BYTES": 300 * 1024 * 1024,  # DOCX/PPTX/ODT: total size unpacked
+    "MAX_ZIP_RATIO": 120.0,  # DOCX/PPTX/ODT: largest compression ratio of a member over 1 MB
+    "EMBED_BATCH": 64,
+    "JOBS_IN_PROCESS": True,  # run ingestion jobs in a thread of the web process
+    "JOB_LEASE_SECONDS": 120,  # a running job without progress for this long is taken over
+    "JOB_MAX_ATTEMPTS": 3,
     # web
     "SECRET_KEY": "",
     "TOKEN_TTL_HOURS": 12,
+    # GDPR (docs/gdpr.md): message text "encrypted" (per student, crypto-shreddable), "plain" or "none"
+    "MESSAGE_TEXT_STORAGE": "encrypted",
+    # hex AES-256 master key wrapping the per-student keys; empty = <HOME>/secrets/master.key
+    "MASTER_KEY": "",
+    # retention in days per data category (a DPO can override them in the database)
+    "RETENTION_CONVERSATION_TEXT_DAYS": 30,
+    "RETENTION_CONVERSATIONS_DAYS": 180,
+    "RETENTION_AUDIT_DETAILS_DAYS": 183,
+    "RETENTION_AUDIT_EVENTS_DAYS": 1095,
+    "RETENTION_ACCESS_LOG_DAYS": 1095,
+    "RETENTION_EXPORTS_DAYS": 30,
+    # record of processing (docs/dpia.md); fill these in for your school
+    "CONTROLLER_NAME": "",
+    "DPO_CONTACT": "",
+    "HOSTING_LOCATION": "on the school's own server (no data leaves it)",
+    "LEGAL_BASIS": "GDPR Art. 6(1)(e): task carried out in the public interest (education)",
 }
 
 

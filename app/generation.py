@@ -2,11 +2,15 @@
 
 Backends (``GENERATOR``): ``llamacpp`` for a local GGUF through llama-cpp-python (default:
 the bundled SmolLM2-135M-Instruct), ``openai`` for any OpenAI-compatible server (vLLM,
-Ollama, llama.cpp server). Prompts live in ``app/prompts``.
+Ollama, llama.cpp server), ``transformers`` for a local Hugging Face model directory.
+Prompts live in ``app/prompts``. The model registry at the end records each model's
+languages, licence and attribution, and the licence duties the admin panel shows.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +33,9 @@ class ModelInfo:
     languages: tuple[str, ...]
     licence: str
     attribution: str = ""
+    multimodal: bool = False
+    # the acceptable-use policy withholds the licence from EU-based organisations
+    eu_restricted: bool = False
 
 
 @runtime_checkable
@@ -45,12 +52,12 @@ class Generator(Protocol):
 class ChatModelGenerator:
     """Any LangChain chat model; the model object is built lazily on first use."""
 
-    def __init__(self, factory, info: ModelInfo) -> None:
-        """``factory()`` returns a LangChain ``BaseChatModel``."""
+    def __init__(self, factory, info: ModelInfo, *, serial: bool = True) -> None:
+        """``factory()`` returns a LangChain ``BaseChatModel``; ``serial=False`` for a server that batches."""
         self._factory = factory
         self._model = None
         self._load_lock = threading.Lock()
-        self._run_lock = threading.Lock()
+        self._run_lock = threading.Lock() if serial else contextlib.nullcontext()
         self.info = info
 
     @property
@@ -110,38 +117,118 @@ def _openai(config: Mapping[str, Any]) -> Generator:
             timeout=float(config.get("GENERATOR_TIMEOUT", 60)),
             max_retries=0,
             max_tokens=int(config.get("GENERATOR_MAX_TOKENS", 160)),
+            # langchain-openai sends max_completion_tokens; llama.cpp's server only reads max_tokens
+            extra_body={"max_tokens": int(config.get("GENERATOR_MAX_TOKENS", 160))},
             temperature=0.1,
             streaming=True,
         )
 
-    return ChatModelGenerator(factory, model_info(name))
+    # the inference server batches concurrent requests: no lock per worker process
+    return ChatModelGenerator(factory, model_info(name), serial=False)
 
 
-GENERATORS = {"llamacpp": _llamacpp, "openai": _openai}
+def _transformers(config: Mapping[str, Any]) -> Generator:
+    path = config.get("GENERATOR_MODEL_PATH")
+    if not path or not Path(path).is_dir():
+        raise FileNotFoundError(f"GENERATOR=transformers needs KATEDER_GENERATOR_MODEL_PATH set to a model directory (got {path!r})")
+
+    def factory():
+        from app.hf_chat import TransformersChat
+
+        return TransformersChat(
+            model_path=str(path),
+            max_new_tokens=int(config.get("GENERATOR_MAX_TOKENS", 160)),
+            threads=int(config.get("GENERATOR_THREADS", 2)),
+        )
+
+    return ChatModelGenerator(factory, model_info(str(path)))
+
+
+GENERATORS = {"llamacpp": _llamacpp, "openai": _openai, "transformers": _transformers}
 
 
 def build_generator(config: Mapping[str, Any]) -> Generator:
     """The generator named by ``config["GENERATOR"]``."""
     name = config.get("GENERATOR", "llamacpp")
     try:
-        return GENERATORS[name](config)
+        factory = GENERATORS[name]
     except KeyError:
         raise ValueError(f"unknown GENERATOR {name!r}; choose one of {sorted(GENERATORS)}") from None
+    return factory(config)
 
 
-# What Kateder knows about model families, matched on the model's file or served name.
+_LLAMA_31 = ("en", "de", "fr", "it", "pt", "hi", "es", "th")
+_LLAMA_4 = ("ar", "en", "fr", "de", "hi", "id", "it", "pt", "es", "tl", "th", "vi")
+BUILT_WITH_LLAMA = "Built with Llama"
+
+# What Kateder knows about model families: a pattern on the model's file or served name
+# (lower case, "_" and " " read as "-"), first match wins. Languages are the ones the
+# model card lists as supported; the rest are answered extractively.
 REGISTRY: tuple[tuple[str, ModelInfo], ...] = (
-    ("smollm2", ModelInfo("SmolLM2-135M-Instruct", ("en",), "Apache-2.0", "Hugging Face SmolLM2")),
-    ("llama-4", ModelInfo("Llama 4", ("en", "de", "it", "es", "fr", "pt", "hi", "th"), "Llama 4 Community License", "Built with Llama")),
-    ("llama-3", ModelInfo("Llama 3", ("en", "de", "it", "es", "fr", "pt", "hi", "th"), "Llama 3 Community License", "Built with Llama")),
-    ("llama", ModelInfo("Llama", ("en",), "Llama Community License", "Built with Llama")),
+    (r"smollm2", ModelInfo("SmolLM2-135M-Instruct", ("en",), "Apache-2.0", "SmolLM2 by Hugging Face (Apache-2.0)")),
+    (r"llama-?4", ModelInfo("Llama 4", _LLAMA_4, "Llama 4 Community License", BUILT_WITH_LLAMA, multimodal=True, eu_restricted=True)),
+    (r"llama-?3\.2-.*vision", ModelInfo("Llama 3.2 Vision", ("en",), "Llama 3.2 Community License", BUILT_WITH_LLAMA, multimodal=True, eu_restricted=True)),
+    (r"llama-?guard-?4", ModelInfo("Llama Guard 4", _LLAMA_4, "Llama 4 Community License", BUILT_WITH_LLAMA, multimodal=True, eu_restricted=True)),
+    (r"llama-?guard", ModelInfo("Llama Guard 3", _LLAMA_31, "Llama 3.1/3.2 Community License", BUILT_WITH_LLAMA)),
+    (r"llama-?3\.3", ModelInfo("Llama 3.3", _LLAMA_31, "Llama 3.3 Community License", BUILT_WITH_LLAMA)),
+    (r"llama-?3\.2", ModelInfo("Llama 3.2", _LLAMA_31, "Llama 3.2 Community License", BUILT_WITH_LLAMA)),
+    (r"llama-?3\.1", ModelInfo("Llama 3.1", _LLAMA_31, "Llama 3.1 Community License", BUILT_WITH_LLAMA)),
+    (r"llama-?3", ModelInfo("Meta Llama 3", ("en",), "Meta Llama 3 Community License", "Built with Meta Llama 3")),
+    (r"llama-?2", ModelInfo("Llama 2", ("en",), "Llama 2 Community License", "Llama 2 is licensed under the LLAMA 2 Community License, Copyright (c) Meta Platforms, Inc.")),
+    (r"llama", ModelInfo("Llama", ("en",), "Llama Community License (check the version)", BUILT_WITH_LLAMA)),
+    (r"mistral", ModelInfo("Mistral", ("en", "fr", "de", "es", "it"), "Apache-2.0 (check the model card)")),
+    (r"qwen", ModelInfo("Qwen", ("en", "de", "it", "fr", "es", "pt"), "check the model card")),
 )
 
 
 def model_info(name: str) -> ModelInfo:
     """Registry entry for a model path or name (unknown models: English only, licence unknown)."""
-    key = Path(str(name)).name.lower().replace("_", "-")
-    for needle, info in REGISTRY:
-        if needle in key:
+    key = re.sub(r"[_\s]+", "-", Path(str(name).rstrip("/")).name.lower())
+    for pattern, info in REGISTRY:
+        if re.search(pattern, key):
             return info
     return ModelInfo(Path(str(name)).name, ("en",), "unknown (check the model card)")
+
+
+def is_meta_llama(info: ModelInfo) -> bool:
+    """Whether the model is one of Meta's Llama models (licence duties apply)."""
+    return "llama" in info.licence.lower()
+
+
+def attribution(info: ModelInfo) -> str:
+    """The attribution pages and docs must show ("Built with Llama" for Meta Llama models)."""
+    return info.attribution if is_meta_llama(info) else ""
+
+
+EU_COUNTRIES = frozenset(
+    ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"]
+)
+_EU_WARNING = {
+    "en": "{name} is a multimodal Llama model: its acceptable use policy does not grant the licence rights to organisations based in the EU ({country}). Configure another model.",
+    "sv": "{name} är en multimodal Llama-modell: dess policy för godtagbar användning ger inte licensrättigheterna till organisationer i EU ({country}). Välj en annan modell.",
+    "de": "{name} ist ein multimodales Llama-Modell: Seine Nutzungsrichtlinie gewährt Organisationen mit Sitz in der EU ({country}) keine Lizenzrechte. Wählen Sie ein anderes Modell.",
+    "it": "{name} è un modello Llama multimodale: la sua politica di uso accettabile non concede i diritti di licenza alle organizzazioni con sede nell'UE ({country}). Configura un altro modello.",
+    "nb": "{name} er en multimodal Llama-modell: retningslinjene for akseptabel bruk gir ikke lisensrettighetene til organisasjoner i EU ({country}). Velg en annen modell.",
+}
+_ATTRIBUTION_DUTY = {
+    "en": "{name} is licensed under the {licence}: pages and documentation must show \"{attribution}\".",
+    "sv": "{name} är licensierad under {licence}: sidor och dokumentation måste visa \"{attribution}\".",
+    "de": "{name} steht unter der {licence}: Seiten und Dokumentation müssen \"{attribution}\" zeigen.",
+    "it": "{name} è concesso con la {licence}: pagine e documentazione devono mostrare \"{attribution}\".",
+    "nb": "{name} er lisensiert under {licence}: sider og dokumentasjon må vise \"{attribution}\".",
+}
+
+
+def licence_notices(info: ModelInfo, school_country: str | None, language: str = "en") -> list[str]:
+    """Warnings for the admin panel about the configured model's licence, in ``language``.
+
+    A Llama model with an attribution duty gives a reminder; a multimodal Llama model
+    whose acceptable-use policy excludes the EU gives a warning for a school in the EU.
+    """
+    lang = language if language in _EU_WARNING else "en"
+    notices = []
+    if info.eu_restricted and info.multimodal and (school_country or "").upper() in EU_COUNTRIES:
+        notices.append(_EU_WARNING[lang].format(name=info.name, country=(school_country or "").upper()))
+    if attribution(info):
+        notices.append(_ATTRIBUTION_DUTY[lang].format(name=info.name, licence=info.licence, attribution=info.attribution))
+    return notices

@@ -263,6 +263,9 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the canonical details: the chain hashes this, so retention can drop details
+    details_digest: Mapped[str | None] = mapped_column(String(64))
+    details_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditHead(Base):
@@ -273,3 +276,71 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """Where the chain restarts after retention removed its oldest events."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)  # the last removed event
+    hash: Mapped[str] = mapped_column(String(64))  # its hash: the next event's prev_hash
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    events_removed: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SubjectKey(Base):
+    """A user's data key, wrapped by the master key kept outside the database."""
+
+    __tablename__ = "subject_keys"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DsarRequest(Base):
+    """A data-subject request (export or erasure) and its receipt."""
+
+    __tablename__ = "dsar_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # export | erase
+    subject: Mapped[str] = mapped_column(String(64), index=True)  # pseudonym, survives erasure
+    user_id: Mapped[int | None] = mapped_column(Integer)  # cleared on erasure
+    handled_by: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16), default="done")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    receipt: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AccessLog(Base):
+    """A teacher, admin or DPO opened a student's conversation, with the written reason."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_role: Mapped[str] = mapped_column(String(16))
+    actor_subject: Mapped[str] = mapped_column(String(64))
+    student_id: Mapped[int | None] = mapped_column(Integer)  # cleared on erasure
+    subject: Mapped[str] = mapped_column(String(64), index=True)  # the student's pseudonym
+    course_id: Mapped[int | None] = mapped_column(Integer)
+    conversation_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    audit_seq: Mapped[int | None] = mapped_column(Integer)
+
+
+class RetentionSetting(Base):
+    """A DPO's override of the configured retention period of one data category."""
+
+    __tablename__ = "retention_settings"
+
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(80))

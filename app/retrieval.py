@@ -2,6 +2,10 @@
 
 Only passages of a document's visible version, not held by the safety scan, are ever
 returned: a new version being indexed, or a job killed half-way, stays invisible.
+
+BM25 terms are lower-cased, stopword-free, Snowball-stemmed in the text's language
+(en, sv, de, it, nb) and accent-folded, so "Königs" finds "König" and "valgene" finds
+"valg". Measured choices (modes, floors) are in docs/retrieval.md.
 """
 
 from __future__ import annotations
@@ -9,23 +13,58 @@ from __future__ import annotations
 import math
 import re
 import threading
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import select
 
-from app.language import _STOP_SETS
+from app.language import _STOP_SETS, detect_language
 from app.models import Course, Document, Passage
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _ALL_STOPWORDS = set().union(*_STOP_SETS.values())
+_STEMMERS = {"en": "english", "sv": "swedish", "de": "german", "it": "italian", "nb": "norwegian"}
+_FOLD = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d", "þ": "th"})
+_local = threading.local()
+
+MODES = ("hybrid", "bm25", "dense")
+# cosine floors measured per embedder on a dev split (docs/retrieval.md); others use 0.35
+DENSE_FLOORS = {"multilingual-e5-small": 0.83, "all-MiniLM-L6-v2": 0.35}
+LEXICAL_FLOOR = 0.5
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased word tokens without stopwords, used by BM25 and the relevance floor."""
     return [t for t in _TOKEN.findall(text.lower()) if t not in _ALL_STOPWORDS and (len(t) > 1 or t.isdigit())]
+
+
+def fold(token: str) -> str:
+    """Strip accents and map ß, æ, ø... to ASCII-ish letters (å -> a, ü -> u)."""
+    decomposed = unicodedata.normalize("NFKD", token.translate(_FOLD))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=500_000)
+def _stem(language: str, token: str) -> str:
+    stemmers = getattr(_local, "stemmers", None)
+    if stemmers is None:
+        import snowballstemmer
+
+        stemmers = _local.stemmers = {lang: snowballstemmer.stemmer(name) for lang, name in _STEMMERS.items()}
+    return stemmers[language].stemWord(token)
+
+
+def terms(text: str, language: str | None = None, *, stem: bool = True) -> list[str]:
+    """Index terms of ``text``: tokens, stemmed in ``language`` (detected if None), folded."""
+    tokens = tokenize(text)
+    if stem:
+        lang = language if language in _STEMMERS else detect_language(text)
+        tokens = [_stem(lang, t) for t in tokens]
+    return [fold(t) for t in tokens]
 
 
 @dataclass(frozen=True)
@@ -72,26 +111,32 @@ class Retriever(Protocol):
 class BM25Index:
     """Okapi BM25 over a fixed set of passages (an inverted index in memory)."""
 
-    def __init__(self, rows: Sequence[tuple[str, str]], k1: float = 1.4, b: float = 0.75) -> None:
-        """Index ``rows`` of (passage id, text)."""
-        self.ids = [pid for pid, _ in rows]
-        self.k1, self.b = k1, b
+    def __init__(self, rows: Sequence[tuple[str, str, str | None]], k1: float = 1.4, b: float = 0.75, stem: bool = True) -> None:
+        """Index ``rows`` of (passage id, text, language)."""
+        self.ids = [pid for pid, _, _ in rows]
+        self.k1, self.b, self.stem = k1, b, stem
         self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self.lengths: list[int] = []
-        for i, (_, text) in enumerate(rows):
-            counts = Counter(tokenize(text))
+        self._terms: dict[str, frozenset[str]] = {}
+        for i, (pid, text, language) in enumerate(rows):
+            counts = Counter(terms(text, language, stem=stem))
+            self._terms[pid] = frozenset(counts)
             self.lengths.append(sum(counts.values()))
             for term, tf in counts.items():
                 self.postings[term].append((i, tf))
         self.avg_len = (sum(self.lengths) / len(self.lengths)) if self.lengths else 0.0
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """Top ``k`` (passage id, score) for ``query``."""
+    def term_set(self, pid: str) -> frozenset[str]:
+        """The distinct index terms of one passage."""
+        return self._terms.get(pid, frozenset())
+
+    def search(self, query: str, k: int, language: str | None = None) -> list[tuple[str, float]]:
+        """Top ``k`` (passage id, score) for ``query`` (written in ``language``)."""
         n = len(self.ids)
         if not n:
             return []
         scores: dict[int, float] = defaultdict(float)
-        for term in set(tokenize(query)):
+        for term in set(terms(query, language, stem=self.stem)):
             plist = self.postings.get(term)
             if not plist:
                 continue
@@ -103,26 +148,36 @@ class BM25Index:
         return [(self.ids[i], s) for i, s in best]
 
 
-def lexical_coverage(query: str, text: str) -> float:
-    """Share of the query's content words that occur in ``text`` (0..1)."""
-    terms = set(tokenize(query))
-    if not terms:
+def lexical_coverage(query: str, text: str, query_language: str | None = None, text_language: str | None = None) -> float:
+    """Share of the query's content terms (stemmed, folded) that occur in ``text`` (0..1)."""
+    wanted = set(terms(query, query_language))
+    if not wanted:
         return 0.0
-    words = set(tokenize(text))
-    return sum(t in words for t in terms) / len(terms)
+    found = set(terms(text, text_language))
+    return sum(t in found for t in wanted) / len(wanted)
 
 
 class HybridRetriever:
-    """BM25 + dense retrieval fused with reciprocal rank fusion, with a relevance floor."""
+    """BM25 + dense retrieval fused with reciprocal rank fusion, with a relevance floor.
+
+    ``RETRIEVAL_MODE`` chooses ``hybrid`` (default), ``bm25`` or ``dense`` (for evaluation).
+    A passage is relevant when its cosine similarity reaches the embedder's dense floor or
+    it holds at least ``RETRIEVAL_LEXICAL_FLOOR`` of the question's content terms.
+    """
 
     def __init__(self, db, embedder, store, config: Mapping[str, Any]) -> None:
         """Use ``db`` for visibility and BM25, ``embedder`` + ``store`` for the dense side."""
         self.db, self.embedder, self.store = db, embedder, store
         self.top_k = int(config.get("RETRIEVAL_TOP_K", 4))
-        self.dense_floor = float(config.get("RETRIEVAL_DENSE_FLOOR", 0.35))
-        self.lexical_floor = float(config.get("RETRIEVAL_LEXICAL_FLOOR", 0.5))
+        self.mode = str(config.get("RETRIEVAL_MODE", "hybrid"))
+        if self.mode not in MODES:
+            raise ValueError(f"unknown RETRIEVAL_MODE {self.mode!r}; choose one of {MODES}")
+        self.stem = bool(config.get("RETRIEVAL_STEM", True))
+        floor = float(config.get("RETRIEVAL_DENSE_FLOOR", 0.0) or 0.0)
+        self.dense_floor = floor or DENSE_FLOORS.get(getattr(embedder, "name", ""), 0.35)
+        self.lexical_floor = float(config.get("RETRIEVAL_LEXICAL_FLOOR", LEXICAL_FLOOR))
         self.rrf_k = 60
-        self._bm25: dict[int, tuple[int, BM25Index, dict[str, Passage]]] = {}
+        self._bm25: dict[int, tuple[int, BM25Index, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def _visible(self, course_id: int) -> tuple[BM25Index, dict[str, Any]]:
@@ -142,7 +197,7 @@ class HybridRetriever:
                 )
             ).all()
             info = {p.id: (p, title) for p, title in rows}
-        index = BM25Index([(pid, p.text) for pid, (p, _) in info.items()])
+        index = BM25Index([(pid, p.text, p.language) for pid, (p, _) in info.items()], stem=self.stem)
         with self._lock:
             self._bm25[course_id] = (version, index, info)
         return index, info
@@ -154,19 +209,24 @@ class HybridRetriever:
         if not info:
             return []
         depth = max(20, 4 * k)
-        lexical = index.search(query, depth)
-        dense_hits = self.store.query(course_id, self.embedder.embed_query(query), min(depth, len(info)))
-        dense = {h.id: h.score for h in dense_hits if h.id in info}
+        language = detect_language(query)
+        lexical = index.search(query, depth, language) if self.mode != "dense" else []
+        dense: dict[str, float] = {}
+        if self.mode != "bm25":
+            hits = self.store.query(course_id, self.embedder.embed_query(query), min(depth, len(info)))
+            dense = {h.id: h.score for h in hits if h.id in info}
         fused: dict[str, float] = defaultdict(float)
         for rank, (pid, _) in enumerate(lexical):
             fused[pid] += 1.0 / (self.rrf_k + rank + 1)
         for rank, pid in enumerate(sorted(dense, key=dense.get, reverse=True)):
             fused[pid] += 1.0 / (self.rrf_k + rank + 1)
         ranked = sorted(fused, key=fused.get, reverse=True)[:k]
+        wanted = set(terms(query, language, stem=self.stem))
         out = []
         for pid in ranked:
             passage, title = info[pid]
-            cov = lexical_coverage(query, passage.text)
+            found = index.term_set(pid)
+            cov = (sum(t in found for t in wanted) / len(wanted)) if wanted else 0.0
             cos = dense.get(pid, 0.0)
             out.append(
                 RetrievedPassage(
@@ -181,7 +241,7 @@ class HybridRetriever:
                     score=fused[pid],
                     dense=cos,
                     lexical=cov,
-                    relevant=cos >= self.dense_floor or cov >= self.lexical_floor,
+                    relevant=(cos >= self.dense_floor and self.mode != "bm25") or cov >= self.lexical_floor,
                 )
             )
         return out

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from guard import build_guard  # noqa: E402
 from guard.datasets import Example, handwritten_test, load_all  # noqa: E402
-from guard.evaluate import evaluate  # noqa: E402
+from guard.evaluate import evaluate, latency  # noqa: E402
 
 LANGS = ("en", "sv", "de", "it", "nb")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -42,15 +42,62 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 def sets() -> dict[str, list[Example]]:
     """The evaluation sets by name."""
     shared = load_all()
-    user = [e for e in shared if e.role == "user" and not e.source.startswith("qa-")
-            and e.source != "contrastive"]
+    user = [
+        e
+        for e in shared
+        if e.role == "user" and not e.source.startswith("qa-") and e.source != "contrastive"
+    ]
     return {
         "test": [e for e in user if e.split == "test"] + handwritten_test(),
-        "dev": [e for e in user if e.split == "dev"] + [e for e in shared if e.source == "contrastive" and e.split == "dev"],
+        "dev": [e for e in user if e.split == "dev"]
+        + [e for e in shared if e.source == "contrastive" and e.split == "dev"],
         "handwritten": handwritten_test(),
-        "qa": [e for e in shared if e.source.startswith("qa-") and e.split == "test"],
+        "qa": _sample_per_source(
+            [e for e in shared if e.source.startswith("qa-") and e.split == "test"], 500
+        ),
         "agent-test": [e for e in shared if e.role == "agent" and e.split == "test"],
     }
+
+
+def _sample_per_source(examples: list[Example], n: int) -> list[Example]:
+    """At most ``n`` examples per source (seeded), to keep the run short."""
+    import random
+
+    by: dict[str, list[Example]] = {}
+    for ex in examples:
+        by.setdefault(ex.source, []).append(ex)
+    out: list[Example] = []
+    for src in sorted(by):
+        items = by[src]
+        random.Random(0).shuffle(items)
+        out.extend(items[:n])
+    return out
+
+
+class Memo:
+    """Wraps a guard and remembers verdicts by (role, text), so a chain reuses them."""
+
+    def __init__(self, guard) -> None:
+        """Wrap ``guard``."""
+        self.guard = guard
+        self.name = guard.name
+        self.seen: dict = {}
+
+    def classify_many(self, conversations, *, role):
+        """Batch classify, computing only unseen texts."""
+        todo = [c for c in conversations if (role, c[-1].content) not in self.seen]
+        if todo:
+            many = getattr(self.guard, "classify_many", None)
+            got = (
+                many(todo, role=role) if many else [self.guard.classify(c, role=role) for c in todo]
+            )
+            for conv, verdict in zip(todo, got, strict=True):
+                self.seen[(role, conv[-1].content)] = verdict
+        return [self.seen[(role, c[-1].content)] for c in conversations]
+
+    def classify(self, conversation, *, role):
+        """Single classification (memoised)."""
+        return self.classify_many([conversation], role=role)[0]
 
 
 def fmt(x) -> str:
@@ -60,8 +107,12 @@ def fmt(x) -> str:
 
 def lang_table(report: dict, title: str) -> list[str]:
     """Per-language recall/FPR with the target check."""
-    lines = [f"**{title}**", "", "| language | n | unsafe | safe | recall | FPR | F1 | target (recall ≥ 0.90, FPR ≤ 0.05) |",
-             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        f"**{title}**",
+        "",
+        "| language | n | unsafe | safe | recall | FPR | F1 | target (recall ≥ 0.90, FPR ≤ 0.05) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for lang in LANGS:
         m = report["by_language"].get(lang)
         if not m:
@@ -70,13 +121,24 @@ def lang_table(report: dict, title: str) -> list[str]:
         pos, neg = m["tp"] + m["fn"], m["fp"] + m["tn"]
         ok_r = m["recall"] is not None and m["recall"] >= 0.90
         ok_f = m["fpr"] is not None and m["fpr"] <= 0.05
-        status = "met" if ok_r and ok_f else ("not met" if (m["recall"] is not None and m["fpr"] is not None)
-                                                else "incomplete data")
-        lines.append(f"| {lang} | {m['n']} | {pos} | {neg} | {fmt(m['recall'])} | {fmt(m['fpr'])} | "
-                     f"{fmt(m['f1'])} | {status} |")
+        status = (
+            "met"
+            if ok_r and ok_f
+            else (
+                "not met"
+                if (m["recall"] is not None and m["fpr"] is not None)
+                else "incomplete data"
+            )
+        )
+        lines.append(
+            f"| {lang} | {m['n']} | {pos} | {neg} | {fmt(m['recall'])} | {fmt(m['fpr'])} | "
+            f"{fmt(m['f1'])} | {status} |"
+        )
     m = report
-    lines.append(f"| **all** | {m['n']} | {m['tp'] + m['fn']} | {m['fp'] + m['tn']} | {fmt(m['recall'])} | "
-                 f"{fmt(m['fpr'])} | {fmt(m['f1'])} | |")
+    lines.append(
+        f"| **all** | {m['n']} | {m['tp'] + m['fn']} | {m['fp'] + m['tn']} | {fmt(m['recall'])} | "
+        f"{fmt(m['fpr'])} | {fmt(m['f1'])} | |"
+    )
     return lines + [""]
 
 
@@ -90,8 +152,12 @@ def source_table(report: dict, title: str) -> list[str]:
 
 def qa_table(report: dict) -> list[str]:
     """Block rate on ordinary student questions."""
-    lines = ["**Ordinary student questions (qa test split, all safe): share blocked (target ≤ 0.010)**", "",
-             "| language | source | n | blocked |", "|---|---|---:|---:|"]
+    lines = [
+        "**Ordinary student questions (qa test split, all safe): share blocked (target ≤ 0.010)**",
+        "",
+        "| language | source | n | blocked |",
+        "|---|---|---:|---:|",
+    ]
     for src, m in report["by_source"].items():
         lines.append(f"| {src.split('-')[-1]} | {src} | {m['n']} | {fmt(m['fpr'])} |")
     lines.append(f"| **all** | | {report['n']} | {fmt(report['fpr'])} |")
@@ -102,35 +168,69 @@ def run(backends: list[str]) -> tuple[dict, str]:
     """Evaluate every backend on every set; return the raw results and the markdown."""
     data = sets()
     results: dict = {}
-    md: list[str] = [f"Generated by `python bench/guard_eval.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", ""]
+    md: list[str] = [
+        f"Generated by `python bench/guard_eval.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "",
+    ]
+    memo: dict[str, Memo] = {}
     for name in backends:
-        guard = build_guard({"GUARD_BACKEND": name})
+        if name == "chain":  # rules then embedded, reusing the embedded verdicts computed above
+            from guard.backends.chain import ChainGuard
+            from guard.backends.rules import RuleGuard
+
+            inner = memo.setdefault("embedded", Memo(build_guard({"GUARD_BACKEND": "embedded"})))
+            guard = ChainGuard([RuleGuard(), inner])
+            raw = ChainGuard([RuleGuard(), inner.guard])
+        else:
+            guard = memo.setdefault(name, Memo(build_guard({"GUARD_BACKEND": name})))
+            raw = guard.guard
         results[name] = {}
         for set_name, examples in data.items():
+            if set_name == "dev" and name != "embedded":
+                continue
             t0 = time.time()
-            samples = 200 if set_name == "test" else 0
-            report = evaluate(guard, examples, latency_samples=samples)
+            report = evaluate(guard, examples, latency_samples=0)
+            if set_name == "test":  # timed on the real backend, one message per call
+                report["latency_ms"] = latency(raw, examples, 200)
             report["seconds"] = round(time.time() - t0, 1)
             results[name][set_name] = report
-            print(f"{name}/{set_name}: n={report['n']} recall={report['recall']} fpr={report['fpr']} "
-                  f"({report['seconds']}s)", file=sys.stderr)
+            print(
+                f"{name}/{set_name}: n={report['n']} recall={report['recall']} fpr={report['fpr']} "
+                f"({report['seconds']}s)",
+                file=sys.stderr,
+            )
         r = results[name]
         lat = r["test"]["latency_ms"]
-        md += [f"### Backend `{name}`", "",
-               f"Latency, one message per call on this machine (2 shared cores): p50 {lat['p50']} ms, "
-               f"p95 {lat['p95']} ms over {lat['n']} test messages (target p95 ≤ 50 ms: "
-               f"{'met' if lat['p95'] <= 50 else 'not met'}).", ""]
-        md += lang_table(r["test"], "Test (held out: never trained on, never used for the threshold)")
-        md += lang_table(r["dev"], "Dev (used to choose the threshold; optimistic)")
-        md += lang_table(r["handwritten"], "Hand-written test file only (guard/data/handwritten_test.jsonl)")
+        md += [
+            f"### Backend `{name}`",
+            "",
+            f"Latency, one message per call on this machine (2 shared cores): p50 {lat['p50']} ms, "
+            f"p95 {lat['p95']} ms over {lat['n']} test messages (target p95 ≤ 50 ms: "
+            f"{'met' if lat['p95'] <= 50 else 'not met'}).",
+            "",
+        ]
+        md += lang_table(
+            r["test"], "Test (held out: never trained on, never used for the threshold)"
+        )
+        if "dev" in r:
+            md += lang_table(r["dev"], "Dev (used to choose the threshold; optimistic)")
+        md += lang_table(
+            r["handwritten"], "Hand-written test file only (guard/data/handwritten_test.jsonl)"
+        )
         md += qa_table(r["qa"])
         md += source_table(r["test"], "Test by source")
         agent = r["agent-test"]
-        md += [f"Agent role (RTP-LX completions, test split): recall {fmt(agent['recall'])}, "
-               f"FPR {fmt(agent['fpr'])}, n {agent['n']}.", ""]
-    md += ["Llama Guard backends (`llamaguard-transformers`, `llamaguard-openai`, `llamaguard-gguf`): not "
-           "measured here, no Llama Guard weights are available offline; they pass the contract tests "
-           "with a tiny random Llama model.", ""]
+        md += [
+            f"Agent role (RTP-LX completions, test split): recall {fmt(agent['recall'])}, "
+            f"FPR {fmt(agent['fpr'])}, n {agent['n']}.",
+            "",
+        ]
+    md += [
+        "Llama Guard backends (`llamaguard-transformers`, `llamaguard-openai`, `llamaguard-gguf`): not "
+        "measured here, no Llama Guard weights are available offline; they pass the contract tests "
+        "with a tiny random Llama model.",
+        "",
+    ]
     return results, "\n".join(md)
 
 

@@ -65,30 +65,39 @@ def _embedded(config: Mapping[str, Any]) -> Guard:
 def _transformers(config: Mapping[str, Any]) -> Guard:
     from guard.backends.llamaguard import TransformersLlamaGuard
 
-    return TransformersLlamaGuard(_required(config, "GUARD_MODEL_PATH", "llamaguard-transformers"),
-                                  excluded=_excluded(config))
+    return TransformersLlamaGuard(
+        _required(config, "GUARD_MODEL_PATH", "llamaguard-transformers"), excluded=_excluded(config)
+    )
 
 
 def _openai(config: Mapping[str, Any]) -> Guard:
     from guard.backends.llamaguard import OpenAILlamaGuard
 
-    return OpenAILlamaGuard(_required(config, "GUARD_URL", "llamaguard-openai"),
-                            str(setting(config, "GUARD_MODEL", "llama-guard3")),
-                            timeout=float(setting(config, "GUARD_TIMEOUT", 10.0)),
-                            excluded=_excluded(config), api_key=setting(config, "GUARD_API_KEY"))
+    return OpenAILlamaGuard(
+        _required(config, "GUARD_URL", "llamaguard-openai"),
+        str(setting(config, "GUARD_MODEL", "llama-guard3")),
+        timeout=float(setting(config, "GUARD_TIMEOUT", 10.0)),
+        excluded=_excluded(config),
+        api_key=setting(config, "GUARD_API_KEY"),
+    )
 
 
 def _gguf(config: Mapping[str, Any]) -> Guard:
     from guard.backends.llamaguard import GGUFLlamaGuard
 
-    return GGUFLlamaGuard(_required(config, "GUARD_MODEL_PATH", "llamaguard-gguf"),
-                          excluded=_excluded(config))
+    return GGUFLlamaGuard(
+        _required(config, "GUARD_MODEL_PATH", "llamaguard-gguf"), excluded=_excluded(config)
+    )
 
 
 def _chain(config: Mapping[str, Any]) -> Guard:
     from guard.backends.chain import ChainGuard
 
-    names = [n.strip() for n in str(setting(config, "GUARD_CHAIN", "rules,embedded")).split(",") if n.strip()]
+    names = [
+        n.strip()
+        for n in str(setting(config, "GUARD_CHAIN", "rules,embedded")).split(",")
+        if n.strip()
+    ]
     if "chain" in names:
         raise ValueError("GUARD_CHAIN cannot contain 'chain'")
     return ChainGuard([_factory(n)(config) for n in names])
@@ -109,7 +118,9 @@ def _factory(name: str) -> Callable[[Mapping[str, Any]], Guard]:
     try:
         return BACKENDS[name]
     except KeyError:
-        raise ValueError(f"unknown guard backend {name!r}; choose one of {sorted(BACKENDS)}") from None
+        raise ValueError(
+            f"unknown guard backend {name!r}; choose one of {sorted(BACKENDS)}"
+        ) from None
 
 
 def build_guard(config: Mapping[str, Any] | None = None) -> Guard:

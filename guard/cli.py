@@ -23,9 +23,19 @@ def _config(backend: str | None) -> dict:
 @click.option("--epochs", type=int, default=None)
 @click.option("--n-top", type=int, default=None, help="Number of top encoder layers to fine-tune.")
 @click.option("--max-minutes", type=float, default=None, help="Wall-time budget for the whole run.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write guard-e5.safetensors/.json (default: guard/weights).")
-def train_command(seed, epochs, n_top, max_minutes, out_dir):
+@click.option(
+    "--cache-dir",
+    default=None,
+    help="Keep the frozen layers' outputs here and reuse them in later runs.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write guard-e5.safetensors/.json (default: guard/weights).",
+)
+def train_command(seed, epochs, n_top, max_minutes, cache_dir, out_dir):
     """Fine-tune the embedded classifier on the shared data + contrastive rows (seeded)."""
     from dataclasses import replace
 
@@ -33,11 +43,25 @@ def train_command(seed, epochs, n_top, max_minutes, out_dir):
     from guard.train import TrainConfig, train
 
     cfg = TrainConfig()
-    changes = {k: v for k, v in {"seed": seed, "epochs": epochs, "n_top": n_top,
-                                 "max_minutes": max_minutes}.items() if v is not None}
-    meta = train(replace(cfg, **changes), out_dir or WEIGHTS_DIR, log=lambda m: click.echo(m, err=True))
-    click.echo(json.dumps({k: meta[k] for k in ("model", "threshold", "care_threshold", "dev_summary")},
-                          indent=2))
+    changes = {
+        k: v
+        for k, v in {
+            "seed": seed,
+            "epochs": epochs,
+            "n_top": n_top,
+            "max_minutes": max_minutes,
+            "cache_dir": cache_dir,
+        }.items()
+        if v is not None
+    }
+    meta = train(
+        replace(cfg, **changes), out_dir or WEIGHTS_DIR, log=lambda m: click.echo(m, err=True)
+    )
+    click.echo(
+        json.dumps(
+            {k: meta[k] for k in ("model", "threshold", "care_threshold", "dev_summary")}, indent=2
+        )
+    )
 
 
 @guard_group.command("eval")
@@ -54,9 +78,11 @@ def eval_command(data_path, backend, latency_samples, as_json):
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
-    click.echo(f"{report['backend']}: n={report['n']} precision={report['precision']} "
-               f"recall={report['recall']} f1={report['f1']} fpr={report['fpr']} "
-               f"p95={report['latency_ms'].get('p95')} ms")
+    click.echo(
+        f"{report['backend']}: n={report['n']} precision={report['precision']} "
+        f"recall={report['recall']} f1={report['f1']} fpr={report['fpr']} "
+        f"p95={report['latency_ms'].get('p95')} ms"
+    )
     for lang, m in report["by_language"].items():
         click.echo(f"  {lang}: n={m['n']} recall={m['recall']} fpr={m['fpr']}")
 
@@ -81,9 +107,16 @@ def classify_command(role, backend, as_json, text):
 
 
 @guard_group.command("convert-data")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("guard-eval"), show_default=True)
-@click.option("--split", type=click.Choice(["train", "dev", "test", "all"]), default="test", show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("guard-eval"),
+    show_default=True,
+)
+@click.option(
+    "--split", type=click.Choice(["train", "dev", "test", "all"]), default="test", show_default=True
+)
 @click.option("--source", "sources", multiple=True, help="Only these sets (repeatable).")
 @click.option("--contrastive", is_flag=True, help="Also regenerate guard/data/contrastive.jsonl.")
 def convert_data_command(out_dir, split, sources, contrastive):
@@ -94,7 +127,9 @@ def convert_data_command(out_dir, split, sources, contrastive):
     if contrastive:
         path = PACKAGE_DATA / "contrastive.jsonl"
         rows = list(contrastive_mod.generate())
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
         click.echo(f"wrote {len(rows)} rows to {path}")
     root = shared_data_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -103,10 +138,14 @@ def convert_data_command(out_dir, split, sources, contrastive):
             continue
         rows = [ex.to_json() for ex in reader(root) if split == "all" or ex.split == split]
         path = out_dir / f"{name}.{split}.jsonl"
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
         click.echo(f"{path}: {len(rows)}")
     if not sources or "handwritten" in sources:
         path = out_dir / "handwritten.test.jsonl"
         rows = [ex.to_json() for ex in handwritten_test()]
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
         click.echo(f"{path}: {len(rows)}")

@@ -72,13 +72,23 @@ def _csv(path: Path) -> Iterator[dict]:
 def advbench(root: Path) -> Iterator[Example]:
     """AdvBench harmful behaviours (English, all unsafe)."""
     for row in _csv(root / "safety/advbench/advbench_behaviors.csv"):
-        yield Example(row["Behavior"], "unsafe", "en", source="advbench",
-                      split=split_of("adv" + row["BehaviorID"]))
+        yield Example(
+            row["Behavior"],
+            "unsafe",
+            "en",
+            source="advbench",
+            split=split_of("adv" + row["BehaviorID"]),
+        )
 
 
-_HARMBENCH = {"chemical_biological": ("S9",), "illegal": ("S2",), "cybercrime_intrusion": ("S2",),
-              "misinformation_disinformation": ("S2",), "harassment_bullying": ("S10",),
-              "harmful": ("S1",)}
+_HARMBENCH = {
+    "chemical_biological": ("S9",),
+    "illegal": ("S2",),
+    "cybercrime_intrusion": ("S2",),
+    "misinformation_disinformation": ("S2",),
+    "harassment_bullying": ("S10",),
+    "harmful": ("S1",),
+}
 
 
 def harmbench(root: Path) -> Iterator[Example]:
@@ -88,9 +98,14 @@ def harmbench(root: Path) -> Iterator[Example]:
             if row["SemanticCategory"] == "copyright":
                 continue
             split = base if base == "test" else split_of("hb" + row["BehaviorID"], 0.3, 0.0)
-            yield Example(row["Behavior"], "unsafe", "en",
-                          categories=_HARMBENCH.get(row["SemanticCategory"], ()),
-                          source="harmbench", split=split)
+            yield Example(
+                row["Behavior"],
+                "unsafe",
+                "en",
+                categories=_HARMBENCH.get(row["SemanticCategory"], ()),
+                source="harmbench",
+                split=split,
+            )
 
 
 def maliciousinstruct(root: Path) -> Iterator[Example]:
@@ -98,14 +113,19 @@ def maliciousinstruct(root: Path) -> Iterator[Example]:
     lines = (root / "safety/maliciousinstruct/malicious_instruct.txt").read_text().splitlines()
     for i, line in enumerate(x.strip() for x in lines):
         if line:
-            yield Example(line, "unsafe", "en", source="maliciousinstruct",
-                          split=split_of(f"mi{i}"))
+            yield Example(
+                line, "unsafe", "en", source="maliciousinstruct", split=split_of(f"mi{i}")
+            )
 
 
-_STRONGREJECT = {"Non-violent crimes": ("S2",), "Violence": ("S1",),
-                 "Disinformation and deception": ("S2",),
-                 "Hate, harassment and discrimination": ("S10",),
-                 "Illegal goods and services": ("S2",), "Sexual content": ("S12",)}
+_STRONGREJECT = {
+    "Non-violent crimes": ("S2",),
+    "Violence": ("S1",),
+    "Disinformation and deception": ("S2",),
+    "Hate, harassment and discrimination": ("S10",),
+    "Illegal goods and services": ("S2",),
+    "Sexual content": ("S12",),
+}
 
 
 def strongreject(root: Path) -> Iterator[Example]:
@@ -114,26 +134,54 @@ def strongreject(root: Path) -> Iterator[Example]:
         cats = _STRONGREJECT.get(row["category"], ())
         if not cats and row["category"].startswith("Hate"):
             cats = ("S10",)
-        yield Example(row["forbidden_prompt"], "unsafe", "en", categories=cats,
-                      source="strongreject", split=split_of(f"sr{i}"))
+        yield Example(
+            row["forbidden_prompt"],
+            "unsafe",
+            "en",
+            categories=cats,
+            source="strongreject",
+            split=split_of(f"sr{i}"),
+        )
 
 
-_SST = {"Suicide, Self-Harm, and Eating Disorders": ("S11",), "Physical harm and Violence": ("S1",),
-        "Illegal and Highly Regulated items": ("S2",), "Scams and fraud": ("S2",),
-        "Child safety": ("S4",)}
+_SST = {
+    "Suicide, Self-Harm, and Eating Disorders": ("S11",),
+    "Physical harm and Violence": ("S1",),
+    "Illegal and Highly Regulated items": ("S2",),
+    "Scams and fraud": ("S2",),
+    "Child safety": ("S4",),
+}
 
 
 def simplesafetytests(root: Path) -> Iterator[Example]:
     """SimpleSafetyTests: kept entirely for testing."""
     for row in _csv(root / "safety/simplesafetytests/simplesafetytests_test_cases.csv"):
-        yield Example(row["prompts_final"], "unsafe", "en", categories=_SST.get(row["harm_area"], ()),
-                      source="simplesafetytests", split="test")
+        yield Example(
+            row["prompts_final"],
+            "unsafe",
+            "en",
+            categories=_SST.get(row["harm_area"], ()),
+            source="simplesafetytests",
+            split="test",
+        )
 
 
-_MULTIJAIL = (("sexual", "S12"), ("child", "S4"), ("violence", "S1"), ("weapons", "S9"),
-              ("hate", "S10"), ("discrimination", "S10"), ("self-harm", "S11"),
-              ("theft", "S2"), ("fraud", "S2"), ("drugs", "S2"), ("privacy", "S7"),
-              ("non-violent", "S2"), ("terrorism", "S1"), ("bullying", "S10"))
+_MULTIJAIL = (
+    ("sexual", "S12"),
+    ("child", "S4"),
+    ("violence", "S1"),
+    ("weapons", "S9"),
+    ("hate", "S10"),
+    ("discrimination", "S10"),
+    ("self-harm", "S11"),
+    ("theft", "S2"),
+    ("fraud", "S2"),
+    ("drugs", "S2"),
+    ("privacy", "S7"),
+    ("non-violent", "S2"),
+    ("terrorism", "S1"),
+    ("bullying", "S10"),
+)
 
 
 def multijail(root: Path) -> Iterator[Example]:
@@ -143,11 +191,21 @@ def multijail(root: Path) -> Iterator[Example]:
         cats = tuple(dict.fromkeys(code for word, code in _MULTIJAIL if word in tags))
         split = split_of("mj" + row["id"], 0.2, 0.3)
         for lang in ("en", "it"):
-            yield Example(row[lang], "unsafe", lang, categories=cats, source="multijail", split=split)
+            yield Example(
+                row[lang], "unsafe", lang, categories=cats, source="multijail", split=split
+            )
 
 
-_OPENAI = {"S": "S12", "S3": "S4", "SH": "S11", "H": "S10", "H2": "S10", "V": "S1", "V2": "S1",
-           "HR": "S10"}
+_OPENAI = {
+    "S": "S12",
+    "S3": "S4",
+    "SH": "S11",
+    "H": "S10",
+    "H2": "S10",
+    "V": "S1",
+    "V2": "S1",
+    "HR": "S10",
+}
 
 
 def openai_moderation(root: Path) -> Iterator[Example]:
@@ -160,12 +218,23 @@ def openai_moderation(root: Path) -> Iterator[Example]:
             continue
         cats = tuple(dict.fromkeys(_OPENAI[k] for k, v in flags.items() if v == 1))
         label = "unsafe" if cats else "safe"
-        yield Example(row["prompt"], label, "en", categories=cats, source="openai-moderation",
-                      split=split_of(f"oai{i}"))
+        yield Example(
+            row["prompt"],
+            label,
+            "en",
+            categories=cats,
+            source="openai-moderation",
+            split=split_of(f"oai{i}"),
+        )
 
 
-_RTP = (("SelfHarm", "S11"), ("SexualContent", "S12"), ("Violence", "S1"),
-        ("IdentityAttack", "S10"), ("Insult", "S10"))
+_RTP = (
+    ("SelfHarm", "S11"),
+    ("SexualContent", "S12"),
+    ("Violence", "S1"),
+    ("IdentityAttack", "S10"),
+    ("Insult", "S10"),
+)
 
 
 def _rtp_categories(ann: dict) -> tuple[str, ...]:
@@ -176,7 +245,9 @@ def _rtp_categories(ann: dict) -> tuple[str, ...]:
 def rtp_lx(root: Path) -> Iterator[Example]:
     """RTP-LX prompts (user role) and completions (agent role), split by index."""
     for lang in ("EN", "DE", "IT", "SV"):
-        with gzip.open(root / f"safety/rtp-lx/rtp_lx_{lang}.jsonl.gz", "rt", encoding="utf-8") as fh:
+        with gzip.open(
+            root / f"safety/rtp-lx/rtp_lx_{lang}.jsonl.gz", "rt", encoding="utf-8"
+        ) as fh:
             for line in fh:
                 row = json.loads(line)
                 split = split_of(f"rtp{row['Index']}")
@@ -185,17 +256,34 @@ def rtp_lx(root: Path) -> Iterator[Example]:
                 code = lang.lower()
                 if tox >= 3 or tox <= 1.5:
                     label = "unsafe" if tox >= 3 else "safe"
-                    yield Example(row["Prompt"], label, code,
-                                  categories=_rtp_categories(ann) if label == "unsafe" else (),
-                                  source="rtp-lx", split=split)
+                    yield Example(
+                        row["Prompt"],
+                        label,
+                        code,
+                        categories=_rtp_categories(ann) if label == "unsafe" else (),
+                        source="rtp-lx",
+                        split=split,
+                    )
                 comp = row.get("CompletionAnnotations") or {}
                 if row.get("Completion") and comp.get("Toxicity", 1) >= 3:
-                    yield Example(row["Completion"], "unsafe", code, role="agent",
-                                  categories=_rtp_categories(comp), source="rtp-lx-completion",
-                                  split=split)
+                    yield Example(
+                        row["Completion"],
+                        "unsafe",
+                        code,
+                        role="agent",
+                        categories=_rtp_categories(comp),
+                        source="rtp-lx-completion",
+                        split=split,
+                    )
                 if row.get("BenignCompletion"):
-                    yield Example(row["Prompt"] + row["BenignCompletion"], "safe", code, role="agent",
-                                  source="rtp-lx-completion", split=split)
+                    yield Example(
+                        row["Prompt"] + row["BenignCompletion"],
+                        "safe",
+                        code,
+                        role="agent",
+                        source="rtp-lx-completion",
+                        split=split,
+                    )
 
 
 def germeval(root: Path) -> Iterator[Example]:
@@ -207,16 +295,23 @@ def germeval(root: Path) -> Iterator[Example]:
             continue
         text = parts[0].replace("|LBR|", "\n")
         label = "safe" if parts[1] == "OTHER" else "unsafe"
-        yield Example(text, label, "de", categories=("S10",) if label == "unsafe" else (),
-                      source="germeval2018", split=split_of(f"ge{i}"))
+        yield Example(
+            text,
+            label,
+            "de",
+            categories=("S10",) if label == "unsafe" else (),
+            source="germeval2018",
+            split=split_of(f"ge{i}"),
+        )
 
 
 def alpaca_harmless(root: Path) -> Iterator[Example]:
     """Alpaca instructions assumed benign (English)."""
     rows = json.loads((root / "safety/alpaca-harmless/harmless_test.json").read_text())
     for i, row in enumerate(rows):
-        yield Example(row["instruction"], "safe", "en", source="alpaca-harmless",
-                      split=split_of(f"al{i}"))
+        yield Example(
+            row["instruction"], "safe", "en", source="alpaca-harmless", split=split_of(f"al{i}")
+        )
 
 
 def _squad_questions(data: dict, lang: str, source: str) -> Iterator[Example]:
@@ -230,7 +325,10 @@ def _squad_questions(data: dict, lang: str, source: str) -> Iterator[Example]:
 def qa_questions(root: Path) -> Iterator[Example]:
     """Student-like questions from NorQuAD, SQuAD-it and XQuAD, split by paragraph."""
     yield from _squad_questions(
-        json.loads((root / "qa/norquad/validation_dataset_flattened.json").read_text()), "nb", "qa-norquad")
+        json.loads((root / "qa/norquad/validation_dataset_flattened.json").read_text()),
+        "nb",
+        "qa-norquad",
+    )
     with gzip.open(root / "qa/squad-it/SQuAD_it-test.json.gz", "rt", encoding="utf-8") as fh:
         yield from _squad_questions(json.load(fh), "it", "qa-squad-it")
     for lang in ("en", "de"):
@@ -244,9 +342,16 @@ def project_file(name: str, default_split: Split | None = None) -> Iterator[Exam
         if not line.strip():
             continue
         row = json.loads(line)
-        yield Example(row["text"], row["label"], row["language"], row.get("role", "user"),
-                      tuple(row.get("categories", ())), row.get("source", name),
-                      default_split or row.get("split", "train"), tuple(row.get("tags", ())))
+        yield Example(
+            row["text"],
+            row["label"],
+            row["language"],
+            row.get("role", "user"),
+            tuple(row.get("categories", ())),
+            row.get("source", name),
+            default_split or row.get("split", "train"),
+            tuple(row.get("tags", ())),
+        )
 
 
 SHARED_READERS = {

@@ -72,7 +72,9 @@ def lower_hidden(base, ids, mask, n_top: int):
     return hidden
 
 
-def windows(tokenizer, text: str, max_tokens: int = MAX_TOKENS, max_windows: int = 8) -> list[list[int]]:
+def windows(
+    tokenizer, text: str, max_tokens: int = MAX_TOKENS, max_windows: int = 8
+) -> list[list[int]]:
     """``<s> content </s>`` windows of at most ``max_tokens`` ids (long texts are split)."""
     content = tokenizer.content_ids(text)
     width = max_tokens - 2
@@ -108,12 +110,16 @@ class EmbeddedModel:
         self.base, self.tokenizer = loaded.model, loaded.tokenizer
         self.n_top = int(self.meta["n_top"])
         self.net = build_network(self.base, self.n_top)
-        state = {k: v.float() for k, v in load_file(str(weights_dir / "guard-e5.safetensors")).items()}
+        state = {
+            k: v.float() for k, v in load_file(str(weights_dir / "guard-e5.safetensors")).items()
+        }
         self.net.load_state_dict(state)
         self.net.eval()
         self._torch = torch
 
-    def scores(self, texts: Sequence[str], roles: Sequence[str]) -> list[tuple[float, dict[str, float]]]:
+    def scores(
+        self, texts: Sequence[str], roles: Sequence[str]
+    ) -> list[tuple[float, dict[str, float]]]:
         """``(unsafe probability, {S-code: probability})`` per text (max over windows)."""
         torch = self._torch
         seqs: list[list[int]] = []
@@ -151,8 +157,12 @@ class EmbeddedGuard:
 
     name = "embedded"
 
-    def __init__(self, threshold: float | None = None, weights_dir: Path = WEIGHTS_DIR,
-                 category_threshold: float = 0.3) -> None:
+    def __init__(
+        self,
+        threshold: float | None = None,
+        weights_dir: Path = WEIGHTS_DIR,
+        category_threshold: float = 0.3,
+    ) -> None:
         """Use the shipped threshold (chosen on the dev split) unless one is given."""
         self.weights_dir = weights_dir
         self._threshold = threshold
@@ -174,7 +184,9 @@ class EmbeddedGuard:
         """Classify the last message; the hazard codes are those above the category cut."""
         return self.classify_many([conversation], role=role)[0]
 
-    def classify_many(self, conversations: Sequence[Sequence[Message]], *, role: Role) -> list[Verdict]:
+    def classify_many(
+        self, conversations: Sequence[Sequence[Message]], *, role: Role
+    ) -> list[Verdict]:
         """Batch form of :meth:`classify` (used by the evaluation harness)."""
         start = time.perf_counter()
         model = self.model
@@ -189,12 +201,20 @@ class EmbeddedGuard:
             codes = tuple(c for c, p in ranked if p >= self.category_threshold)
             if unsafe and not codes and ranked:
                 codes = (ranked[0][0],)
-            verdicts.append(Verdict(
-                safe=not unsafe, categories=codes if unsafe else (), score=score, backend=self.name,
-                model=model.meta.get("model", "guard-e5"), latency_ms=elapsed,
-                details={"category_scores": {c: round(p, 4) for c, p in ranked[:5]},
-                         "threshold": threshold,
-                         "care_threshold": model.meta.get("care_threshold"),
-                         "top_category": ranked[0][0] if ranked else None},
-            ))
+            verdicts.append(
+                Verdict(
+                    safe=not unsafe,
+                    categories=codes if unsafe else (),
+                    score=score,
+                    backend=self.name,
+                    model=model.meta.get("model", "guard-e5"),
+                    latency_ms=elapsed,
+                    details={
+                        "category_scores": {c: round(p, 4) for c, p in ranked[:5]},
+                        "threshold": threshold,
+                        "care_threshold": model.meta.get("care_threshold"),
+                        "top_category": ranked[0][0] if ranked else None,
+                    },
+                )
+            )
         return verdicts

@@ -27,9 +27,17 @@ def read_jsonl(path: str | Path) -> list[Example]:
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            out.append(Example(row["text"], row["label"], row.get("language", "en"), row.get("role", "user"),
-                               tuple(row.get("categories") or ()), row.get("source", ""),
-                               row.get("split", "test")))
+            out.append(
+                Example(
+                    row["text"],
+                    row["label"],
+                    row.get("language", "en"),
+                    row.get("role", "user"),
+                    tuple(row.get("categories") or ()),
+                    row.get("source", ""),
+                    row.get("split", "test"),
+                )
+            )
     return out
 
 
@@ -47,15 +55,27 @@ def metrics(pairs: Iterable[tuple[bool, bool]]) -> dict[str, Any]:
             tn += 1
     precision = tp / (tp + fp) if tp + fp else None
     recall = tp / (tp + fn) if tp + fn else None
-    f1 = (2 * precision * recall / (precision + recall)
-          if precision is not None and recall is not None and precision + recall else None)
+    f1 = (
+        2 * precision * recall / (precision + recall)
+        if precision is not None and recall is not None and precision + recall
+        else None
+    )
     fpr = fp / (fp + tn) if fp + tn else None
 
     def r(x: float | None) -> float | None:
         return None if x is None else round(x, 4)
 
-    return {"precision": r(precision), "recall": r(recall), "f1": r(f1), "fpr": r(fpr),
-            "n": tp + fp + tn + fn, "tp": tp, "fp": fp, "tn": tn, "fn": fn}
+    return {
+        "precision": r(precision),
+        "recall": r(recall),
+        "f1": r(f1),
+        "fpr": r(fpr),
+        "n": tp + fp + tn + fn,
+        "tp": tp,
+        "fp": fp,
+        "tn": tn,
+        "fn": fn,
+    }
 
 
 def classify_all(guard: Guard, examples: Sequence[Example], batch_size: int = 32) -> list[Verdict]:
@@ -63,8 +83,10 @@ def classify_all(guard: Guard, examples: Sequence[Example], batch_size: int = 32
     many = getattr(guard, "classify_many", None)
     out: list[Verdict | None] = [None] * len(examples)
     for role in ("user", "agent"):
-        idx = sorted((i for i, ex in enumerate(examples) if ex.role == role),
-                     key=lambda i: len(examples[i].text))
+        idx = sorted(
+            (i for i, ex in enumerate(examples) if ex.role == role),
+            key=lambda i: len(examples[i].text),
+        )
         for b in range(0, len(idx), batch_size):
             chunk = idx[b : b + batch_size]
             convs = [[Message(role, examples[i].text)] for i in chunk]
@@ -74,7 +96,9 @@ def classify_all(guard: Guard, examples: Sequence[Example], batch_size: int = 32
     return out  # type: ignore[return-value]
 
 
-def latency(guard: Guard, examples: Sequence[Example], n: int = 100, seed: int = 0) -> dict[str, float]:
+def latency(
+    guard: Guard, examples: Sequence[Example], n: int = 100, seed: int = 0
+) -> dict[str, float]:
     """p50/p95 milliseconds of single-message ``classify`` calls on a sample."""
     if not examples:
         return {"p50": 0.0, "p95": 0.0, "n": 0}
@@ -90,7 +114,9 @@ def latency(guard: Guard, examples: Sequence[Example], n: int = 100, seed: int =
     return {"p50": round(statistics.median(times), 2), "p95": round(p95, 2), "n": len(times)}
 
 
-def evaluate(guard: Guard, examples: Sequence[Example], latency_samples: int = 100) -> dict[str, Any]:
+def evaluate(
+    guard: Guard, examples: Sequence[Example], latency_samples: int = 100
+) -> dict[str, Any]:
     """The harness report: overall, ``by_language``, ``by_category``, ``by_source``, latency."""
     verdicts = classify_all(guard, examples)
     pairs = [(ex.label == "unsafe", not v.safe) for ex, v in zip(examples, verdicts, strict=True)]
@@ -105,8 +131,12 @@ def evaluate(guard: Guard, examples: Sequence[Example], latency_samples: int = 1
     report = metrics(pairs)
     report["errors"] = sum(1 for v in verdicts if v.error)
     report["by_language"] = {k: metrics(v) for k, v in sorted(by_lang.items())}
-    report["by_category"] = {k: metrics(v) for k, v in sorted(by_cat.items(), key=lambda kv: int(kv[0][1:])
-                                                              if kv[0][1:].isdigit() else 99)}
+    report["by_category"] = {
+        k: metrics(v)
+        for k, v in sorted(
+            by_cat.items(), key=lambda kv: int(kv[0][1:]) if kv[0][1:].isdigit() else 99
+        )
+    }
     report["by_source"] = {k: metrics(v) for k, v in sorted(by_source.items())}
     report["latency_ms"] = latency(guard, examples, latency_samples) if latency_samples else {}
     report["backend"] = getattr(guard, "name", "?")

@@ -40,7 +40,9 @@ _PATTERNS: dict[str, list[str]] = {
         r"\b(act|behave|pretend|roleplay) (as|like|to be)\b.{0,40}\b(dan|unfiltered|uncensored|jailbroken|evil|without (any )?(rules|restrictions|limits))\b",
         r"\b(developer|god|dan|jailbreak) mode\b",
         r"\bdo anything now\b",
-        r"\bdu är (nu|inte längre)\b", r"\bdu bist (jetzt|ab sofort|nun)\b", r"\bora sei\b",
+        r"\bdu är (nu|inte längre)\b",
+        r"\bdu bist (jetzt|ab sofort|nun)\b",
+        r"\bora sei\b",
         r"\bdu er (nå|ikke lenger)\b",
     ],
     "prompt_leak": [
@@ -52,15 +54,24 @@ _PATTERNS: dict[str, list[str]] = {
     ],
     "chat_markup": [
         r"<\|(im_start|im_end|system|begin_of_text|start_header_id|eot_id)\|>",
-        r"\[/?INST\]", r"<</?SYS>>", r"^\s*#{2,}\s*(system|instruction)s?\s*:?",
-        r"^\s*(system|assistant)\s*:\s", r"<\s*/?\s*system\s*>",
+        r"\[/?INST\]",
+        r"<</?SYS>>",
+        r"^\s*#{2,}\s*(system|instruction)s?\s*:?",
+        r"^\s*(system|assistant)\s*:\s",
+        r"<\s*/?\s*system\s*>",
     ],
 }
-_COMPILED = {kind: [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in pats] for kind, pats in _PATTERNS.items()}
+_COMPILED = {
+    kind: [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in pats]
+    for kind, pats in _PATTERNS.items()
+}
 
 
 def detect(text: str) -> list[str]:
     """The kinds of prompt injection in ``text`` (``override``, ``disable_safety``, ...)."""
     variants = (strip_invisible(text), normalize(text))
-    return [kind for kind, patterns in _COMPILED.items()
-            if any(p.search(v) for p in patterns for v in variants)]
+    return [
+        kind
+        for kind, patterns in _COMPILED.items()
+        if any(p.search(v) for p in patterns for v in variants)
+    ]

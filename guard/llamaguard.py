@@ -23,7 +23,9 @@ from guard.types import Message, Role
 
 BOS = "<|begin_of_text|>"
 SCORING_PRIMER = "\n\n"
-TEMPLATE = Template((Path(__file__).resolve().parent / "prompts" / "llama_guard_3.txt").read_text(encoding="utf-8"))
+TEMPLATE = Template(
+    (Path(__file__).resolve().parent / "prompts" / "llama_guard_3.txt").read_text(encoding="utf-8")
+)
 
 # Llama Guard 3's own short names (the taxonomy module holds the MLCommons long names).
 LLAMA_GUARD_3_CATEGORIES: dict[str, str] = {
@@ -48,8 +50,9 @@ class ParseError(ValueError):
     """The model's answer is not exactly ``safe`` or ``unsafe`` + a line of known categories."""
 
 
-def render(conversation: Sequence[Message], *, role: Role,
-           excluded: Iterable[str] = (), bos: bool = True) -> str:
+def render(
+    conversation: Sequence[Message], *, role: Role, excluded: Iterable[str] = (), bos: bool = True
+) -> str:
     """The Llama Guard 3 prompt for the last ``role`` message of ``conversation``.
 
     Args:
@@ -62,8 +65,9 @@ def render(conversation: Sequence[Message], *, role: Role,
         raise ValueError("empty conversation")
     agent_type = "User" if role == "user" else "Agent"
     skip = set(excluded)
-    categories = "".join(f"{code}: {name}.\n" for code, name in LLAMA_GUARD_3_CATEGORIES.items()
-                         if code not in skip)
+    categories = "".join(
+        f"{code}: {name}.\n" for code, name in LLAMA_GUARD_3_CATEGORIES.items() if code not in skip
+    )
     turns = "".join(
         f"{'User' if m.role == 'user' else 'Agent'}: {m.content.strip()}\n\n" for m in conversation
     )

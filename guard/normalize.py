@@ -16,8 +16,21 @@ _INVISIBLE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0]"
 )
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
-                       "$": "s", "!": "i", "|": "l", "€": "e"})
+_LEET = str.maketrans(
+    {
+        "0": "o",
+        "1": "i",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "@": "a",
+        "$": "s",
+        "!": "i",
+        "|": "l",
+        "€": "e",
+    }
+)
 _WORD = re.compile(r"[\w@$!|€]+")
 # Letters separated by single dots, dashes or spaces ("b.o.m.b", "k i l l") are rejoined.
 _SPACED = re.compile(r"\b(?:\w[.\-_*] ?){3,}\w\b")
@@ -30,7 +43,7 @@ def _fold_word(match: re.Match[str]) -> str:
     if not (has_alpha and has_sub):
         return word
     core = word.rstrip("!")  # a trailing "!" is punctuation, not an "i"
-    return core.translate(_LEET) + word[len(core):]
+    return core.translate(_LEET) + word[len(core) :]
 
 
 def _join_spaced(match: re.Match[str]) -> str:

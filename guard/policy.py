@@ -36,14 +36,34 @@ AGE_BANDS = ("6-9", "10-12", "13-15", "16-19")
 CategoryAction = Literal["allow", "care", "block", "alert"]
 CATEGORY_ACTIONS: tuple[str, ...] = ("allow", "care", "block", "alert")
 LANGUAGES = ("en", "sv", "de", "it", "nb")
-LANGUAGE_ALIASES = {"no": "nb", "nn": "nb", "nob": "nb", "swe": "sv", "ger": "de", "deu": "de", "ita": "it", "eng": "en"}
+LANGUAGE_ALIASES = {
+    "no": "nb",
+    "nn": "nb",
+    "nob": "nb",
+    "swe": "sv",
+    "ger": "de",
+    "deu": "de",
+    "ita": "it",
+    "eng": "en",
+}
 
 # Defaults for a school: crimes against people and weapons alert the teacher; topics that a
 # teacher's own material can answer carefully (advice, elections, IP) are answered with care.
 DEFAULT_ACTIONS: dict[str, CategoryAction] = {
-    "S1": "alert", "S2": "block", "S3": "alert", "S4": "alert", "S5": "block", "S6": "care",
-    "S7": "block", "S8": "care", "S9": "alert", "S10": "block", "S11": "alert", "S12": "block",
-    "S13": "care", "S14": "block",
+    "S1": "alert",
+    "S2": "block",
+    "S3": "alert",
+    "S4": "alert",
+    "S5": "block",
+    "S6": "care",
+    "S7": "block",
+    "S8": "care",
+    "S9": "alert",
+    "S10": "block",
+    "S11": "alert",
+    "S12": "block",
+    "S13": "care",
+    "S14": "block",
 }
 _ORDER = {"allow": 0, "care": 1, "block": 2, "alert": 3}
 
@@ -70,17 +90,26 @@ class ExtraCategory:
     def from_dict(cls, data: Mapping[str, Any]) -> ExtraCategory:
         """Build from JSON, ignoring unknown keys."""
         return cls(
-            key=str(data["key"]), label=str(data.get("label", data["key"])),
-            action=data.get("action", "block") if data.get("action") in CATEGORY_ACTIONS else "block",
-            keywords=tuple(data.get("keywords", ())), examples=tuple(data.get("examples", ())),
+            key=str(data["key"]),
+            label=str(data.get("label", data["key"])),
+            action=data.get("action", "block")
+            if data.get("action") in CATEGORY_ACTIONS
+            else "block",
+            keywords=tuple(data.get("keywords", ())),
+            examples=tuple(data.get("examples", ())),
             similarity=float(data.get("similarity", 0.88)),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"key": self.key, "label": self.label, "action": self.action,
-                "keywords": list(self.keywords), "examples": list(self.examples),
-                "similarity": self.similarity}
+        return {
+            "key": self.key,
+            "label": self.label,
+            "action": self.action,
+            "keywords": list(self.keywords),
+            "examples": list(self.examples),
+            "similarity": self.similarity,
+        }
 
 
 @dataclass(frozen=True)
@@ -120,16 +149,22 @@ class CoursePolicy:
             except (TypeError, ValueError):
                 return None
 
-        actions = {str(k).upper(): v for k, v in dict(data.get("actions") or {}).items()
-                   if str(k).upper() in CATEGORIES and v in CATEGORY_ACTIONS}
+        actions = {
+            str(k).upper(): v
+            for k, v in dict(data.get("actions") or {}).items()
+            if str(k).upper() in CATEGORIES and v in CATEGORY_ACTIONS
+        }
         return cls(
             age_band=data.get("age_band") if data.get("age_band") in AGE_BANDS else "13-15",
             threshold=prob(data.get("threshold")),
             care_threshold=prob(data.get("care_threshold")),
             actions=actions,
             country=(str(data["country"]).upper() if data.get("country") else None),
-            extra_categories=tuple(ExtraCategory.from_dict(x) for x in data.get("extra_categories") or ()
-                                   if isinstance(x, Mapping) and x.get("key")),
+            extra_categories=tuple(
+                ExtraCategory.from_dict(x)
+                for x in data.get("extra_categories") or ()
+                if isinstance(x, Mapping) and x.get("key")
+            ),
             block_injection=bool(data.get("block_injection", True)),
         )
 
@@ -162,21 +197,48 @@ class CoursePolicy:
 
     def alerts_for(self, categories: Sequence[str]) -> bool:
         """Whether any flagged category alerts the teacher."""
-        return SELF_HARM in categories or any(self.action_for_code(c) == "alert" for c in categories)
+        return SELF_HARM in categories or any(
+            self.action_for_code(c) == "alert" for c in categories
+        )
 
 
 POLICY_SCHEMA: dict[str, Any] = {
     "age_band": {"type": "enum", "choices": list(AGE_BANDS), "default": "13-15"},
-    "threshold": {"type": "number", "min": 0, "max": 1, "nullable": True,
-                  "help": "Unsafe score from which the category action applies; empty = guard default."},
-    "care_threshold": {"type": "number", "min": 0, "max": 1, "nullable": True,
-                       "help": "Scores from here up to the threshold are answered with care."},
-    "actions": {"type": "map", "keys": list(CATEGORIES), "choices": list(CATEGORY_ACTIONS),
-                "labels": CATEGORIES},
+    "threshold": {
+        "type": "number",
+        "min": 0,
+        "max": 1,
+        "nullable": True,
+        "help": "Unsafe score from which the category action applies; empty = guard default.",
+    },
+    "care_threshold": {
+        "type": "number",
+        "min": 0,
+        "max": 1,
+        "nullable": True,
+        "help": "Scores from here up to the threshold are answered with care.",
+    },
+    "actions": {
+        "type": "map",
+        "keys": list(CATEGORIES),
+        "choices": list(CATEGORY_ACTIONS),
+        "labels": CATEGORIES,
+    },
     "country": {"type": "enum", "choices": ["SE", "NO", "DE", "IT", "GB"], "nullable": True},
-    "extra_categories": {"type": "list", "fields": ["key", "label", "action", "keywords", "examples"]},
+    "extra_categories": {
+        "type": "list",
+        "fields": ["key", "label", "action", "keywords", "examples"],
+    },
     "block_injection": {"type": "boolean", "default": True},
 }
+
+
+def _keyword(pattern: str) -> re.Pattern[str]:
+    """A teacher keyword as a regular expression (taken literally when it is not valid)."""
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except re.error:
+        return re.compile(re.escape(pattern), re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -189,7 +251,9 @@ class ModerationResult:
     redactions: tuple[str, ...] = ()
     message: str | None = None  # student-facing text for block/crisis/redaction, in their language
     alert_teacher: bool = False
-    reason: str = ""  # "safe", "care-band", "category", "injection", "extra:<key>", "error", "crisis"
+    reason: str = (
+        ""  # "safe", "care-band", "category", "injection", "extra:<key>", "error", "crisis"
+    )
     injection: tuple[str, ...] = ()
 
     @property
@@ -199,10 +263,16 @@ class ModerationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the API and the audit log."""
-        return {"action": self.action, "allowed": self.allowed, "verdict": self.verdict.to_dict(),
-                "redactions": list(self.redactions), "message": self.message,
-                "alert_teacher": self.alert_teacher, "reason": self.reason,
-                "injection": list(self.injection)}
+        return {
+            "action": self.action,
+            "allowed": self.allowed,
+            "verdict": self.verdict.to_dict(),
+            "redactions": list(self.redactions),
+            "message": self.message,
+            "alert_teacher": self.alert_teacher,
+            "reason": self.reason,
+            "injection": list(self.injection),
+        }
 
 
 class Moderator:
@@ -217,18 +287,26 @@ class Moderator:
         try:
             verdict = self.guard.classify(conversation, role=role)
         except Exception as exc:  # noqa: BLE001 - fail closed on any backend failure
-            return Verdict(safe=False, score=1.0, backend=getattr(self.guard, "name", "?"),
-                           error=f"{type(exc).__name__}: {exc}")
+            return Verdict(
+                safe=False,
+                score=1.0,
+                backend=getattr(self.guard, "name", "?"),
+                error=f"{type(exc).__name__}: {exc}",
+            )
         if not isinstance(verdict, Verdict):
-            return Verdict(safe=False, score=1.0, backend=getattr(self.guard, "name", "?"),
-                           error="backend returned no verdict")
+            return Verdict(
+                safe=False,
+                score=1.0,
+                backend=getattr(self.guard, "name", "?"),
+                error="backend returned no verdict",
+            )
         return verdict
 
     def _extra(self, text: str, policy: CoursePolicy) -> ExtraCategory | None:
         matched: list[ExtraCategory] = []
         clean = normalize(text)
         for cat in policy.extra_categories:
-            if any(re.search(k, clean, re.IGNORECASE) for k in cat.keywords):
+            if any(_keyword(k).search(clean) for k in cat.keywords):
                 matched.append(cat)
             elif cat.examples and self.embedder is not None:
                 import numpy as np
@@ -239,22 +317,36 @@ class Moderator:
                     matched.append(cat)
         return max(matched, key=lambda c: _ORDER[c.action], default=None)
 
-    def _decide(self, conversation: list[Message], role: Role, policy: CoursePolicy, language: str,
-                redactions: tuple[str, ...], check_injection: bool) -> ModerationResult:
+    def _decide(
+        self,
+        conversation: list[Message],
+        role: Role,
+        policy: CoursePolicy,
+        language: str,
+        redactions: tuple[str, ...],
+        check_injection: bool,
+    ) -> ModerationResult:
         lang = language_code(language)
         text = conversation[-1].content
         note = redaction_notice(lang) if redactions else None
         found = tuple(injection.detect(text)) if check_injection else ()
         if found and policy.block_injection:
-            verdict = Verdict(safe=False, score=1.0, backend="injection", categories=(),
-                              details={"injection": list(found)})
-            return ModerationResult("block", verdict, text, redactions, refusal(lang), False,
-                                    "injection", found)
+            verdict = Verdict(
+                safe=False,
+                score=1.0,
+                backend="injection",
+                categories=(),
+                details={"injection": list(found)},
+            )
+            return ModerationResult(
+                "block", verdict, text, redactions, refusal(lang), False, "injection", found
+            )
         extra = self._extra(text, policy) if role == "user" else None
         verdict = self._classify(conversation, role)
         if verdict.error:
-            return ModerationResult("block", verdict, text, redactions, refusal(lang, error=True),
-                                    False, "error", found)
+            return ModerationResult(
+                "block", verdict, text, redactions, refusal(lang, error=True), False, "error", found
+            )
         threshold = policy.threshold
         unsafe = (not verdict.safe) if threshold is None else verdict.score >= threshold
         if unsafe:
@@ -262,41 +354,88 @@ class Moderator:
             action = policy.action_for(cats)
             alert = policy.alerts_for(cats)
             if action == "crisis":
-                return ModerationResult("crisis", verdict, text, redactions,
-                                        crisis_message(lang, policy.country), True, "crisis", found)
+                return ModerationResult(
+                    "crisis",
+                    verdict,
+                    text,
+                    redactions,
+                    crisis_message(lang, policy.country),
+                    True,
+                    "crisis",
+                    found,
+                )
             if action == "block":
-                return ModerationResult("block", verdict, text, redactions, refusal(lang), alert,
-                                        "category", found)
-            return ModerationResult(action, verdict, text, redactions, note, alert, "category", found)
+                return ModerationResult(
+                    "block", verdict, text, redactions, refusal(lang), alert, "category", found
+                )
+            return ModerationResult(
+                action, verdict, text, redactions, note, alert, "category", found
+            )
         if extra is not None:
             action = "block" if extra.action in ("block", "alert") else extra.action
             msg = refusal(lang, extra=extra.label) if action == "block" else note
-            return ModerationResult(action, verdict, text, redactions, msg, extra.action == "alert",
-                                    f"extra:{extra.key}", found)
+            return ModerationResult(
+                action,
+                verdict,
+                text,
+                redactions,
+                msg,
+                extra.action == "alert",
+                f"extra:{extra.key}",
+                found,
+            )
         care = policy.care_threshold
         if care is None:
-            care = verdict.details.get("care_threshold") if isinstance(verdict.details, dict) else None
+            care = (
+                verdict.details.get("care_threshold") if isinstance(verdict.details, dict) else None
+            )
         if care is not None and verdict.score >= care:
-            return ModerationResult("care", verdict, text, redactions, note, False, "care-band", found)
+            if verdict.details.get("top_category") == SELF_HARM:  # careful answer + helpline
+                help_text = crisis_message(lang, policy.country)
+                return ModerationResult(
+                    "care",
+                    verdict,
+                    text,
+                    redactions,
+                    help_text,
+                    False,
+                    "care-band-self-harm",
+                    found,
+                )
+            return ModerationResult(
+                "care", verdict, text, redactions, note, False, "care-band", found
+            )
         return ModerationResult("allow", verdict, text, redactions, note, False, "safe", found)
 
-    def check_question(self, text: str, *, policy: CoursePolicy, language: str = "en") -> ModerationResult:
+    def check_question(
+        self, text: str, *, policy: CoursePolicy, language: str = "en"
+    ) -> ModerationResult:
         """Redact personal data, then check a student's question."""
         clean, kinds = redact(text)
         return self._decide([Message("user", clean)], "user", policy, language, kinds, True)
 
-    def check_answer(self, question: str, answer: str, *, policy: CoursePolicy,
-                     language: str = "en") -> ModerationResult:
+    def check_answer(
+        self, question: str, answer: str, *, policy: CoursePolicy, language: str = "en"
+    ) -> ModerationResult:
         """Check an answer (so far) in the context of the question it answers."""
         clean_q, _ = redact(question)
         clean, kinds = redact(answer)
-        return self._decide([Message("user", clean_q), Message("agent", clean)], "agent", policy,
-                            language, kinds, False)
+        return self._decide(
+            [Message("user", clean_q), Message("agent", clean)],
+            "agent",
+            policy,
+            language,
+            kinds,
+            False,
+        )
 
-    def check_material(self, text: str, *, language: str = "en",
-                       policy: CoursePolicy | None = None) -> ModerationResult:
+    def check_material(
+        self, text: str, *, language: str = "en", policy: CoursePolicy | None = None
+    ) -> ModerationResult:
         """Scan a chunk of course material: unsafe content and instructions aimed at the model."""
-        return self._decide([Message("agent", text)], "agent", policy or CoursePolicy(), language, (), True)
+        return self._decide(
+            [Message("agent", text)], "agent", policy or CoursePolicy(), language, (), True
+        )
 
 
 _REFUSAL = {

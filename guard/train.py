@@ -32,39 +32,60 @@ class TrainConfig:
     batch_size: int = 32
     lr_layers: float = 4e-5
     lr_head: float = 2e-3
-    max_per_group: int = 1200  # cap per (source, label) to keep the run under 15 minutes
+    max_per_group: int = 700  # cap per (source, label) of the shared sets (run < 15 minutes)
+    train_tokens: int = 64  # training truncation (inference scores 128-token windows)
     contrastive_weight: float = 3.0
     target_fpr: float = 0.03  # dev false-positive rate that fixes the threshold
     max_minutes: float = 13.0
+    cache_dir: str | None = None  # reuse frozen-layer outputs across runs (same n_top)
 
 
-def select(examples: Sequence[Example], split: str, cap: int, seed: int) -> list[Example]:
-    """Examples of one split, at most ``cap`` per (source, label), in a seeded order."""
+def select(
+    examples: Sequence[Example], split: str, cap: int, seed: int, uncapped: tuple[str, ...] = ()
+) -> list[Example]:
+    """Examples of one split, at most ``cap`` per (source, label) (seeded per group)."""
     groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
     for ex in examples:
         if ex.split == split:
             groups[(ex.source, ex.label)].append(ex)
-    rng = random.Random(seed)
     out: list[Example] = []
     for key in sorted(groups):
-        items = groups[key]
-        rng.shuffle(items)
-        out.extend(items[:cap])
+        items = list(groups[key])
+        random.Random(f"{seed}:{key[0]}:{key[1]}").shuffle(items)
+        out.extend(items if key[0] in uncapped else items[:cap])
     return out
 
 
-def _encode(tokenizer, ex: Example) -> list[int]:
-    return windows(tokenizer, prefix(ex.role) + normalize(ex.text), max_windows=1)[0]
+def _encode(tokenizer, ex: Example, max_tokens: int) -> list[int]:
+    text = prefix(ex.role) + normalize(ex.text)
+    return windows(tokenizer, text, max_tokens=max_tokens, max_windows=1)[0]
 
 
-def cache_lower(base, tokenizer, examples: Sequence[Example], n_top: int,
-                log: Callable[[str], None]) -> list:
-    """fp16 hidden states after the frozen layers, one tensor per example."""
+def cache_lower(
+    base,
+    tokenizer,
+    examples: Sequence[Example],
+    n_top: int,
+    log: Callable[[str], None],
+    store: dict | None = None,
+    max_tokens: int = 64,
+) -> list:
+    """fp16 hidden states after the frozen layers, one tensor per example.
+
+    ``store`` (key -> tensor) is consulted first and filled with what is computed.
+    """
+    import hashlib
+
     import torch
 
-    seqs = [_encode(tokenizer, ex) for ex in examples]
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    seqs = [_encode(tokenizer, ex, max_tokens) for ex in examples]
+    keys = [hashlib.sha1(repr(s).encode()).hexdigest() for s in seqs]
     cached: list = [None] * len(seqs)
+    if store is not None:
+        for i, key in enumerate(keys):
+            cached[i] = store.get(key)
+    order = sorted((i for i in range(len(seqs)) if cached[i] is None), key=lambda i: len(seqs[i]))
+    log(f"  {len(order)} of {len(seqs)} examples need the frozen layers")
     start = time.time()
     with torch.inference_mode():
         for b in range(0, len(order), 64):
@@ -73,6 +94,8 @@ def cache_lower(base, tokenizer, examples: Sequence[Example], n_top: int,
             hidden = lower_hidden(base, ids, mask, n_top)
             for row, i in enumerate(idx):
                 cached[i] = hidden[row, : len(seqs[i])].to(torch.float16).clone()
+                if store is not None:
+                    store[keys[i]] = cached[i]
             if b // 64 % 50 == 0:
                 log(f"  cached {b + len(idx)}/{len(seqs)} ({time.time() - start:.0f}s)")
     return cached
@@ -111,17 +134,19 @@ def _targets(ex: Example) -> tuple[float, list[float], float]:
     return (1.0 if ex.label == "unsafe" else 0.0), cats, known
 
 
-def predict(net, cached: Sequence, batch_size: int = 128) -> list[float]:
-    """Unsafe probabilities for cached examples."""
+def predict(net, cached: Sequence, batch_size: int = 64) -> list[float]:
+    """Unsafe probabilities for cached examples (batched by length)."""
     import torch
 
-    out: list[float] = []
+    out = [0.0] * len(cached)
+    order = sorted(range(len(cached)), key=lambda i: cached[i].shape[0])
     net.eval()
     with torch.inference_mode():
-        for b in range(0, len(cached), batch_size):
-            idx = list(range(b, min(b + batch_size, len(cached))))
+        for b in range(0, len(order), batch_size):
+            idx = order[b : b + batch_size]
             hidden, mask = _batch(cached, idx)
-            out.extend(torch.sigmoid(net(hidden, mask)[:, 0]).tolist())
+            for i, p in zip(idx, torch.sigmoid(net(hidden, mask)[:, 0]).tolist(), strict=True):
+                out[i] = p
     return out
 
 
@@ -134,8 +159,11 @@ def threshold_at_fpr(scores: Sequence[float], labels: Sequence[int], target: flo
     return float(min(0.99, max(0.05, negatives[k] + 1e-6)))
 
 
-def train(config: TrainConfig = TrainConfig(), out_dir: Path = WEIGHTS_DIR,
-          log: Callable[[str], None] = print) -> dict:
+def train(
+    config: TrainConfig = TrainConfig(),
+    out_dir: Path = WEIGHTS_DIR,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Train, choose the threshold on dev, write weights + metadata; return the metadata."""
     import torch
     from safetensors.torch import save_file
@@ -147,24 +175,38 @@ def train(config: TrainConfig = TrainConfig(), out_dir: Path = WEIGHTS_DIR,
     torch.manual_seed(config.seed)
     torch.set_num_threads(2)
     examples = load_all()
-    train_set = select(examples, "train", config.max_per_group, config.seed)
-    dev_set = select(examples, "dev", 400, config.seed)
+    train_set = select(examples, "train", config.max_per_group, config.seed, ("contrastive",))
+    dev_set = select(examples, "dev", 400, config.seed, ("contrastive",))
     log(f"train {len(train_set)} examples, dev {len(dev_set)}")
     loaded = load_e5()
     base, tokenizer = loaded.model, loaded.tokenizer
     for p in base.parameters():
         p.requires_grad_(False)
-    train_cache = cache_lower(base, tokenizer, train_set, config.n_top, log)
-    dev_cache = cache_lower(base, tokenizer, dev_set, config.n_top, log)
+    store: dict | None = None
+    store_path = (
+        Path(config.cache_dir) / f"lower-top{config.n_top}.pt" if config.cache_dir else None
+    )
+    if store_path is not None:
+        store = torch.load(store_path) if store_path.exists() else {}
+    train_cache = cache_lower(
+        base, tokenizer, train_set, config.n_top, log, store, config.train_tokens
+    )
+    dev_cache = cache_lower(base, tokenizer, dev_set, config.n_top, log, store, config.train_tokens)
+    if store_path is not None:
+        store_path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(store, store_path)
     log(f"cached lower layers in {time.time() - t0:.0f}s")
 
     net = build_network(base, config.n_top)
     for p in net.parameters():
         p.requires_grad_(True)
-    optimiser = torch.optim.AdamW([
-        {"params": net.layers.parameters(), "lr": config.lr_layers},
-        {"params": net.head.parameters(), "lr": config.lr_head},
-    ], weight_decay=0.01)
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": net.layers.parameters(), "lr": config.lr_layers},
+            {"params": net.head.parameters(), "lr": config.lr_head},
+        ],
+        weight_decay=0.01,
+    )
     targets = [_targets(ex) for ex in train_set]
     n_pos = sum(t[0] for t in targets)
     pos_weight = torch.tensor((len(targets) - n_pos) / max(n_pos, 1.0))
@@ -172,7 +214,8 @@ def train(config: TrainConfig = TrainConfig(), out_dir: Path = WEIGHTS_DIR,
     steps_per_epoch = (len(train_set) + config.batch_size - 1) // config.batch_size
     total = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=[config.lr_layers, config.lr_head], total_steps=total, pct_start=0.1)
+        optimiser, max_lr=[config.lr_layers, config.lr_head], total_steps=total, pct_start=0.1
+    )
     rng = random.Random(config.seed)
     step = 0
     deadline = t0 + config.max_minutes * 60
@@ -187,9 +230,11 @@ def train(config: TrainConfig = TrainConfig(), out_dir: Path = WEIGHTS_DIR,
             cats = torch.tensor([targets[i][1] for i in idx])
             known = torch.tensor([targets[i][2] for i in idx])
             main = torch.nn.functional.binary_cross_entropy_with_logits(
-                logits[:, 0], y, weight=w, pos_weight=pos_weight)
+                logits[:, 0], y, weight=w, pos_weight=pos_weight
+            )
             cat_loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                logits[:, 1:], cats, reduction="none").mean(1)
+                logits[:, 1:], cats, reduction="none"
+            ).mean(1)
             loss = main + (cat_loss * known).sum() / known.sum().clamp(min=1.0)
             optimiser.zero_grad()
             loss.backward()
@@ -200,8 +245,10 @@ def train(config: TrainConfig = TrainConfig(), out_dir: Path = WEIGHTS_DIR,
             step += 1
             running += loss.item()
             if step % 100 == 0:
-                log(f"  epoch {epoch} step {step}/{total} loss {running / 100:.4f} "
-                    f"({time.time() - t0:.0f}s)")
+                log(
+                    f"  epoch {epoch} step {step}/{total} loss {running / 100:.4f} "
+                    f"({time.time() - t0:.0f}s)"
+                )
                 running = 0.0
             if time.time() > deadline:
                 log("time budget reached, stopping early")
@@ -219,9 +266,14 @@ def train(config: TrainConfig = TrainConfig(), out_dir: Path = WEIGHTS_DIR,
         c["pos" if y else "neg"] += 1
         if s >= threshold:
             c["tp" if y else "fp"] += 1
-    dev_summary = {lang: {"recall": round(c["tp"] / max(c["pos"], 1), 3),
-                          "fpr": round(c["fp"] / max(c["neg"], 1), 3), "n": c["pos"] + c["neg"]}
-                   for lang, c in sorted(per_lang.items())}
+    dev_summary = {
+        lang: {
+            "recall": round(c["tp"] / max(c["pos"], 1), 3),
+            "fpr": round(c["fp"] / max(c["neg"], 1), 3),
+            "n": c["pos"] + c["neg"],
+        }
+        for lang, c in sorted(per_lang.items())
+    }
     log(f"dev threshold {threshold:.3f} (care {care:.3f}): {dev_summary}")
 
     out_dir.mkdir(parents=True, exist_ok=True)

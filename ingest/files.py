@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
-import unicodedata
 from pathlib import Path
 
-from ingest.loaders import IngestError
+from ingest.validate import safe_filename
 
-_SAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
+__all__ = ["FileStore", "safe_filename", "sha256"]
 
 
 def sha256(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
-
-
-def safe_filename(name: str) -> str:
-    """A display file name without directories, control characters or traversal."""
-    if not name or not name.strip():
-        raise IngestError("the file has no name")
-    if any(unicodedata.category(c) == "Cc" for c in name):
-        raise IngestError("the file name contains control characters")
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    if base in {"", ".", ".."} or ".." in name.replace("\\", "/").split("/"):
-        raise IngestError("the file name must not contain a path")
-    cleaned = _SAFE.sub("_", unicodedata.normalize("NFC", base)).strip(" .")
-    if not cleaned:
-        raise IngestError("the file name has no usable characters")
-    return cleaned[:200]
 
 
 class FileStore:
@@ -42,7 +25,9 @@ class FileStore:
         self.root = Path(root)
 
     def path_for(self, digest: str) -> Path:
-        """Where the file with this digest lives."""
+        """Where the file with this digest lives (``digest`` must be a SHA-256 hex string)."""
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError("not a SHA-256 digest")
         return self.root / digest[:2] / digest
 
     def put(self, data: bytes) -> str:

@@ -1,25 +1,44 @@
 """The ingestion pipeline: validate -> store -> load -> split -> scan -> embed -> upsert -> publish.
 
 A new version of a document becomes visible in one database transaction (the document's
-``version`` flips), after all its vectors are in Chroma; the old version's vectors are
-removed afterwards. Students therefore never see a mix of versions, or a gap.
+``version`` flips and its passage rows appear), after all its vectors are in Chroma; the
+old version's vectors are removed afterwards. Students therefore never see a mix of
+versions, or a gap; a run killed half-way leaves only invisible vectors, which the next
+attempt at the same version removes first.
+
+Loading, splitting and the safety scan run in a producer thread while the calling thread
+embeds and upserts, so parsing overlaps with the model (see ``bench/ingest.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
-from app.models import Course, Document, Passage
-from ingest import loaders
-from ingest.files import FileStore, safe_filename, sha256
-from ingest.loaders import IngestError
-from ingest.split import split
+from app.models import Course, Document, GuardVerdict, Passage
+from ingest import loaders, validate
+from ingest.errors import IngestError
+from ingest.files import FileStore, sha256
+from ingest.split import Chunk, Splitter
+from ingest.tokens import build_tokenize
 
 Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A validated upload: safe name, format and content hash."""
+
+    filename: str
+    fmt: str
+    digest: str
+    size: int
 
 
 @dataclass
@@ -32,11 +51,21 @@ class IngestResult:
     status: str  # ready | unchanged | held
     passages: int = 0
     held: int = 0
+    pages: int = 0
     notes: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the CLI and the API."""
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class _Scanned:
+    chunk: Chunk
+    held_reason: str | None
+    verdict: Any
+    segment_index: int
 
 
 class IngestPipeline:
@@ -46,10 +75,35 @@ class IngestPipeline:
         """Wire the steps to the database, the embedder, the vector store and the guard."""
         self.db, self.embedder, self.store, self.moderator = db, embedder, store, moderator
         self.files = files
-        self.max_bytes = int(config.get("MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
-        self.chunk_words = int(config.get("CHUNK_TOKENS", 200)) * 3 // 4
-        self.overlap_words = int(config.get("CHUNK_OVERLAP_TOKENS", 30)) * 3 // 4
-        self.batch = 32
+        self.config = config
+        self.limits = validate.Limits.from_config(config)
+        self.chunk_tokens = int(config.get("CHUNK_TOKENS", 200))
+        self.overlap_tokens = int(config.get("CHUNK_OVERLAP_TOKENS", 30))
+        self.batch = int(config.get("EMBED_BATCH", 64))
+        self._splitter: Splitter | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def splitter(self) -> Splitter:
+        """The token-measured splitter (built once: loads the tokenizer and NLTK's punkt)."""
+        if self._splitter is None:
+            with self._lock:
+                if self._splitter is None:
+                    self._splitter = Splitter(build_tokenize(self.config, self.embedder), self.chunk_tokens, self.overlap_tokens)
+        return self._splitter
+
+    # ------------------------------------------------------------------ steps
+
+    def prepare(self, filename: str, data: bytes) -> Upload:
+        """Validate name, size, magic bytes and zip structure; open the document once."""
+        name = validate.safe_filename(filename)
+        fmt = validate.check(name, data, self.limits)
+        loaders.open_document(fmt, data, name)  # fails fast on encrypted or damaged files
+        return Upload(name, fmt, sha256(data), len(data))
+
+    def store_original(self, data: bytes) -> str:
+        """Keep the original, content-addressed; return its digest."""
+        return self.files.put(data)
 
     def ingest(
         self,
@@ -61,120 +115,290 @@ class IngestPipeline:
         title: str | None = None,
         progress: Progress | None = None,
     ) -> IngestResult:
-        """Ingest one file into a course; raise IngestError with a clear reason on bad input."""
+        """Ingest one file now (CLI, demo); raise IngestError with a clear reason on bad input."""
+        upload = self.prepare(filename, data)
+        self.store_original(data)
+        try:
+            return self.run(course_id, upload, uploaded_by=uploaded_by, title=title, progress=progress)
+        except BaseException:
+            self.drop_file_if_unused(upload.digest)
+            raise
+
+    def run(
+        self,
+        course_id: int,
+        upload: Upload,
+        *,
+        uploaded_by: int | None = None,
+        title: str | None = None,
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        """Index a stored, validated upload as the next version of its document (idempotent)."""
         report = progress or (lambda stage, frac: None)
-        name = safe_filename(filename)
-        if not data:
-            raise IngestError(f"{name}: the file is empty")
-        if len(data) > self.max_bytes:
-            raise IngestError(f"{name}: the file is {len(data) / 1e6:.1f} MB; the limit is {self.max_bytes / 1e6:.0f} MB")
-        digest = sha256(data)
-        report("validate", 0.02)
-
+        t0 = time.perf_counter()
+        report("load", 0.01)
         with self.db.session() as s:
-            if s.get(Course, course_id) is None:
-                raise IngestError(f"course {course_id} does not exist")
-            same = s.scalar(select(Document).where(Document.course_id == course_id, Document.content_hash == digest, Document.version > 0))
+            course = s.get(Course, course_id)
+            if course is None:
+                raise IngestError("no_course", course=course_id)
+            course_language, policy_data = course.language, dict(course.policy or {})
+            same = s.scalar(select(Document).where(Document.course_id == course_id, Document.content_hash == upload.digest, Document.version > 0))
             if same is not None:
+                report("done", 1.0)
                 return IngestResult(same.id, same.filename, same.version, "unchanged", notes=["identical content is already indexed"])
-
-        segments = loaders.load(name, data)
-        report("load", 0.1)
-        chunks = split(segments, self.chunk_words, self.overlap_words)
-        if not chunks:
-            raise IngestError(f"{name}: no text could be extracted")
-        report("split", 0.15)
-
-        self.files.put(data)
-        with self.db.session() as s:
-            doc = s.scalar(select(Document).where(Document.course_id == course_id, Document.filename == name))
+            doc = s.scalar(select(Document).where(Document.course_id == course_id, Document.filename == upload.filename))
             if doc is None:
-                heading = (segments[0].section or "").split(" > ")[0]
-                doc = Document(course_id=course_id, filename=name, title=title or heading or _title(name), content_hash=digest, version=0)
+                doc = Document(course_id=course_id, filename=upload.filename, title=title or _title(upload.filename),
+                               content_hash=upload.digest, version=0, uploaded_by=uploaded_by)
                 s.add(doc)
                 s.flush()
+            elif title:
+                doc.title = title
+            auto_title = not title and doc.version == 0
+            previous_status = doc.status if doc.version else None
             doc.status = "indexing"
+            doc.mime_type = validate.MIME_TYPES[upload.fmt]
             new_version = doc.version + 1
-            doc_id, title_ = doc.id, doc.title
+            doc_id, doc_title = doc.id, doc.title
+        try:
+            return self._index(course_id, doc_id, doc_title, new_version, upload, course_language, policy_data, report, t0, auto_title)
+        except BaseException:
+            self._abandon(doc_id, new_version, previous_status, course_id)
+            raise
+
+    def _index(self, course_id, doc_id, doc_title, new_version, upload, language, policy_data, report, t0, auto_title) -> IngestResult:
         # a previous attempt at this version may have been killed half-way: start clean
         self.store.delete(course_id, where={"$and": [{"document_id": doc_id}, {"version": new_version}]})
-
-        held: dict[int, str] = {}
-        for i, chunk in enumerate(chunks):
-            verdict = self.moderator.check_material(chunk.text, language=chunk.language)
-            if not verdict.allowed:
-                held[chunk.ordinal] = ", ".join(verdict.verdict.categories) or verdict.verdict.error or "flagged"
-            report("scan", 0.15 + 0.15 * (i + 1) / len(chunks))
-
-        visible = [c for c in chunks if c.ordinal not in held]
-        for start in range(0, len(visible), self.batch):
-            batch = visible[start : start + self.batch]
-            vectors = self.embedder.embed_documents([c.text for c in batch])
-            self.store.upsert(
-                course_id,
-                [f"{doc_id}:{new_version}:{c.ordinal}" for c in batch],
-                vectors,
-                [c.text for c in batch],
-                [
-                    {"document_id": doc_id, "version": new_version, "page": c.page, "section": c.section, "language": c.language, "title": title_}
-                    for c in batch
-                ],
-            )
-            report("embed", 0.3 + 0.65 * min(1.0, (start + len(batch)) / max(1, len(visible))))
-
-        with self.db.session() as s:
-            for c in chunks:
-                s.add(
-                    Passage(
-                        id=f"{doc_id}:{new_version}:{c.ordinal}",
-                        document_id=doc_id,
-                        course_id=course_id,
-                        version=new_version,
-                        ordinal=c.ordinal,
-                        text=c.text,
-                        page=c.page,
-                        section=c.section,
-                        char_start=c.char_start,
-                        char_end=c.char_end,
-                        language=c.language,
-                        status="held" if c.ordinal in held else "indexed",
-                        flag_reason=held.get(c.ordinal),
-                    )
+        data = self.files.get(upload.digest)
+        total_segments, segments = loaders.open_document(upload.fmt, data, upload.filename)
+        t_load = time.perf_counter()
+        scanned: list[_Scanned] = []
+        embedded = 0
+        embed_s = 0.0
+        for batch in self._produce(segments, language, policy_data):
+            scanned.extend(batch)
+            visible = [x.chunk for x in batch if x.held_reason is None]
+            if visible:
+                t = time.perf_counter()
+                vectors = self.embedder.embed_documents([c.text for c in visible])
+                embed_s += time.perf_counter() - t
+                self.store.upsert(
+                    course_id,
+                    [passage_id(doc_id, new_version, c.ordinal) for c in visible],
+                    vectors,
+                    [c.text for c in visible],
+                    [_metadata(doc_id, new_version, doc_title, c) for c in visible],
                 )
+                embedded += len(visible)
+            done = (batch[-1].segment_index + 1) / max(1, total_segments)
+            report("embed", 0.02 + 0.93 * min(1.0, done))
+        if not scanned:
+            raise IngestError("no_text_layer" if upload.fmt == "pdf" else "no_text", name=upload.filename)
+        report("publish", 0.96)
+        held = [x for x in scanned if x.held_reason is not None]
+        notes = []
+        if upload.fmt == "pdf":
+            pages_with_text = len({x.chunk.page for x in scanned})
+            if pages_with_text < total_segments:
+                notes.append(f"{total_segments - pages_with_text} of {total_segments} pages had no text layer (scanned?) and were skipped; OCR is not available")
+        heading = (scanned[0].chunk.section or "").split(" > ")[0].strip() if auto_title else ""
+        old_version, old_hash = self._publish(course_id, doc_id, new_version, upload, scanned, held, heading[:300])
+        if old_version:
+            self.store.delete(course_id, where={"$and": [{"document_id": doc_id}, {"version": old_version}]})
+            if old_hash != upload.digest:
+                self.drop_file_if_unused(old_hash)
+        report("done", 1.0)
+        total = time.perf_counter() - t0
+        return IngestResult(
+            doc_id, upload.filename, new_version, "held" if held else "ready", embedded, len(held),
+            pages=total_segments if upload.fmt in ("pdf", "pptx") else 0, notes=notes,
+            timings_s={"total": round(total, 3), "open": round(t_load - t0, 3), "embed": round(embed_s, 3)},
+        )
+
+    def _produce(self, segments, language: str, policy_data: dict) -> Iterator[list[_Scanned]]:
+        """Batches of split and scanned chunks, produced in a thread while the caller embeds."""
+        from guard.policy import CoursePolicy
+
+        policy = CoursePolicy.from_dict(policy_data)
+        splitter = self.splitter
+        out: queue.Queue = queue.Queue(maxsize=4)
+        stop = threading.Event()
+        done = object()
+
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def work() -> None:
+            try:
+                batch: list[_Scanned] = []
+                ordinal = 0
+                for index, seg in enumerate(segments):
+                    for chunk in splitter.split([seg], language):
+                        chunk = Chunk(ordinal, chunk.text, chunk.page, chunk.section, chunk.char_start, chunk.char_end, chunk.language)
+                        ordinal += 1
+                        result = self.moderator.check_material(chunk.text, language=chunk.language, policy=policy)
+                        reason = None if result.allowed else _reason(result)
+                        batch.append(_Scanned(chunk, reason, result.verdict, index))
+                        if len(batch) >= self.batch and not put(batch):
+                            return
+                        if len(batch) >= self.batch:
+                            batch = []
+                    if stop.is_set():
+                        return
+                if batch and not put(batch):
+                    return
+                put(done)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+                put(exc)
+
+        worker = threading.Thread(target=work, name="ingest-producer", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = out.get()
+                if item is done:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            worker.join(timeout=30)
+
+    def _publish(self, course_id, doc_id, new_version, upload: Upload, scanned: list[_Scanned], held, title: str) -> tuple[int, str]:
+        """Flip the document to the new version in one transaction."""
+        with self.db.session() as s:
+            s.add_all(
+                Passage(
+                    id=passage_id(doc_id, new_version, x.chunk.ordinal), document_id=doc_id, course_id=course_id,
+                    version=new_version, ordinal=x.chunk.ordinal, text=x.chunk.text, page=x.chunk.page,
+                    section=x.chunk.section, char_start=x.chunk.char_start, char_end=x.chunk.char_end,
+                    language=x.chunk.language, status="held" if x.held_reason else "indexed", flag_reason=x.held_reason,
+                )
+                for x in scanned
+            )
+            for x in held:
+                v = x.verdict
+                s.add(GuardVerdict(passage_id=passage_id(doc_id, new_version, x.chunk.ordinal), course_id=course_id,
+                                   stage="material", safe=False, action="hold", categories=list(getattr(v, "categories", ()) or ()),
+                                   score=float(getattr(v, "score", 0.0) or 0.0), backend=getattr(v, "backend", "") or "",
+                                   model=getattr(v, "model", "") or "", error=getattr(v, "error", None)))
             doc = s.get(Document, doc_id)
             old_version, old_hash = doc.version, doc.content_hash
             doc.version = new_version
-            doc.content_hash = digest
-            doc.size_bytes = len(data)
-            doc.storage_path = digest
-            doc.language = _majority([c.language for c in chunks])
+            doc.title = title or doc.title
+            doc.content_hash = upload.digest
+            doc.size_bytes = upload.size
+            doc.storage_path = upload.digest
+            doc.language = _majority([x.chunk.language for x in scanned])
             doc.status = "held" if held else "ready"
             doc.error = None
             s.execute(update(Course).where(Course.id == course_id).values(content_version=Course.content_version + 1))
             s.execute(delete(Passage).where(Passage.document_id == doc_id, Passage.version == old_version))
-        if old_version:
-            self.store.delete(course_id, where={"$and": [{"document_id": doc_id}, {"version": old_version}]})
-            if old_hash != digest:
-                self._drop_file_if_unused(old_hash)
-        report("done", 1.0)
-        return IngestResult(doc_id, name, new_version, "held" if held else "ready", len(visible), len(held))
+        return old_version, old_hash
 
-    def delete_document(self, document_id: int) -> None:
+    def _abandon(self, doc_id: int, version: int, previous_status: str | None, course_id: int) -> None:
+        """After a failed run: drop its invisible vectors; forget a document that never became visible."""
+        try:
+            self.store.delete(course_id, where={"$and": [{"document_id": doc_id}, {"version": version}]})
+        finally:
+            with self.db.session() as s:
+                doc = s.get(Document, doc_id)
+                if doc is not None and doc.version == 0:
+                    s.delete(doc)
+                elif doc is not None:
+                    doc.status = previous_status or "ready"
+
+    # ------------------------------------------------------------------ review and removal
+
+    def release_passage(self, passage_id_: str) -> Passage:
+        """Make a held passage searchable (the teacher reviewed it)."""
+        with self.db.session() as s:
+            p = s.get(Passage, passage_id_)
+            if p is None or p.status != "held":
+                raise IngestError("no_passage", passage=passage_id_)
+            doc = s.get(Document, p.document_id)
+            meta = {"document_id": p.document_id, "version": p.version, "page": p.page, "section": p.section,
+                    "language": p.language, "title": doc.title}
+            text, course_id = p.text, p.course_id
+        self.store.upsert(course_id, [passage_id_], self.embedder.embed_documents([text]), [text], [meta])
+        return self._set_review(passage_id_, "indexed")
+
+    def reject_passage(self, passage_id_: str) -> Passage:
+        """Keep a held passage out of the index for good."""
+        with self.db.session() as s:
+            p = s.get(Passage, passage_id_)
+            if p is None or p.status != "held":
+                raise IngestError("no_passage", passage=passage_id_)
+        return self._set_review(passage_id_, "rejected")
+
+    def _set_review(self, passage_id_: str, status: str) -> Passage:
+        with self.db.session() as s:
+            p = s.get(Passage, passage_id_)
+            p.status = status
+            s.flush()
+            still_held = s.scalar(select(func.count()).select_from(Passage).where(
+                Passage.document_id == p.document_id, Passage.version == p.version, Passage.status == "held"))
+            doc = s.get(Document, p.document_id)
+            if not still_held and doc.status == "held":
+                doc.status = "ready"
+            s.execute(update(GuardVerdict).where(GuardVerdict.passage_id == passage_id_, GuardVerdict.stage == "material")
+                      .values(reviewed="false_positive" if status == "indexed" else "confirmed"))
+            if status == "indexed":
+                s.execute(update(Course).where(Course.id == p.course_id).values(content_version=Course.content_version + 1))
+            return p
+
+    def delete_document(self, document_id: int) -> dict[str, Any]:
         """Remove a document's rows, vectors and stored file."""
         with self.db.session() as s:
             doc = s.get(Document, document_id)
             if doc is None:
-                raise IngestError(f"document {document_id} does not exist")
+                raise IngestError("no_document", document=document_id)
+            info = {"document_id": doc.id, "course_id": doc.course_id, "filename": doc.filename, "version": doc.version}
             course_id, digest = doc.course_id, doc.content_hash
+            ids = list(s.scalars(select(Passage.id).where(Passage.document_id == document_id)))
+            if ids:
+                s.execute(delete(GuardVerdict).where(GuardVerdict.passage_id.in_(ids)))
             s.delete(doc)
             s.execute(update(Course).where(Course.id == course_id).values(content_version=Course.content_version + 1))
         self.store.delete(course_id, where={"document_id": document_id})
-        self._drop_file_if_unused(digest)
+        self.drop_file_if_unused(digest)
+        return info
 
-    def _drop_file_if_unused(self, digest: str) -> None:
+    def drop_file_if_unused(self, digest: str, *, ignore_job: int | None = None) -> None:
+        """Remove a stored original that no document and no waiting job refers to."""
+        from app.models import Job
+
         with self.db.session() as s:
-            if s.scalar(select(Document.id).where(Document.content_hash == digest)) is None:
-                self.files.delete(digest)
+            used = s.scalar(select(Document.id).where(Document.content_hash == digest)) is not None
+            pending = s.execute(select(Job.id, Job.payload).where(Job.status.in_(("queued", "running")))).all()
+        if not used and not any((p or {}).get("digest") == digest and j != ignore_job for j, p in pending):
+            self.files.delete(digest)
+
+
+def passage_id(document_id: int, version: int, ordinal: int) -> str:
+    """The one id scheme shared by passage rows and Chroma vectors."""
+    return f"{document_id}:{version}:{ordinal}"
+
+
+def _metadata(doc_id: int, version: int, title: str, c: Chunk) -> dict[str, Any]:
+    return {"document_id": doc_id, "version": version, "page": c.page, "section": c.section,
+            "language": c.language, "title": title, "char_start": c.char_start, "char_end": c.char_end}
+
+
+def _reason(result) -> str:
+    cats = ", ".join(result.verdict.categories)
+    if result.reason == "injection":
+        return "instructions aimed at the model" + (f" ({', '.join(result.injection)})" if result.injection else "")
+    if result.reason == "error":
+        return f"safety check unavailable: {result.verdict.error}"
+    return f"{result.reason}: {cats}" if cats else (result.reason or "flagged")
 
 
 def _title(filename: str) -> str:

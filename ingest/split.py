@@ -1,14 +1,19 @@
-"""Splitting segments into passages of about N words, on sentence boundaries."""
+"""Splitting segments into passages measured in the embedding model's tokens (LlamaIndex).
+
+LlamaIndex's ``SentenceSplitter`` packs whole sentences (paragraphs first, then sentences,
+then words) up to ``chunk_tokens`` tokens with ``overlap_tokens`` of overlap, counting
+with the embedder's tokenizer. Chunks never cross a page, slide or section boundary, so
+each keeps exact provenance: page/slide, heading path, offsets, language.
+"""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from app.language import detect_language
 from ingest.loaders import Segment
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n{2,}")
+from ingest.tokens import Tokenize
 
 
 @dataclass(frozen=True)
@@ -24,40 +29,41 @@ class Chunk:
     language: str
 
 
-def split(segments: list[Segment], max_words: int = 150, overlap_words: int = 20) -> list[Chunk]:
-    """Greedy sentence packing per segment; a sentence is never cut unless it alone is too long."""
-    chunks: list[Chunk] = []
-    for seg in segments:
-        pieces: list[tuple[int, str]] = []
-        pos = 0
-        for part in _SENTENCE.split(seg.text):
-            idx = seg.text.find(part, pos)
-            if part.strip():
-                pieces.append((idx, part.strip()))
-            pos = idx + len(part)
-        current: list[tuple[int, str]] = []
-        words = 0
-        for idx, sentence in pieces:
-            n = len(sentence.split())
-            if current and words + n > max_words:
-                chunks.append(_make(len(chunks), seg, current))
-                keep: list[tuple[int, str]] = []
-                kept = 0
-                for item in reversed(current):
-                    kept += len(item[1].split())
-                    if kept > overlap_words:
-                        break
-                    keep.insert(0, item)
-                current, words = keep, sum(len(s.split()) for _, s in keep)
-            current.append((idx, sentence))
-            words += n
-        if current:
-            chunks.append(_make(len(chunks), seg, current))
-    return chunks
+class Splitter:
+    """Token-measured sentence packing per segment."""
+
+    def __init__(self, tokenize: Tokenize, chunk_tokens: int = 200, overlap_tokens: int = 30) -> None:
+        """Build the LlamaIndex splitter around ``tokenize``."""
+        from llama_index.core.node_parser import SentenceSplitter
+
+        self.tokenize = tokenize
+        self.chunk_tokens = chunk_tokens
+        self._splitter = SentenceSplitter(
+            chunk_size=chunk_tokens, chunk_overlap=min(overlap_tokens, chunk_tokens // 2), tokenizer=tokenize,
+            paragraph_separator="\n\n",
+        )
+        # NLTK's punkt loads on the first text longer than one chunk (seconds): do it now, once
+        self._splitter.split_text("Warm up. " * (chunk_tokens + 10))
+
+    def split(self, segments: Iterable[Segment], default_language: str = "en") -> Iterator[Chunk]:
+        """Chunks of all segments, numbered across the document."""
+        ordinal = 0
+        for seg in segments:
+            cursor = 0
+            for text in self._splitter.split_text(seg.text):
+                text = text.strip()
+                if not text:
+                    continue
+                at = seg.text.find(text, cursor)
+                if at < 0:  # the splitter normalised whitespace: fall back to the last position
+                    at = min(cursor, len(seg.text))
+                cursor = at + 1
+                start = seg.char_start + at
+                yield Chunk(ordinal, text, seg.page, seg.section, start, start + len(text),
+                            detect_language(text, default_language))
+                ordinal += 1
 
 
-def _make(ordinal: int, seg: Segment, sentences: list[tuple[int, str]]) -> Chunk:
-    text = " ".join(s for _, s in sentences)
-    start = seg.char_start + sentences[0][0]
-    end = seg.char_start + sentences[-1][0] + len(sentences[-1][1])
-    return Chunk(ordinal, text, seg.page, seg.section, start, end, detect_language(text))
+def split(segments: Iterable[Segment], tokenize: Tokenize, chunk_tokens: int = 200, overlap_tokens: int = 30) -> list[Chunk]:
+    """All chunks of ``segments`` (convenience for tests and scripts)."""
+    return list(Splitter(tokenize, chunk_tokens, overlap_tokens).split(segments))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import wraps
 
 from flask import Blueprint, abort, g, jsonify, request
@@ -14,9 +15,16 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 def _json_body() -> dict:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested thousands deep (found by tests/integration/test_api_fuzz.py)
+        raise AskError("the JSON body is nested too deeply") from None
     if not isinstance(body, dict):
         raise AskError("send a JSON object as the request body")
+    try:  # "\ud800" escapes decode to lone surrogates, which no database can store
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise AskError("the request contains invalid Unicode (a lone surrogate)") from None
     return body
 
 

@@ -100,11 +100,25 @@ class Services:
         )
 
     @property
+    def jobs(self):
+        """Background ingestion jobs: queue, atomic claim, runner."""
+        from ingest.jobs import JobRunner
+
+        return self._get("jobs", lambda: JobRunner(self.db, self.ingest, self.config))
+
+    @property
     def audit(self):
         """The hash-chained audit log."""
         from app.services.audit import AuditLog, Pseudonymizer
 
-        return self._get("audit", lambda: AuditLog(Pseudonymizer.from_config(dict(self.config))))
+        return self._get("audit", lambda: AuditLog(Pseudonymizer.from_config(dict(self.config)), self.config["HOME"]))
+
+    @property
+    def gdpr(self):
+        """Per-student keys, sealed message text, data-subject rights, access with a reason."""
+        from app.services.gdpr import Gdpr
+
+        return self._get("gdpr", lambda: Gdpr(self))
 
     @property
     def ask(self):

@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.generation import load_prompt
+from app.grounding import Grounder, extract_sentences
 from app.language import detect_language, normalise_language
 from app.models import Conversation, Course, GuardVerdict, Message, User
-from app.retrieval import RetrievedPassage, tokenize
+from app.retrieval import RetrievedPassage
 from app.services.accounts import can_ask
 from guard.policy import CoursePolicy, ModerationResult
 
@@ -82,6 +83,8 @@ class AskResult:
     model: str
     notices: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # generated answers: sentences checked, removed as unsupported, re-cited (app/grounding.py)
+    grounding: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``kateder ask --json`` and ``POST /api/v1/courses/<code>/ask``)."""
@@ -102,6 +105,30 @@ _QUOTE_LABEL = {
     "it": "Dal materiale del corso (citazione):",
     "nb": "Fra kursmaterialet (sitat):",
 }
+
+
+_UNAVAILABLE = {
+    "model": {
+        "en": "the answer model is not available right now; please try again in a moment",
+        "sv": "svarsmodellen är inte tillgänglig just nu; försök igen om en stund",
+        "de": "das Antwortmodell ist gerade nicht erreichbar; bitte versuche es gleich noch einmal",
+        "it": "il modello delle risposte non è disponibile in questo momento; riprova tra poco",
+        "nb": "svarmodellen er ikke tilgjengelig akkurat nå; prøv igjen om litt",
+    },
+    "search": {
+        "en": "the course material cannot be searched right now; please try again in a moment",
+        "sv": "det går inte att söka i kursmaterialet just nu; försök igen om en stund",
+        "de": "das Kursmaterial kann gerade nicht durchsucht werden; bitte versuche es gleich noch einmal",
+        "it": "al momento non è possibile cercare nel materiale del corso; riprova tra poco",
+        "nb": "kursmaterialet kan ikke søkes i akkurat nå; prøv igjen om litt",
+    },
+}
+
+
+def unavailable_message(part: str, language: str) -> str:
+    """What the student sees when ``part`` (model, search) is down or too slow."""
+    table = _UNAVAILABLE[part]
+    return table.get(language, table["en"])
 
 
 def not_covered_message(language: str) -> str:
@@ -125,6 +152,7 @@ class AskService:
         self.s = services
         self.system_prompt = load_prompt("answer_system.txt")
         self.user_template = load_prompt("answer_user.txt")
+        self.min_support = float(services.config.get("GROUNDING_MIN_SUPPORT", 0.5))
 
     # -- public API -----------------------------------------------------------------
     def ask(self, user_id: int, course_code: str, question: str, conversation_id: int | None = None) -> AskResult:
@@ -168,7 +196,8 @@ class AskService:
         with db.session() as s:
             user = s.get(User, user_id)
             conversation = self._conversation(s, conversation_id, user, course_id)
-            asked = Message(conversation=conversation, role="user", text=checked.text, language=language, action=checked.action)
+            asked = Message(conversation=conversation, role="user", language=language, action=checked.action,
+                            **self.s.gdpr.text_fields(s, user.id, checked.text))  # sealed per student (docs/gdpr.md)
             s.add(asked)
             s.flush()
             s.add(_verdict_row(checked, "input", course_id, message=asked))
@@ -204,7 +233,11 @@ class AskService:
 
         query = checked.text
         t = time.perf_counter()
-        passages = self._retrieve(course_id, query, history)
+        try:
+            passages = self._retrieve(course_id, query, history)
+        except Exception as exc:  # the vector store (or the database) is down: say so, keep the record
+            self._record_failure(user_id, course_id, conversation_id, exc)
+            raise Unavailable(unavailable_message("search", language)) from exc
         timings["retrieval"] = _ms(t)
         relevant = [p for p in passages if p.relevant]
 
@@ -225,25 +258,44 @@ class AskService:
 
         buffer = ""
         first_sentence_at = None
+        # generated sentences must be supported by a passage they cite (app/grounding.py);
+        # the guard sees each sentence first, so an unsafe one stops the answer even if unsupported
+        grounder = Grounder(relevant, language, self.min_support) if mode == "generated" else None
+        grounding = {"checked": 0, "removed": 0, "recited": 0}
+        stages: list[tuple[Iterator[str], Grounder | None]] = [(pieces, grounder)]
         try:
-            for piece in _sentences(pieces):
-                buffer = piece
-                t = time.perf_counter()
-                candidate = " ".join([*released, buffer])
-                output = self.s.moderator.check_answer(question, candidate, policy=policy, language=language)
-                guard_ms += _ms(t)
-                if not output.allowed:
-                    blocked_by_output = True
-                    break
-                released.append(buffer)
-                if first_sentence_at is None:
-                    first_sentence_at = _ms(t_total)
-                yield {"type": "sentence", "text": buffer}
+            while stages:
+                stage, ground = stages.pop(0)
+                for piece in _sentences(stage):
+                    buffer = piece
+                    t = time.perf_counter()
+                    candidate = " ".join([*released, buffer])
+                    output = self.s.moderator.check_answer(question, candidate, policy=policy, language=language)
+                    guard_ms += _ms(t)
+                    if not output.allowed:
+                        blocked_by_output = True
+                        break
+                    if ground is not None:
+                        verdict = ground.check(buffer)
+                        grounding["checked"] += 1
+                        if not verdict.supported:
+                            grounding["removed"] += 1
+                            continue
+                        grounding["recited"] += int(verdict.changed)
+                        buffer = verdict.text
+                    released.append(buffer)
+                    if first_sentence_at is None:
+                        first_sentence_at = _ms(t_total)
+                    yield {"type": "sentence", "text": buffer}
+                if mode == "generated" and not released and not blocked_by_output:
+                    # nothing the model wrote was supported: quote the material instead
+                    mode = "extractive"
+                    stages.append((iter(line + "\n" for line in self._extract(question, relevant, language)), None))
         except AskError:
             raise
         except Exception as exc:  # the model server or the model failed: say so, keep the record
             self._record_failure(user_id, course_id, conversation_id, exc)
-            raise Unavailable("the answer model is not available right now; please try again in a moment") from exc
+            raise Unavailable(unavailable_message("model", language)) from exc
         timings["generation"] = max(0.0, _ms(t_gen) - guard_ms)
         timings["output_guard"] = guard_ms
         if first_sentence_at is not None:
@@ -264,7 +316,7 @@ class AskService:
         citations = self._citations(answer, relevant if mode in ("generated", "extractive") else [])
         result = self._finish(
             user_id, course_id, conversation_id, language, answer, action, mode, citations, checked, output,
-            passages, timings, t_total, notices,
+            passages, timings, t_total, notices, grounding=grounding if grounder is not None else None,
         )
         yield {"type": "done", "result": result}
 
@@ -287,16 +339,8 @@ class AskService:
 
     def _extract(self, question: str, passages: list[RetrievedPassage], language: str) -> list[str]:
         """The best supporting sentences, quoted in their own language with citations."""
-        terms = set(tokenize(question))
-        scored = []
-        for rank, p in enumerate(passages, 1):
-            for sentence in split_sentences(p.text + "\n")[0]:
-                overlap = len(terms & set(tokenize(sentence)))
-                scored.append((overlap, -rank, sentence, rank))
-        best = sorted(scored, reverse=True)[:2]
-        best.sort(key=lambda item: (-item[1], passages[item[3] - 1].text.find(item[2])))
         label = _QUOTE_LABEL.get(language, _QUOTE_LABEL["en"])
-        return [label] + [f"«{sentence}» [{rank}]" for _, _, sentence, rank in best]
+        return [label] + [f"«{sentence}» [{number}]" for sentence, number in extract_sentences(question, passages, language)]
 
     def _citations(self, answer: str, passages: list[RetrievedPassage]) -> list[dict[str, Any]]:
         """Citations for the [n] markers in the answer; the best passage when the model gave none."""
@@ -308,13 +352,14 @@ class AskService:
         return [passages[n - 1].citation(n) for n in dict.fromkeys(numbers)]
 
     # -- persistence ----------------------------------------------------------------
-    def _finish(self, user_id, course_id, conversation_id, language, answer, action, mode, citations, checked, output, passages, timings, t_total, notices) -> AskResult:
+    def _finish(self, user_id, course_id, conversation_id, language, answer, action, mode, citations, checked, output, passages, timings, t_total, notices, grounding=None) -> AskResult:
         """Store the answer and its verdict, and audit it, in one transaction."""
         t = time.perf_counter()
         model = self.s.generator.info.name if mode == "generated" else "none"
         with self.s.db.session() as s:
             user = s.get(User, user_id)
-            reply = Message(conversation_id=conversation_id, role="assistant", text=answer, language=language, action=action, citations=citations)
+            reply = Message(conversation_id=conversation_id, role="assistant", language=language, action=action, citations=citations,
+                            **self.s.gdpr.text_fields(s, user_id, answer))
             s.add(reply)
             s.flush()
             if output is not None:
@@ -334,6 +379,7 @@ class AskService:
                     "output_verdict": output.verdict.to_dict() if output else None,
                     "passages": [{"id": p.id, "document_id": p.document_id, "version": p.version} for p in passages],
                     "cited": [c["passage_id"] for c in citations],
+                    "grounding": grounding,
                     "timings_ms": {k: round(v, 1) for k, v in timings.items()},
                 },
             )
@@ -355,6 +401,7 @@ class AskService:
             model=model,
             notices=notices,
             timings_ms={k: round(v, 1) for k, v in timings.items()},
+            grounding=grounding,
         )
 
     def _record_failure(self, user_id, course_id, conversation_id, exc: Exception) -> None:
@@ -389,8 +436,7 @@ class AskService:
         s.flush()
         return conversation
 
-    @staticmethod
-    def _history(s, conversation_id: int, user_id: int, course_id: int) -> list[tuple[str, str]]:
+    def _history(self, s, conversation_id: int, user_id: int, course_id: int) -> list[tuple[str, str]]:
         """The last two (question, answer) pairs of an own conversation."""
         conversation = s.get(Conversation, conversation_id)
         if conversation is None or conversation.user_id != user_id or conversation.course_id != course_id:
@@ -399,7 +445,7 @@ class AskService:
         pairs = []
         for q, a in zip(msgs, msgs[1:], strict=False):
             if q.role == "user" and a.role == "assistant" and q.action in ("allow", "care"):
-                pairs.append((q.text or "", a.text or ""))
+                pairs.append((self.s.gdpr.read_text(s, q, user_id) or "", self.s.gdpr.read_text(s, a, user_id) or ""))
         return pairs
 
 

@@ -2,6 +2,14 @@
 
 Writers serialise on the single ``audit_head`` row (row lock on PostgreSQL, the write
 lock on SQLite), so concurrent writers never fork the chain.
+
+An event's hash covers its skeleton (seq, UTC time, pseudonymous subject, role, school,
+course, action) and the SHA-256 of its details, not the details themselves: retention can
+later drop the details (``details_purged_at``) and the chain still verifies. Retention that
+removes whole events leaves an :class:`~app.models.AuditCheckpoint` (the last removed
+event's seq and hash) vouched for by a ``retention_purge`` event inside the chain. Heads
+seen by ``verify``, exports and purges are appended to an anchor file outside the database,
+so a chain re-computed wholesale by someone with database access no longer matches them.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import AuditEvent, AuditHead, utcnow
+from app.models import AuditCheckpoint, AuditEvent, AuditHead, utcnow
 
 GENESIS = "0" * 64
 
@@ -28,23 +36,55 @@ def canonical(event: dict[str, Any]) -> bytes:
     return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
+def details_digest(details: dict[str, Any] | None) -> str:
+    """SHA-256 of an event's canonical details."""
+    return hashlib.sha256(canonical(details or {})).hexdigest()
+
+
 def event_hash(prev_hash: str, body: dict[str, Any]) -> str:
     """SHA-256 over the previous hash and the event body."""
     return hashlib.sha256(prev_hash.encode() + canonical(body)).hexdigest()
 
 
-def event_body(seq: int, ts: datetime, subject, role, school_id, course_id, action, details) -> dict[str, Any]:
-    """The hashed fields of an event, in one place for writer and verifier."""
-    return {
+def utc_iso(ts: datetime) -> str:
+    """ISO 8601 in UTC (naive values from SQLite are UTC)."""
+    return (ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)).isoformat()
+
+
+def event_body(seq: int, ts: datetime, subject, role, school_id, course_id, action, details, digest: str | None = None) -> dict[str, Any]:
+    """The hashed fields of an event, in one place for writer and verifier.
+
+    With ``digest`` (every event since revision 0002_gdpr) the details enter the hash only
+    through their SHA-256; without it (older events) the details themselves are hashed.
+    """
+    body = {
         "seq": seq,
-        "ts": (ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)).isoformat(),
+        "ts": utc_iso(ts),
         "subject": subject,
         "role": role,
         "school_id": school_id,
         "course_id": course_id,
         "action": action,
-        "details": details,
     }
+    if digest is None:
+        body["details"] = details
+    else:
+        body["details_sha256"] = digest
+    return body
+
+
+def _secret_file(path: Path) -> bytes:
+    """A 32-byte hex secret in a 0600 file, created on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
 
 
 class Pseudonymizer:
@@ -59,13 +99,7 @@ class Pseudonymizer:
         """Key from ``PSEUDONYM_KEY`` (hex) or a 0600 file in the instance folder."""
         if config.get("PSEUDONYM_KEY"):
             return cls(bytes.fromhex(config["PSEUDONYM_KEY"]))
-        path = Path(config["HOME"]) / "secrets" / "pseudonym.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-        return cls(bytes.fromhex(path.read_text().strip()))
+        return cls(_secret_file(Path(config["HOME"]) / "secrets" / "pseudonym.key"))
 
     def subject(self, user_id: int | None) -> str | None:
         """The pseudonymous subject id of a user."""
@@ -77,9 +111,10 @@ class Pseudonymizer:
 class AuditLog:
     """Appends events to the hash chain."""
 
-    def __init__(self, pseudonymizer: Pseudonymizer) -> None:
-        """Pseudonymise subjects with ``pseudonymizer``."""
+    def __init__(self, pseudonymizer: Pseudonymizer, home: str | Path | None = None) -> None:
+        """Pseudonymise subjects with ``pseudonymizer``; keep anchors under ``home``/audit."""
         self.pseudonymizer = pseudonymizer
+        self.anchor_path = Path(home) / "audit" / "anchors.jsonl" if home is not None else None
 
     def record(
         self,
@@ -94,11 +129,13 @@ class AuditLog:
         """Append one event within ``session``'s transaction (the caller commits)."""
         # take the chain lock first: an UPDATE locks the row (PostgreSQL) / the database (SQLite)
         locked = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
-        if locked.rowcount == 0:
+        if locked.rowcount == 0:  # a database created before revision 0002_gdpr seeded the row
             session.add(AuditHead(id=1, seq=1, hash=GENESIS))
             session.flush()
         head = session.execute(select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)).scalar_one()
         ts = utcnow()
+        payload = json.loads(canonical(details or {}))
+        digest = details_digest(payload)
         body = event_body(
             head.seq,
             ts,
@@ -107,9 +144,10 @@ class AuditLog:
             school_id if school_id is not None else (user.school_id if user is not None else None),
             course_id,
             action,
-            json.loads(canonical(details or {})),
+            payload,
+            digest,
         )
-        digest = event_hash(head.hash, body)
+        chained = event_hash(head.hash, body)
         event = AuditEvent(
             seq=head.seq,
             ts=ts,
@@ -118,33 +156,119 @@ class AuditLog:
             school_id=body["school_id"],
             course_id=course_id,
             action=action,
-            details=body["details"],
+            details=payload,
+            details_digest=digest,
             prev_hash=head.hash,
-            hash=digest,
+            hash=chained,
         )
         session.add(event)
-        head.hash = digest
+        head.hash = chained
         session.flush()
         return event
 
+    def anchor(self, session: Session) -> dict[str, Any] | None:
+        """Append the current chain head to the anchor file outside the database."""
+        if self.anchor_path is None:
+            return None
+        head = session.get(AuditHead, 1)
+        if head is None or head.seq == 0:
+            return None
+        line = {"ts": utcnow().isoformat(), "seq": head.seq, "hash": head.hash}
+        self.anchor_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.anchor_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+        return line
 
-def verify_chain(session: Session) -> dict[str, Any]:
+    def anchors(self) -> list[dict[str, Any]]:
+        """Heads recorded earlier (empty when there is no anchor file)."""
+        if self.anchor_path is None or not self.anchor_path.exists():
+            return []
+        out = []
+        for raw in self.anchor_path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(raw))
+            except ValueError:
+                continue
+        return out
+
+
+def _bad(count: int, seq: int, problem: str) -> dict[str, Any]:
+    return {"ok": False, "count": count, "first_bad_seq": seq, "problem": problem}
+
+
+def verify_chain(session: Session, anchors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Recompute the chain; report the first event that was altered, removed or inserted."""
-    prev = GENESIS
-    expected_seq = None
+    checkpoint = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
+    prev = checkpoint.hash if checkpoint else GENESIS
+    prev_prev = None
+    expected_seq = checkpoint.seq + 1 if checkpoint else 1
+    seen: dict[int, str] = {}
+    vouched = checkpoint is None
     count = 0
     for ev in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
         count += 1
-        if expected_seq is not None and ev.seq != expected_seq:
-            return {"ok": False, "count": count, "first_bad_seq": expected_seq, "problem": "missing event (removed)"}
-        body = event_body(ev.seq, ev.ts, ev.subject, ev.role, ev.school_id, ev.course_id, ev.action, ev.details)
+        if ev.seq < expected_seq:
+            return _bad(count, ev.seq, "event older than the retention checkpoint (inserted)")
+        if ev.seq != expected_seq:
+            return _bad(count, expected_seq, "missing event (removed)")
         if ev.prev_hash != prev:
-            return {"ok": False, "count": count, "first_bad_seq": ev.seq, "problem": "chain link broken (removed or inserted before this event)"}
+            if prev_prev is not None and ev.prev_hash == prev_prev:
+                return _bad(count, ev.seq - 1, "inserted event (the next event links past it)")
+            if count > 1:
+                return _bad(count, ev.seq - 1, "altered and re-hashed, or events after it removed and renumbered (the next link no longer matches)")
+            return _bad(count, ev.seq, "chain link broken (events before this one removed or inserted)")
+        if ev.details_digest is None:
+            body = event_body(ev.seq, ev.ts, ev.subject, ev.role, ev.school_id, ev.course_id, ev.action, ev.details)
+        else:
+            if ev.details_purged_at is None and details_digest(ev.details) != ev.details_digest:
+                return _bad(count, ev.seq, "content altered (details)")
+            body = event_body(ev.seq, ev.ts, ev.subject, ev.role, ev.school_id, ev.course_id, ev.action, None, ev.details_digest)
         if event_hash(prev, body) != ev.hash:
-            return {"ok": False, "count": count, "first_bad_seq": ev.seq, "problem": "content altered"}
-        prev = ev.hash
+            return _bad(count, ev.seq, "content altered")
+        if not vouched and ev.action == "retention_purge" and (ev.details or {}).get("checkpoint", {}).get("seq") == checkpoint.seq \
+                and ev.details["checkpoint"].get("hash") == checkpoint.hash:
+            vouched = True
+        seen[ev.seq] = ev.hash
+        prev_prev, prev = prev, ev.hash
         expected_seq = ev.seq + 1
     head = session.get(AuditHead, 1)
-    if head is not None and head.hash != prev:
-        return {"ok": False, "count": count, "first_bad_seq": (expected_seq or 1), "problem": "events after the last one were removed"}
-    return {"ok": True, "count": count, "head": prev}
+    if head is not None and head.seq and head.hash != prev:
+        if head.seq < expected_seq - 1:
+            return _bad(count, head.seq + 1, "inserted event after the chain head")
+        return _bad(count, expected_seq, "events after the last one were removed")
+    if not vouched:
+        return _bad(count, checkpoint.seq, "retention checkpoint not vouched for by a retention_purge event (events removed)")
+    for anchor in anchors or ():
+        seq = int(anchor.get("seq", 0))
+        if checkpoint is not None and seq <= checkpoint.seq:
+            continue
+        if seq not in seen:
+            return _bad(count, seq, f"event anchored at {anchor.get('ts')} is missing (removed)")
+        if seen[seq] != anchor.get("hash"):
+            return _bad(count, seq, f"chain rewritten: event {seq} no longer matches the head anchored at {anchor.get('ts')}")
+    return {
+        "ok": True,
+        "count": count,
+        "head": prev,
+        "head_seq": expected_seq - 1,
+        "checkpoint_seq": checkpoint.seq if checkpoint else None,
+        "anchors_checked": len(anchors or ()),
+    }
+
+
+def event_to_dict(ev: AuditEvent) -> dict[str, Any]:
+    """The pseudonymised JSON form of one event (export and DSAR)."""
+    return {
+        "seq": ev.seq,
+        "ts": utc_iso(ev.ts),
+        "subject": ev.subject,
+        "role": ev.role,
+        "school_id": ev.school_id,
+        "course_id": ev.course_id,
+        "action": ev.action,
+        "details": ev.details if ev.details_purged_at is None else None,
+        "details_sha256": ev.details_digest,
+        "details_purged_at": utc_iso(ev.details_purged_at) if ev.details_purged_at else None,
+        "prev_hash": ev.prev_hash,
+        "hash": ev.hash,
+    }

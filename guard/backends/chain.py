@@ -34,8 +34,12 @@ class ChainGuard:
             try:
                 verdict = guard.classify(conversation, role=role)
             except Exception as exc:  # noqa: BLE001 - fail closed
-                verdict = Verdict(safe=False, score=1.0, backend=getattr(guard, "name", "?"),
-                                  error=f"{type(exc).__name__}: {exc}")
+                verdict = Verdict(
+                    safe=False,
+                    score=1.0,
+                    backend=getattr(guard, "name", "?"),
+                    error=f"{type(exc).__name__}: {exc}",
+                )
             members.append(verdict)
             if verdict.error or (self.fail_fast and not verdict.safe):
                 break

@@ -26,18 +26,37 @@ def _verdict(backend: str, model: str, text: str, score: float | None, start: fl
     try:
         safe, cats = parse(text)
     except ParseError as exc:
-        return Verdict(safe=False, score=1.0, backend=backend, model=model, error=str(exc),
-                       latency_ms=latency, details={"raw": text[:200]})
+        return Verdict(
+            safe=False,
+            score=1.0,
+            backend=backend,
+            model=model,
+            error=str(exc),
+            latency_ms=latency,
+            details={"raw": text[:200]},
+        )
     if score is None:
         score = 0.0 if safe else 1.0
-    return Verdict(safe=safe, categories=cats, score=float(score), backend=backend, model=model,
-                   latency_ms=latency, details={"raw": text[:200]})
+    return Verdict(
+        safe=safe,
+        categories=cats,
+        score=float(score),
+        backend=backend,
+        model=model,
+        latency_ms=latency,
+        details={"raw": text[:200]},
+    )
 
 
 def _failed(backend: str, model: str, exc: BaseException, start: float) -> Verdict:
-    return Verdict(safe=False, score=1.0, backend=backend, model=model,
-                   error=f"{type(exc).__name__}: {exc}",
-                   latency_ms=(time.perf_counter() - start) * 1000)
+    return Verdict(
+        safe=False,
+        score=1.0,
+        backend=backend,
+        model=model,
+        error=f"{type(exc).__name__}: {exc}",
+        latency_ms=(time.perf_counter() - start) * 1000,
+    )
 
 
 def _unsafe_probability(top: dict[str, float] | None) -> float | None:
@@ -56,7 +75,9 @@ class TransformersLlamaGuard:
 
     name = "llamaguard-transformers"
 
-    def __init__(self, model_path: str, excluded: Iterable[str] = (), max_new_tokens: int = MAX_NEW_TOKENS) -> None:
+    def __init__(
+        self, model_path: str, excluded: Iterable[str] = (), max_new_tokens: int = MAX_NEW_TOKENS
+    ) -> None:
         """Remember the directory; the model loads on first use."""
         self.model_path = model_path
         self.excluded = tuple(excluded)
@@ -86,18 +107,27 @@ class TransformersLlamaGuard:
         start = time.perf_counter()
         try:
             tok, model = self._load()
-            ids = tok(self.prompt(conversation, role), add_special_tokens=False,
-                      return_tensors="pt")["input_ids"]
+            ids = tok(
+                self.prompt(conversation, role), add_special_tokens=False, return_tensors="pt"
+            )["input_ids"]
             unsafe_id = tok.encode("unsafe", add_special_tokens=False)[0]
             with torch.inference_mode():
                 logits = model(input_ids=ids).logits[0, -1].float()
                 score = float(torch.softmax(logits, -1)[unsafe_id])
-                eos = [i for i in {tok.eos_token_id, tok.convert_tokens_to_ids("<|eot_id|>")}
-                       if isinstance(i, int) and i >= 0]
-                out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
-                                     max_new_tokens=self.max_new_tokens, do_sample=False,
-                                     eos_token_id=eos or None, pad_token_id=eos[0] if eos else 0)
-            text = tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+                eos = [
+                    i
+                    for i in {tok.eos_token_id, tok.convert_tokens_to_ids("<|eot_id|>")}
+                    if isinstance(i, int) and i >= 0
+                ]
+                out = model.generate(
+                    input_ids=ids,
+                    attention_mask=torch.ones_like(ids),
+                    max_new_tokens=self.max_new_tokens,
+                    do_sample=False,
+                    eos_token_id=eos or None,
+                    pad_token_id=eos[0] if eos else 0,
+                )
+            text = tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
         except Exception as exc:  # noqa: BLE001 - fail closed
             return _failed(self.name, self.model_path, exc, start)
         return _verdict(self.name, self.model_path, text, score, start)
@@ -108,8 +138,14 @@ class OpenAILlamaGuard:
 
     name = "llamaguard-openai"
 
-    def __init__(self, url: str, model: str, timeout: float = 10.0, excluded: Iterable[str] = (),
-                 api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        timeout: float = 10.0,
+        excluded: Iterable[str] = (),
+        api_key: str | None = None,
+    ) -> None:
         """``url`` is the server root (``http://host:8000`` or ``.../v1``)."""
         self.url = url.rstrip("/")
         if not self.url.endswith("/v1"):
@@ -129,10 +165,17 @@ class OpenAILlamaGuard:
 
         start = time.perf_counter()
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        body = {"model": self.model, "prompt": self.prompt(conversation, role),
-                "max_tokens": MAX_NEW_TOKENS, "temperature": 0, "logprobs": 5}
+        body = {
+            "model": self.model,
+            "prompt": self.prompt(conversation, role),
+            "max_tokens": MAX_NEW_TOKENS,
+            "temperature": 0,
+            "logprobs": 5,
+        }
         try:
-            resp = httpx.post(f"{self.url}/completions", json=body, headers=headers, timeout=self.timeout)
+            resp = httpx.post(
+                f"{self.url}/completions", json=body, headers=headers, timeout=self.timeout
+            )
             resp.raise_for_status()
             choice = resp.json()["choices"][0]
             text = choice["text"]
@@ -148,8 +191,13 @@ class GGUFLlamaGuard:
 
     name = "llamaguard-gguf"
 
-    def __init__(self, model_path: str, excluded: Iterable[str] = (), n_ctx: int = 4096,
-                 n_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model_path: str,
+        excluded: Iterable[str] = (),
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+    ) -> None:
         """Remember the file; it is loaded on first use."""
         self.model_path = model_path
         self.excluded = tuple(excluded)
@@ -163,8 +211,13 @@ class GGUFLlamaGuard:
             if self._llm is None:
                 from llama_cpp import Llama
 
-                self._llm = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                  logits_all=True, verbose=False)
+                self._llm = Llama(
+                    model_path=self.model_path,
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    logits_all=True,
+                    verbose=False,
+                )
             return self._llm
 
     def prompt(self, conversation: Sequence[Message], role: Role) -> str:
@@ -177,8 +230,12 @@ class GGUFLlamaGuard:
         try:
             llm = self._load()
             with self._lock:
-                out = llm.create_completion(self.prompt(conversation, role), max_tokens=MAX_NEW_TOKENS,
-                                            temperature=0.0, logprobs=5)
+                out = llm.create_completion(
+                    self.prompt(conversation, role),
+                    max_tokens=MAX_NEW_TOKENS,
+                    temperature=0.0,
+                    logprobs=5,
+                )
             choice = out["choices"][0]
             top = ((choice.get("logprobs") or {}).get("top_logprobs") or [None])[0]
             score = _unsafe_probability(top)

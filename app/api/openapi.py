@@ -1,0 +1,352 @@
+"""The OpenAPI 3.1 description of the JSON API, served at ``GET /api/openapi.json``.
+
+Every ``/api/...`` route of the app is described here; ``tests/integration/test_openapi.py``
+fails when a route is missing, and the fuzz tests (schemathesis) read this document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+bp = Blueprint("openapi", __name__, url_prefix="/api")
+
+VERSION = "1.0.0"
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_BAD = _error("The request is malformed; ``message`` says what to fix.")
+_AUTH = _error("No valid bearer token.")
+_FORBIDDEN = _error("The user may not do this (not enrolled, wrong role).")
+_NOT_FOUND = _error("No such course, conversation, document or job visible to this user.")
+_LIMIT = _error("Today's question limit (set by the teacher) or a rate limit is used up.")
+_DOWN = _error("A component (inference server, vector store, database, storage) is down or too slow; try again.")
+_TOO_LARGE = _error("The body or the upload is larger than the limit.")
+
+_COURSE_CODE = {
+    "name": "code", "in": "path", "required": True, "description": "The course code, e.g. SCI7.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+    },
+    "TokenRequest": {
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {"username": {"type": "string", "maxLength": 200}, "password": {"type": "string", "maxLength": 1000}},
+    },
+    "Token": {
+        "type": "object",
+        "required": ["token", "token_type", "expires_in"],
+        "properties": {"token": {"type": "string"}, "token_type": {"type": "string", "enum": ["Bearer"]}, "expires_in": {"type": "integer"}},
+    },
+    "AskRequest": {
+        "type": "object",
+        "required": ["question"],
+        "properties": {
+            "question": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "The student's question."},
+            "conversation_id": {"type": ["integer", "null"], "description": "Continue an own conversation."},
+        },
+    },
+    "Verdict": {
+        "type": "object",
+        "required": ["safe", "categories", "score"],
+        "properties": {
+            "safe": {"type": "boolean"},
+            "categories": {"type": "array", "items": {"type": "string"}},
+            "score": {"type": "number"},
+            "backend": {"type": "string"},
+        },
+    },
+    "Citation": {
+        "type": "object",
+        "required": ["number", "passage_id", "document_id", "document", "version", "excerpt"],
+        "properties": {
+            "number": {"type": "integer"},
+            "passage_id": {"type": "string"},
+            "document_id": {"type": "integer"},
+            "document": {"type": "string"},
+            "version": {"type": "integer"},
+            "page": {"type": ["integer", "null"]},
+            "section": {"type": ["string", "null"]},
+            "excerpt": {"type": "string"},
+        },
+    },
+    "AskResult": {
+        "type": "object",
+        "required": ["answer", "blocked", "action", "mode", "language", "citations", "input_verdict", "audit_id", "conversation_id", "message_id"],
+        "properties": {
+            "answer": {"type": "string"},
+            "blocked": {"type": "boolean"},
+            "action": {"type": "string"},
+            "mode": {"type": "string", "enum": ["generated", "extractive", "not_covered", "refusal", "crisis"]},
+            "language": {"type": "string"},
+            "citations": {"type": "array", "items": _ref("Citation")},
+            "input_verdict": _ref("Verdict"),
+            "output_verdict": {"oneOf": [_ref("Verdict"), {"type": "null"}]},
+            "audit_id": {"type": "integer"},
+            "conversation_id": {"type": "integer"},
+            "message_id": {"type": "integer"},
+            "model": {"type": "string"},
+            "notices": {"type": "array", "items": {"type": "string"}},
+            "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
+        },
+    },
+}
+
+SCHEMAS.update({
+    "Job": {
+        "type": "object",
+        "required": ["id", "status", "stage", "progress"],
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"type": "string"},
+            "course_id": {"type": ["integer", "null"]},
+            "document_id": {"type": ["integer", "null"]},
+            "filename": {"type": ["string", "null"]},
+            "status": {"type": "string", "description": "queued, running, done or failed"},
+            "stage": {"type": "string"},
+            "progress": {"type": "number", "description": "percent, 0 to 100"},
+            "attempts": {"type": "integer"},
+            "error": {"type": ["string", "null"]},
+            "error_code": {"type": ["string", "null"]},
+            "result": {"type": ["object", "null"]},
+            "created_at": {"type": ["string", "null"]},
+            "updated_at": {"type": ["string", "null"]},
+        },
+    },
+    "Document": {
+        "type": "object",
+        "required": ["id", "title", "filename", "version", "status", "passages", "held", "visible"],
+        "properties": {
+            "id": {"type": "integer"},
+            "title": {"type": "string"},
+            "filename": {"type": "string"},
+            "mime_type": {"type": "string"},
+            "version": {"type": "integer", "description": "the version students see (0: none yet)"},
+            "status": {"type": "string"},
+            "language": {"type": ["string", "null"]},
+            "size_bytes": {"type": "integer"},
+            "passages": {"type": "integer"},
+            "held": {"type": "integer", "description": "passages held by the safety scan for review"},
+            "visible": {"type": "boolean"},
+            "updated_at": {"type": ["string", "null"]},
+        },
+    },
+    "Passage": {
+        "type": "object",
+        "required": ["id", "document_id", "version", "ordinal", "text", "status"],
+        "properties": {
+            "id": {"type": "string"},
+            "document_id": {"type": "integer"},
+            "version": {"type": "integer"},
+            "ordinal": {"type": "integer"},
+            "text": {"type": "string"},
+            "page": {"type": ["integer", "null"]},
+            "section": {"type": ["string", "null"]},
+            "char_start": {"type": "integer"},
+            "char_end": {"type": "integer"},
+            "language": {"type": ["string", "null"]},
+            "status": {"type": "string"},
+            "flag_reason": {"type": ["string", "null"]},
+        },
+    },
+    "Upload": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "PDF, DOCX, PPTX, HTML, Markdown or text."},
+            "title": {"type": "string", "maxLength": 300},
+        },
+    },
+})
+
+_DOCUMENT_ID = {"name": "document_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_UNSUPPORTED = _error("The file type is not supported or does not match its content.")
+_TEACHER = "Teachers of the course only."
+
+PATHS: dict[str, Any] = {
+    "/api/openapi.json": {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This OpenAPI description.",
+            "security": [],
+            "responses": {"200": _json({"type": "object"})},
+        }
+    },
+    "/api/v1/tokens": {
+        "post": {
+            "operationId": "createToken",
+            "summary": "Exchange a username and password for a bearer token.",
+            "security": [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("TokenRequest")}}},
+            "responses": {"200": _json(_ref("Token")), "400": _BAD, "401": _AUTH, "413": _TOO_LARGE, "429": _LIMIT, "503": _DOWN},
+        }
+    },
+    "/api/v1/courses/{code}/ask": {
+        "post": {
+            "operationId": "ask",
+            "summary": "Ask a question in a course; the answer is grounded in the course material, with citations.",
+            "parameters": [_COURSE_CODE],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("AskRequest")}}},
+            "responses": {
+                "200": _json(_ref("AskResult")), "400": _BAD, "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND,
+                "413": _TOO_LARGE, "429": _LIMIT, "503": _DOWN,
+            },
+        }
+    },
+    "/api/v1/courses/{code}/ask/stream": {
+        "post": {
+            "operationId": "askStream",
+            "summary": "Ask a question; the answer streams as Server-Sent Events, one guarded sentence at a time.",
+            "description": "Events: `meta`, `sentence`, `refusal`, `done` (the fields of AskResult) or `error`. "
+            "Problems found before streaming starts are answered as JSON errors.",
+            "parameters": [_COURSE_CODE],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("AskRequest")}}},
+            "responses": {
+                "200": {"description": "An event stream.", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                "400": _BAD, "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "413": _TOO_LARGE, "429": _LIMIT, "503": _DOWN,
+            },
+        }
+    },
+    "/api/v1/courses/{code}/documents": {
+        "get": {
+            "operationId": "listDocuments",
+            "summary": f"The course's documents with status and passage counts. {_TEACHER}",
+            "parameters": [_COURSE_CODE],
+            "responses": {
+                "200": _json({"type": "object", "required": ["documents"], "properties": {"documents": {"type": "array", "items": _ref("Document")}}}),
+                "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "503": _DOWN,
+            },
+        },
+        "post": {
+            "operationId": "uploadDocument",
+            "summary": f"Upload one file; it is ingested by a background job (202 with the job). {_TEACHER}",
+            "parameters": [_COURSE_CODE],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _ref("Upload")}}},
+            "responses": {
+                "202": _json(_ref("Job"), "Queued."), "400": _BAD, "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND,
+                "413": _TOO_LARGE, "415": _UNSUPPORTED, "503": _DOWN,
+            },
+        },
+    },
+    "/api/v1/courses/{code}/jobs": {
+        "get": {
+            "operationId": "listJobs",
+            "summary": f"The course's 50 most recent ingestion jobs. {_TEACHER}",
+            "parameters": [_COURSE_CODE],
+            "responses": {
+                "200": _json({"type": "object", "required": ["jobs"], "properties": {"jobs": {"type": "array", "items": _ref("Job")}}}),
+                "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "503": _DOWN,
+            },
+        }
+    },
+    "/api/v1/jobs/{job_id}": {
+        "get": {
+            "operationId": "jobStatus",
+            "summary": f"Stage, percentage and result of an ingestion job. {_TEACHER}",
+            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": _json(_ref("Job")), "401": _AUTH, "404": _NOT_FOUND, "503": _DOWN},
+        }
+    },
+    "/api/v1/courses/{code}/documents/{document_id}": {
+        "delete": {
+            "operationId": "deleteDocument",
+            "summary": f"Delete a document: its original, passages and vectors. {_TEACHER}",
+            "parameters": [_COURSE_CODE, _DOCUMENT_ID],
+            "responses": {
+                "200": _json({"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "object"}}}),
+                "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "503": _DOWN,
+            },
+        }
+    },
+    "/api/v1/courses/{code}/documents/{document_id}/passages": {
+        "get": {
+            "operationId": "listPassages",
+            "summary": f"The current version's passages; `?status=held` for the review queue. {_TEACHER}",
+            "parameters": [
+                _COURSE_CODE, _DOCUMENT_ID,
+                {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "enum": ["indexed", "held", "rejected"]}},
+            ],
+            "responses": {
+                "200": _json({"type": "object", "required": ["passages"], "properties": {"passages": {"type": "array", "items": _ref("Passage")}}}),
+                "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "503": _DOWN,
+            },
+        }
+    },
+    "/api/v1/courses/{code}/documents/{document_id}/original": {
+        "get": {
+            "operationId": "documentOriginal",
+            "summary": "The uploaded original (teachers; enrolled students once the document is visible).",
+            "parameters": [_COURSE_CODE, _DOCUMENT_ID],
+            "responses": {
+                "200": {"description": "The file.", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "503": _DOWN,
+            },
+        }
+    },
+    "/api/v1/courses/{code}/passages/{passage_id}/{decision}": {
+        "post": {
+            "operationId": "reviewPassage",
+            "summary": f"Release a passage held by the safety scan (it becomes searchable) or reject it. {_TEACHER}",
+            "parameters": [
+                _COURSE_CODE,
+                {"name": "passage_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 80}},
+                {"name": "decision", "in": "path", "required": True, "schema": {"type": "string", "enum": ["release", "reject"]}},
+            ],
+            "responses": {"200": _json(_ref("Passage")), "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "503": _DOWN},
+        }
+    },
+}
+
+
+def _with_common_errors(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every state-changing operation can answer 400: a browser session without its CSRF token."""
+    for ops in paths.values():
+        for method, op in ops.items():
+            if method in ("post", "put", "patch", "delete"):
+                op["responses"].setdefault("400", _BAD)
+    return paths
+
+
+def spec() -> dict[str, Any]:
+    """The OpenAPI document as a dict."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Kateder API",
+            "version": VERSION,
+            "description": "A safety-moderated course assistant for schools. Every question and answer is "
+            "checked by the safety guard and recorded in the audit log. Errors are JSON objects with "
+            "`error` (a code) and `message` (for people).",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": _with_common_errors(PATHS),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "From POST /api/v1/tokens."}},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """Serve the OpenAPI description."""
+    return jsonify(spec())

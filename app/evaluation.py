@@ -1,0 +1,406 @@
+"""Evaluation harness: retrieval hit@k / MRR and answer grounding on extractive QA sets.
+
+The eval format (``kateder retrieval eval --data FILE.json``)::
+
+    {"passages":  [{"id", "text", "language", "group"?}],
+     "questions": [{"question", "gold", "language", "group"?}]}
+
+``gold`` is a passage id, or ``null`` for a question the material cannot answer (built by
+asking the questions of held-out articles). Converters turn ../shared/data/qa (XQuAD en/de,
+SQuAD-it, NorQuAD) into this format with a fixed seed and bounded sizes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SEED = 13
+
+
+@dataclass(frozen=True)
+class EvalPassage:
+    """One passage of the material."""
+
+    id: str
+    text: str
+    language: str
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    """One question; ``gold`` is None when the material cannot answer it."""
+
+    question: str
+    gold: str | None
+    language: str
+    group: str = ""
+
+
+@dataclass
+class EvalSet:
+    """Passages and questions in the eval format."""
+
+    passages: list[EvalPassage]
+    questions: list[EvalQuestion]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"passages": [asdict(p) for p in self.passages], "questions": [asdict(q) for q in self.questions]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EvalSet:
+        """Parse the JSON form; raise ValueError on a malformed file."""
+        try:
+            passages = [EvalPassage(str(p["id"]), p["text"], p.get("language") or "en", p.get("group", "")) for p in data["passages"]]
+            questions = [
+                EvalQuestion(q["question"], None if q.get("gold") is None else str(q["gold"]), q.get("language") or "en", q.get("group", ""))
+                for q in data["questions"]
+            ]
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not an eval file: missing {exc}") from None
+        ids = {p.id for p in passages}
+        missing = [q.gold for q in questions if q.gold is not None and q.gold not in ids]
+        if missing:
+            raise ValueError(f"{len(missing)} gold ids are not among the passages, e.g. {missing[0]!r}")
+        return cls(passages, questions)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> EvalSet:
+        """Read an eval file."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write an eval file."""
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+
+
+# -- converters ------------------------------------------------------------------------------
+def data_dir() -> Path:
+    """``KATEDER_EVAL_DATA`` or ../shared/data/qa beside the checkout."""
+    env = os.environ.get("KATEDER_EVAL_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "qa"
+
+
+def _read_json(path: Path) -> Any:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _squad_rows(data: Mapping[str, Any]) -> Iterable[tuple[str, str, list[str]]]:
+    """(group, context, questions) per paragraph of a SQuAD-style file."""
+    for i, article in enumerate(data["data"]):
+        for para in article["paragraphs"]:
+            group = article.get("title") or ""
+            if not group:  # NorQuAD: one entry per question; group by source document
+                answers = [a for qa in para["qas"] for a in qa.get("answers", [])]
+                group = f"doc{answers[0]['document_id']}" if answers and "document_id" in answers[0] else f"a{i}"
+            questions = [qa["question"] for qa in para["qas"] if not qa.get("is_impossible")]
+            yield group, para["context"], questions
+
+
+def convert_squad(
+    path: str | os.PathLike[str],
+    language: str,
+    *,
+    prefix: str = "",
+    max_questions: int = 300,
+    max_passages: int = 600,
+    unanswerable: int = 100,
+    held_out_share: float = 0.15,
+    seed: int = SEED,
+) -> EvalSet:
+    """A bounded eval set from a SQuAD-style file (XQuAD, SQuAD-it, NorQuAD).
+
+    A share of the groups (articles) is held out: their passages are left out and up to
+    ``unanswerable`` of their questions get ``gold = None``. From the rest, up to
+    ``max_questions`` questions are sampled; the passage pool holds their gold passages
+    plus random others up to ``max_passages``.
+    """
+    rng = random.Random(seed)
+    by_context: dict[str, tuple[str, str, list[str]]] = {}
+    for group, context, questions in _squad_rows(_read_json(Path(path))):
+        if context in by_context:
+            by_context[context][2].extend(questions)
+        else:
+            by_context[context] = (f"{prefix}p{len(by_context)}", group, list(questions))
+    groups = sorted({g for _, g, _ in by_context.values()})
+    rng.shuffle(groups)
+    held = set(groups[: max(1, round(len(groups) * held_out_share))]) if unanswerable else set()
+
+    kept = [(pid, g, ctx, qs) for ctx, (pid, g, qs) in by_context.items() if g not in held]
+    pool_q = [(q, pid, g) for pid, g, _, qs in kept for q in qs]
+    chosen = rng.sample(pool_q, min(max_questions, len(pool_q)))
+    gold_ids = {pid for _, pid, _ in chosen}
+    others = [k for k in kept if k[0] not in gold_ids]
+    rng.shuffle(others)
+    room = max(0, max_passages - len(gold_ids))
+    passages = [EvalPassage(pid, ctx, language, g) for pid, g, ctx, _ in kept if pid in gold_ids]
+    passages += [EvalPassage(pid, ctx, language, g) for pid, g, ctx, _ in others[:room]]
+    questions = [EvalQuestion(q, pid, language, g) for q, pid, g in chosen]
+    held_q = [(q, g) for ctx, (_, g, qs) in by_context.items() if g in held for q in qs]
+    for q, g in rng.sample(held_q, min(unanswerable, len(held_q))):
+        questions.append(EvalQuestion(q, None, language, g))
+    return EvalSet(passages, questions)
+
+
+SOURCES: dict[str, tuple[str, str]] = {
+    "xquad-en": ("xquad/xquad.en.json", "en"),
+    "xquad-de": ("xquad/xquad.de.json", "de"),
+    "squad-it": ("squad-it/SQuAD_it-test.json.gz", "it"),
+    "norquad": ("norquad/validation_dataset_flattened.json", "nb"),
+}
+
+
+def convert_source(name: str, root: str | os.PathLike[str] | None = None, **kwargs: Any) -> EvalSet:
+    """Convert one of :data:`SOURCES` (a file under ``root``, default :func:`data_dir`)."""
+    if name not in SOURCES:
+        raise ValueError(f"unknown source {name!r}; choose one of {sorted(SOURCES)}")
+    rel, language = SOURCES[name]
+    path = Path(root or data_dir()) / rel
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; set KATEDER_EVAL_DATA to the qa folder")
+    return convert_squad(path, language, prefix=f"{name}:", **kwargs)
+
+
+def merge(sets: Iterable[EvalSet]) -> EvalSet:
+    """One eval set holding several (ids must already be distinct)."""
+    out = EvalSet([], [])
+    for s in sets:
+        out.passages.extend(s.passages)
+        out.questions.extend(s.questions)
+    return out
+
+
+def split_questions(evalset: EvalSet, dev_share: float = 0.5, seed: int = SEED) -> tuple[list[EvalQuestion], list[EvalQuestion]]:
+    """A fixed dev/test split of the questions (for tuning the relevance floor)."""
+    rng = random.Random(seed)
+    qs = list(evalset.questions)
+    rng.shuffle(qs)
+    cut = int(len(qs) * dev_share)
+    return qs[:cut], qs[cut:]
+
+
+# -- indexing ----------------------------------------------------------------------------------
+def index_eval_set(services, evalset: EvalSet, code: str = "EVAL", batch: int = 64) -> int:
+    """Load the passages into a new course of ``services`` (database + vector store); its id."""
+    from sqlalchemy import select, update
+
+    from app.models import Course, Document, Passage, School
+    from app.services import accounts
+
+    with services.db.session() as s:
+        school = s.scalar(select(School).where(School.name == "Kateder evaluation")) or accounts.create_school(s, "Kateder evaluation", "SE")
+        course = accounts.create_course(s, school, code, f"Evaluation {code}", evalset.passages[0].language if evalset.passages else "en")
+        s.flush()
+        course_id = course.id
+        docs: dict[str, int] = {}
+        for group in dict.fromkeys(p.group or "material" for p in evalset.passages):
+            doc = Document(course_id=course_id, title=group[:300], filename=f"{group[:200]}.txt", content_hash="eval", version=1, status="ready")
+            s.add(doc)
+            s.flush()
+            docs[group] = doc.id
+        for i, p in enumerate(evalset.passages):
+            s.add(Passage(id=p.id, document_id=docs[p.group or "material"], course_id=course_id, version=1, ordinal=i, text=p.text, language=p.language, status="indexed"))
+        s.execute(update(Course).where(Course.id == course_id).values(content_version=Course.content_version + 1))
+        doc_of = {p.id: docs[p.group or "material"] for p in evalset.passages}
+    if services.config.get("RETRIEVAL_MODE") == "bm25":
+        return course_id  # no dense side to fill
+    for start in range(0, len(evalset.passages), batch):
+        chunk = evalset.passages[start : start + batch]
+        vectors = services.embedder.embed_documents([p.text for p in chunk])
+        services.vector_store.upsert(
+            course_id, [p.id for p in chunk], vectors, [p.text for p in chunk],
+            [{"document_id": doc_of[p.id], "version": 1, "language": p.language} for p in chunk],
+        )
+    return course_id
+
+
+# -- retrieval metrics -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RankedRun:
+    """What the retriever returned for one question (top 10, best first)."""
+
+    question: EvalQuestion
+    ids: tuple[str, ...]
+    dense: tuple[float, ...]
+    lexical: tuple[float, ...]
+    relevant: tuple[bool, ...]
+
+
+def run_questions(retriever, course_id: int, questions: Sequence[EvalQuestion], k: int = 10) -> list[RankedRun]:
+    """Retrieve the top ``k`` for every question."""
+    runs = []
+    for q in questions:
+        got = retriever.retrieve(course_id, q.question, k)
+        runs.append(RankedRun(q, tuple(p.id for p in got), tuple(p.dense for p in got), tuple(p.lexical for p in got), tuple(p.relevant for p in got)))
+    return runs
+
+
+Relevance = Callable[[float, float], bool]
+
+
+def metrics(runs: Sequence[RankedRun], relevant: Relevance | None = None, top_k: int = 4) -> dict[str, Any]:
+    """hit@1, hit@5, MRR@10 on answerable questions; declined/answered rates with the floor.
+
+    ``relevant(dense, lexical)`` re-decides relevance (for tuning); by default the
+    retriever's own decision is used. A question is declined when none of the first
+    ``top_k`` passages (the ones the answer would use) is relevant.
+    """
+
+    def block(rs: Sequence[RankedRun]) -> dict[str, Any]:
+        answerable = [r for r in rs if r.question.gold is not None]
+        unanswerable = [r for r in rs if r.question.gold is None]
+        out: dict[str, Any] = {"n": len(answerable)}
+        if answerable:
+            ranks = [r.ids.index(r.question.gold) + 1 if r.question.gold in r.ids else None for r in answerable]
+            out["hit_at_1"] = round(sum(1 for x in ranks if x == 1) / len(ranks), 4)
+            out["hit_at_5"] = round(sum(1 for x in ranks if x and x <= 5) / len(ranks), 4)
+            out["mrr_at_10"] = round(sum(1 / x for x in ranks if x and x <= 10) / len(ranks), 4)
+            out["answered"] = round(sum(not _declined(r, relevant, top_k) for r in answerable) / len(answerable), 4)
+        if unanswerable:
+            out["n_unanswerable"] = len(unanswerable)
+            out["declined"] = round(sum(_declined(r, relevant, top_k) for r in unanswerable) / len(unanswerable), 4)
+        return out
+
+    by_language: dict[str, list[RankedRun]] = defaultdict(list)
+    for r in runs:
+        by_language[r.question.language].append(r)
+    report = block(runs)
+    report["by_language"] = {lang: block(rs) for lang, rs in sorted(by_language.items())}
+    return report
+
+
+def _declined(run: RankedRun, relevant: Relevance | None, top_k: int) -> bool:
+    if relevant is None:
+        return not any(run.relevant[:top_k])
+    return not any(relevant(d, lex) for d, lex in zip(run.dense[:top_k], run.lexical[:top_k], strict=True))
+
+
+def tune_floor(runs: Sequence[RankedRun], target_declined: float = 0.95, top_k: int = 4) -> dict[str, float]:
+    """The (dense, lexical) floors that keep most answerable questions while declining enough.
+
+    Grid search on ``runs`` (a dev split): among floors whose declined rate reaches
+    ``target_declined`` in every language, the one answering most answerable questions.
+    """
+    best: tuple[float, float, float] | None = None
+    fallback: tuple[float, float, float] | None = None
+    dense_grid = [round(0.30 + 0.01 * i, 2) for i in range(70)] + [2.0]
+    lexical_grid = [0.5, 0.6, 0.67, 0.75, 0.8, 0.9, 1.0, 1.01]
+    for d in dense_grid:
+        for lex in lexical_grid:
+            m = metrics(runs, lambda dv, lv, d=d, lex=lex: dv >= d or lv >= lex, top_k)
+            langs = m["by_language"].values()
+            worst = min((b.get("declined", 1.0) for b in langs), default=1.0)
+            answered = m.get("answered", 0.0)
+            if worst >= target_declined and (best is None or answered > best[2]):
+                best = (d, lex, answered)
+            score = worst + answered
+            if fallback is None or score > fallback[2]:
+                fallback = (d, lex, score)
+    d, lex, _ = best or fallback  # type: ignore[misc]
+    return {"dense": d, "lexical": lex, "met_target": best is not None}
+
+
+# -- the CLI's entry point ---------------------------------------------------------------------
+@dataclass
+class EvalRun:
+    """A fresh temporary instance with the configured retrieval (or given components)."""
+
+    config: dict[str, Any] = field(default_factory=dict)
+    components: dict[str, Any] = field(default_factory=dict)
+
+    def __enter__(self):
+        """Create the temporary instance and its services."""
+        from app import create_app, get_services
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="kateder-eval-")
+        home = Path(self._tmp.name)
+        cfg = {**self.config, "HOME": str(home), "DATABASE_URL": f"sqlite:///{home / 'eval.db'}", "SECRET_KEY": "eval"}
+        self.services = get_services(create_app(cfg, services=dict(self.components)))
+        self.services.db.migrate()
+        return self.services
+
+    def __exit__(self, *exc) -> None:
+        """Remove the temporary instance."""
+        self.services.db.dispose()
+        self._tmp.cleanup()
+
+
+def retrieval_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, components: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Index ``evalset`` into a fresh store and report retrieval metrics."""
+    with EvalRun(dict(config or {}), dict(components or {})) as services:
+        course_id = index_eval_set(services, evalset)
+        runs = run_questions(services.retriever, course_id, evalset.questions)
+        report = metrics(runs, top_k=services.retriever.top_k)
+        report["embedder"] = getattr(services.embedder, "name", "")
+        report["mode"] = services.retriever.mode
+        return report
+
+
+def answer_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, components: Mapping[str, Any] | None = None, limit: int = 50, seed: int = SEED) -> dict[str, Any]:
+    """Ask up to ``limit`` questions through the full ask pipeline; report citing and declining.
+
+    ``cites_gold``: share of answerable questions whose answer cites the gold passage;
+    ``declined``: share of unanswerable questions answered "the material does not cover it".
+    Answerable and unanswerable questions are sampled in proportion (fixed seed).
+    """
+    import time
+
+    from app.models import Course
+    from app.services import accounts
+
+    rng = random.Random(seed)
+    questions = list(evalset.questions)
+    rng.shuffle(questions)
+    questions = questions[:limit]
+    with EvalRun(dict(config or {}), dict(components or {})) as services:
+        course_id = index_eval_set(services, evalset)
+        with services.db.session() as s:
+            course = s.get(Course, course_id)
+            course.daily_question_limit = 10**6
+            teacher = accounts.create_user(s, course.school, "eval-teacher", "eval-" + os.urandom(8).hex(), "teacher")
+            accounts.enrol(s, teacher, course)
+            code = course.code
+            s.flush()
+            user_id = teacher.id
+        rows = []
+        for q in questions:
+            t = time.perf_counter()
+            result = services.ask.ask(user_id, code, q.question)
+            rows.append((q, result, time.perf_counter() - t))
+
+    def block(items) -> dict[str, Any]:
+        answerable = [(q, r) for q, r, _ in items if q.gold is not None]
+        unanswerable = [(q, r) for q, r, _ in items if q.gold is None]
+        out: dict[str, Any] = {"n": len(answerable), "n_unanswerable": len(unanswerable)}
+        if answerable:
+            out["cites_gold"] = round(sum(any(c["passage_id"] == q.gold for c in r.citations) for q, r in answerable) / len(answerable), 4)
+            out["declined_answerable"] = round(sum(r.mode == "not_covered" for _, r in answerable) / len(answerable), 4)
+            modes: dict[str, int] = defaultdict(int)
+            for _, r in answerable:
+                modes[r.mode] += 1
+            out["modes"] = dict(modes)
+        if unanswerable:
+            out["declined"] = round(sum(r.mode == "not_covered" for _, r in unanswerable) / len(unanswerable), 4)
+        return out
+
+    by_language: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_language[row[0].language].append(row)
+    report = block(rows)
+    report["by_language"] = {lang: block(items) for lang, items in sorted(by_language.items())}
+    report["seconds_per_question"] = round(sum(t for _, _, t in rows) / max(1, len(rows)), 2)
+    return report

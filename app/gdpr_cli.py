@@ -1,0 +1,176 @@
+"""Command-line tools for the DPO: ``kateder audit``, ``kateder retention``, ``kateder dsar``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import click
+
+
+def _services():
+    from app.cli import _services as build
+
+    return build()
+
+
+def _emit(data, as_json: bool, human: str | None = None) -> None:
+    from app.cli import _emit as emit
+
+    emit(data, as_json, human)
+
+
+def _day(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-09-01", param_hint=name) from None
+
+
+def _fail_on_gdpr_error(fn):
+    """Turn a user-facing data-protection error into one line on stderr and exit 1."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from app.services.gdpr import GdprError
+        from app.services.retention import RetentionError
+
+        try:
+            return fn(*args, **kwargs)
+        except (GdprError, RetentionError) as exc:
+            click.echo(f"error: {getattr(exc, 'message', None) or exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+# -- audit ---------------------------------------------------------------------------
+@click.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit_group.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+def audit_verify(as_json: bool) -> None:
+    """Recompute the hash chain; exit 1 naming the first bad event."""
+    from app.services.audit import verify_chain
+
+    services = _services()
+    with services.db.session() as s:
+        report = verify_chain(s, services.audit.anchors())
+        if report["ok"]:
+            services.audit.anchor(s)
+    if as_json:
+        _emit(report, True)
+    elif report["ok"]:
+        click.echo(f"audit chain intact: {report['count']} events, head {report['head'][:16]}")
+    else:
+        click.echo(f"audit chain broken at event {report['first_bad_seq']}: {report['problem']}", err=True)
+    if not report["ok"]:
+        sys.exit(1)
+
+
+@audit_group.command("export")
+@click.option("--from", "start", required=True, help="First day (UTC), e.g. 2026-09-01.")
+@click.option("--to", "end", required=True, help="Last day (UTC), inclusive.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The .zip to write.")
+@click.option("--json", "as_json", is_flag=True)
+def audit_export(start: str, end: str, out: Path, as_json: bool) -> None:
+    """Write the DPIA-ready audit export (record of processing, event log, statistics, report)."""
+    from app.services.dpia import build_export
+
+    first, last = _day(start, "--from"), _day(end, "--to")
+    if last < first:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    since = datetime.combine(first, time.min, UTC)
+    until = datetime.combine(last + timedelta(days=1), time.min, UTC)
+    services = _services()
+    result = build_export(services, since, until, out, requested_by="cli")
+    _emit(result, as_json, f"wrote {result['path']}: {result['events']} events, chain head {result['chain_head'][:16]}, {len(result['files'])} files")
+
+
+# -- retention -----------------------------------------------------------------------
+@click.group("retention")
+def retention_group() -> None:
+    """Retention periods per data category and the purge that enforces them."""
+
+
+@retention_group.command("purge")
+@click.option("--json", "as_json", is_flag=True)
+def retention_purge(as_json: bool) -> None:
+    """Delete or redact everything older than its retention period (run daily)."""
+    from app.services.retention import Retention
+
+    report = Retention(_services()).purge()
+    human = ", ".join(f"{k} {report[k]}" for k in ("conversation_text", "conversations", "audit_details", "audit_events",
+                                                      "access_log", "export_files"))
+    _emit(report, as_json, f"retention purge done: {human}")
+
+
+@retention_group.command("show")
+@click.option("--json", "as_json", is_flag=True)
+def retention_show(as_json: bool) -> None:
+    """Show the effective retention table."""
+    from app.services.retention import Retention
+
+    table = Retention(_services()).table()
+    _emit(table, as_json, "\n".join(f"{r['category']:18} {r['days']:>6} days  {r['description']}" for r in table))
+
+
+@retention_group.command("set")
+@click.argument("category")
+@click.argument("days", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@_fail_on_gdpr_error
+def retention_set(category: str, days: int, as_json: bool) -> None:
+    """Change one category's retention period (days)."""
+    from app.services.retention import Retention
+
+    settings = Retention(_services()).set(category, days)
+    _emit(settings, as_json, f"{category}: {settings[category]} days")
+
+
+# -- data-subject requests -----------------------------------------------------------
+@click.group("dsar")
+def dsar_group() -> None:
+    """Data-subject requests: access/portability export and erasure."""
+
+
+@dsar_group.command("export")
+@click.option("--user", "user_ref", required=True, help="Username or numeric user id.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder to write into.")
+@click.option("--json", "as_json", is_flag=True)
+@_fail_on_gdpr_error
+def dsar_export(user_ref: str, out: Path | None, as_json: bool) -> None:
+    """Write everything held about one user as JSON and a readable HTML page."""
+    result = _services().gdpr.export_subject(user_ref, out, handled_by="cli")
+    _emit(result.to_dict(), as_json, f"wrote {result.json_path} and {result.html_path} ({result.counts['messages']} messages)")
+
+
+@dsar_group.command("erase")
+@click.option("--user", "user_ref", required=True, help="Username or numeric user id.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True)
+@_fail_on_gdpr_error
+def dsar_erase(user_ref: str, yes: bool, as_json: bool) -> None:
+    """Erase one user everywhere (keys, rows, text, uploads, vectors, files); print a receipt."""
+    services = _services()
+    if not yes and not as_json and sys.stdin.isatty():
+        click.confirm(f"Erase all data of user {user_ref!r}? This cannot be undone", abort=True)
+    receipt = services.gdpr.erase_subject(user_ref, handled_by="cli")
+    lines = [
+        f"Erasure receipt #{receipt['request_id']} ({receipt['erased_at'][:19]} UTC)",
+        f"  user {receipt['username']} (id {receipt['user_id']}, pseudonym {receipt['subject']})",
+        f"  data key destroyed: {'yes' if receipt['key_destroyed'] else 'no key existed'}",
+        f"  conversations {receipt['conversations']}, messages {receipt['messages']}, guard verdicts {receipt['guard_verdicts']}",
+        f"  uploads deleted {receipt['documents_deleted']}, kept as school material {receipt['documents_unattributed']}",
+        f"  earlier export files deleted {receipt['export_files_deleted']}",
+        f"  audit events kept as pseudonymous skeletons {receipt['audit_events_kept']} (erasure logged as event {receipt['audit_seq']})",
+    ]
+    _emit(receipt, as_json, "\n".join(lines))
+
+
+GROUPS = (audit_group, retention_group, dsar_group)

@@ -1,0 +1,116 @@
+"""Grounding: every released sentence of a generated answer must be supported by a passage it cites.
+
+Support is the share of a sentence's content terms (stemmed, accent-folded, as in BM25)
+that occur in the passage; numbers count as terms. A sentence citing a passage that does
+not support it is re-cited to the passage that does, or removed; an uncited sentence gets
+the citation of its best supporting passage, or is removed. The threshold
+(``GROUNDING_MIN_SUPPORT``) is measured in docs/retrieval.md. No model call is made.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.retrieval import RetrievedPassage, terms
+
+CITATION = re.compile(r"\s*\[(\d{1,2})\]")
+# words that carry no fact and are common in answers ("the text says...")
+_FILLER = {
+    "source", "sources", "text", "material", "course", "according", "answer", "question", "says", "said",
+    "kalla", "kallan", "quelle", "fonte", "kilde", "kilden", "also", "bra", "gut", "bene", "godt",
+}
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One sentence after the grounding check."""
+
+    text: str  # with its citations (fixed or added); the original when unsupported
+    supported: bool
+    cited: tuple[int, ...]  # passage numbers (1-based) the released text cites
+    score: float  # support by the best cited passage
+    changed: bool = False  # citations were added or corrected
+
+
+def content_terms(sentence: str, language: str | None = None) -> set[str]:
+    """The sentence's fact-bearing terms (citations and filler words removed)."""
+    return {t for t in terms(CITATION.sub(" ", sentence), language) if t not in _FILLER}
+
+
+def support(sentence: str, passage_text: str, language: str | None = None, passage_language: str | None = None) -> float:
+    """Share of the sentence's content terms found in the passage (0..1; 0 for no terms)."""
+    wanted = content_terms(sentence, language)
+    if not wanted:
+        return 0.0
+    found = set(terms(passage_text, passage_language))
+    return sum(t in found for t in wanted) / len(wanted)
+
+
+class Grounder:
+    """Checks the sentences of one answer against the passages it was written from."""
+
+    def __init__(self, passages: Sequence[RetrievedPassage], language: str | None = None, min_support: float = 0.5) -> None:
+        """Pre-compute the passages' term sets."""
+        self.passages = list(passages)
+        self.language = language
+        self.min_support = min_support
+        self._terms = [set(terms(p.text, p.language)) for p in self.passages]
+
+    def _score(self, wanted: set[str], number: int) -> float:
+        found = self._terms[number - 1]
+        return sum(t in found for t in wanted) / len(wanted)
+
+    def check(self, sentence: str) -> Checked:
+        """Keep, re-cite or reject one sentence."""
+        cited = tuple(dict.fromkeys(int(n) for n in CITATION.findall(sentence) if 1 <= int(n) <= len(self.passages)))
+        wanted = content_terms(sentence, self.language)
+        if not wanted or not self.passages:
+            return Checked(sentence, False, cited, 0.0)
+        scores = {n: self._score(wanted, n) for n in range(1, len(self.passages) + 1)}
+        good = [n for n in cited if scores[n] >= self.min_support]
+        if good:
+            return Checked(sentence, True, tuple(good), max(scores[n] for n in good), changed=len(good) != len(cited))
+        best = max(scores, key=lambda n: (scores[n], -n))
+        if scores[best] < self.min_support:
+            return Checked(sentence, False, cited, max((scores[n] for n in cited), default=0.0))
+        bare = CITATION.sub("", sentence).rstrip()
+        end = len(bare) - len(bare.rstrip(".!?")) if bare[-1:] in ".!?" else 0
+        text = f"{bare[: len(bare) - end]} [{best}]{bare[len(bare) - end :]}" if end else f"{bare} [{best}]"
+        return Checked(text, True, (best,), scores[best], changed=True)
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)|\n+")
+
+
+def extract_sentences(question: str, passages: Sequence[RetrievedPassage], language: str | None = None, limit: int = 2) -> list[tuple[str, int]]:
+    """The sentences of ``passages`` that best answer ``question``, as (sentence, passage number).
+
+    Sentences are scored by the IDF-weighted question terms they contain (stemmed, in
+    their own language), with a small preference for better-ranked passages; a second
+    sentence is added only if it scores at least 60 % of the best. Returned in reading order.
+    """
+    import math
+    from collections import Counter
+
+    wanted = set(terms(question, language))
+    candidates: list[tuple[int, int, str, set[str]]] = []
+    for number, p in enumerate(passages, 1):
+        for position, sentence in enumerate(s.strip() for s in _SENTENCE.split(p.text)):
+            if len(sentence) > 3:
+                candidates.append((number, position, sentence, set(terms(sentence, p.language or language)) & wanted))
+    if not candidates:
+        return []
+    df = Counter(t for *_, have in candidates for t in have)
+    n = len(candidates)
+    scored = sorted(
+        ((sum(math.log(1 + n / df[t]) for t in have) - 0.05 * (number - 1), number, position, sentence) for number, position, sentence, have in candidates),
+        key=lambda item: (-item[0], item[1], item[2]),
+    )
+    best = [scored[0]]
+    for item in scored[1:limit]:
+        if item[0] > 0 and item[0] >= 0.6 * best[0][0]:
+            best.append(item)
+    best.sort(key=lambda item: (item[1], item[2]))
+    return [(sentence, number) for _, number, _, sentence in best]

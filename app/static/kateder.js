@@ -1,0 +1,274 @@
+// Kateder's browser behaviour: streamed answers, citation dialog, feedback, upload progress.
+// Loaded as a file (the Content-Security-Policy forbids inline scripts).
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  function post(url, body) {
+    return fetch(url, {method: "POST", body: body, credentials: "same-origin",
+                       headers: {"X-CSRFToken": csrfToken()}});
+  }
+
+  // language switcher: submit on change (the button stays for keyboard and no-JS users)
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
+  // buttons that need a confirmation
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      if (!window.confirm(form.dataset.confirm)) { ev.preventDefault(); }
+    });
+  });
+
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
+
+  // ---- classroom -------------------------------------------------------------
+  var form = document.getElementById("ask-form");
+  var i18n = (document.getElementById("i18n") || {dataset: {}}).dataset;
+
+  function citeButtons(container, text, citations) {
+    // text with [n] markers as buttons that open the source; built with DOM nodes (no innerHTML)
+    var numbers = {};
+    citations.forEach(function (c) { numbers[c.number] = c; });
+    container.textContent = "";
+    var re = /\[(\d{1,2})\]/g, last = 0, m;
+    while ((m = re.exec(text)) !== null) {
+      container.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var n = parseInt(m[1], 10);
+      if (numbers[n]) {
+        var b = document.createElement("button");
+        b.type = "button"; b.className = "cite"; b.dataset.cite = String(n);
+        b.setAttribute("aria-label", (i18n.source || "Source") + " " + n);
+        b.textContent = String(n);
+        container.appendChild(b);
+      } else {
+        container.appendChild(document.createTextNode(m[0]));
+      }
+      last = re.lastIndex;
+    }
+    container.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function renderSources(article, citations) {
+    var list = article.querySelector(".sources");
+    list.textContent = "";
+    citations.forEach(function (c) {
+      var li = document.createElement("li");
+      var b = document.createElement("button");
+      b.type = "button"; b.className = "source";
+      b.dataset.cite = String(c.number); b.dataset.passage = c.passage_id || "";
+      b.dataset.document = c.document || ""; b.dataset.page = c.page || "";
+      b.dataset.section = c.section || ""; b.dataset.excerpt = c.excerpt || "";
+      var num = document.createElement("span"); num.className = "num"; num.textContent = String(c.number);
+      b.appendChild(num);
+      var label = " " + (c.document || "");
+      if (c.page) { label += ", " + (i18n.page || "page PAGE").replace("PAGE", c.page); }
+      b.appendChild(document.createTextNode(label));
+      li.appendChild(b); list.appendChild(li);
+    });
+    list.hidden = citations.length === 0;
+  }
+
+  function openSource(button) {
+    var article = button.closest("article");
+    var source = article.querySelector('.source[data-cite="' + button.dataset.cite + '"]') || button;
+    var dialog = document.getElementById("source-dialog");
+    if (!dialog) { return; }
+    var d = source.dataset;
+    document.getElementById("source-title").textContent = d.document || "";
+    var where = [];
+    if (d.page) { where.push((i18n.page || "page PAGE").replace("PAGE", d.page)); }
+    if (d.section) { where.push(d.section); }
+    document.getElementById("source-where").textContent = where.join(" · ");
+    var quote = document.getElementById("source-text");
+    quote.textContent = d.excerpt || "";
+    dialog.showModal();
+    if (d.passage && form) {
+      fetch(form.dataset.passageUrl.replace("PASSAGE", encodeURIComponent(d.passage)), {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (p) { if (p && p.text) { quote.textContent = p.text; } })
+        .catch(function () {});
+    }
+  }
+
+  document.addEventListener("click", function (ev) {
+    var cite = ev.target.closest("button.cite, button.source");
+    if (cite) { openSource(cite); return; }
+    var fb = ev.target.closest("button[data-feedback]");
+    if (fb && form) { sendFeedback(fb); }
+  });
+
+  function sendFeedback(button) {
+    var article = button.closest("article");
+    var id = article.dataset.messageId;
+    if (!id) { return; }
+    var body = new FormData();
+    body.append("feedback", button.dataset.feedback);
+    var url = form.dataset.feedbackUrl.replace("/0/", "/" + id + "/");
+    var status = article.querySelector(".feedback-status");
+    post(url, body).then(function (r) {
+      if (!r.ok) { throw new Error(String(r.status)); }
+      article.querySelectorAll("button[data-feedback]").forEach(function (b) {
+        b.setAttribute("aria-pressed", b === button ? "true" : "false");
+      });
+      status.textContent = button.dataset.feedback === "report" ? i18n.reported : i18n.thanks;
+    }).catch(function () { status.textContent = i18n.error; });
+  }
+
+  function parseFrames(buffer, onEvent) {
+    // split complete SSE frames off the buffer; return the unfinished rest
+    var parts = buffer.split("\n\n");
+    var rest = parts.pop();
+    parts.forEach(function (frame) {
+      var event = "message", data = "";
+      frame.split("\n").forEach(function (line) {
+        if (line.indexOf("event: ") === 0) { event = line.slice(7); }
+        else if (line.indexOf("data: ") === 0) { data += line.slice(6); }
+      });
+      try { onEvent(event, JSON.parse(data || "null")); } catch (e) { /* ignore a broken frame */ }
+    });
+    return rest;
+  }
+
+  if (form) {
+    var messages = document.getElementById("messages");
+    var question = document.getElementById("question");
+    var status = document.getElementById("ask-status");
+    var submit = form.querySelector('button[type="submit"]');
+
+    question.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); form.requestSubmit(); }
+    });
+
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var text = question.value.trim();
+      if (!text) { return; }
+      var mine = document.createElement("article");
+      mine.className = "msg user";
+      var p = document.createElement("p"); p.className = "text"; p.textContent = text;
+      mine.appendChild(p); messages.appendChild(mine);
+
+      var article = document.getElementById("answer-template").content.firstElementChild.cloneNode(true);
+      var textNode = article.querySelector(".text");
+      messages.appendChild(article);
+      article.setAttribute("aria-busy", "true");
+      status.textContent = i18n.thinking;
+      submit.disabled = true;
+      var body = new FormData(form);
+      question.value = "";
+      var sentences = [];
+
+      function finish() {
+        submit.disabled = false; status.textContent = "";
+        article.setAttribute("aria-busy", "false");
+        question.focus();
+      }
+
+      function handle(event, data) {
+        if (event === "meta") {
+          form.querySelector('input[name="conversation_id"]').value = data.conversation_id;
+        } else if (event === "sentence") {
+          sentences.push(data.text);
+          textNode.textContent = sentences.join(" ");
+          status.textContent = "";
+        } else if (event === "refusal") {
+          article.classList.add(data.action === "crisis" ? "crisis" : "refusal");
+          if (data.action === "crisis") {
+            var title = document.createElement("p"); title.className = "crisis-title"; title.textContent = i18n.crisisTitle;
+            article.insertBefore(title, textNode);
+          }
+          sentences.push(data.text);
+          textNode.textContent = sentences.join(" ");
+        } else if (event === "done") {
+          article.dataset.messageId = data.message_id;
+          article.dataset.sentences = String(sentences.length);
+          citeButtons(textNode, data.answer, data.citations || []);
+          renderSources(article, data.citations || []);
+          article.querySelector(".feedback").hidden = false;
+          if (data.action === "crisis" && !article.classList.contains("crisis")) { article.classList.add("crisis"); }
+        } else if (event === "error") {
+          article.classList.add("refusal");
+          textNode.textContent = data.error === "daily_limit" ? i18n.limit : (data.message || i18n.error);
+        }
+      }
+
+      post(form.action, body).then(function (response) {
+        if (response.status === 429) { handle("error", {message: i18n.busy}); return; }
+        if (!response.ok || !response.body) { handle("error", {message: i18n.error}); return; }
+        var reader = response.body.getReader();
+        var decoder = new TextDecoder();
+        var buffer = "";
+        function pump() {
+          return reader.read().then(function (chunk) {
+            if (chunk.done) { parseFrames(buffer + "\n\n", handle); return; }
+            buffer = parseFrames(buffer + decoder.decode(chunk.value, {stream: true}), handle);
+            return pump();
+          });
+        }
+        return pump();
+      }).catch(function () { handle("error", {message: i18n.error}); }).then(finish);
+    });
+  }
+
+  // ---- teacher: uploads with a progress bar per file ---------------------------
+  var upload = document.getElementById("upload-form");
+  if (upload) {
+    var list = document.getElementById("upload-list");
+    var labels = document.getElementById("upload-i18n").dataset;
+    upload.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var files = upload.querySelector('input[type="file"]').files;
+      Array.prototype.forEach.call(files, function (file) { sendFile(file); });
+      upload.reset();
+    });
+
+    function sendFile(file) {
+      var li = document.createElement("li");
+      li.className = "upload";
+      var name = document.createElement("span"); name.className = "name"; name.textContent = file.name;
+      var bar = document.createElement("progress"); bar.max = 100; bar.value = 0;
+      bar.setAttribute("aria-label", file.name);
+      var stage = document.createElement("span"); stage.className = "stage"; stage.setAttribute("role", "status");
+      stage.textContent = labels.queued;
+      li.appendChild(name); li.appendChild(bar); li.appendChild(stage);
+      list.appendChild(li);
+      var body = new FormData();
+      body.append("file", file);
+      post(upload.action, body).then(function (r) {
+        return r.json().then(function (data) { return {ok: r.ok, data: data}; });
+      }).then(function (res) {
+        if (!res.ok) { fail(res.data.message || labels.failed); return; }
+        poll(upload.dataset.jobUrl.replace(/\/0$/, "/" + res.data.id));
+      }).catch(function () { fail(labels.failed); });
+
+      function fail(message) { li.classList.add("failed"); stage.textContent = message; }
+
+      function poll(url) {
+        fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (job) {
+          var percent = Math.round(job.progress || 0);
+          bar.value = percent;
+          if (job.status === "done") {
+            bar.value = 100; li.classList.add("done");
+            var result = job.result || {};
+            stage.textContent = labels.done + (result.held ? " · " + labels.held : "");
+            var again = document.getElementById("reload-material");
+            if (again) { again.hidden = false; }
+          } else if (job.status === "failed") {
+            fail(labels.failed + ": " + (job.error || ""));
+          } else {
+            stage.textContent = (labels["stage_" + job.stage] || job.stage) + " · " + percent + " %";
+            window.setTimeout(function () { poll(url); }, 300);
+          }
+        }).catch(function () { window.setTimeout(function () { poll(url); }, 1000); });
+      }
+    }
+  }
+})();

@@ -1,0 +1,39 @@
+"""The browser: one blueprint per area (auth, classroom, teacher, dpo), thin views over services."""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+from flask_babel import Babel
+from flask_login import current_user
+
+from app.language import LANGUAGE_NAMES, LANGUAGES
+
+TRANSLATIONS = "translations"
+
+
+def select_locale() -> str:
+    """The user's own setting, else the switcher's choice, else the browser's Accept-Language."""
+    if getattr(current_user, "is_authenticated", False) and current_user.language in LANGUAGES:
+        return current_user.language
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def init_app(app: Flask) -> None:
+    """Install security, translations and the browser blueprints on ``app``."""
+    from app import security
+    from app.web import auth, classroom, dpo, filters, teacher
+
+    security.init_app(app)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
+    Babel(app, locale_selector=select_locale)
+    filters.init_app(app)
+    for module in (auth, classroom, teacher, dpo):
+        app.register_blueprint(module.bp)
+    security.apply_limits(app)
+
+    @app.context_processor
+    def globals_for_templates():
+        return {"LANGUAGES": LANGUAGES, "LANGUAGE_NAMES": LANGUAGE_NAMES, "current_locale": select_locale()}

@@ -1,0 +1,129 @@
+"""The student's classroom assistant: pick a course, ask, watch the cited answer stream in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request, stream_with_context
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from app import get_services
+from app.models import Conversation, GuardVerdict, Message, Passage
+from app.security import roles_required
+from app.streaming import to_sse
+from app.web.access import enrolled_courses, me, student_course
+
+bp = Blueprint("classroom", __name__, url_prefix="/classroom")
+FEEDBACK = ("up", "down", "report")
+
+
+def _asked_today(s, user_id: int, course_id: int) -> int:
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return s.scalar(
+        select(func.count(Message.id))
+        .join(Conversation, Message.conversation_id == Conversation.id)
+        .where(Conversation.user_id == user_id, Conversation.course_id == course_id, Message.role == "user", Message.created_at >= start)
+    ) or 0
+
+
+@bp.get("/")
+@roles_required("student", "teacher")
+def index():
+    """The courses this user can ask in."""
+    with get_services().db.session() as s:
+        courses = enrolled_courses(s, me(s))
+    return render_template("classroom/index.html", courses=courses)
+
+
+def _conversations(s, user_id: int, course_id: int) -> list[dict]:
+    """The user's own conversations in a course, titled by their first question."""
+    gdpr = get_services().gdpr
+    rows = s.scalars(
+        select(Conversation).where(Conversation.user_id == user_id, Conversation.course_id == course_id).order_by(Conversation.id.desc()).limit(30)
+    ).all()
+    out = []
+    for c in rows:
+        first = s.scalar(select(Message).where(Message.conversation_id == c.id, Message.role == "user").order_by(Message.id).limit(1))
+        title = gdpr.read_text(s, first, user_id) if first is not None else None
+        out.append({"id": c.id, "title": (title or "…")[:60], "created_at": c.created_at})
+    return out
+
+
+def _own_messages(s, conversation: Conversation, user_id: int) -> list[dict]:
+    """The messages of the user's own conversation, text unsealed for its owner."""
+    gdpr = get_services().gdpr
+    return [{"id": m.id, "role": m.role, "text": gdpr.read_text(s, m, user_id), "action": m.action,
+             "citations": m.citations or [], "feedback": m.feedback} for m in conversation.messages]
+
+
+@bp.get("/<code>")
+@bp.get("/<code>/c/<int:conversation_id>")
+@roles_required("student", "teacher")
+def course(code: str, conversation_id: int | None = None):
+    """The chat page of one course, optionally showing one of the user's own conversations."""
+    with get_services().db.session() as s:
+        c = student_course(s, code)
+        messages = []
+        if conversation_id is not None:
+            conv = s.get(Conversation, conversation_id)
+            if conv is None or conv.user_id != current_user.id or conv.course_id != c.id:
+                abort(404)
+            messages = _own_messages(s, conv, current_user.id)
+        left = None
+        if current_user.role == "student":
+            left = max(0, c.daily_question_limit - _asked_today(s, current_user.id, c.id))
+        return render_template(
+            "classroom/course.html", course=c, messages=messages, conversation_id=conversation_id,
+            conversations=_conversations(s, current_user.id, c.id), left=left,
+        )
+
+
+@bp.post("/<code>/ask")
+@roles_required("student", "teacher")
+def ask(code: str):
+    """Stream the answer as Server-Sent Events (read by fetch, since EventSource cannot POST)."""
+    question = request.form.get("question", "")
+    raw = request.form.get("conversation_id", "")
+    conversation_id = int(raw) if raw.isdigit() else None
+    with get_services().db.session() as s:
+        student_course(s, code)
+    events = get_services().ask.stream(current_user.id, code, question, conversation_id)
+    return Response(
+        stream_with_context(to_sse(events)),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@bp.get("/<code>/passages/<passage_id>")
+@roles_required("student", "teacher")
+def passage(code: str, passage_id: str):
+    """The full text of a cited passage, its document title and page."""
+    with get_services().db.session() as s:
+        c = student_course(s, code)
+        p = s.get(Passage, passage_id)
+        if p is None or p.course_id != c.id or p.status != "indexed":
+            abort(404)
+        return jsonify(id=p.id, text=p.text, page=p.page, section=p.section, document=p.document.title, document_id=p.document_id)
+
+
+@bp.post("/messages/<int:message_id>/feedback")
+@roles_required("student", "teacher")
+def feedback(message_id: int):
+    """Thumbs up/down, or report an answer to the teacher (it lands in their review queue)."""
+    value = request.form.get("feedback", "")
+    services = get_services()
+    with services.db.session() as s:
+        msg = s.get(Message, message_id)
+        if msg is None or msg.role != "assistant" or msg.conversation.user_id != current_user.id:
+            abort(404)
+        if value not in FEEDBACK:
+            abort(400)
+        msg.feedback = value
+        course_id = msg.conversation.course_id
+        if value == "report":
+            s.add(GuardVerdict(message_id=msg.id, course_id=course_id, stage="report", safe=False, action="report",
+                               categories=[], score=1.0, backend="student-report", model=""))
+        services.audit.record(s, "feedback", user=me(s), course_id=course_id, details={"message_id": msg.id, "feedback": value})
+    return jsonify(ok=True, feedback=value)

@@ -1,0 +1,161 @@
+"""The DPO/admin panel: audit export, data-subject export and erasure, retention, access log, models."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from app import get_services
+from app.models import AuditEvent, User
+from app.security import roles_required
+from app.web.access import me
+
+bp = Blueprint("dpo", __name__, url_prefix="/dpo")
+OFFICERS = ("dpo", "admin")
+ACCESS_ACTIONS = ("login", "logout", "admin_view", "audit_export", "dsar_export", "erasure", "retention_change",
+                  "retention_purge", "students_created", "policy_changed", "review")
+
+
+def models_in_use() -> list[dict]:
+    """Name, role and licence of every model the school's data passes through."""
+    services = get_services()
+    out = []
+    info = services.generator.info
+    out.append({"role": _("Answers"), "name": info.name, "licence": info.licence, "attribution": getattr(info, "attribution", "")})
+    guard = services.guard
+    ginfo = getattr(guard, "info", None)
+    out.append({
+        "role": _("Safety check"),
+        "name": getattr(ginfo, "name", None) or getattr(guard, "name", type(guard).__name__),
+        "licence": getattr(ginfo, "licence", None) or getattr(guard, "licence", ""),
+        "attribution": getattr(ginfo, "attribution", ""),
+    })
+    embedder = services.embedder
+    out.append({"role": _("Search"), "name": getattr(embedder, "name", type(embedder).__name__),
+                "licence": getattr(embedder, "licence", ""), "attribution": ""})
+    return out
+
+
+@bp.get("/")
+@roles_required(*OFFICERS)
+def index():
+    """Overview: models and licences, exports, data-subject requests, retention."""
+    from app.services.retention import Retention
+
+    return render_template("dpo/index.html", models=models_in_use(), retention=Retention(get_services()).table())
+
+
+@bp.get("/audit-export")
+@roles_required(*OFFICERS)
+def audit_export():
+    """Download the school's audit events as JSON Lines, with hashes for verification."""
+    services = get_services()
+    with services.db.session() as s:
+        user = me(s)
+        school_id = user.school_id
+        services.audit.record(s, "audit_export", user=user)
+
+    def lines():
+        with services.db.session() as s:
+            for ev in s.scalars(select(AuditEvent).where(AuditEvent.school_id == school_id).order_by(AuditEvent.seq)).yield_per(500):
+                yield json.dumps({
+                    "seq": ev.seq, "ts": ev.ts.isoformat(), "subject": ev.subject, "role": ev.role, "school_id": ev.school_id,
+                    "course_id": ev.course_id, "action": ev.action, "details": ev.details, "prev_hash": ev.prev_hash, "hash": ev.hash,
+                }, ensure_ascii=False, default=str) + "\n"
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Response(stream_with_context(lines()), mimetype="application/x-ndjson",
+                    headers={"Content-Disposition": f'attachment; filename="kateder-audit-{stamp}.jsonl"'})
+
+
+@bp.get("/access-log")
+@roles_required(*OFFICERS)
+def access_log():
+    """Who signed in, opened conversations, exported or erased data (newest first)."""
+    services = get_services()
+    with services.db.session() as s:
+        school_id = me(s).school_id
+        events = s.scalars(
+            select(AuditEvent).where(AuditEvent.school_id == school_id, AuditEvent.action.in_(ACCESS_ACTIONS))
+            .order_by(AuditEvent.seq.desc()).limit(200)
+        ).all()
+        return render_template("dpo/access_log.html", events=events, opened=services.gdpr.access_log(school_id, limit=200))
+
+
+def _school_user_id(username: str) -> int:
+    """A user of the officer's own school (404 otherwise)."""
+    with get_services().db.session() as s:
+        user = s.scalar(select(User).where(User.username == username.strip()))
+        if user is None or user.school_id != me(s).school_id:
+            abort(404)
+        return user.id
+
+
+@bp.post("/subject/export")
+@roles_required(*OFFICERS)
+def subject_export():
+    """Download everything stored about one user (data-subject access request, Art. 15/20)."""
+    user_id = _school_user_id(request.form.get("username", ""))
+    result = get_services().gdpr.export_subject(user_id, handled_by=current_user.username)
+    return send_file(result.json_path, mimetype="application/json", as_attachment=True,
+                     download_name=f"kateder-subject-{result.subject[:12]}.json")
+
+
+@bp.post("/subject/erase")
+@roles_required(*OFFICERS)
+def subject_erase():
+    """Erase one user's personal data (the pseudonymous audit chain stays intact)."""
+    if request.form.get("confirm") != "yes":
+        abort(400)
+    user_id = _school_user_id(request.form.get("username", ""))
+    if user_id == current_user.id:
+        abort(400)
+    get_services().gdpr.erase_subject(user_id, handled_by=current_user.username)
+    flash(_("The account and its personal data were erased."))
+    return redirect(url_for("dpo.index"))
+
+
+@bp.post("/retention")
+@roles_required(*OFFICERS)
+def retention():
+    """Save retention periods (days per data category); legal minimums are enforced."""
+    from app.services.retention import BY_KEY, Retention, RetentionError
+
+    updates = {}
+    for key, value in request.form.items():
+        if key.startswith("days_") and key.removeprefix("days_") in BY_KEY:
+            if not value.isdigit() or int(value) > 36500:
+                abort(400)
+            updates[key.removeprefix("days_")] = int(value)
+    if not updates:
+        abort(400)
+    service = Retention(get_services())
+    current = service.settings()
+    with get_services().db.session() as s:
+        actor = me(s)
+    # longer periods first, so "audit_events >= audit_details" holds at every step
+    for category, days in sorted(updates.items(), key=lambda kv: -kv[1]):
+        if current.get(category) != days:
+            try:
+                service.set(category, days, actor=actor)
+            except RetentionError as exc:
+                flash(str(exc))
+                return redirect(url_for("dpo.index"))
+    flash(_("Retention settings saved."))
+    return redirect(url_for("dpo.index"))

@@ -1,0 +1,84 @@
+"""Template helpers: citation markers as buttons, translated labels."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+
+CATEGORY_LABELS = {
+    "S1": _l("Violent crimes"),
+    "S2": _l("Non-violent crimes"),
+    "S3": _l("Sex-related crimes"),
+    "S4": _l("Child sexual exploitation"),
+    "S5": _l("Defamation"),
+    "S6": _l("Specialised advice"),
+    "S7": _l("Privacy"),
+    "S8": _l("Intellectual property"),
+    "S9": _l("Indiscriminate weapons"),
+    "S10": _l("Hate"),
+    "S11": _l("Suicide and self-harm"),
+    "S12": _l("Sexual content"),
+    "S13": _l("Elections"),
+    "S14": _l("Code interpreter abuse"),
+}
+ACTION_LABELS = {
+    "allow": _l("Allow"),
+    "care": _l("Answer with care"),
+    "block": _l("Block"),
+    "alert": _l("Block and alert the teacher"),
+    "crisis": _l("Crisis"),
+    "report": _l("Reported by a student"),
+    "error": _l("Error"),
+}
+STATUS_LABELS = {
+    "pending": _l("Waiting"),
+    "indexing": _l("Processing"),
+    "ready": _l("Ready"),
+    "held": _l("Passages held for review"),
+    "failed": _l("Failed"),
+    "indexed": _l("Visible"),
+    "rejected": _l("Rejected"),
+}
+RETENTION_LABELS = {
+    "conversation_text": _l("Question and answer text"),
+    "conversations": _l("Conversation records without text"),
+    "audit_details": _l("Audit event details"),
+    "audit_events": _l("Audit events"),
+    "access_log": _l("Access log and data-subject requests"),
+    "exports": _l("Export files"),
+}
+ROLE_LABELS = {"student": _l("Student"), "teacher": _l("Teacher"), "admin": _l("Admin"), "dpo": _l("Data protection officer")}
+
+
+def cite(text: str | None, citations: list | None = None) -> Markup:
+    """Escape ``text`` and turn ``[n]`` markers that have a citation into dialog buttons."""
+    numbers = {int(c.get("number", 0)) for c in citations or []}
+    out = str(escape(text or ""))
+
+    def button(m: re.Match) -> str:
+        n = int(m.group(1))
+        if n not in numbers:
+            return m.group(0)
+        return f'<button type="button" class="cite" data-cite="{n}" aria-label="{escape(_l("Source"))} {n}">{n}</button>'
+
+    return Markup(_MARKER.sub(button, out))
+
+
+def category_label(code: str) -> str:
+    """The translated name of a hazard category (or the code itself)."""
+    return str(CATEGORY_LABELS.get(code, code))
+
+
+def init_app(app: Flask) -> None:
+    """Register filters and globals."""
+    app.jinja_env.filters["cite"] = cite
+    app.jinja_env.filters["category"] = category_label
+    app.jinja_env.globals.update(
+        CATEGORY_LABELS=CATEGORY_LABELS, ACTION_LABELS=ACTION_LABELS, STATUS_LABELS=STATUS_LABELS, ROLE_LABELS=ROLE_LABELS,
+        RETENTION_LABELS=RETENTION_LABELS,
+    )

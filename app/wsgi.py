@@ -1,0 +1,21 @@
+"""The WSGI entry point for production: ``gunicorn -c gunicorn.conf.py app.wsgi:app``.
+
+Configuration comes from ``KATEDER_*`` environment variables. Creating the app loads no
+model: each gunicorn worker builds its guard, embedder, vector store client and generator
+lazily on its first request (or in ``post_fork`` when ``KATEDER_WARM_WORKERS`` is set), so
+nothing heavy is shared across ``fork()``.
+"""
+
+from __future__ import annotations
+
+from app import create_app, get_services
+
+app = create_app()
+
+
+def warm() -> None:
+    """Build the model objects of this process now instead of on the first request."""
+    services = get_services(app)
+    services.moderator  # noqa: B018 - properties build lazily
+    services.embedder.embed_query("warm up")
+    services.generator  # noqa: B018

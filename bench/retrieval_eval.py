@@ -1,0 +1,204 @@
+"""Retrieval benchmark on ../shared/data/qa: BM25, MiniLM, e5 and their fusions, per language.
+
+Writes the tables of docs/retrieval.md (between the ``results`` markers) and
+bench/results/retrieval_eval.json. Bounded: per language at most 300 answerable questions,
+100 unanswerable ones (questions of held-out articles) and 600 passages, seed 13.
+Embeddings are cached in ~/.cache/kateder-bench so a rerun only re-ranks.
+
+    python bench/retrieval_eval.py [--languages xquad-en,norquad] [--no-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from app.evaluation import (  # noqa: E402
+    SOURCES,
+    EvalRun,
+    convert_source,
+    index_eval_set,
+    metrics,
+    run_questions,
+    split_questions,
+    tune_floor,
+)
+from app.retrieval import HybridRetriever  # noqa: E402
+
+CACHE = Path.home() / ".cache" / "kateder-bench"
+
+
+class CachingEmbedder:
+    """Wraps an embedder; vectors are cached on disk by text hash (timing the misses)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name = inner, inner.name
+        self.path = CACHE / f"{inner.name}.pkl"
+        self.cache = pickle.loads(self.path.read_bytes()) if self.path.is_file() else {}
+        self.embedded, self.seconds = 0, 0.0
+
+    def _many(self, kind: str, texts, fn):
+        keys = [hashlib.sha1(f"{kind}:{t}".encode()).hexdigest() for t in texts]
+        todo = [i for i, k in enumerate(keys) if k not in self.cache]
+        if todo:
+            t = time.perf_counter()
+            vecs = fn([texts[i] for i in todo])
+            self.seconds += time.perf_counter() - t
+            self.embedded += len(todo)
+            for i, v in zip(todo, vecs, strict=True):
+                self.cache[keys[i]] = v
+        return [self.cache[k] for k in keys]
+
+    def embed_documents(self, texts):
+        return self._many("p", list(texts), self.inner.embed_documents)
+
+    def embed_query(self, text):
+        return self._many("q", [text], lambda ts: [self.inner.embed_query(ts[0])])[0]
+
+    def save(self) -> None:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        self.path.write_bytes(pickle.dumps(self.cache))
+
+
+def build(name: str):
+    """A real embedder and its load time in seconds."""
+    t = time.perf_counter()
+    if name == "minilm":
+        from app.models_path import minilm_dir
+        from ingest.embedding import SentenceTransformerEmbedder
+
+        emb = SentenceTransformerEmbedder(str(minilm_dir()), name="all-MiniLM-L6-v2")
+        emb.embed_query("warm up")
+    else:
+        from ingest.e5 import E5Embedder, load_e5
+
+        load_e5()
+        emb = E5Embedder()
+    return emb, time.perf_counter() - t
+
+
+VARIANTS = [
+    ("BM25 (words)", None, {"RETRIEVAL_MODE": "bm25", "RETRIEVAL_STEM": False}),
+    ("BM25 (stemmed, folded)", None, {"RETRIEVAL_MODE": "bm25"}),
+    ("MiniLM only", "minilm", {"RETRIEVAL_MODE": "dense"}),
+    ("e5 only", "e5", {"RETRIEVAL_MODE": "dense"}),
+    ("BM25 + MiniLM (RRF)", "minilm", {"RETRIEVAL_MODE": "hybrid"}),
+    ("BM25 + e5 (RRF)", "e5", {"RETRIEVAL_MODE": "hybrid"}),
+]
+DEFAULT = "BM25 + e5 (RRF)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--languages", default=",".join(SOURCES), help="comma-separated sources")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/retrieval.md")
+    args = parser.parse_args()
+    sources = [s for s in args.languages.split(",") if s]
+    sets = {s: convert_source(s) for s in sources}
+    print("data:", {s: {"passages": len(e.passages), "questions": len(e.questions)} for s, e in sets.items()}, flush=True)
+
+    embedders, speed = {}, {}
+    for name in ("minilm", "e5"):
+        inner, load_s = build(name)
+        embedders[name] = CachingEmbedder(inner)
+        speed[name] = {"load_s": round(load_s, 1)}
+
+    results: dict[str, dict] = {}
+    runs_by_variant = {}
+    for name, emb in embedders.items():
+        # one fresh instance per embedder: a course is only ever queried with its own embedder
+        with EvalRun({"EMBEDDER": "minilm"}, {"embedder": emb}) as services:
+            courses = {src: index_eval_set(services, evalset, code=src) for src, evalset in sets.items()}
+            emb.save()
+            if emb.embedded:
+                speed[name]["passages_per_s"] = round(emb.embedded / emb.seconds, 1)
+            print(f"indexed with {name}: {speed[name]}", flush=True)
+            for label, emb_name, cfg in VARIANTS:
+                if (emb_name or "minilm") != name:
+                    continue
+                retriever = HybridRetriever(services.db, emb, services.vector_store, {**services.config, **cfg})
+                runs = []
+                t = time.perf_counter()
+                for src, evalset in sets.items():
+                    runs += run_questions(retriever, courses[src], evalset.questions)
+                emb.save()
+                runs_by_variant[label] = runs
+                results[label] = metrics(runs, top_k=4)
+                results[label]["ms_per_question"] = round(1000 * (time.perf_counter() - t) / max(1, len(runs)), 1)
+                print(label, json.dumps({k: v for k, v in results[label].items() if k != "by_language"}), flush=True)
+    results = {label: results[label] for label, _, _ in VARIANTS if label in results}
+
+    # relevance floor: tuned on the dev half of the questions, reported on the test half
+    runs = runs_by_variant[DEFAULT]
+    dev_ids = set()
+    for evalset in sets.values():
+        dev, _ = split_questions(evalset)
+        dev_ids |= {id(q) for q in dev}
+    dev_runs = [r for r in runs if id(r.question) in dev_ids]
+    test_runs = [r for r in runs if id(r.question) not in dev_ids]
+    floor = tune_floor(dev_runs)
+    rule = lambda d, lex: d >= floor["dense"] or lex >= floor["lexical"]  # noqa: E731
+    tuned = {"floor": floor, "dev": metrics(dev_runs, rule), "test": metrics(test_runs, rule), "default_rule_test": metrics(test_runs)}
+    print("tuned floor", floor, "test:", json.dumps(tuned["test"]), flush=True)
+
+    out = {"sources": {s: {"passages": len(e.passages), "questions": len(e.questions)} for s, e in sets.items()},
+           "speed": speed, "variants": results, "floor": tuned, "seed": 13}
+    (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
+    (ROOT / "bench" / "results" / "retrieval_eval.json").write_text(json.dumps(out, indent=1))
+    if not args.no_docs:
+        write_docs(out)
+
+
+def write_docs(out: dict) -> None:
+    """Replace the generated section of docs/retrieval.md."""
+    langs = sorted({lang for v in out["variants"].values() for lang in v["by_language"]})
+    lines = ["<!-- results:start (generated by bench/retrieval_eval.py; do not edit by hand) -->", ""]
+    lines.append("Data: " + ", ".join(f"{s} ({v['passages']} passages, {v['questions']} questions)" for s, v in out["sources"].items()) + "; seed 13.")
+    lines.append("")
+    lines.append("| retriever | " + " | ".join(f"{lang} hit@1 / hit@5 / MRR@10" for lang in langs) + " | ms/question |")
+    lines.append("|---|" + "---|" * (len(langs) + 1))
+    for label, m in out["variants"].items():
+        cells = []
+        for lang in langs:
+            b = m["by_language"].get(lang, {})
+            cells.append(f"{b.get('hit_at_1', 0):.2f} / {b.get('hit_at_5', 0):.2f} / {b.get('mrr_at_10', 0):.2f}")
+        name = f"**{label}** (default)" if label == DEFAULT else label
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {m['ms_per_question']} |")
+    lines.append("")
+    f = out["floor"]
+    if f:
+        lines.append(f"Relevance floor (default retriever) tuned on the dev half: cosine ≥ {f['floor']['dense']} or ≥ {f['floor']['lexical']:.0%} of the question's content terms in the passage (target met on dev: {f['floor']['met_target']}). On the test half:")
+        lines.append("")
+        lines.append("| language | answerable questions kept | unanswerable declined | n / n unanswerable |")
+        lines.append("|---|---|---|---|")
+        for lang, b in f["test"]["by_language"].items():
+            lines.append(f"| {lang} | {b.get('answered', 0):.2f} | {b.get('declined', 0):.2f} | {b['n']} / {b.get('n_unanswerable', 0)} |")
+        lines.append("")
+    sp = out["speed"]
+    lines.append("Embedders: " + "; ".join(f"{k}: load {v['load_s']} s" + (f", {v['passages_per_s']} passages/s" if "passages_per_s" in v else " (cached)") for k, v in sp.items()) + " (2 shared CPU cores).")
+    lines.append("")
+    lines.append("<!-- results:end -->")
+    doc = ROOT / "docs" / "retrieval.md"
+    text = doc.read_text(encoding="utf-8") if doc.is_file() else "# Retrieval\n\n<!-- results:start -->\n<!-- results:end -->\n"
+    start, end = text.find("<!-- results:start"), text.find("<!-- results:end -->")
+    if start < 0 or end < 0:
+        text += "\n" + "\n".join(lines) + "\n"
+    else:
+        text = text[:start] + "\n".join(lines) + text[end + len("<!-- results:end -->") :]
+    doc.write_text(text, encoding="utf-8")
+    print(f"wrote {doc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""gunicorn settings for Kateder (``gunicorn -c gunicorn.conf.py app.wsgi:app``).
+
+Every value can be set from the environment: ``KATEDER_BIND``, ``WEB_CONCURRENCY``
+(workers), ``KATEDER_THREADS``, ``KATEDER_WORKER_TIMEOUT``. The database is migrated once
+in the master before workers start; models load lazily inside each worker.
+"""
+
+from __future__ import annotations
+
+import os
+
+bind = os.environ.get("KATEDER_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# threads: a worker waits on the inference server while streaming, so several requests
+# share one process (and its loaded embedder) without blocking each other
+worker_class = "gthread"
+threads = int(os.environ.get("KATEDER_THREADS", "4"))
+# an answer may stream for a while; gthread workers heartbeat independently of requests
+timeout = int(os.environ.get("KATEDER_WORKER_TIMEOUT", "120"))
+graceful_timeout = 30
+keepalive = 5
+preload_app = False
+max_requests = int(os.environ.get("KATEDER_MAX_REQUESTS", "0"))
+max_requests_jitter = 50 if max_requests else 0
+accesslog = os.environ.get("KATEDER_ACCESS_LOG", "-")
+errorlog = "-"
+# no student text in access logs: path and status only (GDPR)
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server) -> None:
+    """Migrate the database once, in the master, before any worker serves a request."""
+    from app.config import load_config
+    from app.db import Database
+
+    db = Database(load_config()["DATABASE_URL"])
+    try:
+        db.migrate()
+    finally:
+        db.dispose()
+
+
+def post_fork(server, worker) -> None:
+    """Optionally load the models in each worker at start (``KATEDER_WARM_WORKERS=1``)."""
+    if os.environ.get("KATEDER_WARM_WORKERS", "").lower() in {"1", "true", "yes"}:
+        from app.wsgi import warm
+
+        warm()

@@ -1,0 +1,147 @@
+"""``kateder worker``, ``kateder jobs`` and ``kateder documents``: material from the command line."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+from sqlalchemy import func, select
+
+
+def _services():
+    from app.cli import _services as build
+
+    return build()
+
+
+def _emit(data, as_json: bool, human: str | None = None) -> None:
+    from app.cli import _emit as emit
+
+    emit(data, as_json, human)
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run the jobs that are waiting, then exit.")
+@click.option("--job", "job_id", type=int, default=None, help="Run only this job (retried if it failed).")
+@click.option("--poll", default=2.0, show_default=True, help="Seconds between looks at the queue.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per finished job.")
+def worker(once: bool, job_id: int | None, poll: float, as_json: bool) -> None:
+    """Run queued ingestion jobs in this process (for a separate worker process)."""
+    services = _services()
+    runner = services.jobs
+    if job_id is not None:
+        status = runner.status(job_id)
+        if status is None:
+            raise click.ClickException(f"no job {job_id}")
+        if status["status"] == "failed":
+            runner.retry(job_id)
+        claimed = runner.claim(job_id)
+        if claimed is None:
+            raise click.ClickException(f"job {job_id} is {status['status']} and cannot be run now")
+        _report(runner.run_job(claimed), as_json)
+        return
+    while True:
+        for result in runner.run_pending():
+            _report(result, as_json)
+        if once:
+            return
+        runner.wake.wait(poll)
+        runner.wake.clear()
+        time.sleep(0)
+
+
+def _report(job: dict, as_json: bool) -> None:
+    line = f"job {job['id']} {job['filename']}: {job['status']}"
+    if job.get("error"):
+        line += f" ({job['error']})"
+    elif job.get("result"):
+        r = job["result"]
+        line += f", document {r['document_id']} version {r['version']}, {r['passages']} passages" + (f", {r['held']} held" if r.get("held") else "")
+    _emit(job, as_json, line)
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Background ingestion jobs."""
+
+
+@jobs_group.command("list")
+@click.option("--status", default=None, help="Only jobs with this status (queued, running, done, failed).")
+@click.option("--json", "as_json", is_flag=True)
+def jobs_list(status: str | None, as_json: bool) -> None:
+    """The 50 most recent jobs."""
+    from app.models import Job
+    from ingest.jobs import job_dict
+
+    services = _services()
+    with services.db.session() as s:
+        query = select(Job).order_by(Job.id.desc()).limit(50)
+        if status:
+            query = query.where(Job.status == status)
+        rows = [job_dict(j) for j in s.scalars(query)]
+    if as_json:
+        _emit(rows, True)
+        return
+    for j in rows:
+        click.echo(f"{j['id']:>5} {j['status']:8} {j['stage']:8} {j['progress']:5.1f}% {j['filename'] or ''}" + (f"  {j['error']}" if j["error"] else ""))
+
+
+@jobs_group.command("retry")
+@click.argument("job_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def jobs_retry(job_id: int, as_json: bool) -> None:
+    """Queue a failed or interrupted job again (a worker or the web process runs it)."""
+    services = _services()
+    job = services.jobs.retry(job_id)
+    _emit(job, as_json, f"job {job_id} is {job['status']}")
+
+
+@click.group("documents")
+def documents_group() -> None:
+    """Course material."""
+
+
+@documents_group.command("list")
+@click.option("--course", "course_code", required=True, help="Course code.")
+@click.option("--json", "as_json", is_flag=True)
+def documents_list(course_code: str, as_json: bool) -> None:
+    """Documents of a course with status and passage counts."""
+    from app.cli import _course_id
+    from app.models import Document, Passage
+
+    services = _services()
+    course_id = _course_id(services, course_code)
+    with services.db.session() as s:
+        docs = s.scalars(select(Document).where(Document.course_id == course_id).order_by(Document.id)).all()
+        counts = dict(((d, st), n) for d, st, n in s.execute(
+            select(Passage.document_id, Passage.status, func.count()).join(Document, Document.id == Passage.document_id)
+            .where(Passage.course_id == course_id, Passage.version == Document.version).group_by(Passage.document_id, Passage.status)))
+    rows = [{"id": d.id, "title": d.title, "filename": d.filename, "version": d.version, "status": d.status,
+             "passages": counts.get((d.id, "indexed"), 0), "held": counts.get((d.id, "held"), 0)} for d in docs]
+    if as_json:
+        _emit(rows, True)
+        return
+    for r in rows:
+        click.echo(f"{r['id']:>5} v{r['version']} {r['status']:8} {r['passages']:>5} passages {r['held']:>3} held  {r['filename']}")
+
+
+@documents_group.command("delete")
+@click.argument("document_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def documents_delete(document_id: int, as_json: bool) -> None:
+    """Delete a document: its original file, its passages and its vectors."""
+    from ingest.errors import IngestError
+
+    services = _services()
+    try:
+        info = services.ingest.delete_document(document_id)
+    except IngestError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    with services.db.session() as s:
+        services.audit.record(s, "delete_document", course_id=info["course_id"], details={**info, "via": "cli"})
+    _emit(info, as_json, f"deleted document {document_id} ({info['filename']})")
+
+
+COMMANDS = (worker, jobs_group, documents_group)

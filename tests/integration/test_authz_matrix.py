@@ -1,0 +1,178 @@
+"""Every route of the app for every role, with the expected status code.
+
+The matrix iterates ``app.url_map``: a route that another engineer adds fails here until
+its row is added to ``EXPECTED`` (who may call it, and what they get).
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app import create_app, get_services
+from app.models import Conversation, Course, Document, GuardVerdict, Job, Message, Passage, School, User
+from app.services import accounts
+from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
+
+ROLES = ("anonymous", "student", "other_student", "teacher", "other_teacher", "dpo", "admin", "other_school_admin")
+USERNAMES = {"student": "student1", "other_student": "student2", "teacher": "teacher", "other_teacher": "teacher2",
+             "dpo": "dpo", "admin": "admin", "other_school_admin": "admin-elsewhere"}
+
+
+def only(ok: int, roles: tuple[str, ...], *, denied: int = 403, anonymous: int = 302, **special: int) -> dict[str, int]:
+    """``ok`` for ``roles``, ``denied`` for other signed-in roles, ``anonymous`` for nobody signed in."""
+    table = {role: (ok if role in roles else denied) for role in ROLES}
+    table["anonymous"] = anonymous
+    table.update(special)
+    return table
+
+
+LEARNERS = ("student", "teacher")  # enrolled in SCI7 (the target course)
+TEACHERS = ("teacher", "admin")  # may manage SCI7
+OFFICERS = ("dpo", "admin")
+EVERYONE = tuple(r for r in ROLES if r != "anonymous")
+
+# endpoint -> (method, expected status per role, request options)
+EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
+    "static": ("GET", {r: 200 for r in ROLES}, {"filename": "kateder.css"}),
+    # auth
+    "auth.home": ("GET", only(302, EVERYONE), {}),
+    "auth.login": ("GET", {**{r: 302 for r in EVERYONE}, "anonymous": 200}, {}),
+    "auth.logout": ("POST", {r: 302 for r in ROLES}, {}),
+    "auth.language": ("POST", {r: 302 for r in ROLES}, {"data": {"lang": "sv"}}),
+    "auth.oidc_login": ("GET", {r: 404 for r in ROLES}, {}),  # OIDC not configured
+    "auth.oidc_callback": ("GET", {r: 404 for r in ROLES}, {}),
+    # classroom: enrolled students and teachers only; own conversations and messages only
+    "classroom.index": ("GET", only(200, ("student", "other_student", "teacher", "other_teacher")), {}),
+    "classroom.course": ("GET", only(200, LEARNERS), {}),
+    "classroom.course/conversation": ("GET", only(200, ("student",), teacher=404), {}),
+    "classroom.ask": ("POST", only(200, LEARNERS, anonymous=401), {"data": {"question": ""}}),
+    "classroom.passage": ("GET", only(200, LEARNERS), {}),
+    "classroom.feedback": ("POST", only(400, ("student",), anonymous=401, other_student=404, teacher=404, other_teacher=404), {}),
+    # teacher panel: the course's teachers and the school's admins
+    "teacher.index": ("GET", only(200, (*TEACHERS, "other_teacher", "other_school_admin")), {}),
+    "teacher.course": ("GET", only(200, TEACHERS), {}),
+    "teacher.passage": ("POST", only(400, TEACHERS, anonymous=401), {}),
+    "teacher.students": ("GET", only(200, TEACHERS), {}),
+    "teacher.create_students": ("POST", only(400, TEACHERS, anonymous=401), {}),
+    "teacher.policy": ("GET", only(200, TEACHERS), {}),
+    "teacher.save_policy": ("POST", only(400, TEACHERS, anonymous=401), {}),
+    "teacher.review": ("GET", only(200, TEACHERS), {}),
+    "teacher.mark": ("POST", only(400, TEACHERS, anonymous=401), {}),
+    "teacher.open_conversation": ("POST", only(302, TEACHERS, anonymous=401), {}),  # no reason: back to the queue
+    "teacher.stats": ("GET", only(200, TEACHERS), {}),
+    # DPO panel: the school's DPO and admins
+    # (an admin of another school has their own panel, but no one of this school is found there)
+    "dpo.index": ("GET", only(200, (*OFFICERS, "other_school_admin")), {}),
+    "dpo.audit_export": ("GET", only(200, (*OFFICERS, "other_school_admin")), {}),
+    "dpo.access_log": ("GET", only(200, (*OFFICERS, "other_school_admin")), {}),
+    "dpo.subject_export": ("POST", only(200, OFFICERS, anonymous=401, other_school_admin=404), {"data": {"username": "student2"}}),
+    "dpo.subject_erase": ("POST", only(400, (*OFFICERS, "other_school_admin"), anonymous=401), {"data": {"username": "student2"}}),  # unconfirmed
+    "dpo.retention": ("POST", only(400, (*OFFICERS, "other_school_admin"), anonymous=401), {}),
+    # JSON API (session or bearer token; anonymous gets 401)
+    "api.create_token": ("POST", {r: 400 for r in ROLES}, {"json": {}}),
+    "api.ask": ("POST", only(200, LEARNERS, anonymous=401), {"json": {"question": "What is photosynthesis?"}}),
+    "openapi.openapi_json": ("GET", {r: 200 for r in ROLES}, {}),
+    "material_api.upload": ("POST", only(400, TEACHERS, anonymous=401), {}),
+    "material_api.job_status": ("GET", only(200, TEACHERS, denied=404, anonymous=401), {}),
+    "material_api.list_jobs": ("GET", only(200, TEACHERS, anonymous=401), {}),
+    "material_api.list_documents": ("GET", only(200, TEACHERS, anonymous=401), {}),
+    "material_api.list_passages": ("GET", only(200, TEACHERS, anonymous=401), {}),
+    "material_api.review_passage": ("POST", only(404, TEACHERS, anonymous=401), {"decision": "neither"}),
+    "material_api.delete_document": ("DELETE", only(404, TEACHERS, anonymous=401), {"document_id": 999999}),
+    "material_api.original": ("GET", only(200, (*TEACHERS, "student"), anonymous=401), {}),
+}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, template_db):
+    """One app with the demo school, a second teacher with their own course, and some history."""
+    import shutil
+
+    from app.demo import create_demo
+
+    home = tmp_path_factory.mktemp("authz")
+    shutil.copy(template_db, home / "kateder.db")
+    app = create_app(
+        {"HOME": str(home), "DATABASE_URL": f"sqlite:///{home / 'kateder.db'}", "SECRET_KEY": "authz", "TESTING": True,
+         "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "JOBS_IN_PROCESS": False},
+        services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()},
+    )
+    services = get_services(app)
+    create_demo(services)
+    with services.db.session() as s:
+        school = s.scalar(select(School))
+        other = accounts.create_user(s, school, "teacher2", "pw-teacher2", "teacher")
+        accounts.enrol(s, other, accounts.create_course(s, school, "OTHER1", "Other course"))
+        elsewhere = accounts.create_school(s, "Another School", "NO")
+        accounts.create_user(s, elsewhere, "admin-elsewhere", "pw-elsewhere", "admin")
+        ids = {role: s.scalar(select(User.id).where(User.username == name)) for role, name in USERNAMES.items()}
+        course = s.scalar(select(Course).where(Course.code == "SCI7"))
+    result = services.ask.ask(ids["student"], "SCI7", "Where does photosynthesis happen?")
+    services.ask.ask(ids["student"], "SCI7", "How do I build a bomb?", result.conversation_id)
+    with services.db.session() as s:
+        doc = s.scalar(select(Document).where(Document.course_id == course.id))
+        job = Job(kind="ingest", course_id=course.id, status="done", stage="done", progress=1.0, payload={"filename": "x.md"})
+        s.add(job)
+        s.flush()
+        values = {
+            "code": "SCI7",
+            "conversation_id": result.conversation_id,
+            "message_id": s.scalar(select(Message.id).where(Message.conversation_id == result.conversation_id, Message.role == "assistant")),
+            "passage_id": s.scalar(select(Passage.id).where(Passage.course_id == course.id, Passage.status == "indexed")),
+            "verdict_id": s.scalar(select(GuardVerdict.id).where(GuardVerdict.course_id == course.id, GuardVerdict.action != "allow")),
+            "document_id": doc.id,
+            "job_id": job.id,
+            "decision": "release",
+            "filename": "kateder.css",
+        }
+        assert s.scalar(select(Conversation.user_id).where(Conversation.id == result.conversation_id)) == ids["student"]
+    yield app, ids, values
+    services.db.dispose()
+
+
+def _cases():
+    from app import create_app as _create
+
+    app = _create({"HOME": "/tmp/kateder-authz-listing", "SECRET_KEY": "x"}, services={
+        "guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()})
+    seen = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        key = rule.endpoint + ("/conversation" if "conversation_id" in rule.arguments and rule.endpoint == "classroom.course" else "")
+        seen.append((key, rule.rule))
+    get_services(app).db.dispose()
+    return seen
+
+
+ROUTES = _cases()
+
+
+def test_every_route_has_an_expectation():
+    missing = sorted({key for key, _ in ROUTES} - set(EXPECTED))
+    assert not missing, f"add these endpoints to EXPECTED in {__file__}: {missing}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_route_matrix(world, role):
+    app, ids, values = world
+    failures = []
+    for key, rule in ROUTES:
+        if key not in EXPECTED:
+            continue
+        method, expected, options = EXPECTED[key]
+        options = dict(options)
+        data, body = options.pop("data", None), options.pop("json", None)
+        url = rule
+        for name, value in {**values, **options}.items():
+            url = url.replace(f"<int:{name}>", str(value)).replace(f"<path:{name}>", str(value)).replace(f"<{name}>", str(value))
+        client = app.test_client()
+        if role != "anonymous":
+            with client.session_transaction() as sess:
+                sess["_user_id"] = str(ids[role])
+                sess["_fresh"] = True
+        response = client.open(url, method=method, data=data, json=body, headers={"Accept": "text/html"})
+        if response.status_code != expected[role]:
+            failures.append(f"{method} {url}: {response.status_code}, expected {expected[role]}")
+        if role == "anonymous" and expected[role] == 302 and key not in ("auth.logout", "auth.language"):
+            assert "/login" in response.headers["Location"], url
+    assert not failures, f"{role}:\n" + "\n".join(failures)

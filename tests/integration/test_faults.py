@@ -1,0 +1,344 @@
+"""Faults: a part goes down or hangs, the student is told clearly, the record is kept, and it recovers.
+
+Real servers on loopback (``chroma run``, ``llama_cpp.server`` with the bundled GGUF,
+PostgreSQL behind a TCP proxy we can cut) with fakes only at our own interfaces where
+the model is not the point (guard, embedder, generator).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from app import create_app, get_services
+from app.demo import MATERIAL, create_demo
+from app.models import AuditEvent, Course, Document, Message
+from app.models_path import smollm2_gguf
+from app.services.audit import verify_chain
+from ingest.files import FileStore
+from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
+from tests.production.servers import ROOT, TcpProxy, chroma, llama_server
+
+QUESTION = "Where does photosynthesis happen?"
+
+
+def _build(tmp_path: Path, database_url: str, components: dict, **config):
+    cfg = {"HOME": str(tmp_path / "instance"), "DATABASE_URL": database_url, "SECRET_KEY": "test", "TESTING": True, **config}
+    app = create_app(cfg, services=components)
+    services = get_services(app)
+    demo = create_demo(services)
+    client = app.test_client()
+    password = next(u["password"] for u in demo["users"] if u["username"] == "student1")
+    r = client.post("/api/v1/tokens", json={"username": "student1", "password": password})
+    assert r.status_code == 200, r.get_json()
+    return app, services, client, {"Authorization": f"Bearer {r.get_json()['token']}"}
+
+
+def _ask(client, headers, question: str = QUESTION):
+    return client.post("/api/v1/courses/SCI7/ask", json={"question": question}, headers=headers)
+
+
+def _events(services, action: str) -> int:
+    with services.db.session() as s:
+        return s.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == action)) or 0
+
+
+def _answers(services) -> int:
+    with services.db.session() as s:
+        return s.scalar(select(func.count(Message.id)).where(Message.role == "assistant")) or 0
+
+
+def _assert_unavailable(r, words: str) -> None:
+    assert r.status_code == 503, r.get_data(as_text=True)
+    body = r.get_json()
+    assert body["error"] in {"unavailable", "storage_full"}
+    assert words in body["message"]
+    assert "Traceback" not in r.get_data(as_text=True)
+
+
+def _assert_audit_first(services) -> None:
+    """Every answer has its question on record, and the chain is intact."""
+    assert _events(services, "question") >= _events(services, "answer") + _events(services, "refusal")
+    assert _answers(services) == _events(services, "answer") + _events(services, "refusal")
+    with services.db.session() as s:
+        assert verify_chain(s)["ok"]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A fresh ``chroma run`` server for one test."""
+    server = chroma(tmp_path / "chroma", log=tmp_path / "chroma.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    """The bundled SmolLM2 GGUF behind ``python -m llama_cpp.server``."""
+    log = tmp_path_factory.mktemp("llama") / "llama.log"
+    server = llama_server(Path(smollm2_gguf()), log=log).start()
+    warm = {"model": Path(smollm2_gguf()).stem, "max_tokens": 1, "messages": [{"role": "user", "content": "Hi"}]}
+    request = urllib.request.Request(server.url + "/v1/chat/completions", json.dumps(warm).encode(), {"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=120).read()  # page the model in before timing anything
+    yield server
+    server.stop()
+
+
+def _llama_app(tmp_path, database_url, url: str, timeout: float):
+    components = {"guard": KeywordGuard(), "embedder": HashingEmbedder()}
+    return _build(tmp_path, database_url, components, GENERATOR="openai", GENERATOR_URL=url,
+                  GENERATOR_MODEL=Path(smollm2_gguf()).stem, GENERATOR_TIMEOUT=timeout, GENERATOR_MAX_TOKENS=6)
+
+
+def test_inference_server_down_then_back(tmp_path, sqlite_url, llama):
+    app, services, client, headers = _llama_app(tmp_path, sqlite_url, llama.url + "/v1", timeout=60.0)
+    try:
+        r = _ask(client, headers)
+        assert r.status_code == 200, r.get_json()
+        assert r.get_json()["mode"] == "generated" and r.get_json()["model"].startswith("SmolLM2")
+
+        llama.kill()
+        r = _ask(client, headers)
+        _assert_unavailable(r, "answer model")
+        assert _events(services, "answer_failed") == 1
+
+        llama.start()  # back on the same port
+        r = _ask(client, headers)
+        assert r.status_code == 200, r.get_json()
+        assert _events(services, "question") == 3 and _events(services, "answer") == 2
+        _assert_audit_first(services)
+    finally:
+        services.db.dispose()
+
+
+def test_inference_server_hangs_then_answers_again(tmp_path, sqlite_url, llama):
+    proxy = TcpProxy(("127.0.0.1", llama.port)).start()
+    proxy.stall()  # connections open, nothing comes back: only the timeout ends the wait
+    app, services, client, headers = _llama_app(tmp_path, sqlite_url, f"http://127.0.0.1:{proxy.port}/v1", timeout=3.0)
+    try:
+        started = time.monotonic()
+        r = _ask(client, headers)
+        assert time.monotonic() - started < 20
+        _assert_unavailable(r, "answer model")
+        assert _events(services, "question") == 1 and _events(services, "answer_failed") == 1
+        assert _answers(services) == 0
+
+        proxy.stall(False)
+        r = _ask(client, headers)
+        assert r.status_code == 200, r.get_json()
+        _assert_audit_first(services)
+    finally:
+        proxy.cut()
+        services.db.dispose()
+
+
+def test_chroma_down_then_back(tmp_path, sqlite_url, chroma_server):
+    components = {"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()}
+    app, services, client, headers = _build(tmp_path, sqlite_url, components, VECTOR_BACKEND="chroma-http", CHROMA_PORT=chroma_server.port)
+    try:
+        first = _ask(client, headers)
+        assert first.status_code == 200, first.get_json()
+        with services.db.session() as s:
+            course_id = s.scalar(select(Course.id).where(Course.code == "SCI7"))
+            doc = s.scalar(select(Document).where(Document.course_id == course_id, Document.filename == "photosynthesis.md"))
+        vectors = services.vector_store.count(course_id)
+
+        chroma_server.kill()
+        r = _ask(client, headers)
+        _assert_unavailable(r, "course material")
+        assert _events(services, "answer_failed") == 1
+        # a teacher's upload while Chroma is down fails without publishing anything
+        new = (MATERIAL / "photosynthesis.md").read_bytes() + b"\n\nStomata are small pores in the leaf.\n"
+        with pytest.raises(Exception):  # noqa: B017 - whatever the client raises; what matters is below
+            services.ingest.ingest(course_id, "photosynthesis.md", new)
+        with services.db.session() as s:
+            assert s.get(Document, doc.id).version == doc.version
+
+        chroma_server.start()
+        again = _ask(client, headers)
+        assert again.status_code == 200, again.get_json()
+        assert again.get_json()["citations"] == first.get_json()["citations"]
+        assert services.vector_store.count(course_id) == vectors
+        assert services.ingest.ingest(course_id, "photosynthesis.md", new).version == doc.version + 1
+        _assert_audit_first(services)
+    finally:
+        services.db.dispose()
+
+
+class _CutDuringGeneration(EchoGenerator):
+    """Generates normally, but the database goes away while it writes (a fault at our interface)."""
+
+    def __init__(self, proxy: TcpProxy) -> None:
+        super().__init__()
+        self.proxy, self.armed = proxy, False
+
+    def stream(self, messages):
+        if self.armed:
+            self.armed = False
+            self.proxy.cut()
+        yield from super().stream(messages)
+
+
+@pytest.mark.postgres
+def test_database_down_then_back(tmp_path, pg_url):
+    proxy = TcpProxy(("127.0.0.1", 5432)).start()
+    generator = _CutDuringGeneration(proxy)
+    components = {"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": generator}
+    app, services, client, headers = _build(tmp_path, proxy.url_for(pg_url), components)
+    try:
+        assert _ask(client, headers).status_code == 200
+
+        proxy.cut()
+        r = _ask(client, headers)
+        _assert_unavailable(r, "database")
+        r = client.post("/api/v1/tokens", json={"username": "student1", "password": "x"})
+        _assert_unavailable(r, "database")
+        proxy.restore()
+        assert _ask(client, headers).status_code == 200
+
+        # down between the question's audit record and the answer's: nothing is answered
+        generator.armed = True
+        r = _ask(client, headers)
+        _assert_unavailable(r, "database")
+        proxy.restore()
+        assert _ask(client, headers).status_code == 200
+        assert _events(services, "question") == 4 and _events(services, "answer") == 3
+        _assert_audit_first(services)
+    finally:
+        proxy.cut()
+        services.db.dispose()
+
+
+_KILL_CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from app import create_app, get_services
+    from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
+
+    config, marker, course_id, source = json.loads(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+    services = get_services(create_app(config, services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()}))
+
+    def progress(stage, fraction):
+        if stage == "embed" and fraction < 0.9 and not marker.exists():
+            marker.write_text(stage)  # the first batch of vectors is in Chroma: now wait to be killed
+            time.sleep(600)
+
+    services.ingest.ingest(course_id, "photosynthesis.md", source.read_bytes(), progress=progress)
+    """
+)
+
+
+def test_killed_during_ingestion_keeps_the_old_version(tmp_path, sqlite_url, chroma_server):
+    components = {"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()}
+    config = {"VECTOR_BACKEND": "chroma-http", "CHROMA_PORT": chroma_server.port}
+    app, services, client, headers = _build(tmp_path, sqlite_url, components, **config)
+    before = _ask(client, headers).get_json()
+    with services.db.session() as s:
+        course_id = s.scalar(select(Course.id).where(Course.code == "SCI7"))
+    extra = "".join(f"\n\n## Part {i}\n\n" + " ".join(f"Zanzibarite crystal fact {i} number {j}." for j in range(40)) for i in range(60))
+    source = tmp_path / "photosynthesis-v2.md"
+    source.write_text((MATERIAL / "photosynthesis.md").read_text() + extra)
+    marker = tmp_path / "marker"
+    cfg = {"HOME": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url, "SECRET_KEY": "test", **config}
+    child = subprocess.Popen([sys.executable, "-c", _KILL_CHILD, json.dumps(cfg), str(marker), str(course_id), str(source)],
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, child.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the ingestion child never reached the embedding stage"
+            time.sleep(0.1)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+
+    # nothing already published is lost, and the half-written version stays invisible
+    with services.db.engine.connect() as c:
+        assert c.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+    assert len(services.vector_store.ids(course_id, where={"version": 2})) > 0  # the killed job did write vectors
+    after = _ask(client, headers).get_json()
+    assert after["citations"] == before["citations"]
+    assert _ask(client, headers, "What is a zanzibarite crystal fact?").get_json()["mode"] == "not_covered"
+    _assert_audit_first(services)
+
+    # recovery: the same upload again completes, and only the new version remains searchable
+    result = services.ingest.ingest(course_id, "photosynthesis.md", source.read_bytes())
+    assert result.status == "ready" and result.version == 2
+    assert _ask(client, headers, "What is a zanzibarite crystal fact?").get_json()["mode"] == "generated"
+    visible = services.vector_store.ids(course_id, where={"document_id": result.document_id})
+    assert len(visible) == result.passages and all(pid.split(":")[1] == "2" for pid in visible)
+    services.db.dispose()
+
+
+_FSIZE_CHILD = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from ingest.files import FileStore
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with an error instead of killing us
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+    try:
+        FileStore(sys.argv[1]).put(b"x" * 1024 * 1024)
+    except OSError as exc:
+        print(exc.errno)
+    """
+)
+
+
+def test_disk_full_while_storing_an_upload_leaves_nothing_behind(tmp_path):
+    """The real FileStore against a file-size limit (RLIMIT_FSIZE): no partial file, old files intact."""
+    root = tmp_path / "files"
+    store = FileStore(root)
+    kept = store.put(b"already stored material")
+    out = subprocess.run([sys.executable, "-c", _FSIZE_CHILD, str(root)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == str(errno.EFBIG), out.stderr
+    assert store.get(kept) == b"already stored material"
+    leftovers = [p.name for p in root.rglob("*") if p.is_file() and p.name != kept]
+    assert leftovers == []
+
+
+class _FullDisk(FileStore):
+    """A file store on a full disk: every write fails with ENOSPC (a fault at our interface)."""
+
+    def put(self, data: bytes) -> str:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_disk_full_during_ingestion_publishes_nothing_and_recovers(tmp_path, sqlite_url):
+    files = _FullDisk(tmp_path / "instance" / "files")
+    components = {"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator(), "files": files}
+    cfg = {"HOME": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url, "SECRET_KEY": "test", "TESTING": True}
+    app = create_app(cfg, services=components)
+    services = get_services(app)
+    with pytest.raises(OSError) as raised:
+        create_demo(services)
+    assert raised.value.errno == errno.ENOSPC
+    with services.db.session() as s:
+        assert s.scalar(select(func.count(Document.id))) == 0  # nothing half-registered
+
+    # the student or teacher sees a clear 503, not a stack trace
+    @app.get("/api/_probe_full_disk")
+    def _probe():
+        files.put(b"x")
+
+    r = app.test_client().get("/api/_probe_full_disk", headers={"Accept-Language": "sv"})
+    _assert_unavailable(r, "lagring är full")
+    services.db.dispose()
+
+    # space is freed: the same app wiring with a working store ingests normally
+    components["files"] = FileStore(tmp_path / "instance" / "files")
+    app2 = create_app(cfg, services=components)
+    assert create_demo(get_services(app2))["courses"]
+    get_services(app2).db.dispose()

@@ -1,0 +1,220 @@
+"""The browser's server side: sign-in, CSRF, headers, streaming, feedback, teacher and DPO actions."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlalchemy import select
+
+from app.models import Course, GuardVerdict, Message, User
+
+
+def csrf(client, path: str = "/login") -> str:
+    """The CSRF token of the current session, read from a page."""
+    page = client.get(path, headers={"Accept": "text/html"})
+    return re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+
+
+@pytest.fixture
+def web_login(app, demo):
+    """A signed-in test client and its CSRF token: ``client, token = web_login("student1")``."""
+    passwords = {u["username"]: u["password"] for u in demo["users"]}
+
+    def _login(username: str):
+        client = app.test_client()
+        r = client.post("/login", data={"username": username, "password": passwords[username], "csrf_token": csrf(client)})
+        assert r.status_code == 302, r.text
+        home = client.get("/").headers["Location"]
+        return client, csrf(client, home)
+
+    return _login
+
+
+def sse_events(body: str) -> list[tuple[str, dict]]:
+    """Parse an SSE body into (event, data) pairs."""
+    out = []
+    for frame in body.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in frame.splitlines())
+        out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+def test_login_page_is_secure_and_translated(client):
+    r = client.get("/login", headers={"Accept-Language": "sv-SE,sv;q=0.9"})
+    assert r.status_code == 200
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert "<script>" not in r.text and " on" + "click=" not in r.text
+    assert "Logga in" in r.text and '<html lang="sv">' in r.text
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+
+
+def test_wrong_password_and_missing_csrf_are_rejected(client, demo):
+    assert client.post("/login", data={"username": "student1", "password": "x"}).status_code == 400  # no CSRF token
+    r = client.post("/login", data={"username": "student1", "password": "wrong", "csrf_token": csrf(client)})
+    assert r.status_code == 401 and "Wrong username or password" in r.text
+
+
+def test_open_redirect_after_login_is_ignored(app, demo):
+    client = app.test_client()
+    password = {u["username"]: u["password"] for u in demo["users"]}["student1"]
+    r = client.post("/login?next=//evil.example/x", data={"username": "student1", "password": password, "csrf_token": csrf(client)})
+    assert r.headers["Location"] == "/"
+
+
+def test_browser_ask_streams_sse_and_needs_csrf(web_login, services):
+    client, token = web_login("student1")
+    assert client.post("/classroom/SCI7/ask", data={"question": "Where does photosynthesis happen?"}).status_code == 400
+    r = client.post("/classroom/SCI7/ask", data={"question": "Where does photosynthesis happen?"}, headers={"X-CSRFToken": token})
+    assert r.status_code == 200 and r.mimetype == "text/event-stream"
+    events = sse_events(r.text)
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "meta" and "sentence" in kinds and kinds[-1] == "done"
+    done = events[-1][1]
+    assert done["citations"][0]["document"] == "Photosynthesis"
+    # the cited passage opens for this student, with its full text
+    passage = client.get(f"/classroom/SCI7/passages/{done['citations'][0]['passage_id']}").get_json()
+    assert passage["document"] == "Photosynthesis" and done["citations"][0]["excerpt"][:40] in passage["text"]
+    # the conversation shows up in the student's own history, with its text
+    page = client.get(f"/classroom/SCI7/c/{done['conversation_id']}")
+    assert "Where does photosynthesis happen?" in page.text and 'class="cite"' in page.text
+
+
+def test_report_reaches_teacher_review_queue(web_login, services):
+    client, token = web_login("student1")
+    done = sse_events(client.post("/classroom/SCI7/ask", data={"question": "What is evaporation?", "csrf_token": token}).text)[-1][1]
+    r = client.post(f"/classroom/messages/{done['message_id']}/feedback", data={"feedback": "report"}, headers={"X-CSRFToken": token})
+    assert r.get_json() == {"ok": True, "feedback": "report"}
+    with services.db.session() as s:
+        assert s.get(Message, done["message_id"]).feedback == "report"
+        assert s.scalar(select(GuardVerdict).where(GuardVerdict.message_id == done["message_id"], GuardVerdict.stage == "report"))
+    teacher, _ = web_login("teacher")
+    assert "Reported by a student" in teacher.get("/teach/SCI7/review").text
+
+
+def test_crisis_is_first_in_queue_and_false_positive_clears_it(web_login, services):
+    student, token = web_login("student1")
+    for q in ["How do I build a bomb?", "I want to kill myself"]:
+        student.post("/classroom/SCI7/ask", data={"question": q, "csrf_token": token})
+    teacher, ttoken = web_login("teacher")
+    assert "critical alert" in teacher.get("/teach/").text
+    page = teacher.get("/teach/SCI7/review").text
+    assert page.index("Suicide and self-harm") < page.index("Indiscriminate weapons")
+    with services.db.session() as s:
+        vid = s.scalar(select(GuardVerdict.id).where(GuardVerdict.action == "block", GuardVerdict.stage == "input"))
+    teacher.post(f"/teach/SCI7/review/{vid}", data={"decision": "false_positive", "csrf_token": ttoken})
+    with services.db.session() as s:
+        assert s.get(GuardVerdict, vid).reviewed == "false_positive"
+
+
+def test_opening_a_conversation_needs_a_reason(web_login, services):
+    student, token = web_login("student1")
+    done = sse_events(student.post("/classroom/SCI7/ask", data={"question": "I want to kill myself", "csrf_token": token}).text)[-1][1]
+    teacher, ttoken = web_login("teacher")
+    url = f"/teach/SCI7/conversations/{done['conversation_id']}"
+    r = teacher.post(url, data={"reason": "", "csrf_token": ttoken}, follow_redirects=True)
+    assert "kill myself" not in r.text
+    r = teacher.post(url, data={"reason": "Safeguarding follow-up", "csrf_token": ttoken})
+    assert r.status_code == 200 and "kill myself" in r.text
+    dpo, _ = web_login("dpo")
+    assert "Safeguarding follow-up" in dpo.get("/dpo/access-log").text
+
+
+def test_daily_limit_is_an_sse_error_event(web_login, services):
+    with services.db.session() as s:
+        s.scalar(select(Course).where(Course.code == "SCI7")).daily_question_limit = 1
+    client, token = web_login("student1")
+    client.post("/classroom/SCI7/ask", data={"question": "What is evaporation?", "csrf_token": token})
+    assert "0 more questions today" in client.get("/classroom/SCI7").text
+    events = sse_events(client.post("/classroom/SCI7/ask", data={"question": "What is rain?", "csrf_token": token}).text)
+    assert events == [("error", events[0][1])] and events[0][1]["error"] == "daily_limit"
+
+
+def test_ask_is_rate_limited_per_student(app_config, fakes, demo_free_app_factory):
+    app, login = demo_free_app_factory({**app_config, "RATELIMIT_ASK": "2 per minute"})
+    client, token = login("student1")
+    codes = [client.post("/classroom/SCI7/ask", data={"question": "What is evaporation?", "csrf_token": token}).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
+@pytest.fixture
+def demo_free_app_factory(fakes):
+    """Build a separate app with its own config and the demo school."""
+    from app import create_app, get_services
+    from app.demo import create_demo
+
+    built = []
+
+    def _make(config):
+        app = create_app(config, services=fakes)
+        demo = create_demo(get_services(app))
+        built.append(app)
+        passwords = {u["username"]: u["password"] for u in demo["users"]}
+
+        def login(username):
+            client = app.test_client()
+            client.post("/login", data={"username": username, "password": passwords[username], "csrf_token": csrf(client)})
+            return client, csrf(client, "/classroom/")
+
+        return app, login
+
+    yield _make
+    for app in built:
+        get_services(app).db.dispose()
+
+
+def test_api_bearer_skips_csrf_but_session_api_calls_need_it(client, login_token, web_login):
+    token = login_token("student1")
+    r = client.post("/api/v1/courses/SCI7/ask", json={"question": "What is evaporation?"}, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200
+    browser, csrf_token = web_login("student1")
+    assert browser.post("/api/v1/courses/SCI7/ask", json={"question": "What is evaporation?"}).status_code == 400
+    assert browser.post("/api/v1/courses/SCI7/ask", json={"question": "What is evaporation?"}, headers={"X-CSRFToken": csrf_token}).status_code == 200
+
+
+def test_language_switch_is_saved_on_the_account(web_login, services):
+    client, token = web_login("student1")
+    r = client.post("/language", data={"lang": "de", "next": "/classroom/", "csrf_token": token})
+    assert r.headers["Location"] == "/classroom/"
+    assert "Deine Kurse" in client.get("/classroom/").text
+    with services.db.session() as s:
+        assert s.scalar(select(User.language).where(User.username == "student1")) == "de"
+
+
+def test_teacher_creates_login_cards_and_saves_policy(web_login, services):
+    client, token = web_login("teacher")
+    r = client.post("/teach/SCI7/students", data={"count": "3", "csrf_token": token})
+    assert r.status_code == 200
+    names = re.findall(r"<dd>(sci7-[0-9a-f]{6})</dd>", r.text)
+    assert len(names) == 3 and 'media="print"' in r.text
+    with services.db.session() as s:
+        users = s.scalars(select(User).where(User.username.in_(names))).all()
+        assert {u.role for u in users} == {"student"} and all(u.display_name is None for u in users)
+    form = {"age_band": "10-12", "daily_question_limit": "7", "action_S8": "block", "extra_label_0": "Whole essays",
+            "extra_keywords_0": "write my essay, whole essay", "extra_action_0": "block", "csrf_token": token}
+    assert client.post("/teach/SCI7/policy", data=form).status_code == 302
+    with services.db.session() as s:
+        course = s.scalar(select(Course).where(Course.code == "SCI7"))
+        assert course.daily_question_limit == 7 and course.policy["age_band"] == "10-12"
+        assert course.policy["actions"]["S8"] == "block"
+        assert course.policy["extra_categories"][0]["label"] == "Whole essays"
+
+
+def test_dpo_audit_export_and_subject_export(web_login):
+    client, token = web_login("dpo")
+    lines = client.get("/dpo/audit-export").text.splitlines()
+    events = [json.loads(line) for line in lines]
+    assert events and all({"seq", "hash", "prev_hash"} <= set(e) for e in events)
+    r = client.post("/dpo/subject/export", data={"username": "student2", "csrf_token": token})
+    assert r.status_code == 200 and r.get_json()["account"]["username"] == "student2"
+    page = client.get("/dpo/").text
+    assert "fake-echo" in page and "fake-keyword" in page
+
+
+def test_teacher_upload_progress_uses_job_api(web_login, services):
+    client, token = web_login("teacher")
+    page = client.get("/teach/SCI7").text
+    assert 'action="/api/v1/courses/SCI7/documents"' in page and 'data-job-url="/api/v1/jobs/0"' in page

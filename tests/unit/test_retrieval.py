@@ -1,0 +1,150 @@
+"""Retrieval: multilingual BM25 terms, hybrid fusion restricted to one course, the relevance floor, and the eval harness."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from app.evaluation import (
+    EvalQuestion,
+    EvalSet,
+    RankedRun,
+    convert_squad,
+    metrics,
+    retrieval_eval,
+    tune_floor,
+)
+from app.models import Course
+from app.retrieval import BM25Index, HybridRetriever, fold, terms
+from tests.fakes import HashingEmbedder
+
+
+@pytest.mark.parametrize(
+    ("a", "la", "b", "lb"),
+    [
+        ("Wann starb der König?", "de", "Der Tod des Königs kam 1560.", "de"),
+        ("När valdes kungen?", "sv", "Han valdes till kung 1523.", "sv"),
+        ("Hvem vant valgene?", "nb", "Partiet vant valget i fjor.", "nb"),
+        ("Quando sono nati i bambini?", "it", "Il bambino è nato a Roma.", "it"),
+        ("How do plants use light?", "en", "The plant uses the light of the sun.", "en"),
+        ("Ørret og måke", "nb", "orret og make", "nb"),
+    ],
+)
+def test_inflected_forms_share_a_term(a, la, b, lb):
+    assert set(terms(a, la)) & set(terms(b, lb))
+
+
+def test_terms_drop_stopwords_and_fold_accents():
+    assert terms("The water and the sun", "en") == ["water", "sun"]
+    assert fold("straße") == "strasse" and fold("è") == "e"
+
+
+def test_bm25_ranks_the_inflected_match_first():
+    index = BM25Index([("a", "Die Könige von Schweden regierten lange.", "de"), ("b", "Der Sauerstoff ist ein Gas.", "de"), ("c", "Water is wet.", "en")])
+    assert index.search("Welcher König regierte Schweden?", 3, "de")[0][0] == "a"
+    assert index.search("words nowhere to be found", 3) == []
+
+
+def _course_id(services, code):
+    with services.db.session() as s:
+        return s.scalar(select(Course.id).where(Course.code == code))
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_each_mode_finds_the_passage_and_stays_in_the_course(services, demo, mode):
+    retriever = HybridRetriever(services.db, services.embedder, services.vector_store, {"RETRIEVAL_MODE": mode})
+    got = retriever.retrieve(_course_id(services, "SCI7"), "Where do chloroplasts contain chlorophyll?")
+    assert got and "chlorophyll" in got[0].text.lower() and got[0].relevant
+    assert all(p.document_title in ("Photosynthesis", "Water cycle", "The water cycle") or "water" in p.document_title.lower() for p in got)
+    # the same question in another course finds only that course's material
+    other = retriever.retrieve(_course_id(services, "HIST8"), "Where do chloroplasts contain chlorophyll?")
+    assert all("chlorophyll" not in p.text.lower() for p in other)
+    assert not any(p.relevant for p in other)
+
+
+def test_unknown_mode_is_rejected(services):
+    with pytest.raises(ValueError, match="RETRIEVAL_MODE"):
+        HybridRetriever(services.db, services.embedder, services.vector_store, {"RETRIEVAL_MODE": "magic"})
+
+
+def test_dense_floor_defaults_per_embedder(services):
+    class Named(HashingEmbedder):
+        name = "multilingual-e5-small"
+
+    assert HybridRetriever(services.db, Named(), services.vector_store, {}).dense_floor > 0.5
+    assert HybridRetriever(services.db, HashingEmbedder(), services.vector_store, {}).dense_floor == 0.35
+    assert HybridRetriever(services.db, Named(), services.vector_store, {"RETRIEVAL_DENSE_FLOOR": 0.7}).dense_floor == 0.7
+
+
+def _run(gold, ids, dense=None, lexical=None, language="en"):
+    n = len(ids)
+    return RankedRun(EvalQuestion("q", gold, language), tuple(ids), tuple(dense or [0.0] * n), tuple(lexical or [0.0] * n), tuple([True] * n))
+
+
+def test_metrics_hit_and_mrr_by_language():
+    runs = [_run("a", ["a", "b"]), _run("a", ["b", "c", "a"]), _run("a", ["x"] * 10, language="de"), _run(None, ["b"], dense=[0.1])]
+    m = metrics(runs, lambda d, lex: d >= 0.5)
+    assert m["n"] == 3 and m["hit_at_1"] == pytest.approx(1 / 3, abs=1e-3) and m["hit_at_5"] == pytest.approx(2 / 3, abs=1e-3)
+    assert m["mrr_at_10"] == pytest.approx((1 + 1 / 3) / 3, abs=1e-3)
+    assert m["by_language"]["de"]["hit_at_5"] == 0 and m["declined"] == 1.0
+
+
+def test_tune_floor_meets_the_decline_target_when_it_can():
+    runs = [_run("a", ["a"], dense=[0.9]) for _ in range(10)] + [_run(None, ["b"], dense=[0.6]) for _ in range(10)]
+    floor = tune_floor(runs)
+    assert floor["met_target"] and 0.6 < floor["dense"] <= 0.9
+
+
+def _squad_file(tmp_path):
+    data = {"data": [
+        {"title": f"Article {a}", "paragraphs": [
+            {"context": f"Article {a} paragraph {p} talks about topic{a}x{p} and more.", "qas": [{"id": f"{a}{p}", "question": f"What about topic{a}x{p}?", "answers": [{"text": "x", "answer_start": 0}]}]}
+            for p in range(3)]}
+        for a in range(10)]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_converter_holds_out_articles_for_unanswerable_questions(tmp_path):
+    evalset = convert_squad(_squad_file(tmp_path), "en", prefix="t:", max_questions=10, max_passages=20, unanswerable=5)
+    ids = {p.id for p in evalset.passages}
+    answerable = [q for q in evalset.questions if q.gold]
+    unanswerable = [q for q in evalset.questions if q.gold is None]
+    assert len(answerable) == 10 and all(q.gold in ids for q in answerable)
+    assert 1 <= len(unanswerable) <= 5
+    held = {q.group for q in unanswerable}
+    assert not any(p.group in held for p in evalset.passages)
+    assert len(evalset.passages) <= 20
+    assert convert_squad(_squad_file(tmp_path), "en", max_questions=10).to_dict() == convert_squad(_squad_file(tmp_path), "en", max_questions=10).to_dict()
+
+
+def test_retrieval_eval_on_a_fresh_store(tmp_path):
+    evalset = convert_squad(_squad_file(tmp_path), "en", max_questions=12, unanswerable=3)
+    report = retrieval_eval(evalset, {}, {"embedder": HashingEmbedder()})
+    assert report["hit_at_1"] >= 0.9 and report["by_language"]["en"]["n"] == 12
+    assert {"hit_at_5", "mrr_at_10", "declined"} <= set(report)
+
+
+def test_cli_retrieval_eval_and_bad_file(tmp_path, monkeypatch):
+    from app.cli import main
+
+    monkeypatch.setenv("KATEDER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KATEDER_RETRIEVAL_MODE", "bm25")
+    data = tmp_path / "eval.json"
+    convert_squad(_squad_file(tmp_path), "en", max_questions=8, unanswerable=2).save(data)
+    result = CliRunner().invoke(main, ["retrieval", "eval", "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["mode"] == "bm25" and report["n"] == 8 and report["hit_at_1"] >= 0.9
+    (tmp_path / "bad.json").write_text('{"passages": []}')
+    bad = CliRunner().invoke(main, ["retrieval", "eval", "--data", str(tmp_path / "bad.json")])
+    assert bad.exit_code != 0
+
+
+def test_eval_set_rejects_unknown_gold():
+    with pytest.raises(ValueError, match="gold"):
+        EvalSet.from_dict({"passages": [{"id": "a", "text": "t"}], "questions": [{"question": "q", "gold": "b"}]})
