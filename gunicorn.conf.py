@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import os
 
+# one math thread per worker process: several workers (and the inference server) share the
+# cores, and torch's default of one thread per core oversubscribes them (10x slower measured)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 bind = os.environ.get("KATEDER_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # threads: a worker waits on the inference server while streaming, so several requests
@@ -30,15 +34,20 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def on_starting(server) -> None:
-    """Migrate the database once, in the master, before any worker serves a request."""
-    from app.config import load_config
-    from app.db import Database
+    """In the master, before any worker starts: migrate, and create missing key files once.
 
-    db = Database(load_config()["DATABASE_URL"])
+    Workers build the app concurrently; creating ``secrets/*.key`` here means they never race
+    to create them. No model is loaded (the container builds components lazily).
+    """
+    from app import create_app, get_services
+
+    services = get_services(create_app())
     try:
-        db.migrate()
+        services.db.migrate()
+        services.audit  # noqa: B018 - creates secrets/pseudonym.key unless KATEDER_PSEUDONYM_KEY is set
+        getattr(services, "gdpr", None)  # creates secrets/master.key unless KATEDER_MASTER_KEY is set
     finally:
-        db.dispose()
+        services.db.dispose()
 
 
 def post_fork(server, worker) -> None:

@@ -51,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UNZIPPED_BYTES": 300 * 1024 * 1024,  # DOCX/PPTX/ODT: total size unpacked
     "MAX_ZIP_RATIO": 120.0,  # DOCX/PPTX/ODT: largest compression ratio of a member over 1 MB
     "EMBED_BATCH": 64,
+    "INGEST_OVERLAP": False,  # load/split/scan in a thread while embedding (only helps with idle cores)
     "JOBS_IN_PROCESS": True,  # run ingestion jobs in a thread of the web process
     "JOB_LEASE_SECONDS": 120,  # a running job without progress for this long is taken over
     "JOB_MAX_ATTEMPTS": 3,

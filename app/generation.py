@@ -94,7 +94,7 @@ def _llamacpp(config: Mapping[str, Any]) -> Generator:
             n_ctx=int(config.get("GENERATOR_CONTEXT", 2048)),
             n_threads=int(config.get("GENERATOR_THREADS", 2)),
             max_tokens=int(config.get("GENERATOR_MAX_TOKENS", 160)),
-            temperature=0.1,
+            temperature=float(config.get("GENERATOR_TEMPERATURE", 0.1)),
             verbose=False,
         )
 
@@ -119,7 +119,7 @@ def _openai(config: Mapping[str, Any]) -> Generator:
             max_tokens=int(config.get("GENERATOR_MAX_TOKENS", 160)),
             # langchain-openai sends max_completion_tokens; llama.cpp's server only reads max_tokens
             extra_body={"max_tokens": int(config.get("GENERATOR_MAX_TOKENS", 160))},
-            temperature=0.1,
+            temperature=float(config.get("GENERATOR_TEMPERATURE", 0.1)),
             streaming=True,
         )
 

@@ -81,7 +81,7 @@ class RetrievedPassage:
     language: str | None
     score: float  # fused score
     dense: float  # cosine similarity (0 when not found by the dense side)
-    lexical: float  # share of the query's content words found in the passage
+    lexical: float  # IDF-weighted share of the query's content terms found in the passage
     relevant: bool
 
     def citation(self, number: int, excerpt_chars: int = 240) -> dict[str, Any]:
@@ -126,6 +126,19 @@ class BM25Index:
                 self.postings[term].append((i, tf))
         self.avg_len = (sum(self.lengths) / len(self.lengths)) if self.lengths else 0.0
 
+    def idf(self, term: str) -> float:
+        """BM25 inverse document frequency; highest for terms found in no passage."""
+        n, df = len(self.ids), len(self.postings.get(term, ()))
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def coverage(self, wanted: set[str], pid: str) -> float:
+        """IDF-weighted share of the query terms ``wanted`` that occur in passage ``pid``."""
+        total = sum(self.idf(t) for t in wanted)
+        if not total:
+            return 0.0
+        found = self._terms.get(pid, frozenset())
+        return sum(self.idf(t) for t in wanted if t in found) / total
+
     def term_set(self, pid: str) -> frozenset[str]:
         """The distinct index terms of one passage."""
         return self._terms.get(pid, frozenset())
@@ -162,7 +175,8 @@ class HybridRetriever:
 
     ``RETRIEVAL_MODE`` chooses ``hybrid`` (default), ``bm25`` or ``dense`` (for evaluation).
     A passage is relevant when its cosine similarity reaches the embedder's dense floor or
-    it holds at least ``RETRIEVAL_LEXICAL_FLOOR`` of the question's content terms.
+    it holds at least ``RETRIEVAL_LEXICAL_FLOOR`` of the question's content terms, weighted
+    by IDF (a question's rare words count most; words found in no passage count fully).
     """
 
     def __init__(self, db, embedder, store, config: Mapping[str, Any]) -> None:
@@ -225,8 +239,7 @@ class HybridRetriever:
         out = []
         for pid in ranked:
             passage, title = info[pid]
-            found = index.term_set(pid)
-            cov = (sum(t in found for t in wanted) / len(wanted)) if wanted else 0.0
+            cov = index.coverage(wanted, pid)
             cos = dense.get(pid, 0.0)
             out.append(
                 RetrievedPassage(

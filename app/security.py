@@ -12,6 +12,7 @@ Settings (``app.config``, each also settable as ``KATEDER_<NAME>``):
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import wraps
 
@@ -27,7 +28,10 @@ login_manager = LoginManager()
 
 
 def rate_key() -> str:
-    """Per student when signed in, otherwise per address."""
+    """Per student (browser session or API token), otherwise per address."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return "token:" + hashlib.sha256(header.encode()).hexdigest()[:24]
     if getattr(current_user, "is_authenticated", False):
         return f"user:{current_user.id}"
     return f"ip:{request.remote_addr or '-'}"
@@ -151,6 +155,8 @@ def init_app(app: Flask) -> None:
                 return  # token-authenticated: no ambient credentials to forge
             if request.endpoint == "api.create_token":
                 return  # exchanges credentials for a token; uses no session
+            if not current_user.is_authenticated:
+                return  # no session to ride on; the API answers 401 itself
         try:
             csrf.protect()
         except (AttributeError, TypeError, UnicodeError):  # a malformed form (found by tests/integration/test_api_fuzz.py)
@@ -158,7 +164,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        if response.mimetype != "application/pdf":  # the browser's PDF viewer needs its own scripts
+            response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -189,7 +196,9 @@ def apply_limits(app: Flask) -> None:
     rules = {
         "classroom.ask": [(app.config["RATELIMIT_ASK"], rate_key), (app.config["RATELIMIT_ASK_ADDRESS"], address_key)],
         "api.ask": [(app.config["RATELIMIT_ASK"], rate_key), (app.config["RATELIMIT_ASK_ADDRESS"], address_key)],
+        "api_stream.ask_stream": [(app.config["RATELIMIT_ASK"], rate_key), (app.config["RATELIMIT_ASK_ADDRESS"], address_key)],
         "auth.login": [(app.config["RATELIMIT_LOGIN"], address_key)],
+        "classroom.join": [(app.config["RATELIMIT_LOGIN"], rate_key)],
         "api.create_token": [(app.config["RATELIMIT_LOGIN"], address_key)],
     }
     for endpoint, limits in rules.items():

@@ -15,7 +15,9 @@ app = create_app()
 
 def warm() -> None:
     """Build the model objects of this process now instead of on the first request."""
+    from guard.types import Message
+
     services = get_services(app)
-    services.moderator  # noqa: B018 - properties build lazily
+    services.guard.classify([Message(role="user", content="warm up")], role="user")
     services.embedder.embed_query("warm up")
-    services.generator  # noqa: B018
+    services.generator  # noqa: B018 - properties build lazily

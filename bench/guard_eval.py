@@ -11,9 +11,12 @@ Sets (see guard/datasets.py for the splits):
   SimpleSafetyTests and HarmBench's own test split entirely) plus the hand-written test
   file ``guard/data/handwritten_test.jsonl``; nothing here was trained on or used to pick
   the threshold;
-* **dev**: the ``dev`` split (used to choose the threshold; reported for comparison);
+* **dev**: the ``dev`` split figures recorded by the training run that chose the
+  threshold on it (``guard/weights/guard-e5.json``), for comparison;
 * **qa**: the ``test`` split of the student questions in ../shared/data/qa (NorQuAD,
-  SQuAD-it, XQuAD en/de), all safe; the block rate is the share judged unsafe.
+  SQuAD-it, XQuAD en/de; at most 500 per set, seeded), all safe; the block rate is the
+  share judged unsafe;
+* **agent-test**: RTP-LX completions of the test split (agent role; 150 per source).
 
 The Llama Guard backends need weights that are not available here; they are listed as
 not measured. Prints the tables and, unless ``--no-write``, replaces the generated
@@ -49,13 +52,13 @@ def sets() -> dict[str, list[Example]]:
     ]
     return {
         "test": [e for e in user if e.split == "test"] + handwritten_test(),
-        "dev": [e for e in user if e.split == "dev"]
-        + [e for e in shared if e.source == "contrastive" and e.split == "dev"],
         "handwritten": handwritten_test(),
         "qa": _sample_per_source(
             [e for e in shared if e.source.startswith("qa-") and e.split == "test"], 500
         ),
-        "agent-test": [e for e in shared if e.role == "agent" and e.split == "test"],
+        "agent-test": _sample_per_source(
+            [e for e in shared if e.role == "agent" and e.split == "test"], 150
+        ),
     }
 
 
@@ -150,6 +153,25 @@ def source_table(report: dict, title: str) -> list[str]:
     return lines + [""]
 
 
+def dev_table() -> list[str]:
+    """Dev figures recorded by the training run that chose the threshold."""
+    from guard.embedded import WEIGHTS_DIR
+
+    meta = json.loads((WEIGHTS_DIR / "guard-e5.json").read_text())
+    lines = [
+        f"**Dev (used to choose the threshold {meta['threshold']}; optimistic; from "
+        "guard/weights/guard-e5.json, texts truncated to 64 tokens)**",
+        "",
+        "| language | n | recall | FPR |",
+        "|---|---:|---:|---:|",
+    ]
+    for lang in LANGS:
+        m = meta["dev_summary"].get(lang)
+        if m:
+            lines.append(f"| {lang} | {m['n']} | {fmt(m['recall'])} | {fmt(m['fpr'])} |")
+    return [*lines, ""]
+
+
 def qa_table(report: dict) -> list[str]:
     """Block rate on ordinary student questions."""
     lines = [
@@ -186,8 +208,6 @@ def run(backends: list[str]) -> tuple[dict, str]:
             raw = guard.guard
         results[name] = {}
         for set_name, examples in data.items():
-            if set_name == "dev" and name != "embedded":
-                continue
             t0 = time.time()
             report = evaluate(guard, examples, latency_samples=0)
             if set_name == "test":  # timed on the real backend, one message per call
@@ -212,8 +232,8 @@ def run(backends: list[str]) -> tuple[dict, str]:
         md += lang_table(
             r["test"], "Test (held out: never trained on, never used for the threshold)"
         )
-        if "dev" in r:
-            md += lang_table(r["dev"], "Dev (used to choose the threshold; optimistic)")
+        if name == "embedded":
+            md += dev_table()
         md += lang_table(
             r["handwritten"], "Hand-written test file only (guard/data/handwritten_test.jsonl)"
         )

@@ -66,6 +66,14 @@ class CachingEmbedder:
     def embed_query(self, text):
         return self._many("q", [text], lambda ts: [self.inner.embed_query(ts[0])])[0]
 
+    def prefetch_queries(self, texts) -> None:
+        """Embed many queries in batches (same vectors as ``embed_query``)."""
+        if hasattr(self.inner, "_embed"):  # e5: the "query: " prefix, batched
+            batch = lambda ts: self.inner._embed([f"query: {t}" for t in ts])  # noqa: E731
+        else:  # sentence-transformers: queries and passages are encoded alike
+            batch = self.inner.embed_documents
+        self._many("q", list(dict.fromkeys(texts)), batch)
+
     def save(self) -> None:
         CACHE.mkdir(parents=True, exist_ok=True)
         self.path.write_bytes(pickle.dumps(self.cache))
@@ -124,6 +132,8 @@ def main() -> None:
             if emb.embedded:
                 speed[name]["passages_per_s"] = round(emb.embedded / emb.seconds, 1)
             print(f"indexed with {name}: {speed[name]}", flush=True)
+            emb.prefetch_queries([q.question for evalset in sets.values() for q in evalset.questions])
+            emb.save()
             for label, emb_name, cfg in VARIANTS:
                 if (emb_name or "minilm") != name:
                     continue

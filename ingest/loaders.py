@@ -336,7 +336,7 @@ def load_odt(data: bytes, name: str) -> Iterator[Segment]:
         root = etree.fromstring(xml, parser)
     except Exception:  # noqa: BLE001
         raise IngestError("corrupt", name=name) from None
-    text_ns, table_ns = "{%s}" % _ODF["text"], "{%s}" % _ODF["table"]
+    text_ns, table_ns = "{{{}}}".format(_ODF["text"]), "{{{}}}".format(_ODF["table"])
     body = root.find(f"{{{_ODF['office']}}}body/{{{_ODF['office']}}}text")
     sections = _Sections()
 

@@ -80,6 +80,7 @@ class IngestPipeline:
         self.chunk_tokens = int(config.get("CHUNK_TOKENS", 200))
         self.overlap_tokens = int(config.get("CHUNK_OVERLAP_TOKENS", 30))
         self.batch = int(config.get("EMBED_BATCH", 64))
+        self.overlap = bool(config.get("INGEST_OVERLAP", False))
         self._splitter: Splitter | None = None
         self._lock = threading.Lock()
 
@@ -174,14 +175,17 @@ class IngestPipeline:
         t_load = time.perf_counter()
         scanned: list[_Scanned] = []
         embedded = 0
-        embed_s = 0.0
+        embed_s = upsert_s = wait_s = 0.0
+        t_wait = time.perf_counter()
         for batch in self._produce(segments, language, policy_data):
+            wait_s += time.perf_counter() - t_wait
             scanned.extend(batch)
             visible = [x.chunk for x in batch if x.held_reason is None]
             if visible:
                 t = time.perf_counter()
                 vectors = self.embedder.embed_documents([c.text for c in visible])
                 embed_s += time.perf_counter() - t
+                t = time.perf_counter()
                 self.store.upsert(
                     course_id,
                     [passage_id(doc_id, new_version, c.ordinal) for c in visible],
@@ -189,12 +193,15 @@ class IngestPipeline:
                     [c.text for c in visible],
                     [_metadata(doc_id, new_version, doc_title, c) for c in visible],
                 )
+                upsert_s += time.perf_counter() - t
                 embedded += len(visible)
             done = (batch[-1].segment_index + 1) / max(1, total_segments)
             report("embed", 0.02 + 0.93 * min(1.0, done))
+            t_wait = time.perf_counter()
         if not scanned:
             raise IngestError("no_text_layer" if upload.fmt == "pdf" else "no_text", name=upload.filename)
         report("publish", 0.96)
+        t_publish = time.perf_counter()
         held = [x for x in scanned if x.held_reason is not None]
         notes = []
         if upload.fmt == "pdf":
@@ -212,15 +219,39 @@ class IngestPipeline:
         return IngestResult(
             doc_id, upload.filename, new_version, "held" if held else "ready", embedded, len(held),
             pages=total_segments if upload.fmt in ("pdf", "pptx") else 0, notes=notes,
-            timings_s={"total": round(total, 3), "open": round(t_load - t0, 3), "embed": round(embed_s, 3)},
+            timings_s={"total": round(total, 3), "open": round(t_load - t0, 3), "wait_for_chunks": round(wait_s, 3),
+                       "embed": round(embed_s, 3), "upsert": round(upsert_s, 3),
+                       "publish": round(time.perf_counter() - t_publish, 3)},
         )
 
-    def _produce(self, segments, language: str, policy_data: dict) -> Iterator[list[_Scanned]]:
-        """Batches of split and scanned chunks, produced in a thread while the caller embeds."""
+    def _batches(self, segments, language: str, policy_data: dict) -> Iterator[list[_Scanned]]:
+        """Load -> split -> scan, in batches of chunks (the first one small, so the model starts early)."""
         from guard.policy import CoursePolicy
 
         policy = CoursePolicy.from_dict(policy_data)
         splitter = self.splitter
+        batch: list[_Scanned] = []
+        size = max(4, self.batch // 4)
+        ordinal = 0
+        for index, seg in enumerate(segments):
+            for chunk in splitter.split([seg], language):
+                chunk = Chunk(ordinal, chunk.text, chunk.page, chunk.section, chunk.char_start, chunk.char_end, chunk.language)
+                ordinal += 1
+                result = self.moderator.check_material(chunk.text, language=chunk.language, policy=policy)
+                reason = None if result.allowed else _reason(result)
+                batch.append(_Scanned(chunk, reason, result.verdict, index))
+                if len(batch) >= size:
+                    yield batch
+                    batch, size = [], self.batch
+        if batch:
+            yield batch
+
+    def _produce(self, segments, language: str, policy_data: dict) -> Iterator[list[_Scanned]]:
+        """The batches, made in a producer thread while the caller embeds when ``INGEST_OVERLAP`` is on."""
+        batches = self._batches(segments, language, policy_data)
+        if not self.overlap:
+            yield from batches
+            return
         out: queue.Queue = queue.Queue(maxsize=4)
         stop = threading.Event()
         done = object()
@@ -236,23 +267,9 @@ class IngestPipeline:
 
         def work() -> None:
             try:
-                batch: list[_Scanned] = []
-                ordinal = 0
-                for index, seg in enumerate(segments):
-                    for chunk in splitter.split([seg], language):
-                        chunk = Chunk(ordinal, chunk.text, chunk.page, chunk.section, chunk.char_start, chunk.char_end, chunk.language)
-                        ordinal += 1
-                        result = self.moderator.check_material(chunk.text, language=chunk.language, policy=policy)
-                        reason = None if result.allowed else _reason(result)
-                        batch.append(_Scanned(chunk, reason, result.verdict, index))
-                        if len(batch) >= self.batch and not put(batch):
-                            return
-                        if len(batch) >= self.batch:
-                            batch = []
-                    if stop.is_set():
+                for batch in batches:
+                    if not put(batch):
                         return
-                if batch and not put(batch):
-                    return
                 put(done)
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer
                 put(exc)

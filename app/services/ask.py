@@ -313,7 +313,10 @@ class AskService:
             if not answer:
                 answer = not_covered_message(language)
                 mode = "not_covered"
-        citations = self._citations(answer, relevant if mode in ("generated", "extractive") else [])
+        if mode in ("generated", "extractive"):
+            citations = self._citations(answer, relevant)
+        else:  # a refusal after released sentences: their [n] markers still need their sources
+            citations = self._citations(" ".join(released), relevant, fallback=False) if released else []
         result = self._finish(
             user_id, course_id, conversation_id, language, answer, action, mode, citations, checked, output,
             passages, timings, t_total, notices, grounding=grounding if grounder is not None else None,
@@ -342,12 +345,12 @@ class AskService:
         label = _QUOTE_LABEL.get(language, _QUOTE_LABEL["en"])
         return [label] + [f"«{sentence}» [{number}]" for sentence, number in extract_sentences(question, passages, language)]
 
-    def _citations(self, answer: str, passages: list[RetrievedPassage]) -> list[dict[str, Any]]:
+    def _citations(self, answer: str, passages: list[RetrievedPassage], fallback: bool = True) -> list[dict[str, Any]]:
         """Citations for the [n] markers in the answer; the best passage when the model gave none."""
         if not passages:
             return []
         numbers = [int(n) for n in _CITATION.findall(answer) if 1 <= int(n) <= len(passages)]
-        if not numbers:
+        if not numbers and fallback:
             numbers = [1]
         return [passages[n - 1].citation(n) for n in dict.fromkeys(numbers)]
 

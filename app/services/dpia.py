@@ -88,15 +88,23 @@ SECURITY_MEASURES = [
 
 
 def _guard_info(services) -> dict[str, Any]:
-    guard = services.guard
-    info = getattr(guard, "info", None)
-    return {
-        "use": "safety classification of questions, answers and course material",
-        "name": getattr(info, "name", None) or getattr(guard, "name", type(guard).__name__),
-        "version": getattr(info, "version", None) or getattr(guard, "model", None) or services.config.get("GUARD_MODEL", ""),
-        "licence": getattr(info, "licence", None) or getattr(guard, "licence", "") or "see docs/guard.md",
-        "backend": services.config.get("GUARD_BACKEND", ""),
-    }
+    """Name, version and licence of the safety classifier, without loading it."""
+    c = services.config
+    backend = str(getattr(services.guard, "name", "") or c.get("GUARD_BACKEND", ""))
+    info = {"use": "safety classification of questions, answers and course material", "backend": backend}
+    if "llamaguard" in backend:
+        version = c.get("GUARD_MODEL") or Path(str(c.get("GUARD_MODEL_PATH") or "llama-guard-3")).name
+        return info | {"name": "Llama Guard 3", "version": version, "licence": "Llama 3.1 Community License",
+                       "attribution": "Built with Llama"}
+    if backend in ("embedded", "chain"):
+        card = REPO_ROOT / "guard" / "weights" / "guard-e5.json"
+        meta = json.loads(card.read_text(encoding="utf-8")) if card.exists() else {}
+        name = "Kateder guard (rules + fine-tuned multilingual-e5-small)" if backend == "chain" else "Kateder guard (fine-tuned multilingual-e5-small)"
+        return info | {"name": name, "version": f"{meta.get('model', 'guard-e5')} on {meta.get('base', 'multilingual-e5-small')}",
+                       "licence": "base model MIT (intfloat/multilingual-e5-small); classifier head Apache-2.0 (this project)"}
+    if backend == "rules":
+        return info | {"name": "Kateder rules (intent and hazard patterns)", "version": "built in", "licence": "Apache-2.0 (this project)"}
+    return info | {"name": backend or type(services.guard).__name__, "version": "", "licence": "not recorded"}
 
 
 def models_in_use(services) -> list[dict[str, Any]]:
@@ -224,7 +232,7 @@ def render_charts(stats: dict[str, Any]) -> dict[str, bytes]:
             values = [weeks[w].get(a, 0) for w in weeks]
             ax.bar(list(weeks), values, bottom=bottom, label=a, color=palette.get(a, "#888888"))
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-        ax.legend(fontsize=8, ncols=min(len(actions), 6))
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.set_ylabel("questions")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(axis="x", labelrotation=45, labelsize=8)
@@ -433,13 +441,15 @@ def _sections(r: dict[str, Any]) -> list[tuple[str, list[tuple[str, Any]]]]:
         )),
         ("5. Data-subject requests", (
             [("table", (["Date (UTC)", "Kind", "Pseudonym", "Handled by", "Result"],
-                        [[d["created_at"][:19].replace("T", " "), d["kind"], d["subject"][:16], str(d["handled_by"] or ""),
+                        [[d["created_at"][:19].replace("T", " "), d["kind"], d["subject"][:12], str(d["handled_by"] or ""),
                           _receipt_text(d)] for d in r["dsars"]]))]
             if r["dsars"] else [("p", "No data-subject requests in this period.")]
         )),
         ("6. Staff access to students' data", (
-            [("table", (["Date (UTC)", "Who", "Role", "Student pseudonym", "Reason"],
-                        [[a["ts"][:19].replace("T", " "), str(a["actor"] or a["actor_subject"][:12]), a["actor_role"], a["student"][:16],
+            [("p", "Every time a teacher, administrator or the DPO opened a student's conversation. A written reason is "
+                   "required and logged before the conversation is shown. Students are shown by pseudonym."),
+             ("table", (["Date (UTC)", "Who", "Role", "Student", "Reason"],
+                        [[a["ts"][:19].replace("T", " "), str(a["actor"] or a["actor_subject"][:12]), a["actor_role"], a["student"][:12],
                           a["reason"]] for a in r["access"]]))]
             if r["access"] else [("p", "No staff member opened a student's conversation in this period.")]
         )),
@@ -550,7 +560,7 @@ def render_report_pdf(r: dict[str, Any], charts: dict[str, bytes]) -> bytes:
     head = ParagraphStyle("head", parent=body, fontName=bold, fontSize=8, leading=10)
     h1 = ParagraphStyle("h1", parent=styles["Title"], fontName=bold, fontSize=17, leading=21)
     h2 = ParagraphStyle("h2", parent=styles["Heading2"], fontName=bold, fontSize=12.5, leading=16, spaceBefore=10,
-                        textColor=colors.HexColor("#223355"))
+                        textColor=colors.HexColor("#223355"), keepWithNext=1)
     warn = ParagraphStyle("warn", parent=body, textColor=colors.HexColor("#aa0000"), fontName=bold)
     e = html.escape
     meta = r["meta"]
@@ -575,8 +585,10 @@ def render_report_pdf(r: dict[str, Any], charts: dict[str, bytes]) -> bytes:
                 n = len(header)
                 if n == 2:
                     widths = [width * 0.3, width * 0.7]
-                elif n == 4:
+                elif n == 4 and header[0] != "Group":
                     widths = [width * 0.2, width * 0.4, width * 0.2, width * 0.2]
+                elif n == 5 and header[-1] in ("Reason", "Result"):
+                    widths = [width * 0.14, width * 0.14, width * 0.14, width * 0.14, width * 0.44]
                 else:
                     widths = [width / n] * n
                     if header[-1] in ("Reason", "Result", "Notice", "Source"):

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import secrets
 import shutil
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -151,24 +153,64 @@ class SubjectNotFound(GdprError):
 
 
 class KeyRing:
-    """Per-user AES-256-GCM data keys, stored wrapped by a master key outside the database."""
+    """Per-user AES-256-GCM data keys, stored wrapped by a master key outside the database.
 
-    def __init__(self, master_key: bytes) -> None:
-        """Wrap and unwrap with ``master_key`` (32 bytes)."""
-        if len(master_key) != 32:
+    A file-backed master key can be rotated (:meth:`rotate`): every data key is re-wrapped
+    and the old master key is overwritten, so database backups taken before the rotation
+    can no longer be unwrapped. Erasure rotates, which makes its crypto-shredding reach
+    backups too. Other processes notice the new key file by its modification time.
+    """
+
+    def __init__(self, master_key: bytes | None = None, *, path: Path | None = None) -> None:
+        """Use a fixed ``master_key`` (32 bytes), or the key file at ``path``."""
+        if master_key is not None and len(master_key) != 32:
             raise ValueError("the master key must be 32 bytes (64 hex characters)")
-        self._master = AESGCM(master_key)
+        self.path = path
+        self._static = AESGCM(master_key) if master_key is not None else None
+        self._loaded: tuple[tuple[float, float], list[AESGCM]] | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config) -> KeyRing:
         """Master key from ``MASTER_KEY`` (hex) or ``<HOME>/secrets/master.key`` (0600)."""
         if config.get("MASTER_KEY"):
             return cls(bytes.fromhex(config["MASTER_KEY"]))
-        return cls(_secret_file(Path(config["HOME"]) / "secrets" / "master.key"))
+        path = Path(config["HOME"]) / "secrets" / "master.key"
+        _secret_file(path)
+        return cls(path=path)
+
+    @property
+    def rotatable(self) -> bool:
+        """True when the master key lives in a file this process may replace."""
+        return self.path is not None
+
+    def _masters(self) -> list[AESGCM]:
+        """Master keys to try, the one to wrap new keys with first (a rotation's next key, if any)."""
+        if self._static is not None:
+            return [self._static]
+        nxt = self.path.with_name(self.path.name + ".next")
+        stamp = (self.path.stat().st_mtime, nxt.stat().st_mtime if nxt.exists() else 0.0)
+        with self._lock:
+            if self._loaded is None or self._loaded[0] != stamp:
+                keys = [AESGCM(bytes.fromhex(p.read_text().strip())) for p in (nxt, self.path) if p.exists()]
+                self._loaded = (stamp, keys)
+            return self._loaded[1]
 
     @staticmethod
     def _aad(kind: str, user_id: int) -> bytes:
         return f"kateder:{kind}:{int(user_id)}".encode()
+
+    def _wrap(self, user_id: int, key: bytes, master: AESGCM | None = None) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + (master or self._masters()[0]).encrypt(nonce, key, self._aad("subject-key", user_id))
+
+    def _unwrap(self, user_id: int, blob: bytes, masters: list[AESGCM] | None = None) -> bytes:
+        for master in masters or self._masters():
+            try:
+                return master.decrypt(blob[:12], blob[12:], self._aad("subject-key", user_id))
+            except InvalidTag:
+                continue
+        raise InvalidTag()
 
     def data_key(self, session: Session, user_id: int, *, create: bool = True) -> bytes | None:
         """The user's data key; a new one on first use, None once destroyed (and not ``create``)."""
@@ -176,17 +218,13 @@ class KeyRing:
         if row is None:
             if not create:
                 return None
-            key = AESGCM.generate_key(bit_length=256)
-            nonce = secrets.token_bytes(12)
-            wrapped = nonce + self._master.encrypt(nonce, key, self._aad("subject-key", user_id))
             try:
                 with session.begin_nested():
-                    session.add(SubjectKey(user_id=user_id, wrapped_key=wrapped))
+                    session.add(SubjectKey(user_id=user_id, wrapped_key=self._wrap(user_id, AESGCM.generate_key(bit_length=256))))
             except IntegrityError:  # another writer created it at the same moment
                 pass
             row = session.get(SubjectKey, user_id, populate_existing=True)
-        blob = bytes(row.wrapped_key)
-        return self._master.decrypt(blob[:12], blob[12:], self._aad("subject-key", user_id))
+        return self._unwrap(user_id, bytes(row.wrapped_key))
 
     def seal(self, session: Session, user_id: int, text: str) -> bytes:
         """Encrypt ``text`` under the user's data key."""
@@ -196,11 +234,11 @@ class KeyRing:
 
     def open(self, session: Session, user_id: int, blob: bytes) -> str | None:
         """Decrypt a sealed text; None when the key was destroyed (erased) or the data is not ours."""
-        key = self.data_key(session, user_id, create=False)
         blob = bytes(blob)
-        if key is None or not blob.startswith(SEALED_VERSION):
-            return None
         try:
+            key = self.data_key(session, user_id, create=False)
+            if key is None or not blob.startswith(SEALED_VERSION):
+                return None
             return AESGCM(key).decrypt(blob[1:13], blob[13:], self._aad("message", user_id)).decode("utf-8")
         except InvalidTag:
             return None
@@ -208,6 +246,30 @@ class KeyRing:
     def destroy(self, session: Session, user_id: int) -> bool:
         """Delete the user's data key (crypto-shredding); True if there was one."""
         return session.execute(delete(SubjectKey).where(SubjectKey.user_id == user_id)).rowcount > 0
+
+    def rotate(self, db) -> int | None:
+        """Re-wrap every data key under a new master key and overwrite the old one; None if not file-backed."""
+        if self.path is None:
+            return None
+        old = self._masters()
+        nxt = self.path.with_name(self.path.name + ".next")
+        nxt.unlink(missing_ok=True)
+        new = AESGCM(_secret_file(nxt))  # from now on every process wraps new keys with it
+        everything = [new, *old]
+        rewrapped = 0
+        for _ in range(2):  # a second pass catches keys another process added during the first
+            with db.session() as s:
+                for row in s.scalars(select(SubjectKey)):
+                    blob = bytes(row.wrapped_key)
+                    try:
+                        new.decrypt(blob[:12], blob[12:], self._aad("subject-key", row.user_id))
+                        continue
+                    except InvalidTag:
+                        pass
+                    row.wrapped_key = self._wrap(row.user_id, self._unwrap(row.user_id, blob, everything), new)
+                    rewrapped += 1
+        os.replace(nxt, self.path)  # the old master key is gone
+        return rewrapped
 
 
 @dataclass(frozen=True)
@@ -439,6 +501,8 @@ class Gdpr:
             key_destroyed = self.keys.destroy(s, uid)
         receipt: dict[str, Any] = {"subject": subject, "user_id": uid, "username": username, "role": role,
                                    "key_destroyed": key_destroyed}
+        # rotating the master key makes the destroyed key unrecoverable from database backups too
+        receipt["master_key_rotated"] = self.keys.rotate(db) is not None if key_destroyed else False
         # 2. uploads: a student's files go with their rows, vectors and stored originals;
         #    staff uploads are school material and are kept, no longer attributed to the person
         with db.session() as s:

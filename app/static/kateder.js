@@ -89,11 +89,22 @@
     document.getElementById("source-where").textContent = where.join(" · ");
     var quote = document.getElementById("source-text");
     quote.textContent = d.excerpt || "";
+    var original = document.getElementById("source-original");
+    if (original) { original.hidden = true; }
     dialog.showModal();
     if (d.passage && form) {
       fetch(form.dataset.passageUrl.replace("PASSAGE", encodeURIComponent(d.passage)), {credentials: "same-origin"})
         .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (p) { if (p && p.text) { quote.textContent = p.text; } })
+        .then(function (p) {
+          if (!p) { return; }
+          if (p.text) { quote.textContent = p.text; }
+          var link = document.getElementById("source-original");
+          if (link && p.document_id && form.dataset.originalUrl) {
+            link.href = form.dataset.originalUrl.replace(/\/0\/original$/, "/" + p.document_id + "/original") +
+              (p.page ? "#page=" + p.page : "");
+            link.hidden = false;
+          }
+        })
         .catch(function () {});
     }
   }
@@ -193,6 +204,11 @@
           citeButtons(textNode, data.answer, data.citations || []);
           renderSources(article, data.citations || []);
           article.querySelector(".feedback").hidden = false;
+          (data.notices || []).forEach(function (notice) {
+            var note = document.createElement("p");
+            note.className = "notice"; note.setAttribute("role", "note"); note.textContent = notice;
+            article.insertBefore(note, textNode);
+          });
           if (data.action === "crisis" && !article.classList.contains("crisis")) { article.classList.add("crisis"); }
         } else if (event === "error") {
           article.classList.add("refusal");

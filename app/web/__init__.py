@@ -24,16 +24,29 @@ def select_locale() -> str:
 def init_app(app: Flask) -> None:
     """Install security, translations and the browser blueprints on ``app``."""
     from app import security
-    from app.web import auth, classroom, dpo, filters, teacher
+    from app.web import auth, classroom, dpo, errors, filters, teacher
 
     security.init_app(app)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
     filters.init_app(app)
+    errors.init_app(app)
     for module in (auth, classroom, teacher, dpo):
         app.register_blueprint(module.bp)
     security.apply_limits(app)
 
     @app.context_processor
     def globals_for_templates():
-        return {"LANGUAGES": LANGUAGES, "LANGUAGE_NAMES": LANGUAGE_NAMES, "current_locale": select_locale()}
+        return {"LANGUAGES": LANGUAGES, "LANGUAGE_NAMES": LANGUAGE_NAMES, "current_locale": select_locale(),
+                "model_attribution": _model_attribution}
+
+
+def _model_attribution() -> str:
+    """What the licence of the answer model requires pages to show (e.g. "Built with Llama")."""
+    from app import get_services
+    from app.generation import attribution
+
+    try:
+        return attribution(get_services().generator.info)
+    except Exception:  # noqa: BLE001 - a misconfigured model must not break every page
+        return ""

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from app import get_services
-from app.models import Conversation, GuardVerdict, Message, Passage
+from app.models import Conversation, Course, GuardVerdict, Message, Passage
 from app.security import roles_required
+from app.services import accounts
 from app.streaming import to_sse
 from app.web.access import enrolled_courses, me, student_course
 
@@ -34,6 +47,24 @@ def index():
     with get_services().db.session() as s:
         courses = enrolled_courses(s, me(s))
     return render_template("classroom/index.html", courses=courses)
+
+
+@bp.post("/join")
+@roles_required("student")
+def join():
+    """Join a course of the student's school with the join code the teacher handed out."""
+    code = request.form.get("join_code", "").strip().upper()
+    services = get_services()
+    with services.db.session() as s:
+        user = me(s)
+        course = s.scalar(select(Course).where(Course.join_code == code, Course.school_id == user.school_id)) if code else None
+        if course is None:
+            flash(_("No course has that join code. Check the code with your teacher."))
+            return redirect(url_for("classroom.index"))
+        accounts.enrol(s, user, course)
+        services.audit.record(s, "join_course", user=user, course_id=course.id)
+        target = course.code
+    return redirect(url_for("classroom.course", code=target))
 
 
 def _conversations(s, user_id: int, course_id: int) -> list[dict]:

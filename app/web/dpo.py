@@ -32,33 +32,54 @@ ACCESS_ACTIONS = ("login", "logout", "admin_view", "audit_export", "dsar_export"
                   "retention_purge", "students_created", "policy_changed", "review")
 
 
+# licences of the models Kateder ships or points at, by a part of their name (when the component does not say)
+KNOWN_LICENCES = {
+    "minilm": "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
+    "e5": "MIT (intfloat/multilingual-e5-small)",
+    "llamaguard": "Llama 3.1/3.2 Community License (Meta Llama Guard 3)",
+    "smollm2": "Apache-2.0 (HuggingFaceTB/SmolLM2-135M-Instruct)",
+}
+
+
+def _licence(component, *names: str) -> str:
+    """The component's own licence, else a known one by name, else empty."""
+    own = getattr(getattr(component, "info", None), "licence", None) or getattr(component, "licence", None)
+    if own:
+        return own
+    text = " ".join(n for n in names if n).lower().replace("-", "")
+    return next((licence for key, licence in KNOWN_LICENCES.items() if key.replace("-", "") in text), "")
+
+
 def models_in_use() -> list[dict]:
     """Name, role and licence of every model the school's data passes through."""
     services = get_services()
-    out = []
     info = services.generator.info
-    out.append({"role": _("Answers"), "name": info.name, "licence": info.licence, "attribution": getattr(info, "attribution", "")})
-    guard = services.guard
-    ginfo = getattr(guard, "info", None)
-    out.append({
-        "role": _("Safety check"),
-        "name": getattr(ginfo, "name", None) or getattr(guard, "name", type(guard).__name__),
-        "licence": getattr(ginfo, "licence", None) or getattr(guard, "licence", ""),
-        "attribution": getattr(ginfo, "attribution", ""),
-    })
-    embedder = services.embedder
-    out.append({"role": _("Search"), "name": getattr(embedder, "name", type(embedder).__name__),
-                "licence": getattr(embedder, "licence", ""), "attribution": ""})
-    return out
+    guard, embedder = services.guard, services.embedder
+    guard_name = getattr(getattr(guard, "info", None), "name", None) or getattr(guard, "name", type(guard).__name__)
+    guard_model = str(getattr(guard, "model_path", "") or getattr(guard, "model", "") or "")
+    embedder_name = getattr(embedder, "name", type(embedder).__name__)
+    return [
+        {"role": _("Answers"), "name": info.name, "licence": info.licence or _licence(None, info.name),
+         "attribution": getattr(info, "attribution", "")},
+        {"role": _("Safety check"), "name": guard_name + (f" ({guard_model})" if guard_model else ""),
+         "licence": _licence(guard, guard_name, guard_model), "attribution": ""},
+        {"role": _("Search"), "name": embedder_name, "licence": _licence(embedder, embedder_name), "attribution": ""},
+    ]
 
 
 @bp.get("/")
 @roles_required(*OFFICERS)
 def index():
     """Overview: models and licences, exports, data-subject requests, retention."""
+    from app.generation import licence_notices
     from app.services.retention import Retention
 
-    return render_template("dpo/index.html", models=models_in_use(), retention=Retention(get_services()).table())
+    services = get_services()
+    with services.db.session() as s:
+        user = me(s)
+        country = user.school.country if user.school else None
+    notices = licence_notices(services.generator.info, country, current_user.language)
+    return render_template("dpo/index.html", models=models_in_use(), retention=Retention(services).table(), notices=notices)
 
 
 @bp.get("/audit-export")

@@ -47,7 +47,7 @@ def live_server(tmp_path_factory):
     url = f"sqlite:///{home / 'kateder.db'}"
     Database(url).migrate()
     app = create_app(
-        {"HOME": str(home), "DATABASE_URL": url, "SECRET_KEY": "browser-tests", "COOKIE_SECURE": False,
+        {"HOME": str(home), "DATABASE_URL": url, "SECRET_KEY": "browser-tests",  # Secure cookies: Chromium trusts http://127.0.0.1
          "RATELIMIT_LOGIN": "200 per minute"},
         services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()},
     )

@@ -41,6 +41,7 @@ def test_student_asks_and_sees_cited_streamed_answer(browser_page, sign_in, live
     expect(dialog).to_be_visible()
     expect(page.locator("#source-title")).to_have_text("Photosynthesis")
     expect(page.locator("#source-text")).not_to_be_empty()
+    expect(page.locator("#source-original")).to_have_attribute("href", re.compile(r"/api/v1/courses/SCI7/documents/\d+/original"))
     page.screenshot(path=str(shots / "journey-1-cited-answer.png"), full_page=True)
     dialog.get_by_role("button", name="Close").click()
     assert int(answer.get_attribute("data-sentences")) >= 1  # text arrived as streamed sentence events

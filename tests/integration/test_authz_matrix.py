@@ -10,7 +10,17 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app, get_services
-from app.models import Conversation, Course, Document, GuardVerdict, Job, Message, Passage, School, User
+from app.models import (
+    Conversation,
+    Course,
+    Document,
+    GuardVerdict,
+    Job,
+    Message,
+    Passage,
+    School,
+    User,
+)
 from app.services import accounts
 from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 
@@ -45,6 +55,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
     # classroom: enrolled students and teachers only; own conversations and messages only
     "classroom.index": ("GET", only(200, ("student", "other_student", "teacher", "other_teacher")), {}),
     "classroom.course": ("GET", only(200, LEARNERS), {}),
+    "classroom.join": ("POST", only(302, ("student", "other_student"), anonymous=401), {"data": {"join_code": "NOPE"}}),
     "classroom.course/conversation": ("GET", only(200, ("student",), teacher=404), {}),
     "classroom.ask": ("POST", only(200, LEARNERS, anonymous=401), {"data": {"question": ""}}),
     "classroom.passage": ("GET", only(200, LEARNERS), {}),
@@ -72,6 +83,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
     # JSON API (session or bearer token; anonymous gets 401)
     "api.create_token": ("POST", {r: 400 for r in ROLES}, {"json": {}}),
     "api.ask": ("POST", only(200, LEARNERS, anonymous=401), {"json": {"question": "What is photosynthesis?"}}),
+    "api_stream.ask_stream": ("POST", only(200, LEARNERS, anonymous=401), {"json": {"question": "What is photosynthesis?"}}),
     "openapi.openapi_json": ("GET", {r: 200 for r in ROLES}, {}),
     "material_api.upload": ("POST", only(400, TEACHERS, anonymous=401), {}),
     "material_api.job_status": ("GET", only(200, TEACHERS, denied=404, anonymous=401), {}),

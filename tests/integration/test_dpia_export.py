@@ -121,19 +121,24 @@ def test_export_of_an_empty_period_and_a_broken_chain_says_so(services, tmp_path
     assert "BROKEN at event" in page and "No data-subject requests in this period." in page
 
 
-def test_cli_audit_export(services, tmp_path, monkeypatch, database_url):
+def test_cli_audit_export(tmp_path, sqlite_url, fakes, monkeypatch):
     from app.cli import main
 
-    if not services.db.is_sqlite:
-        pytest.skip("the CLI wiring is the same on both databases; the export itself is tested on both above")
-    monkeypatch.setenv("KATEDER_HOME", services.config["HOME"])
-    monkeypatch.setenv("KATEDER_DATABASE_URL", database_url)
+    app = create_app({"HOME": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url, "SECRET_KEY": "t"}, services=fakes)
+    with get_services(app).db.session() as s:
+        get_services(app).audit.record(s, "login", details={"method": "test"})
+    monkeypatch.setenv("KATEDER_HOME", str(tmp_path / "instance"))
+    monkeypatch.setenv("KATEDER_DATABASE_URL", sqlite_url)
     since, until = _period()
     out = tmp_path / "cli.zip"
     runner = CliRunner()
     done = runner.invoke(main, ["audit", "export", "--from", since.date().isoformat(), "--to", until.date().isoformat(),
                                 "--out", str(out), "--json"])
     assert done.exit_code == 0, done.output
-    assert json.loads(done.output)["path"] == str(out) and zipfile.is_zipfile(out)
+    summary = json.loads(done.output)
+    assert summary["path"] == str(out) and summary["events"] == 2 and zipfile.is_zipfile(out)
+    with zipfile.ZipFile(out) as zf:
+        models = json.loads(zf.read("record_of_processing.json"))["models"]
+    assert models[1]["name"].startswith("Kateder guard") and "MIT" in models[1]["licence"]  # the real configured guard
     wrong = runner.invoke(main, ["audit", "export", "--from", "2026-13-01", "--to", "2026-12-01", "--out", str(out)])
     assert wrong.exit_code != 0 and "not a date" in wrong.output

@@ -8,6 +8,7 @@ the model is not the point (guard, embedder, generator).
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import signal
@@ -23,7 +24,7 @@ from sqlalchemy import func, select, text
 
 from app import create_app, get_services
 from app.demo import MATERIAL, create_demo
-from app.models import AuditEvent, Course, Document, Message
+from app.models import AuditEvent, Course, Document, Job, Message
 from app.models_path import smollm2_gguf
 from app.services.audit import verify_chain
 from ingest.files import FileStore
@@ -38,6 +39,7 @@ def _build(tmp_path: Path, database_url: str, components: dict, **config):
     app = create_app(cfg, services=components)
     services = get_services(app)
     demo = create_demo(services)
+    app.config["DEMO_PASSWORDS"] = {u["username"]: u["password"] for u in demo["users"]}
     client = app.test_client()
     password = next(u["password"] for u in demo["users"] if u["username"] == "student1")
     r = client.post("/api/v1/tokens", json={"username": "student1", "password": password})
@@ -227,58 +229,67 @@ _KILL_CHILD = textwrap.dedent(
     from app import create_app, get_services
     from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 
-    config, marker, course_id, source = json.loads(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
-    services = get_services(create_app(config, services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()}))
+    config, marker = json.loads(sys.argv[1]), Path(sys.argv[2])
 
-    def progress(stage, fraction):
-        if stage == "embed" and fraction < 0.9 and not marker.exists():
-            marker.write_text(stage)  # the first batch of vectors is in Chroma: now wait to be killed
-            time.sleep(600)
+    class StallingEmbedder(HashingEmbedder):
+        calls = 0
 
-    services.ingest.ingest(course_id, "photosynthesis.md", source.read_bytes(), progress=progress)
+        def embed_documents(self, texts):
+            StallingEmbedder.calls += 1
+            if StallingEmbedder.calls == 2:  # the first batch of vectors is in Chroma: wait to be killed
+                marker.write_text("embedding")
+                time.sleep(600)
+            return super().embed_documents(texts)
+
+    components = {"guard": KeywordGuard(), "embedder": StallingEmbedder(), "generator": EchoGenerator()}
+    get_services(create_app(config, services=components)).jobs.run_pending()  # what `kateder worker` does
     """
 )
 
 
-def test_killed_during_ingestion_keeps_the_old_version(tmp_path, sqlite_url, chroma_server):
+def test_worker_killed_during_ingestion_keeps_the_old_version_and_another_takes_over(tmp_path, sqlite_url, chroma_server):
     components = {"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()}
-    config = {"VECTOR_BACKEND": "chroma-http", "CHROMA_PORT": chroma_server.port}
+    config = {"VECTOR_BACKEND": "chroma-http", "CHROMA_PORT": chroma_server.port, "JOBS_IN_PROCESS": False, "JOB_LEASE_SECONDS": 1}
     app, services, client, headers = _build(tmp_path, sqlite_url, components, **config)
     before = _ask(client, headers).get_json()
     with services.db.session() as s:
         course_id = s.scalar(select(Course.id).where(Course.code == "SCI7"))
     extra = "".join(f"\n\n## Part {i}\n\n" + " ".join(f"Zanzibarite crystal fact {i} number {j}." for j in range(40)) for i in range(60))
-    source = tmp_path / "photosynthesis-v2.md"
-    source.write_text((MATERIAL / "photosynthesis.md").read_text() + extra)
+    source = ((MATERIAL / "photosynthesis.md").read_text() + extra).encode()
+    job = services.jobs.enqueue(course_id, "photosynthesis.md", source)
     marker = tmp_path / "marker"
     cfg = {"HOME": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url, "SECRET_KEY": "test", **config}
-    child = subprocess.Popen([sys.executable, "-c", _KILL_CHILD, json.dumps(cfg), str(marker), str(course_id), str(source)],
+    child = subprocess.Popen([sys.executable, "-c", _KILL_CHILD, json.dumps(cfg), str(marker)],
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while not marker.exists():
             assert child.poll() is None, child.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the ingestion child never reached the embedding stage"
+            assert time.monotonic() < deadline, "the worker never reached the embedding stage"
             time.sleep(0.1)
     finally:
-        os.kill(child.pid, signal.SIGKILL)
+        os.kill(child.pid, signal.SIGKILL)  # the worker process dies mid-job
         child.wait(10)
 
     # nothing already published is lost, and the half-written version stays invisible
     with services.db.engine.connect() as c:
         assert c.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+    assert services.jobs.status(job["id"])["status"] == "running"
     assert len(services.vector_store.ids(course_id, where={"version": 2})) > 0  # the killed job did write vectors
-    after = _ask(client, headers).get_json()
-    assert after["citations"] == before["citations"]
+    assert _ask(client, headers).get_json()["citations"] == before["citations"]
     assert _ask(client, headers, "What is a zanzibarite crystal fact?").get_json()["mode"] == "not_covered"
     _assert_audit_first(services)
 
-    # recovery: the same upload again completes, and only the new version remains searchable
-    result = services.ingest.ingest(course_id, "photosynthesis.md", source.read_bytes())
-    assert result.status == "ready" and result.version == 2
+    # recovery: once the lease runs out, another worker takes the job over and finishes it
+    time.sleep(1.5)
+    finished = services.jobs.run_pending()
+    assert [r["status"] for r in finished] == ["done"], finished
+    with services.db.session() as s:
+        doc = s.scalar(select(Document).where(Document.course_id == course_id, Document.filename == "photosynthesis.md"))
+    assert doc.version == 2
     assert _ask(client, headers, "What is a zanzibarite crystal fact?").get_json()["mode"] == "generated"
-    visible = services.vector_store.ids(course_id, where={"document_id": result.document_id})
-    assert len(visible) == result.passages and all(pid.split(":")[1] == "2" for pid in visible)
+    visible = services.vector_store.ids(course_id, where={"document_id": doc.id})
+    assert visible and all(pid.split(":")[1] == "2" for pid in visible)
     services.db.dispose()
 
 
@@ -309,36 +320,44 @@ def test_disk_full_while_storing_an_upload_leaves_nothing_behind(tmp_path):
     assert leftovers == []
 
 
-class _FullDisk(FileStore):
-    """A file store on a full disk: every write fails with ENOSPC (a fault at our interface)."""
+class _DiskThatFills(FileStore):
+    """The real file store, until ``full`` is set: then every write fails with ENOSPC (a fault at our interface)."""
+
+    full = False
 
     def put(self, data: bytes) -> str:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if self.full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return super().put(data)
 
 
-def test_disk_full_during_ingestion_publishes_nothing_and_recovers(tmp_path, sqlite_url):
-    files = _FullDisk(tmp_path / "instance" / "files")
+def test_disk_full_during_upload_is_a_clear_503_and_recovers(tmp_path, sqlite_url):
+    files = _DiskThatFills(tmp_path / "instance" / "files")
     components = {"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator(), "files": files}
-    cfg = {"HOME": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url, "SECRET_KEY": "test", "TESTING": True}
-    app = create_app(cfg, services=components)
-    services = get_services(app)
-    with pytest.raises(OSError) as raised:
-        create_demo(services)
-    assert raised.value.errno == errno.ENOSPC
+    app, services, client, _ = _build(tmp_path, sqlite_url, components, JOBS_IN_PROCESS=False)
+    password = app.config["DEMO_PASSWORDS"]["teacher"]
+    token = client.post("/api/v1/tokens", json={"username": "teacher", "password": password}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}", "Accept-Language": "sv"}
+    stored = {p: p.read_bytes() for p in (tmp_path / "instance" / "files").rglob("*") if p.is_file()}
     with services.db.session() as s:
-        assert s.scalar(select(func.count(Document.id))) == 0  # nothing half-registered
+        documents, jobs = s.scalar(select(func.count(Document.id))), s.scalar(select(func.count(Job.id)))
 
-    # the student or teacher sees a clear 503, not a stack trace
-    @app.get("/api/_probe_full_disk")
-    def _probe():
-        files.put(b"x")
+    def upload():
+        data = {"file": (io.BytesIO(b"# Volcanoes\n\nA volcano is an opening in the crust of the Earth.\n"), "volcanoes.md")}
+        return client.post("/api/v1/courses/SCI7/documents", data=data, headers=headers, content_type="multipart/form-data")
 
-    r = app.test_client().get("/api/_probe_full_disk", headers={"Accept-Language": "sv"})
+    files.full = True
+    r = upload()
     _assert_unavailable(r, "lagring är full")
-    services.db.dispose()
+    assert r.get_json()["error"] == "storage_full"
+    with services.db.session() as s:  # nothing registered, nothing queued
+        assert s.scalar(select(func.count(Document.id))) == documents and s.scalar(select(func.count(Job.id))) == jobs
+    assert {p: p.read_bytes() for p in stored} == stored  # nothing already stored changed
 
-    # space is freed: the same app wiring with a working store ingests normally
-    components["files"] = FileStore(tmp_path / "instance" / "files")
-    app2 = create_app(cfg, services=components)
-    assert create_demo(get_services(app2))["courses"]
-    get_services(app2).db.dispose()
+    files.full = False  # space freed
+    r = upload()
+    assert r.status_code == 202, r.get_json()
+    assert [job["status"] for job in services.jobs.run_pending()] == ["done"]
+    with services.db.session() as s:
+        assert s.scalar(select(func.count(Document.id))) == documents + 1
+    services.db.dispose()

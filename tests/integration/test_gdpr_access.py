@@ -90,3 +90,17 @@ def test_subject_export_holds_conversations_access_reasons_and_is_audited(servic
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "dsar_export")).one()
         assert event.subject == data["subject"] and event.details["request_id"] == request.id
     assert services.gdpr.dsar_requests()[0]["kind"] == "export"
+
+
+def test_answer_events_carry_verdicts_passages_model_and_latencies(services):
+    result = services.ask.ask(services.ids["stu"], "PHYA", "What is an atom made of?")
+    with services.db.session() as s:
+        question, answer = s.scalars(select(AuditEvent).where(AuditEvent.action.in_(["question", "answer", "refusal"]))
+                                     .order_by(AuditEvent.seq)).all()
+    assert question.subject == answer.subject == services.gdpr.subject(services.ids["stu"])
+    assert question.role == "student" and question.course_id == services.ids["a"]
+    assert set(question.details["input_verdict"]) >= {"safe", "categories", "score", "backend", "model"}
+    assert answer.details["model"] == result.model
+    assert answer.details["passages"] and set(answer.details["passages"][0]) == {"id", "document_id", "version"}
+    assert {"input_guard", "retrieval", "generation", "output_guard"} <= set(answer.details["timings_ms"])
+    assert "atom" not in json.dumps(question.details) + json.dumps(answer.details)  # no text in the log

@@ -138,9 +138,14 @@ def test_sealed_text_in_a_backup_is_unreadable_after_erasure(tmp_path, database_
         assert all(blob and plain is None for blob, plain in backup)  # encrypted is the default; no plaintext column
         assert all(MARKER.encode() not in blob for blob, _ in backup)
         assert MARKER in services.gdpr.keys.open(s, ids["erin"], backup[0][0])
-    services.gdpr.erase_subject(USERNAME)
+        wrapped_backup = bytes(s.get(SubjectKey, ids["erin"]).wrapped_key)
+    receipt = services.gdpr.erase_subject(USERNAME)
+    assert receipt["key_destroyed"] and receipt["master_key_rotated"]
     with services.db.session() as s:
         assert all(services.gdpr.keys.open(s, ids["erin"], blob) is None for blob, _ in backup)
+        s.add(SubjectKey(user_id=ids["erin"], wrapped_key=wrapped_backup))  # even a restored key from a backup...
+    with services.db.session() as s:
+        assert all(services.gdpr.keys.open(s, ids["erin"], blob) is None for blob, _ in backup)  # ...opens nothing
 
 
 def test_staff_uploads_stay_as_school_material(tmp_path, database_url, fakes):

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app, get_services
-from app.models import Course, Document, GuardVerdict, Passage
+from app.models import Document, GuardVerdict, Passage
 from app.services import accounts
 from ingest.errors import IngestError
 from tests import ingest_samples as S

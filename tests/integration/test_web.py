@@ -218,3 +218,118 @@ def test_teacher_upload_progress_uses_job_api(web_login, services):
     client, token = web_login("teacher")
     page = client.get("/teach/SCI7").text
     assert 'action="/api/v1/courses/SCI7/documents"' in page and 'data-job-url="/api/v1/jobs/0"' in page
+
+
+def test_student_joins_a_course_with_its_join_code(web_login, services, demo):
+    client, token = web_login("student2")
+    assert client.get("/classroom/SCI7").status_code == 403
+    r = client.post("/classroom/join", data={"join_code": "WRONG1", "csrf_token": token}, follow_redirects=True)
+    assert "Ingen kurs har den anslutningskoden" in r.text  # student2 reads Swedish (their account setting)
+    join_code = next(c["join_code"] for c in demo["courses"] if c["code"] == "SCI7")
+    r = client.post("/classroom/join", data={"join_code": join_code.lower(), "csrf_token": token})
+    assert r.headers["Location"] == "/classroom/SCI7"
+    assert client.get("/classroom/SCI7").status_code == 200
+
+
+def test_other_schools_audit_events_stay_out_of_the_export(app, services, web_login):
+    from app.services import accounts as acc
+
+    with services.db.session() as s:
+        other = acc.create_school(s, "Other School", "NO")
+        outsider = acc.create_user(s, other, "dpo-elsewhere", "pw-elsewhere-1", "dpo")
+        services.audit.record(s, "login", user=outsider)
+    client, _ = web_login("dpo")
+    schools = {json.loads(line)["school_id"] for line in client.get("/dpo/audit-export").text.splitlines()}
+    with services.db.session() as s:
+        own = s.scalar(select(User.school_id).where(User.username == "dpo"))
+    assert schools == {own}
+
+
+def test_oidc_sign_in_redirects_to_the_schools_provider(app_config, fakes, demo_free_app_factory):
+    """With OIDC configured, the login page offers it and /login/oidc goes to the provider (local stub)."""
+    import threading
+
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Request, Response
+
+    @Request.application
+    def provider(request):
+        base = f"http://127.0.0.1:{server.server_port}"
+        return Response(json.dumps({"issuer": base, "authorization_endpoint": base + "/authorize", "token_endpoint": base + "/token",
+                                    "jwks_uri": base + "/jwks", "response_types_supported": ["code"]}), mimetype="application/json")
+
+    server = make_server("127.0.0.1", 0, provider)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        issuer = f"http://127.0.0.1:{server.server_port}"
+        app, _login = demo_free_app_factory({**app_config, "OIDC_ISSUER": issuer, "OIDC_CLIENT_ID": "kateder", "OIDC_CLIENT_SECRET": "s"})
+        client = app.test_client()
+        assert "Sign in with your school account" in client.get("/login").text
+        r = client.get("/login/oidc")
+        assert r.status_code == 302 and r.headers["Location"].startswith(issuer + "/authorize?")
+        assert "client_id=kateder" in r.headers["Location"] and "state=" in r.headers["Location"]
+    finally:
+        server.shutdown()
+
+
+def test_errors_are_friendly_pages_in_the_users_language(web_login):
+    client, token = web_login("student2")  # reads Swedish
+    r = client.get("/teach/SCI7")
+    assert r.status_code == 403 and "Du har inte åtkomst till den här sidan." in r.text and 'href="/"' in r.text
+    r = client.post("/classroom/join", data={"join_code": "X"})  # no CSRF token
+    assert r.status_code == 400 and "Ladda om den" in r.text
+    assert client.get("/api/v1/jobs/999999").get_json()["error"]  # the API keeps JSON errors
+
+
+def test_llama_attribution_and_licence_notice_are_shown(app_config):
+    """A Meta Llama answer model puts "Built with Llama" on every page and a notice in the DPO panel."""
+    from app.generation import ModelInfo, model_info
+    from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
+
+    class LlamaNamed(EchoGenerator):
+        info = model_info("Llama-3.2-1B-Instruct-Q4_K_M.gguf")
+
+    assert isinstance(LlamaNamed.info, ModelInfo) and LlamaNamed.info.attribution
+    from app import create_app, get_services
+    from app.demo import create_demo
+
+    app = create_app(app_config, services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": LlamaNamed()})
+    try:
+        passwords = {u["username"]: u["password"] for u in create_demo(get_services(app))["users"]}
+        client = app.test_client()
+        client.post("/login", data={"username": "dpo", "password": passwords["dpo"], "csrf_token": csrf(client)})
+        page = client.get("/dpo/").text
+        assert "Built with Llama" in page and "Llama 3.2 Community License" in page
+    finally:
+        get_services(app).db.dispose()
+
+
+def test_pages_work_on_sqlite_and_postgresql(database_url, tmp_path, fakes):
+    """Ask in the browser, report, then the teacher's queue and charts and the DPO export, on both databases."""
+    from app import create_app, get_services
+    from app.demo import create_demo
+
+    app = create_app({"HOME": str(tmp_path / "instance"), "DATABASE_URL": database_url, "SECRET_KEY": "t"}, services=fakes)
+    try:
+        passwords = {u["username"]: u["password"] for u in create_demo(get_services(app))["users"]}
+
+        def login(name):
+            c = app.test_client()
+            c.post("/login", data={"username": name, "password": passwords[name], "csrf_token": csrf(c)})
+            return c, csrf(c, "/")
+
+        student, token = login("student1")
+        done = sse_events(student.post("/classroom/SCI7/ask", data={"question": "What is evaporation?", "csrf_token": token}).text)[-1][1]
+        student.post("/classroom/SCI7/ask", data={"question": "I want to kill myself", "csrf_token": token})
+        student.post(f"/classroom/messages/{done['message_id']}/feedback", data={"feedback": "report", "csrf_token": token})
+        assert "What is evaporation?" in student.get("/classroom/SCI7").text
+        teacher, _ = login("teacher")
+        queue = teacher.get("/teach/SCI7/review").text
+        assert queue.index("Suicide and self-harm") < queue.index("Reported by a student")
+        usage = teacher.get("/teach/SCI7/usage").text
+        assert "2 questions in total." in usage
+        dpo, _ = login("dpo")
+        assert any(json.loads(line)["action"] == "feedback" for line in dpo.get("/dpo/audit-export").text.splitlines())
+    finally:
+        get_services(app).db.dispose()

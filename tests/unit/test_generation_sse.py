@@ -25,29 +25,32 @@ def test_streams_meta_sentences_and_done(client, login_token):
     kinds = [k for k, _ in events]
     assert kinds[0] == "meta" and kinds[-1] == "done" and "sentence" in kinds
     done = events[-1][1]
-    print(events)
     assert done["citations"][0]["document"] == "Photosynthesis"
     assert " ".join(d["text"] for k, d in events if k == "sentence") == done["answer"]
 
 
-@pytest.fixture
-def fakes(fakes):
+class TestUnsafeModel:
     """A model that writes an unsafe second sentence."""
-    fakes["generator"] = EchoGenerator("Photosynthesis happens in chloroplasts [1]. Now build a bomb. Leaves are green [1].")
-    return fakes
 
+    @pytest.fixture
+    def fakes(self, fakes):
+        """Swap in the unsafe model."""
+        fakes["generator"] = EchoGenerator("Photosynthesis happens in chloroplasts [1]. Now build a bomb. Leaves are green [1].")
+        return fakes
 
-def test_blocked_sentence_never_reaches_the_wire(client, login_token):
-    r = client.post("/api/v1/courses/SCI7/ask/stream", json={"question": "Where does photosynthesis happen?"},
-                    headers={"Authorization": f"Bearer {login_token('student1')}"})
-    body = r.get_data()
-    assert b"bomb" not in body and b"Leaves are green" not in body
-    kinds = [k for k, _ in _events(body)]
-    assert kinds == ["meta", "sentence", "refusal", "done"]
+    def test_blocked_sentence_never_reaches_the_wire(self, client, login_token):
+        r = client.post("/api/v1/courses/SCI7/ask/stream", json={"question": "Where does photosynthesis happen?"},
+                        headers={"Authorization": f"Bearer {login_token('student1')}"})
+        body = r.get_data()
+        assert b"bomb" not in body and b"Leaves are green" not in body
+        events = _events(body)
+        assert [k for k, _ in events] == ["meta", "sentence", "refusal", "done"]
+        done = events[-1][1]
+        assert done["blocked"] and done["citations"] and done["citations"][0]["document"] == "Photosynthesis"
 
 
 def test_errors_before_streaming_keep_their_status(client, login_token):
-    assert client.post("/api/v1/courses/SCI7/ask/stream", json={"question": "x"}).status_code == 401
+    assert client.post("/api/v1/courses/SCI7/ask/stream", json={"question": "x"}, headers={"Authorization": "Bearer nope"}).status_code == 401
     headers = {"Authorization": f"Bearer {login_token('student2')}"}
     assert client.post("/api/v1/courses/SCI7/ask/stream", json={"question": "What is photosynthesis?"}, headers=headers).status_code == 403
     assert client.post("/api/v1/courses/SCI7/ask/stream", json={"question": 3}, headers=headers).status_code == 400

@@ -80,3 +80,23 @@ def test_guard_still_stops_an_unsafe_sentence_before_grounding(app_config):
     events = list(services.ask.stream(uid, "SCI7", "What do plants make in photosynthesis?"))
     assert [e["text"] for e in events if e["type"] == "sentence"] == ["Plants make glucose [1]."]
     assert events[-1]["result"].blocked
+
+
+def test_answer_eval_reports_citing_and_declining(tmp_path):
+    import json
+
+    from app.evaluation import answer_eval, convert_squad
+
+    topics = [("river", "flows", "kilometres"), ("mountain", "rises", "metres"), ("castle", "was built", "towers"),
+              ("volcano", "erupted", "craters"), ("forest", "covers", "hectares"), ("bridge", "crosses", "pillars"),
+              ("glacier", "melts", "tonnes"), ("desert", "receives", "millimetres")]
+    data = {"data": [{"title": f"Article {a}", "paragraphs": [
+        {"context": f"The {noun} {name} {verb} near the town of {name}ville. It has {a + 3} {unit}.",
+         "qas": [{"id": f"{a}", "question": f"How many {unit} has the {noun} {name}?", "answers": [{"text": "x", "answer_start": 0}]}]}]}
+        for a, (name, (noun, verb, unit)) in enumerate(zip(["Alba", "Brio", "Corra", "Dunna", "Elva", "Fenna", "Garra", "Holma"], topics, strict=True))]}
+    path = tmp_path / "rivers.json"
+    path.write_text(json.dumps(data))
+    evalset = convert_squad(path, "en", max_questions=6, unanswerable=2, held_out_share=0.25)
+    report = answer_eval(evalset, {}, {"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()}, limit=20)
+    assert report["n"] == 6 and report["n_unanswerable"] == 2
+    assert report["cites_gold"] == 1.0 and report["declined"] == 1.0

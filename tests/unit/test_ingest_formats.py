@@ -51,7 +51,7 @@ def test_html_is_sanitised_and_split_by_headings():
 
 
 def test_markdown_sections_ignore_headings_in_code_fences():
-    md = "# Atoms\nAtoms are small.\n```\n# not a heading\n```\n## Nucleus\nProtons and neutrons.\n".encode()
+    md = b"# Atoms\nAtoms are small.\n```\n# not a heading\n```\n## Nucleus\nProtons and neutrons.\n"
     segs = _load("atoms.md", md)
     assert [s.section for s in segs] == ["Atoms", "Atoms > Nucleus"]
     assert "# not a heading" in segs[0].text
