@@ -21,8 +21,9 @@ DEFAULTS: dict[str, Any] = {
     "CHROMA_HOST": "127.0.0.1",
     "CHROMA_PORT": 8000,
     # embedding model: "minilm" (bundled all-MiniLM-L6-v2), "e5" (bundled multilingual-e5-small),
-    # or a path to a sentence-transformers directory
-    "EMBEDDER": "minilm",
+    # or a path to a sentence-transformers directory. e5 by measurement: MiniLM is English-only,
+    # BM25 + e5 was the best retriever in every language (docs/retrieval.md)
+    "EMBEDDER": "e5",
     # generation: "llamacpp" (a local GGUF; empty path = bundled SmolLM2-135M-Instruct),
     # "openai" (an OpenAI-compatible server), "transformers" (a local HF directory)
     "GENERATOR": "llamacpp",

@@ -52,7 +52,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=160)
+    parser.add_argument("--questions", type=int, default=len(QUESTIONS), help="how many of the questions to ask")
     args = parser.parse_args()
+    questions = QUESTIONS[: args.questions]
 
     from llama_cpp import Llama
     from sqlalchemy import select
@@ -73,6 +75,7 @@ def main() -> None:
     with services.db.session() as s:
         uid = s.scalar(select(User.id).where(User.username == "teacher"))
     setup_s = time.perf_counter() - t
+    print(f"setup (models, demo school) {setup_s:.1f} s", flush=True)
 
     chat = generator.inner.model  # the LangChain ChatLlamaCpp: same parameters for the raw run
     params = chat._get_parameters(None)
@@ -101,10 +104,11 @@ def main() -> None:
 
     # warm-up: load every model, fill the caches, record the messages each question sends
     messages = {}
-    for q in QUESTIONS:
+    for q in questions:
         _, _, result = run_pipeline(q)
         messages[q] = generator.last if result.mode == "generated" else None
-    asked = [q for q in QUESTIONS if messages[q]]
+        print(f"warm-up: {q[:40]} -> {result.mode}", flush=True)
+    asked = [q for q in questions if messages[q]]
     for q in asked:
         run_raw(messages[q])
 

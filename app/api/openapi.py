@@ -106,6 +106,11 @@ SCHEMAS: dict[str, Any] = {
             "model": {"type": "string"},
             "notices": {"type": "array", "items": {"type": "string"}},
             "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
+            "grounding": {
+                "type": ["object", "null"],
+                "description": "generated answers: sentences checked, removed as unsupported, re-cited",
+                "additionalProperties": {"type": "integer"},
+            },
         },
     },
 }

@@ -296,6 +296,10 @@ class AskService:
         except Exception as exc:  # the model server or the model failed: say so, keep the record
             self._record_failure(user_id, course_id, conversation_id, exc)
             raise Unavailable(unavailable_message("model", language)) from exc
+        finally:  # a stopped answer stops the model (and frees it for the next question) now
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
         timings["generation"] = max(0.0, _ms(t_gen) - guard_ms)
         timings["output_guard"] = guard_ms
         if first_sentence_at is not None:

@@ -39,6 +39,7 @@ from app.models import (
     DsarRequest,
     Enrolment,
     GuardVerdict,
+    Job,
     Message,
     School,
     SubjectKey,
@@ -516,6 +517,7 @@ class Gdpr:
                 deleted_docs += 1
         receipt["documents_deleted"] = deleted_docs
         receipt["documents_unattributed"] = len(docs) - deleted_docs
+        receipt["upload_jobs"] = self._erase_upload_jobs(uid, remove=role == "student")
         # 3. database rows: conversations (messages, verdicts), tokens, enrolments, the account
         with db.session() as s:
             conv_ids = list(s.scalars(select(Conversation.id).where(Conversation.user_id == uid)))
@@ -554,6 +556,30 @@ class Gdpr:
             receipt["request_id"] = request.id
             receipt["audit_seq"] = event.seq
         return receipt
+
+
+    def _erase_upload_jobs(self, uid: int, *, remove: bool) -> int:
+        """Queued or failed upload jobs of the user: dropped with their stored original (or de-attributed)."""
+        digests: list[str] = []
+        count = 0
+        with self.s.db.session() as s:
+            for job in s.scalars(select(Job)):
+                payload = dict(job.payload or {})
+                if payload.get("uploaded_by") != uid:
+                    continue
+                count += 1
+                if remove:
+                    digests.append(str(payload.get("digest") or ""))
+                    s.delete(job)
+                else:
+                    payload["uploaded_by"] = None
+                    job.payload = payload
+        for digest in filter(None, digests):
+            with self.s.db.session() as s:
+                in_use = s.scalar(select(Document.id).where(Document.content_hash == digest).limit(1))
+            if in_use is None:
+                self.s.files.delete(digest)
+        return count
 
 
 def _dsar_dict(r: DsarRequest) -> dict[str, Any]:
@@ -646,10 +672,25 @@ def compact_collection(store, course_id: int) -> bool:
             con = sqlite3.connect(Path(path) / "chroma.sqlite3", isolation_level=None, timeout=30)
             con.execute("VACUUM")
             con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            live = {str(row[0]) for row in con.execute("SELECT id FROM segments")}
             con.close()
         except sqlite3.Error:
-            pass
+            return True
+        # the dropped collection's vector segment stays on disk (its index file can hold stale bytes)
+        for folder in Path(path).iterdir():
+            if folder.is_dir() and _is_uuid(folder.name) and folder.name not in live:
+                shutil.rmtree(folder, ignore_errors=True)
     return True
+
+
+def _is_uuid(name: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(name)
+        return True
+    except ValueError:
+        return False
 
 
 def render_subject_html(data: dict[str, Any]) -> str:

@@ -29,6 +29,29 @@
     button.addEventListener("click", function () { window.print(); });
   });
 
+  // ---- teacher: poll for new critical alerts (self-harm) on every teacher page ---------
+  var live = document.getElementById("live-alert");
+  if (live) {
+    var seen = null;
+    var check = function () {
+      fetch(live.dataset.url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) { return; }
+          if (seen !== null && data.critical > seen && data.courses.length) {
+            live.textContent = live.dataset.text + " ";
+            var a = document.createElement("a");
+            a.href = data.courses[0].url; a.textContent = live.dataset.link + " (" + data.courses[0].code + ")";
+            live.appendChild(a);
+            live.hidden = false;
+          }
+          seen = data.critical;
+        }).catch(function () {});
+    };
+    check();
+    window.setInterval(check, parseInt(live.dataset.interval || "20000", 10));
+  }
+
   // ---- classroom -------------------------------------------------------------
   var form = document.getElementById("ask-form");
   var i18n = (document.getElementById("i18n") || {dataset: {}}).dataset;

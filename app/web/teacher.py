@@ -6,7 +6,7 @@ import secrets
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -70,6 +70,18 @@ def index():
         counts = Counter(item["course_id"] for item in queue)
         critical = Counter(item["course_id"] for item in queue if item["critical"])
         return render_template("teacher/index.html", courses=courses, counts=counts, critical=critical)
+
+
+@bp.get("/alerts")
+@roles_required(*TEACHERS)
+def alerts():
+    """Unreviewed critical alerts per course, polled by the teacher's open pages."""
+    with get_services().db.session() as s:
+        ids = teachable_course_ids(s, me(s))
+        critical = Counter(item["course_id"] for item in review_queue(s, ids) if item["critical"])
+        codes = dict(s.execute(select(Course.id, Course.code).where(Course.id.in_(ids))).all()) if ids else {}
+    courses = [{"code": codes[cid], "critical": n, "url": url_for("teacher.review", code=codes[cid])} for cid, n in critical.items()]
+    return jsonify(critical=sum(critical.values()), courses=courses)
 
 
 @bp.get("/<code>")

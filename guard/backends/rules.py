@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 
 from guard.normalize import normalize
+from guard.selfharm import is_self_harm
 from guard.types import Message, Role, Verdict
 
 _INTENT = r"(how (do|can|could|would) (i|we|you)|how to|teach me|tell me how|help me|i want to|i'm going to|i am going to|hur (gör|kan) (jag|man)|jag vill|wie (kann|mache|baue) (ich|man)|ich will|come (posso|faccio|si fa)|voglio|hvordan (kan|lager) (jeg|man)|jeg vil)"
@@ -41,10 +42,12 @@ class RuleGuard:
         """Flag the last message when an intent phrase meets a hazard pattern."""
         start = time.perf_counter()
         text = normalize(conversation[-1].content) if conversation else ""
-        hits = []
+        hits = ["S11"] if is_self_harm(text) else []
         for code, patterns in _COMPILED.items():
-            if any(p.search(text) for p in patterns) and (
-                code in _FIRST_PERSON_CODES or role == "agent" or _INTENT_RE.search(text)
+            if (
+                code not in hits
+                and any(p.search(text) for p in patterns)
+                and (code in _FIRST_PERSON_CODES or role == "agent" or _INTENT_RE.search(text))
             ):
                 hits.append(code)
         return Verdict(

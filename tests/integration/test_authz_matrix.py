@@ -62,6 +62,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
     "classroom.feedback": ("POST", only(400, ("student",), anonymous=401, other_student=404, teacher=404, other_teacher=404), {}),
     # teacher panel: the course's teachers and the school's admins
     "teacher.index": ("GET", only(200, (*TEACHERS, "other_teacher", "other_school_admin")), {}),
+    "teacher.alerts": ("GET", only(200, (*TEACHERS, "other_teacher", "other_school_admin")), {}),
     "teacher.course": ("GET", only(200, TEACHERS), {}),
     "teacher.passage": ("POST", only(400, TEACHERS, anonymous=401), {}),
     "teacher.students": ("GET", only(200, TEACHERS), {}),
@@ -144,14 +145,16 @@ def world(tmp_path_factory, template_db):
 
 
 def _cases():
+    import tempfile
+
     from app import create_app as _create
 
-    app = _create({"HOME": "/tmp/kateder-authz-listing", "SECRET_KEY": "x"}, services={
+    app = _create({"HOME": tempfile.mkdtemp(prefix="kateder-authz-"), "SECRET_KEY": "x"}, services={
         "guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()})
     seen = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         key = rule.endpoint + ("/conversation" if "conversation_id" in rule.arguments and rule.endpoint == "classroom.course" else "")
-        seen.append((key, rule.rule))
+        seen.append((key, rule.rule, frozenset(rule.methods - {"HEAD", "OPTIONS"})))
     get_services(app).db.dispose()
     return seen
 
@@ -159,16 +162,23 @@ def _cases():
 ROUTES = _cases()
 
 
+# routes with more than one method: the other methods are covered elsewhere
+OTHER_METHODS = {"auth.login": {"POST"}}  # sign-in itself: tests/integration/test_web.py
+
+
 def test_every_route_has_an_expectation():
-    missing = sorted({key for key, _ in ROUTES} - set(EXPECTED))
+    missing = sorted({key for key, _, _ in ROUTES} - set(EXPECTED))
     assert not missing, f"add these endpoints to EXPECTED in {__file__}: {missing}"
+    for key, rule, methods in ROUTES:
+        untested = methods - {EXPECTED[key][0]} - OTHER_METHODS.get(key, set())
+        assert not untested, f"{rule} also answers {sorted(untested)}: add a row for it"
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_route_matrix(world, role):
     app, ids, values = world
     failures = []
-    for key, rule in ROUTES:
+    for key, rule, _methods in ROUTES:
         if key not in EXPECTED:
             continue
         method, expected, options = EXPECTED[key]

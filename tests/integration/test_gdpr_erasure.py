@@ -19,6 +19,7 @@ from app.services.gdpr import SubjectNotFound
 MARKER = "zanzibarquokka"
 USERNAME = "erin_q7x"
 UPLOAD_MARKER = "quokkadiary"
+JOB_MARKER = "wombatqueue"
 MATERIAL = b"# Photosynthesis\n\nPlants make sugar from light, water and carbon dioxide. This is called photosynthesis.\n"
 
 
@@ -89,6 +90,8 @@ def test_erasure_leaves_nothing_of_the_students_text(tmp_path, database_url, fak
     other = services.ask.ask(ids["olle"], "BIO1", "What is photosynthesis?")
     services.ingest.ingest(ids["course"], "my-notes.md", f"# Notes\n\nMy {UPLOAD_MARKER} about plants and light.\n".encode(),
                            uploaded_by=ids["erin"])
+    queued = services.jobs.enqueue(ids["course"], "queued.md", f"# Queued\n\nMy {JOB_MARKER} waiting upload.\n".encode(),
+                                   uploaded_by=ids["erin"])  # an upload still queued (or failed) at erasure time
     services.gdpr.open_conversation(ids["teacher"], first.conversation_id, "Checking a worrying question from class")
     exported = services.gdpr.export_subject(USERNAME)
     assert MARKER in exported.json_path.read_text(encoding="utf-8")
@@ -98,6 +101,7 @@ def test_erasure_leaves_nothing_of_the_students_text(tmp_path, database_url, fak
     assert any(MARKER in (t or "") for t in texts)
     assert _chroma_hits(services, UPLOAD_MARKER)
     assert _file_hits(home, UPLOAD_MARKER)  # the stored original and Chroma's files
+    assert _file_hits(home, JOB_MARKER) and services.jobs.status(queued["id"]) is not None
     if storage == "plain":
         assert _table_hits(services, MARKER)
         if services.db.is_sqlite:
@@ -108,7 +112,8 @@ def test_erasure_leaves_nothing_of_the_students_text(tmp_path, database_url, fak
     assert receipt["key_destroyed"] is (storage == "encrypted")
     assert receipt["conversations"] == 1 and receipt["messages"] == 4 and receipt["documents_deleted"] == 1
     assert receipt["export_files_deleted"] == 2
-    for needle in (MARKER, UPLOAD_MARKER, USERNAME):
+    assert receipt["upload_jobs"] == 1 and services.jobs.status(queued["id"]) is None
+    for needle in (MARKER, UPLOAD_MARKER, JOB_MARKER, USERNAME):
         assert _table_hits(services, needle) == [], needle
         assert _file_hits(home, needle) == [], needle
         assert _chroma_hits(services, needle) == [], needle

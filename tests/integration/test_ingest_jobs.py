@@ -121,31 +121,23 @@ class SlowEmbedder(HashingEmbedder):
 
 config = json.loads(sys.argv[1])
 services = get_services(create_app(config, services={"guard": KeywordGuard(), "embedder": SlowEmbedder(), "generator": EchoGenerator()}))
-if sys.argv[2] == "setup":
-    from app.services import accounts
-    with services.db.session() as s:
-        school = accounts.create_school(s, "Kill school")
-        course = accounts.create_course(s, school, "KILL", "Kill", "en")
-    services.ingest.ingest(course.id, "keep.md", b"# Keep\n\nPhotosynthesis happens in the chloroplasts of green leaves.")
-    with open(sys.argv[3], "rb") as fh:
-        job = services.jobs.enqueue(course.id, "long.md", fh.read())
-    print(json.dumps({"course": course.id, "job": job["id"]}))
-else:
-    services.jobs.run_pending()
+services.ingest.ingest(int(sys.argv[2]), "keep.md", b"# Keep\n\nPhotosynthesis happens in the chloroplasts of green leaves.")
+services.jobs.run_pending()
 """
 
 
 def test_worker_killed_mid_job_leaves_nothing_visible_and_the_job_can_be_retried(tmp_path, sqlite_url, fakes):
     config = _config(tmp_path, sqlite_url, EMBED_BATCH=2)
     doc = "\n\n".join(f"## Part {i}\n\n" + S.filler("volcanoes", 10, seed=i) for i in range(30))
-    (tmp_path / "long.md").write_text(f"# Volcanoes\n\n{doc}")
+    # this process queues the job without opening Chroma; the worker process owns Chroma until it is killed
+    queued = get_services(create_app(config, services=fakes))
+    course = _course(queued, "KILL")
+    job_id = queued.jobs.enqueue(course, "long.md", f"# Volcanoes\n\n{doc}".encode())["id"]
+    queued.db.dispose()
+    ids = {"course": course, "job": job_id}
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    setup = subprocess.run([sys.executable, "-c", WORKER, json.dumps(config), "setup", str(tmp_path / "long.md")],
-                           capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
-    assert setup.returncode == 0, setup.stderr[-2000:]
-    ids = json.loads(setup.stdout.strip().splitlines()[-1])
 
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(config), "work"], env=env, cwd=ROOT,
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(config), str(course)], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     from app.db import Database
 

@@ -13,7 +13,7 @@ from app.models import Course, GuardVerdict, Message, User
 
 def csrf(client, path: str = "/login") -> str:
     """The CSRF token of the current session, read from a page."""
-    page = client.get(path, headers={"Accept": "text/html"})
+    page = client.get(path, headers={"Accept": "text/html"}, follow_redirects=True)
     return re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
 
 
@@ -101,6 +101,7 @@ def test_crisis_is_first_in_queue_and_false_positive_clears_it(web_login, servic
         student.post("/classroom/SCI7/ask", data={"question": q, "csrf_token": token})
     teacher, ttoken = web_login("teacher")
     assert "critical alert" in teacher.get("/teach/").text
+    assert teacher.get("/teach/alerts").get_json()["courses"] == [{"code": "SCI7", "critical": 1, "url": "/teach/SCI7/review"}]
     page = teacher.get("/teach/SCI7/review").text
     assert page.index("Suicide and self-harm") < page.index("Indiscriminate weapons")
     with services.db.session() as s:
@@ -148,9 +149,9 @@ def demo_free_app_factory(fakes):
 
     built = []
 
-    def _make(config):
+    def _make(config, *, with_demo: bool = True):
         app = create_app(config, services=fakes)
-        demo = create_demo(get_services(app))
+        demo = create_demo(get_services(app)) if with_demo else {"users": []}
         built.append(app)
         passwords = {u["username"]: u["password"] for u in demo["users"]}
 
@@ -263,7 +264,8 @@ def test_oidc_sign_in_redirects_to_the_schools_provider(app_config, fakes, demo_
     thread.start()
     try:
         issuer = f"http://127.0.0.1:{server.server_port}"
-        app, _login = demo_free_app_factory({**app_config, "OIDC_ISSUER": issuer, "OIDC_CLIENT_ID": "kateder", "OIDC_CLIENT_SECRET": "s"})
+        app, _login = demo_free_app_factory({**app_config, "OIDC_ISSUER": issuer, "OIDC_CLIENT_ID": "kateder", "OIDC_CLIENT_SECRET": "s"},
+                                           with_demo=False)
         client = app.test_client()
         assert "Sign in with your school account" in client.get("/login").text
         r = client.get("/login/oidc")
@@ -292,13 +294,14 @@ def test_llama_attribution_and_licence_notice_are_shown(app_config):
 
     assert isinstance(LlamaNamed.info, ModelInfo) and LlamaNamed.info.attribution
     from app import create_app, get_services
-    from app.demo import create_demo
+    from app.services import accounts as acc
 
     app = create_app(app_config, services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": LlamaNamed()})
     try:
-        passwords = {u["username"]: u["password"] for u in create_demo(get_services(app))["users"]}
+        with get_services(app).db.session() as s:
+            acc.create_user(s, acc.create_school(s, "School", "SE"), "dpo", "pw-dpo-123", "dpo")
         client = app.test_client()
-        client.post("/login", data={"username": "dpo", "password": passwords["dpo"], "csrf_token": csrf(client)})
+        client.post("/login", data={"username": "dpo", "password": "pw-dpo-123", "csrf_token": csrf(client)})
         page = client.get("/dpo/").text
         assert "Built with Llama" in page and "Llama 3.2 Community License" in page
     finally:
@@ -333,3 +336,52 @@ def test_pages_work_on_sqlite_and_postgresql(database_url, tmp_path, fakes):
         assert any(json.loads(line)["action"] == "feedback" for line in dpo.get("/dpo/audit-export").text.splitlines())
     finally:
         get_services(app).db.dispose()
+
+
+def test_teacher_releases_and_rejects_held_passages(web_login, services):
+    from app.models import Passage
+
+    with services.db.session() as s:
+        course_id = s.scalar(select(Course.id).where(Course.code == "SCI7"))
+    text = ("# Chemistry safety\n\nAcids and bases react to form salts and water.\n\n"
+            + "Never try to build a bomb from lab chemicals, it is illegal and deadly. " * 30)
+    result = services.ingest.ingest(course_id, "safety.md", text.encode())
+    assert result.held >= 1
+    client, token = web_login("teacher")
+    assert "Passages held by the safety scan" in client.get("/teach/SCI7").text
+    with services.db.session() as s:
+        held = s.scalars(select(Passage.id).where(Passage.course_id == course_id, Passage.status == "held")).all()
+    r = client.post(f"/teach/SCI7/passages/{held[0]}", data={"decision": "release", "csrf_token": token})
+    assert r.status_code == 302
+    with services.db.session() as s:
+        assert s.get(Passage, held[0]).status == "indexed"
+    if len(held) > 1:
+        client.post(f"/teach/SCI7/passages/{held[1]}", data={"decision": "reject", "csrf_token": token})
+        with services.db.session() as s:
+            assert s.get(Passage, held[1]).status == "rejected"
+    # a decided passage cannot be decided again
+    assert client.post(f"/teach/SCI7/passages/{held[0]}", data={"decision": "reject", "csrf_token": token}).status_code == 404
+
+
+def test_classmates_never_see_each_others_conversations_or_other_courses_material(web_login, services):
+    from app.models import Passage
+    from app.services import accounts as acc
+
+    owner, token = web_login("student1")
+    done = sse_events(owner.post("/classroom/SCI7/ask", data={"question": "What is evaporation?", "csrf_token": token}).text)[-1][1]
+    with services.db.session() as s:
+        acc.enrol(s, s.scalar(select(User).where(User.username == "student2")), s.scalar(select(Course).where(Course.code == "SCI7")))
+        hist = s.scalar(select(Course.id).where(Course.code == "HIST8"))
+        other_passage = s.scalar(select(Passage.id).where(Passage.course_id == hist))
+    classmate, ctoken = web_login("student2")
+    assert classmate.get("/classroom/SCI7").status_code == 200
+    assert classmate.get(f"/classroom/SCI7/c/{done['conversation_id']}").status_code == 404
+    assert "What is evaporation?" not in classmate.get("/classroom/SCI7").text
+    r = classmate.post(f"/classroom/messages/{done['message_id']}/feedback", data={"feedback": "report", "csrf_token": ctoken})
+    assert r.status_code == 404
+    # continuing someone else's conversation is refused inside the stream
+    events = sse_events(classmate.post("/classroom/SCI7/ask", data={"question": "And rain?", "conversation_id": done["conversation_id"],
+                                                                       "csrf_token": ctoken}).text)
+    assert events[-1][0] == "error" and events[-1][1]["status"] == 404
+    # a passage of another course is not found through this course, even for a student of both
+    assert classmate.get(f"/classroom/SCI7/passages/{other_passage}").status_code == 404

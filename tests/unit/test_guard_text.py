@@ -7,6 +7,7 @@ import pytest
 from guard.injection import detect
 from guard.normalize import normalize
 from guard.pii import fodselsnummer_ok, luhn_ok, personnummer_ok, redact
+from guard.selfharm import is_self_harm
 
 
 @pytest.mark.parametrize(
@@ -97,3 +98,25 @@ def test_redact(text, expected, kinds):
 def test_injection(text, kinds):
     """Instructions aimed at the model are found in five languages; schoolwork is not."""
     assert detect(text) == kinds
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I want to kill myself tonight.", True),
+        ("Jag vill ta livet av mig.", True),
+        ("Jeg vil ta livet mitt i kveld.", True),
+        ("Jeg vil ikke leve lenger, jeg vil dø.", True),
+        ("Ich will nicht mehr leben.", True),
+        ("Voglio uccidermi stasera.", True),
+        ("Non voglio più vivere.", True),
+        ("I w4nt to k1ll mys3lf", True),
+        ("Why do some people self-harm?", False),
+        ("What are the warning signs of suicide?", False),
+        ("Hvorfor tar noen livet sitt?", False),
+        ("How do I kill a Python process?", False),
+    ],
+)
+def test_self_harm_statements(text, expected):
+    """First-person statements in five languages; questions about the topic do not match."""
+    assert is_self_harm(text) is expected
