@@ -93,6 +93,8 @@ def _llamacpp(config: Mapping[str, Any]) -> Generator:
             model_path=path,
             n_ctx=int(config.get("GENERATOR_CONTEXT", 2048)),
             n_threads=int(config.get("GENERATOR_THREADS", 2)),
+            # LangChain's default n_batch is 8: the prompt would be prefilled 8 tokens at a time
+            n_batch=512,
             max_tokens=int(config.get("GENERATOR_MAX_TOKENS", 160)),
             temperature=float(config.get("GENERATOR_TEMPERATURE", 0.1)),
             verbose=False,

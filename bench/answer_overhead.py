@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--questions", type=int, default=len(QUESTIONS), help="how many of the questions to ask")
+    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (1 on a busy machine: its threads spin)")
     args = parser.parse_args()
     questions = QUESTIONS[: args.questions]
 
@@ -66,7 +67,8 @@ def main() -> None:
     from app.models_path import smollm2_gguf
 
     home = Path(tempfile.mkdtemp(prefix="kateder-bench-"))
-    config = {"HOME": str(home), "SECRET_KEY": "bench", "GENERATOR_TEMPERATURE": 0.0, "GENERATOR_MAX_TOKENS": args.max_tokens}
+    config = {"HOME": str(home), "SECRET_KEY": "bench", "GENERATOR_TEMPERATURE": 0.0, "GENERATOR_MAX_TOKENS": args.max_tokens,
+              "GENERATOR_THREADS": args.threads}
     t = time.perf_counter()
     generator = Recording(build_generator({**config, "GENERATOR": "llamacpp"}))
     services = get_services(create_app(config, services={"generator": generator}))

@@ -181,7 +181,8 @@ def qa_table(report: dict) -> list[str]:
         "|---|---|---:|---:|",
     ]
     for src, m in report["by_source"].items():
-        lines.append(f"| {src.split('-')[-1]} | {src} | {m['n']} | {fmt(m['fpr'])} |")
+        lang = {"qa-norquad": "nb", "qa-squad-it": "it"}.get(src, src.split("-")[-1])
+        lines.append(f"| {lang} | {src} | {m['n']} | {fmt(m['fpr'])} |")
     lines.append(f"| **all** | | {report['n']} | {fmt(report['fpr'])} |")
     return lines + [""]
 

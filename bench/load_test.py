@@ -130,13 +130,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--guard", default=None, help="GUARD_BACKEND (default: whatever build_guard gives)")
+    parser.add_argument("--llama-threads", type=int, default=1, help="llama_cpp.server threads (1 is faster on a shared machine)")
     args = parser.parse_args()
     from tests.production.servers import ProductionStack
 
     rng = random.Random(3)
     extra = {"KATEDER_RATELIMIT_ASK_ADDRESS": "100000 per minute"}  # every simulated student comes from 127.0.0.1
     with ProductionStack(Path(tempfile.mkdtemp(prefix="kateder-load-")), workers=args.workers, guard=args.guard,
-                         max_tokens=args.max_tokens, extra_env=extra) as stack:
+                         max_tokens=args.max_tokens, llama_threads=args.llama_threads, extra_env=extra) as stack:
         print(f"stack up: {stack.timings}; gunicorn workers {stack.worker_pids()}")
         tokens = enrol_students(stack.database_url, args.students, stack.env["KATEDER_HOME"])
         results: list[dict] = []
@@ -169,7 +170,7 @@ def main() -> None:
             stages.setdefault(k, []).append(v)
     summary = {
         "bench": "load_test", "students": args.students, "questions_each": args.questions, "gunicorn_workers": args.workers,
-        "generator_max_tokens": args.max_tokens, "requests": len(results), "errors": sum(errors.values()),
+        "generator_max_tokens": args.max_tokens, "llama_threads": args.llama_threads, "requests": len(results), "errors": sum(errors.values()),
         "error_statuses": {str(k): v for k, v in errors.items()}, "wall_s": round(wall, 1),
         "throughput_qpm": round(len(lat) / wall * 60, 1) if wall else 0.0,
         "p50_s": round(statistics.median(lat), 2) if lat else None, "p95_s": round(pct(lat, 0.95), 2) if lat else None,

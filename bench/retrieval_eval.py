@@ -2,7 +2,8 @@
 
 Writes the tables of docs/retrieval.md (between the ``results`` markers) and
 bench/results/retrieval_eval.json. Bounded: per language at most 300 answerable questions,
-100 unanswerable ones (questions of held-out articles) and 600 passages, seed 13.
+100 unanswerable ones (questions of held-out articles) and 600 passages, seed 13 (smaller
+with --max-questions/--max-passages/--unanswerable on a busy machine).
 Embeddings are cached in ~/.cache/kateder-bench so a rerun only re-ranks.
 
     python bench/retrieval_eval.py [--languages xquad-en,norquad] [--no-docs]
@@ -111,9 +112,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--languages", default=",".join(SOURCES), help="comma-separated sources")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/retrieval.md")
+    parser.add_argument("--max-questions", type=int, default=300)
+    parser.add_argument("--max-passages", type=int, default=600)
+    parser.add_argument("--unanswerable", type=int, default=100)
     args = parser.parse_args()
     sources = [s for s in args.languages.split(",") if s]
-    sets = {s: convert_source(s) for s in sources}
+    sets = {s: convert_source(s, max_questions=args.max_questions, max_passages=args.max_passages, unanswerable=args.unanswerable) for s in sources}
     print("data:", {s: {"passages": len(e.passages), "questions": len(e.questions)} for s, e in sets.items()}, flush=True)
 
     embedders, speed = {}, {}
@@ -127,8 +131,11 @@ def main() -> None:
     for name, emb in embedders.items():
         # one fresh instance per embedder: a course is only ever queried with its own embedder
         with EvalRun({"EMBEDDER": "minilm"}, {"embedder": emb}) as services:
-            courses = {src: index_eval_set(services, evalset, code=src) for src, evalset in sets.items()}
-            emb.save()
+            courses = {}
+            for src, evalset in sets.items():
+                courses[src] = index_eval_set(services, evalset, code=src)
+                emb.save()
+                print(f"  {name}: indexed {src}", flush=True)
             if emb.embedded:
                 speed[name]["passages_per_s"] = round(emb.embedded / emb.seconds, 1)
             print(f"indexed with {name}: {speed[name]}", flush=True)
@@ -162,7 +169,7 @@ def main() -> None:
     tuned = {"floor": floor, "dev": metrics(dev_runs, rule), "test": metrics(test_runs, rule), "default_rule_test": metrics(test_runs)}
     print("tuned floor", floor, "test:", json.dumps(tuned["test"]), flush=True)
 
-    out = {"sources": {s: {"passages": len(e.passages), "questions": len(e.questions)} for s, e in sets.items()},
+    out = {"sources": {s: {"passages": len(e.passages), "questions": len(e.questions), "unanswerable": sum(q.gold is None for q in e.questions)} for s, e in sets.items()},
            "speed": speed, "variants": results, "floor": tuned, "seed": 13}
     (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
     (ROOT / "bench" / "results" / "retrieval_eval.json").write_text(json.dumps(out, indent=1))

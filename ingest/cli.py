@@ -57,7 +57,7 @@ def _report(job: dict, as_json: bool) -> None:
         line += f" ({job['error']})"
     elif job.get("result"):
         r = job["result"]
-        line += f", document {r['document_id']} version {r['version']}, {r['passages']} passages" + (f", {r['held']} held" if r.get("held") else "")
+        line += f", document {r['document_id']} {r['status']}, version {r['version']}, {r['passages']} passages" + (f", {r['held']} held" if r.get("held") else "")
     _emit(job, as_json, line)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -19,7 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import get_services
 from app.models import AuditEvent, User
@@ -103,6 +104,30 @@ def audit_export():
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return Response(stream_with_context(lines()), mimetype="application/x-ndjson",
                     headers={"Content-Disposition": f'attachment; filename="kateder-audit-{stamp}.jsonl"'})
+
+
+@bp.get("/dpia-export")
+@roles_required(*OFFICERS)
+def dpia_export():
+    """Download the DPIA-ready bundle (record of processing, event log, statistics, report, manifest)."""
+    from app.models import School
+    from app.services.dpia import build_export
+
+    services = get_services()
+    with services.db.session() as s:
+        user = me(s)
+        schools = s.scalar(select(func.count()).select_from(School))
+        first = s.scalar(select(func.min(AuditEvent.ts)))
+    if schools > 1:
+        # the bundle covers the whole installation; with several schools only the operator may build it
+        flash(_("This installation serves several schools, so the DPIA-ready export is built by the operator with kateder audit export."))
+        return redirect(url_for("dpo.index"))
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    since = (first.replace(tzinfo=UTC) if first and first.tzinfo is None else first) or until - timedelta(days=1)
+    stamp = until.strftime("%Y%m%d-%H%M%S")
+    out = Path(services.config["HOME"]) / "exports" / f"kateder-dpia-{stamp}.zip"
+    build_export(services, since, until, out, requested_by=user.username, actor=user)
+    return send_file(out, mimetype="application/zip", as_attachment=True, download_name=out.name)
 
 
 @bp.get("/access-log")

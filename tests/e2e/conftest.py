@@ -48,7 +48,7 @@ def live_server(tmp_path_factory):
     Database(url).migrate()
     app = create_app(
         {"HOME": str(home), "DATABASE_URL": url, "SECRET_KEY": "browser-tests",  # Secure cookies: Chromium trusts http://127.0.0.1
-         "RATELIMIT_LOGIN": "200 per minute"},
+         "RATELIMIT_LOGIN": "200 per minute", "ALERT_POLL_MS": 500},
         services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()},
     )
     services = get_services(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 import re
 
 import pytest
@@ -89,6 +90,23 @@ def test_unsafe_question_is_refused_and_teacher_sees_alert(browser_page, sign_in
     expect(page.locator("article.review-item", has_text="Indiscriminate weapons")).to_have_count(0)
 
 
+def test_open_teacher_page_shows_a_new_crisis_alert_live(browser_page, sign_in, live_server):
+    page = browser_page
+    sign_in(page, "teacher")
+    expect(page.locator("#live-alert")).to_be_hidden()
+    page.wait_for_timeout(700)  # the first poll records what is already known
+    with live_server["services"].db.session() as s:
+        from sqlalchemy import select
+
+        from app.models import User
+
+        student_id = s.scalar(select(User.id).where(User.username == "student1"))
+    live_server["services"].ask.ask(student_id, "SCI7", "I want to kill myself tonight")
+    alert = page.locator("#live-alert")
+    expect(alert).to_be_visible(timeout=10000)
+    expect(alert.get_by_role("link")).to_have_attribute("href", "/teach/SCI7/review")
+
+
 def test_teacher_uploads_pdf_and_progress_reaches_done(browser_page, sign_in, live_server, shots, tmp_path):
     page = browser_page
     pdf = tmp_path / "volcanoes.pdf"
@@ -112,10 +130,15 @@ def test_dpo_downloads_audit_export(browser_page, sign_in, live_server, shots, t
     expect(page.get_by_role("heading", name="Models in use")).to_be_visible()
     expect(page.locator("table")).to_contain_text("fake-echo")
     with page.expect_download() as info:
-        page.get_by_role("link", name="Download the audit export").click()
-    target = tmp_path / "audit.jsonl"
+        page.get_by_role("link", name="Download the DPIA-ready export (zip)").click()
+    target = tmp_path / "dpia.zip"
     info.value.save_as(target)
-    events = [json.loads(line) for line in target.read_text().splitlines()]
+    with zipfile.ZipFile(target) as bundle:
+        names = set(bundle.namelist())
+        manifest = json.loads(bundle.read("manifest.json"))
+        events = [json.loads(line) for line in bundle.read(next(n for n in names if n.endswith(".jsonl"))).decode().splitlines()]
+    assert any(n.endswith(".pdf") for n in names) and any(n.endswith(".html") for n in names)
+    assert manifest["chain_head"]["verified"] is True and set(manifest["files"]) < names
     assert events and {"seq", "hash", "prev_hash", "action"} <= set(events[0])
     assert any(e["action"] == "login" for e in events)
     page.screenshot(path=str(shots / "journey-4-dpo-panel.png"), full_page=True)

@@ -77,6 +77,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
     # (an admin of another school has their own panel, but no one of this school is found there)
     "dpo.index": ("GET", only(200, (*OFFICERS, "other_school_admin")), {}),
     "dpo.audit_export": ("GET", only(200, (*OFFICERS, "other_school_admin")), {}),
+    "dpo.dpia_export": ("GET", only(302, (*OFFICERS, "other_school_admin")), {}),  # two schools here: operator only
     "dpo.access_log": ("GET", only(200, (*OFFICERS, "other_school_admin")), {}),
     "dpo.subject_export": ("POST", only(200, OFFICERS, anonymous=401, other_school_admin=404), {"data": {"username": "student2"}}),
     "dpo.subject_erase": ("POST", only(400, (*OFFICERS, "other_school_admin"), anonymous=401), {"data": {"username": "student2"}}),  # unconfirmed

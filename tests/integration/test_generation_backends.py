@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from app.generation import build_generator
+from app.grounding import CITATION
 from app.models import User
 from app.models_path import smollm2_gguf
 from app.services.ask import Unavailable
@@ -39,7 +40,7 @@ def llama_server(tmp_path_factory):
     log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--model_alias", "smollm2-135m-instruct"],
+         "--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--model_alias", "smollm2-135m-instruct"],
         stdout=log, stderr=subprocess.STDOUT,  # a pipe would fill with llama.cpp's load log and block it
     )
     url = f"http://127.0.0.1:{port}/v1"
@@ -92,7 +93,7 @@ def tiny_hf_model(tmp_path_factory):
 @pytest.fixture(params=["llamacpp", pytest.param("openai", marks=pytest.mark.production), "transformers"])
 def backend_config(request) -> dict:
     """Generator config for each backend (small token budget to stay fast)."""
-    base = {"GENERATOR": request.param, "GENERATOR_MAX_TOKENS": 24, "GENERATOR_THREADS": 2}
+    base = {"GENERATOR": request.param, "GENERATOR_MAX_TOKENS": 24, "GENERATOR_THREADS": 1}  # 1: llama.cpp threads spin on a busy CI box
     if request.param == "openai":
         base.update(GENERATOR_URL=request.getfixturevalue("llama_server"), GENERATOR_MODEL="smollm2-135m-instruct")
     elif request.param == "transformers":
@@ -129,9 +130,9 @@ def test_answers_through_the_moderated_ask_pipeline(backend_config, app_config):
     result = events[-1]["result"]
     assert not result.blocked and result.answer.strip() and result.citations
     assert result.mode in ("generated", "extractive")
-    checked = [text for role, text in guard.calls if role == "agent"]
+    checked = [CITATION.sub("", text) for role, text in guard.calls if role == "agent"]
     for sentence in released:  # every released sentence was in a text the output guard saw first
-        assert any(sentence in text for text in checked)
+        assert any(CITATION.sub("", sentence) in text for text in checked)  # (grounding may fix [n])
     services.db.dispose()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -59,9 +60,17 @@ class Server:
 
     def start(self, timeout: float = 90.0) -> Server:
         """Start the process and wait until its health URL answers."""
+        return self.launch().wait(timeout)
+
+    def launch(self) -> Server:
+        """Start the process without waiting for it."""
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 - kept for the child
         self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
+        return self
+
+    def wait(self, timeout: float = 90.0) -> Server:
+        """Wait until the health URL answers (stop the process if it never does)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -72,7 +81,7 @@ class Server:
         self.stop()
         raise TimeoutError(f"{self.name} did not answer on {self.url}{self.health} within {timeout:.0f} s; see {self.log}")
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> None:
         """Stop the process group this helper started (SIGKILL if it does not stop in time)."""
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -275,7 +284,10 @@ class ProductionStack:
         self.env = {
             "KATEDER_HOME": str(self.tmp / "home"),
             "KATEDER_DATABASE_URL": self.database_url,
+            # keys from the environment, as in production (docs/operations.md): no process creates key files
             "KATEDER_SECRET_KEY": "production-test",
+            "KATEDER_PSEUDONYM_KEY": secrets.token_hex(32),
+            "KATEDER_MASTER_KEY": secrets.token_hex(32),
             "KATEDER_VECTOR_BACKEND": "chroma-http",
             "KATEDER_CHROMA_HOST": "127.0.0.1",
             "KATEDER_CHROMA_PORT": str(self.chroma.port),
@@ -296,17 +308,21 @@ class ProductionStack:
         if self.guard:
             self.env["KATEDER_GUARD_BACKEND"] = self.guard
         t = time.monotonic()
-        out = subprocess.run([str(BIN / "kateder"), "demo", "--json"], env={**os.environ, **self.env}, cwd=ROOT,
-                             capture_output=True, text=True, timeout=600)
+        env = {**os.environ, **self.env}
+        out = subprocess.run([str(BIN / "kateder"), "migrate"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        if out.returncode:
+            raise RuntimeError(f"kateder migrate failed: {out.stderr.strip()[-2000:]}")
+        # gunicorn's workers load their models while the demo material is ingested
+        self.web = gunicorn(self.env, workers=self.workers, threads=self.threads, log=logs / "gunicorn.log").launch()
+        self._stack.callback(self.web.stop)
+        out = subprocess.run([str(BIN / "kateder"), "demo", "--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
         if out.returncode:
             raise RuntimeError(f"kateder demo failed: {out.stderr.strip()[-2000:]}")
         self.demo = json.loads(out.stdout.strip().splitlines()[-1])
         self.passwords = {u["username"]: u["password"] for u in self.demo["users"]}
-        self._timed("demo_ingest", t)
-        t = time.monotonic()
-        self.web = gunicorn(self.env, workers=self.workers, threads=self.threads, log=logs / "gunicorn.log").start(timeout=300)
-        self._stack.callback(self.web.stop)
-        self._timed("gunicorn", t)
+        self._timed("migrate_and_demo_ingest", t)
+        self.web.wait(timeout=300)
+        self._timed("gunicorn_ready", t)
         self.worker = subprocess.Popen([str(BIN / "kateder"), "worker", "--poll", "0.5"], env={**os.environ, **self.env}, cwd=ROOT,
                                        stdout=open(logs / "worker.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
                                        start_new_session=True)
@@ -318,7 +334,7 @@ class ProductionStack:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.worker.pid, signal.SIGTERM)
             try:
-                self.worker.wait(20)
+                self.worker.wait(5)
             except subprocess.TimeoutExpired:
                 os.killpg(self.worker.pid, signal.SIGKILL)
                 self.worker.wait(10)

@@ -18,7 +18,8 @@ def real(tmp_path_factory):
     from app.demo import create_demo
 
     home = tmp_path_factory.mktemp("answers")
-    app = create_app({"HOME": str(home), "SECRET_KEY": "t", "GENERATOR_MAX_TOKENS": 80, "GENERATOR_TEMPERATURE": 0.0},
+    app = create_app({"HOME": str(home), "SECRET_KEY": "t", "GENERATOR_MAX_TOKENS": 80, "GENERATOR_TEMPERATURE": 0.0,
+                      "GENERATOR_THREADS": 1},
                      services={"guard": KeywordGuard()})
     services = get_services(app)
     services.db.migrate()
