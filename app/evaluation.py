@@ -289,29 +289,27 @@ def _declined(run: RankedRun, relevant: Relevance | None, top_k: int) -> bool:
     return not any(relevant(d, lex) for d, lex in zip(run.dense[:top_k], run.lexical[:top_k], strict=True))
 
 
-def tune_floor(runs: Sequence[RankedRun], target_declined: float = 0.95, top_k: int = 4) -> dict[str, float]:
-    """The (dense, lexical) floors that keep most answerable questions while declining enough.
+def tune_floor(runs: Sequence[RankedRun], target_declined: float = 0.95, top_k: int = 4) -> dict[str, Any]:
+    """The relevance rule ``cosine + weight * coverage >= floor`` tuned on ``runs`` (a dev split).
 
-    Grid search on ``runs`` (a dev split): among floors whose declined rate reaches
-    ``target_declined`` in every language, the one answering most answerable questions.
+    Grid search: among rules whose declined rate reaches ``target_declined`` in every
+    language, the one keeping most answerable questions (``met_target`` False: none did,
+    the best compromise is returned).
     """
     best: tuple[float, float, float] | None = None
     fallback: tuple[float, float, float] | None = None
-    dense_grid = [round(0.30 + 0.01 * i, 2) for i in range(70)] + [2.0]
-    lexical_grid = [0.5, 0.6, 0.67, 0.75, 0.8, 0.9, 1.0, 1.01]
-    for d in dense_grid:
-        for lex in lexical_grid:
-            m = metrics(runs, lambda dv, lv, d=d, lex=lex: dv >= d or lv >= lex, top_k)
-            langs = m["by_language"].values()
-            worst = min((b.get("declined", 1.0) for b in langs), default=1.0)
+    for weight in (0.0, 0.05, 0.1, 0.2):
+        for step in range(80):
+            floor = round(0.75 + 0.005 * step, 3)
+            m = metrics(runs, lambda d, lex, w=weight, f=floor: d + w * lex >= f, top_k)
+            worst = min((b.get("declined", 1.0) for b in m["by_language"].values()), default=1.0)
             answered = m.get("answered", 0.0)
             if worst >= target_declined and (best is None or answered > best[2]):
-                best = (d, lex, answered)
-            score = worst + answered
-            if fallback is None or score > fallback[2]:
-                fallback = (d, lex, score)
-    d, lex, _ = best or fallback  # type: ignore[misc]
-    return {"dense": d, "lexical": lex, "met_target": best is not None}
+                best = (floor, weight, answered)
+            if fallback is None or worst + answered > fallback[2]:
+                fallback = (floor, weight, worst + answered)
+    floor, weight, _ = best or fallback  # type: ignore[misc]
+    return {"dense": floor, "weight": weight, "met_target": best is not None}
 
 
 # -- the CLI's entry point ---------------------------------------------------------------------

@@ -32,8 +32,10 @@ _FOLD = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l",
 _local = threading.local()
 
 MODES = ("hybrid", "bm25", "dense")
-# cosine floors measured per embedder on a dev split (docs/retrieval.md); others use 0.35
-DENSE_FLOORS = {"multilingual-e5-small": 0.83, "all-MiniLM-L6-v2": 0.35}
+# relevance measured per embedder on a dev split (docs/retrieval.md): a passage is relevant
+# when cosine + weight * IDF-weighted term coverage >= floor. Other embedders (and the
+# fakes in tests): cosine >= 0.35 or coverage >= RETRIEVAL_LEXICAL_FLOOR.
+DENSE_FLOORS: dict[str, tuple[float, float]] = {"multilingual-e5-small": (0.885, 0.05)}
 LEXICAL_FLOOR = 0.5
 
 
@@ -174,9 +176,10 @@ class HybridRetriever:
     """BM25 + dense retrieval fused with reciprocal rank fusion, with a relevance floor.
 
     ``RETRIEVAL_MODE`` chooses ``hybrid`` (default), ``bm25`` or ``dense`` (for evaluation).
-    A passage is relevant when its cosine similarity reaches the embedder's dense floor or
-    it holds at least ``RETRIEVAL_LEXICAL_FLOOR`` of the question's content terms, weighted
-    by IDF (a question's rare words count most; words found in no passage count fully).
+    Relevance uses the cosine similarity and the IDF-weighted share of the question's content
+    terms in the passage (rare words count most; words found in no passage count fully):
+    for a measured embedder, ``cosine + w * coverage >= floor`` (``DENSE_FLOORS``); otherwise
+    either the cosine floor or ``RETRIEVAL_LEXICAL_FLOOR`` of coverage.
     """
 
     def __init__(self, db, embedder, store, config: Mapping[str, Any]) -> None:
@@ -188,11 +191,21 @@ class HybridRetriever:
             raise ValueError(f"unknown RETRIEVAL_MODE {self.mode!r}; choose one of {MODES}")
         self.stem = bool(config.get("RETRIEVAL_STEM", True))
         floor = float(config.get("RETRIEVAL_DENSE_FLOOR", 0.0) or 0.0)
-        self.dense_floor = floor or DENSE_FLOORS.get(getattr(embedder, "name", ""), 0.35)
+        tuned = DENSE_FLOORS.get(getattr(embedder, "name", ""))
+        self.dense_floor = floor or (tuned[0] if tuned else 0.35)
+        self.lexical_weight = tuned[1] if tuned else None  # None: the "either floor" rule
         self.lexical_floor = float(config.get("RETRIEVAL_LEXICAL_FLOOR", LEXICAL_FLOOR))
         self.rrf_k = 60
         self._bm25: dict[int, tuple[int, BM25Index, dict[str, Any]]] = {}
         self._lock = threading.Lock()
+
+    def _relevant(self, cos: float, cov: float) -> bool:
+        """The relevance floor (see DENSE_FLOORS)."""
+        if self.mode == "bm25":
+            return cov >= self.lexical_floor
+        if self.lexical_weight is not None:
+            return cos + self.lexical_weight * cov >= self.dense_floor
+        return cos >= self.dense_floor or cov >= self.lexical_floor
 
     def _visible(self, course_id: int) -> tuple[BM25Index, dict[str, Any]]:
         """BM25 index and passage rows of the visible material, cached per content version."""
@@ -254,7 +267,7 @@ class HybridRetriever:
                     score=fused[pid],
                     dense=cos,
                     lexical=cov,
-                    relevant=(cos >= self.dense_floor and self.mode != "bm25") or cov >= self.lexical_floor,
+                    relevant=self._relevant(cos, cov),
                 )
             )
         return out

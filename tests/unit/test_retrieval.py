@@ -74,7 +74,8 @@ def test_dense_floor_defaults_per_embedder(services):
     class Named(HashingEmbedder):
         name = "multilingual-e5-small"
 
-    assert HybridRetriever(services.db, Named(), services.vector_store, {}).dense_floor > 0.5
+    tuned = HybridRetriever(services.db, Named(), services.vector_store, {})
+    assert tuned.dense_floor > 0.5 and tuned._relevant(0.9, 0.0) and not tuned._relevant(0.8, 1.0)
     assert HybridRetriever(services.db, HashingEmbedder(), services.vector_store, {}).dense_floor == 0.35
     assert HybridRetriever(services.db, Named(), services.vector_store, {"RETRIEVAL_DENSE_FLOOR": 0.7}).dense_floor == 0.7
 
@@ -96,6 +97,7 @@ def test_tune_floor_meets_the_decline_target_when_it_can():
     runs = [_run("a", ["a"], dense=[0.9]) for _ in range(10)] + [_run(None, ["b"], dense=[0.6]) for _ in range(10)]
     floor = tune_floor(runs)
     assert floor["met_target"] and 0.6 < floor["dense"] <= 0.9
+    assert all(r.dense[0] + floor["weight"] * r.lexical[0] >= floor["dense"] for r in runs[:10])
 
 
 def _squad_file(tmp_path):
