@@ -28,7 +28,7 @@ class TrainConfig:
 
     seed: int = 13
     n_top: int = 3
-    epochs: int = 2
+    epochs: int = 4
     batch_size: int = 32
     lr_layers: float = 4e-5
     lr_head: float = 2e-3
