@@ -57,6 +57,18 @@ def login_required(view):
     return wrapper
 
 
+def ask_arguments() -> tuple[str, int | None]:
+    """The question and optional conversation id of an ask request body."""
+    body = _json_body()
+    question = body.get("question")
+    conversation_id = body.get("conversation_id")
+    if not isinstance(question, str):
+        raise AskError("give the question as a string in 'question'")
+    if conversation_id is not None and (not isinstance(conversation_id, int) or isinstance(conversation_id, bool)):
+        raise AskError("'conversation_id' must be an integer")
+    return question, conversation_id
+
+
 @bp.post("/v1/tokens")
 def create_token():
     """Exchange a username and password for a bearer token."""
@@ -79,12 +91,6 @@ def create_token():
 @login_required
 def ask(code: str):
     """Ask a question in a course; the answer has the fields of ``kateder ask --json``."""
-    body = _json_body()
-    question = body.get("question")
-    conversation_id = body.get("conversation_id")
-    if not isinstance(question, str):
-        raise AskError("give the question as a string in 'question'")
-    if conversation_id is not None and (not isinstance(conversation_id, int) or isinstance(conversation_id, bool)):
-        raise AskError("'conversation_id' must be an integer")
+    question, conversation_id = ask_arguments()
     result = get_services().ask.ask(g.api_user.id, code, question, conversation_id)
     return jsonify(result.to_dict())

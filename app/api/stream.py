@@ -13,8 +13,7 @@ from itertools import chain
 from flask import Blueprint, Response, g, stream_with_context
 
 from app import get_services
-from app.api import _json_body, login_required
-from app.services.ask import AskError
+from app.api import ask_arguments, login_required
 from app.streaming import to_sse
 
 bp = Blueprint("api_stream", __name__, url_prefix="/api")
@@ -24,13 +23,7 @@ bp = Blueprint("api_stream", __name__, url_prefix="/api")
 @login_required
 def ask_stream(code: str) -> Response:
     """Ask a question; the answer arrives one guarded sentence at a time."""
-    body = _json_body()
-    question = body.get("question")
-    conversation_id = body.get("conversation_id")
-    if not isinstance(question, str):
-        raise AskError("give the question as a string in 'question'")
-    if conversation_id is not None and (not isinstance(conversation_id, int) or isinstance(conversation_id, bool)):
-        raise AskError("'conversation_id' must be an integer")
+    question, conversation_id = ask_arguments()
     events = get_services().ask.stream(g.api_user.id, code, question, conversation_id)
     first = next(events)  # runs the checks (and the input guard) before the 200 is sent
     return Response(

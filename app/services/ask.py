@@ -180,7 +180,7 @@ class AskService:
                 raise NotFound(f"no course {course_code!r}")
             if not can_ask(s, user, course):
                 raise Forbidden(f"you are not enrolled in {course_code!r}")
-            if user.role == "student" and self._asked_today(s, user.id, course.id) >= course.daily_question_limit:
+            if user.role == "student" and questions_asked_today(s, user.id, course.id) >= course.daily_question_limit:
                 raise LimitReached("you have reached today's question limit for this course; try again tomorrow")
             policy = CoursePolicy.from_dict(course.policy)
             course_id, course_language = course.id, course.language
@@ -423,15 +423,6 @@ class AskService:
             pass
 
     @staticmethod
-    def _asked_today(s, user_id: int, course_id: int) -> int:
-        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        return s.scalar(
-            select(func.count(Message.id))
-            .join(Conversation, Message.conversation_id == Conversation.id)
-            .where(Conversation.user_id == user_id, Conversation.course_id == course_id, Message.role == "user", Message.created_at >= start)
-        ) or 0
-
-    @staticmethod
     def _conversation(s, conversation_id: int | None, user: User, course_id: int) -> Conversation:
         if conversation_id is not None:
             conversation = s.get(Conversation, conversation_id)
@@ -454,6 +445,16 @@ class AskService:
             if q.role == "user" and a.role == "assistant" and q.action in ("allow", "care"):
                 pairs.append((self.s.gdpr.read_text(s, q, user_id) or "", self.s.gdpr.read_text(s, a, user_id) or ""))
         return pairs
+
+
+def questions_asked_today(s, user_id: int, course_id: int) -> int:
+    """How many questions a user asked in a course since midnight UTC (the daily limit)."""
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return s.scalar(
+        select(func.count(Message.id))
+        .join(Conversation, Message.conversation_id == Conversation.id)
+        .where(Conversation.user_id == user_id, Conversation.course_id == course_id, Message.role == "user", Message.created_at >= start)
+    ) or 0
 
 
 def _sentences(pieces: Iterator[str]) -> Iterator[str]:

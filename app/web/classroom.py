@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import (
     Blueprint,
     Response,
@@ -18,26 +16,18 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import get_services
 from app.models import Conversation, Course, GuardVerdict, Message, Passage
 from app.security import roles_required
 from app.services import accounts
+from app.services.ask import questions_asked_today
 from app.streaming import to_sse
 from app.web.access import enrolled_courses, me, student_course
 
 bp = Blueprint("classroom", __name__, url_prefix="/classroom")
 FEEDBACK = ("up", "down", "report")
-
-
-def _asked_today(s, user_id: int, course_id: int) -> int:
-    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return s.scalar(
-        select(func.count(Message.id))
-        .join(Conversation, Message.conversation_id == Conversation.id)
-        .where(Conversation.user_id == user_id, Conversation.course_id == course_id, Message.role == "user", Message.created_at >= start)
-    ) or 0
 
 
 @bp.get("/")
@@ -103,7 +93,7 @@ def course(code: str, conversation_id: int | None = None):
             messages = _own_messages(s, conv, current_user.id)
         left = None
         if current_user.role == "student":
-            left = max(0, c.daily_question_limit - _asked_today(s, current_user.id, c.id))
+            left = max(0, c.daily_question_limit - questions_asked_today(s, current_user.id, c.id))
         return render_template(
             "classroom/course.html", course=c, messages=messages, conversation_id=conversation_id,
             conversations=_conversations(s, current_user.id, c.id), left=left,
