@@ -14,6 +14,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+ruff check . || exit 1
 python -m pytest -p no:cacheprovider "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then

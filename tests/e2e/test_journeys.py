@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import zipfile
 import re
+import zipfile
 
 import pytest
 from playwright.sync_api import expect

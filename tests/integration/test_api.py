@@ -21,7 +21,7 @@ def test_ask_returns_answer_with_citations(client, login_token):
     r = client.post("/api/v1/courses/SCI7/ask", json={"question": "Where does photosynthesis happen?"}, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
-    assert ASK_FIELDS <= set(body)
+    assert set(body) >= ASK_FIELDS
     assert body["citations"][0]["document"] == "Photosynthesis"
     assert set(body["citations"][0]) >= {"document", "page", "excerpt"}
     assert set(body["input_verdict"]) >= {"safe", "categories", "score"}
