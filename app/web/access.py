@@ -19,24 +19,24 @@ def me(s: Session) -> User:
     return user
 
 
-def student_course(s: Session, code: str) -> Course:
-    """A course the signed-in user may ask in; 404 if unknown, 403 if not enrolled."""
+def _course(s: Session, code: str, allowed) -> Course:
+    """The course with ``code``: 404 if unknown, 403 unless ``allowed(session, user, course)``."""
     course = s.scalar(select(Course).where(Course.code == code))
     if course is None:
         abort(404)
-    if not accounts.can_ask(s, me(s), course):
+    if not allowed(s, me(s), course):
         abort(403)
     return course
+
+
+def student_course(s: Session, code: str) -> Course:
+    """A course the signed-in user may ask in; 404 if unknown, 403 if not enrolled."""
+    return _course(s, code, accounts.can_ask)
 
 
 def teacher_course(s: Session, code: str) -> Course:
     """A course the signed-in teacher teaches (admins: any course of their school)."""
-    course = s.scalar(select(Course).where(Course.code == code))
-    if course is None:
-        abort(404)
-    if not accounts.can_teach(s, me(s), course):
-        abort(403)
-    return course
+    return _course(s, code, accounts.can_teach)
 
 
 def teachable_course_ids(s: Session, user: User) -> list[int]:
