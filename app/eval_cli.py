@@ -25,6 +25,32 @@ def _config() -> dict:
     return {k: v for k, v in cfg.items() if k not in ("HOME", "DATABASE_URL")}
 
 
+class _Bars:
+    """One progress bar per stage on stderr (stdout stays clean for --json)."""
+
+    def __init__(self) -> None:
+        self.stage, self.bar = None, None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = click.progressbar(length=total, label=stage, file=sys.stderr, show_pos=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def _print(report: dict, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
@@ -46,7 +72,9 @@ def retrieval_eval_cmd(data: Path, as_json: bool) -> None:
     """Index the passages into a fresh temporary store and rank every question."""
     from app.evaluation import retrieval_eval
 
-    _print(retrieval_eval(_load(data), _config()), as_json)
+    with _Bars() as bars:
+        report = retrieval_eval(_load(data), _config(), progress=bars)
+    _print(report, as_json)
 
 
 @retrieval_group.command("convert")
@@ -83,5 +111,7 @@ def answer_eval_cmd(data: Path, limit: int, as_json: bool) -> None:
     """Ask questions through the full pipeline: how often the gold passage is cited, how often unanswerable ones are declined."""
     from app.evaluation import answer_eval
 
-    _print(answer_eval(_load(data), _config(), limit=limit), as_json)
+    with _Bars() as bars:
+        report = answer_eval(_load(data), _config(), limit=limit, progress=bars)
+    _print(report, as_json)
     sys.stdout.flush()

@@ -194,7 +194,10 @@ def split_questions(evalset: EvalSet, dev_share: float = 0.5, seed: int = SEED) 
 
 
 # -- indexing ----------------------------------------------------------------------------------
-def index_eval_set(services, evalset: EvalSet, code: str = "EVAL", batch: int = 64) -> int:
+Progress = Callable[[str, int, int], None]  # (stage, done, total), for a progress bar
+
+
+def index_eval_set(services, evalset: EvalSet, code: str = "EVAL", batch: int = 64, progress: Progress | None = None) -> int:
     """Load the passages into a new course of ``services`` (database + vector store); its id."""
     from sqlalchemy import select, update
 
@@ -225,6 +228,8 @@ def index_eval_set(services, evalset: EvalSet, code: str = "EVAL", batch: int = 
             course_id, [p.id for p in chunk], vectors, [p.text for p in chunk],
             [{"document_id": doc_of[p.id], "version": 1, "language": p.language} for p in chunk],
         )
+        if progress is not None:
+            progress("indexing", start + len(chunk), len(evalset.passages))
     return course_id
 
 
@@ -238,24 +243,28 @@ class RankedRun:
     dense: tuple[float, ...]
     lexical: tuple[float, ...]
     relevant: tuple[bool, ...]
+    background: float | None = None  # the retriever's background cosine for this question
 
 
-def run_questions(retriever, course_id: int, questions: Sequence[EvalQuestion], k: int = 10) -> list[RankedRun]:
+def run_questions(retriever, course_id: int, questions: Sequence[EvalQuestion], k: int = 10, progress: Progress | None = None) -> list[RankedRun]:
     """Retrieve the top ``k`` for every question."""
     runs = []
-    for q in questions:
+    for i, q in enumerate(questions, 1):
         got = retriever.retrieve(course_id, q.question, k)
-        runs.append(RankedRun(q, tuple(p.id for p in got), tuple(p.dense for p in got), tuple(p.lexical for p in got), tuple(p.relevant for p in got)))
+        runs.append(RankedRun(q, tuple(p.id for p in got), tuple(p.dense for p in got), tuple(p.lexical for p in got), tuple(p.relevant for p in got),
+                              got[0].background if got else None))
+        if progress is not None:
+            progress("questions", i, len(questions))
     return runs
 
 
-Relevance = Callable[[float, float], bool]
+Relevance = Callable[[float, float, float | None], bool]  # (cosine, coverage, background)
 
 
 def metrics(runs: Sequence[RankedRun], relevant: Relevance | None = None, top_k: int = 4) -> dict[str, Any]:
     """hit@1, hit@5, MRR@10 on answerable questions; declined/answered rates with the floor.
 
-    ``relevant(dense, lexical)`` re-decides relevance (for tuning); by default the
+    ``relevant(dense, lexical, background)`` re-decides relevance (for tuning); by default the
     retriever's own decision is used. A question is declined when none of the first
     ``top_k`` passages (the ones the answer would use) is relevant.
     """
@@ -286,30 +295,63 @@ def metrics(runs: Sequence[RankedRun], relevant: Relevance | None = None, top_k:
 def _declined(run: RankedRun, relevant: Relevance | None, top_k: int) -> bool:
     if relevant is None:
         return not any(run.relevant[:top_k])
-    return not any(relevant(d, lex) for d, lex in zip(run.dense[:top_k], run.lexical[:top_k], strict=True))
+    return not any(relevant(d, lex, run.background) for d, lex in zip(run.dense[:top_k], run.lexical[:top_k], strict=True))
 
 
-def tune_floor(runs: Sequence[RankedRun], target_declined: float = 0.95, top_k: int = 4) -> dict[str, Any]:
-    """The relevance rule ``cosine + weight * coverage >= floor`` tuned on ``runs`` (a dev split).
+def rule_of(tuned: Mapping[str, Any]) -> Relevance:
+    """The relevance callable of a ``tune_floor`` result."""
+    from app.retrieval import RelevanceRule
+
+    rule = RelevanceRule(tuned["dense"], tuned["weight"], tuned.get("lift", 0.0), tuned["dense"])
+    return rule.passes
+
+
+def tune_floor(runs: Sequence[RankedRun], target_declined: float = 0.95, top_k: int = 4,
+               weights: Sequence[float] = (0.0, 0.05, 0.1, 0.2, 0.3), lifts: Sequence[float] = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0)) -> dict[str, Any]:
+    """The ``RelevanceRule`` (floor, coverage weight, lift) tuned on ``runs`` (a dev split).
 
     Grid search: among rules whose declined rate reaches ``target_declined`` in every
     language, the one keeping most answerable questions (``met_target`` False: none did,
     the best compromise is returned).
     """
-    best: tuple[float, float, float] | None = None
-    fallback: tuple[float, float, float] | None = None
-    for weight in (0.0, 0.05, 0.1, 0.2):
-        for step in range(80):
-            floor = round(0.75 + 0.005 * step, 3)
-            m = metrics(runs, lambda d, lex, w=weight, f=floor: d + w * lex >= f, top_k)
-            worst = min((b.get("declined", 1.0) for b in m["by_language"].values()), default=1.0)
-            answered = m.get("answered", 0.0)
-            if worst >= target_declined and (best is None or answered > best[2]):
-                best = (floor, weight, answered)
-            if fallback is None or worst + answered > fallback[2]:
-                fallback = (floor, weight, worst + answered)
-    floor, weight, _ = best or fallback  # type: ignore[misc]
-    return {"dense": floor, "weight": weight, "met_target": best is not None}
+    import numpy as np
+
+    n = len(runs)
+    cos = np.zeros((n, top_k))
+    cov = np.zeros((n, top_k))
+    present = np.zeros((n, top_k), dtype=bool)
+    for i, r in enumerate(runs):
+        m = min(top_k, len(r.dense))
+        cos[i, :m], cov[i, :m], present[i, :m] = r.dense[:m], r.lexical[:m], True
+    background = np.array([r.background if r.background is not None else np.nan for r in runs])
+    answerable = np.array([r.question.gold is not None for r in runs])
+    languages = sorted({r.question.language for r in runs})
+    by_language = [np.array([r.question.language == lang for r in runs]) for lang in languages]
+    floors = np.round(np.arange(0.75, 3.0, 0.0025), 4)
+
+    best: tuple[float, float, float, float] | None = None
+    fallback: tuple[float, float, float, float] | None = None
+    for weight in weights:
+        for lift in lifts:
+            lifted = np.nan_to_num(lift * (cos - background[:, None]))  # no background: no lift term
+            score = np.where(present, cos + weight * cov + lifted, -np.inf).max(axis=1)
+            kept = score[:, None] >= floors[None, :]  # questions x floors
+            answered = kept[answerable].mean(axis=0) if answerable.any() else np.zeros(len(floors))
+            worst = np.ones(len(floors))
+            for mask in by_language:
+                un = mask & ~answerable
+                if un.any():
+                    worst = np.minimum(worst, (~kept[un]).mean(axis=0))
+            ok = worst >= target_declined
+            if ok.any():
+                j = int(np.argmax(np.where(ok, answered, -1.0)))
+                if best is None or answered[j] > best[3]:
+                    best = (float(floors[j]), weight, lift, float(answered[j]))
+            j = int(np.argmax(worst + answered))
+            if fallback is None or worst[j] + answered[j] > fallback[3]:
+                fallback = (float(floors[j]), weight, lift, float(worst[j] + answered[j]))
+    floor, weight, lift, _ = best or fallback  # type: ignore[misc]
+    return {"dense": floor, "weight": weight, "lift": lift, "met_target": best is not None}
 
 
 # -- the CLI's entry point ---------------------------------------------------------------------
@@ -337,18 +379,20 @@ class EvalRun:
         self._tmp.cleanup()
 
 
-def retrieval_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, components: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def retrieval_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, components: Mapping[str, Any] | None = None,
+                   progress: Progress | None = None) -> dict[str, Any]:
     """Index ``evalset`` into a fresh store and report retrieval metrics."""
     with EvalRun(dict(config or {}), dict(components or {})) as services:
-        course_id = index_eval_set(services, evalset)
-        runs = run_questions(services.retriever, course_id, evalset.questions)
+        course_id = index_eval_set(services, evalset, progress=progress)
+        runs = run_questions(services.retriever, course_id, evalset.questions, progress=progress)
         report = metrics(runs, top_k=services.retriever.top_k)
         report["embedder"] = getattr(services.embedder, "name", "")
         report["mode"] = services.retriever.mode
         return report
 
 
-def answer_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, components: Mapping[str, Any] | None = None, limit: int = 50, seed: int = SEED) -> dict[str, Any]:
+def answer_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, components: Mapping[str, Any] | None = None, limit: int = 50, seed: int = SEED,
+                progress: Progress | None = None) -> dict[str, Any]:
     """Ask up to ``limit`` questions through the full ask pipeline; report citing and declining.
 
     ``cites_gold``: share of answerable questions whose answer cites the gold passage;
@@ -365,7 +409,7 @@ def answer_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, compo
     rng.shuffle(questions)
     questions = questions[:limit]
     with EvalRun(dict(config or {}), dict(components or {})) as services:
-        course_id = index_eval_set(services, evalset)
+        course_id = index_eval_set(services, evalset, progress=progress)
         with services.db.session() as s:
             course = s.get(Course, course_id)
             course.daily_question_limit = 10**6
@@ -379,6 +423,8 @@ def answer_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, compo
             t = time.perf_counter()
             result = services.ask.ask(user_id, code, q.question)
             rows.append((q, result, time.perf_counter() - t))
+            if progress is not None:
+                progress("questions", len(rows), len(questions))
 
     def block(items) -> dict[str, Any]:
         answerable = [(q, r) for q, r, _ in items if q.gold is not None]

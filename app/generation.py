@@ -95,6 +95,9 @@ def _llamacpp(config: Mapping[str, Any]) -> Generator:
             n_threads=int(config.get("GENERATOR_THREADS", 2)),
             # LangChain's default n_batch is 8: the prompt would be prefilled 8 tokens at a time
             n_batch=512,
+            # LangChain's default rope_freq_base (10000) overrides the GGUF's own (SmolLM2: 100000)
+            # and degrades the model; 0 makes llama.cpp read it from the file
+            rope_freq_base=0.0,
             max_tokens=int(config.get("GENERATOR_MAX_TOKENS", 160)),
             temperature=float(config.get("GENERATOR_TEMPERATURE", 0.1)),
             verbose=False,

@@ -32,11 +32,46 @@ _FOLD = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l",
 _local = threading.local()
 
 MODES = ("hybrid", "bm25", "dense")
-# relevance measured per embedder on a dev split (docs/retrieval.md): a passage is relevant
-# when cosine + weight * IDF-weighted term coverage >= floor. Other embedders (and the
-# fakes in tests): cosine >= 0.35 or coverage >= RETRIEVAL_LEXICAL_FLOOR.
-DENSE_FLOORS: dict[str, tuple[float, float]] = {"multilingual-e5-small": (0.885, 0.05)}
+
+
+@dataclass(frozen=True)
+class RelevanceRule:
+    """When a passage counts as relevant to a question (tuned per embedder on a dev split).
+
+    ``cosine + coverage * term_coverage + lift * (cosine - background) >= floor``, where
+    ``background`` is the mean cosine of the course's 5th to 20th nearest passages: how
+    close *any* material of this course is to the question. An answerable question stands
+    out from that background; an off-topic one is about as close to everything. Courses
+    too small for a background (fewer than ``MIN_BACKGROUND`` such passages) use
+    ``small_floor`` without the lift term.
+    """
+
+    floor: float
+    coverage: float
+    lift: float = 0.0
+    small_floor: float | None = None
+
+    def passes(self, cos: float, cov: float, background: float | None) -> bool:
+        """Whether a passage with these scores is relevant."""
+        if background is None or not self.lift:
+            return cos + self.coverage * cov >= (self.small_floor if self.lift else self.floor)
+        return cos + self.coverage * cov + self.lift * (cos - background) >= self.floor
+
+
+MIN_BACKGROUND = 4
+# measured in docs/retrieval.md (bench/retrieval_eval.py: tuned on the dev half so that
+# >= 95 % of unanswerable dev questions are declined in every language)
+RELEVANCE_RULES: dict[str, RelevanceRule] = {
+    "multilingual-e5-small": RelevanceRule(floor=1.0975, coverage=0.2, lift=4.0, small_floor=0.885),
+}
+# embedders without a measurement (and the fakes in tests): cosine >= 0.35 or coverage >= this
 LEXICAL_FLOOR = 0.5
+
+
+def background_of(cosines: Sequence[float]) -> float | None:
+    """Mean cosine of the 5th to 20th nearest passages (None when the course is too small)."""
+    rest = sorted(cosines, reverse=True)[4:20]
+    return sum(rest) / len(rest) if len(rest) >= MIN_BACKGROUND else None
 
 
 def tokenize(text: str) -> list[str]:
@@ -85,6 +120,7 @@ class RetrievedPassage:
     dense: float  # cosine similarity (0 when not found by the dense side)
     lexical: float  # IDF-weighted share of the query's content terms found in the passage
     relevant: bool
+    background: float | None = None  # mean cosine of the 5th-20th nearest passages (RelevanceRule)
 
     def citation(self, number: int, excerpt_chars: int = 240) -> dict[str, Any]:
         """The JSON citation shown to students and returned by the API."""
@@ -178,8 +214,8 @@ class HybridRetriever:
     ``RETRIEVAL_MODE`` chooses ``hybrid`` (default), ``bm25`` or ``dense`` (for evaluation).
     Relevance uses the cosine similarity and the IDF-weighted share of the question's content
     terms in the passage (rare words count most; words found in no passage count fully):
-    for a measured embedder, ``cosine + w * coverage >= floor`` (``DENSE_FLOORS``); otherwise
-    either the cosine floor or ``RETRIEVAL_LEXICAL_FLOOR`` of coverage.
+    for a measured embedder, its ``RelevanceRule`` (``RELEVANCE_RULES``); otherwise either
+    the cosine floor or ``RETRIEVAL_LEXICAL_FLOOR`` of coverage.
     """
 
     def __init__(self, db, embedder, store, config: Mapping[str, Any]) -> None:
@@ -191,20 +227,21 @@ class HybridRetriever:
             raise ValueError(f"unknown RETRIEVAL_MODE {self.mode!r}; choose one of {MODES}")
         self.stem = bool(config.get("RETRIEVAL_STEM", True))
         floor = float(config.get("RETRIEVAL_DENSE_FLOOR", 0.0) or 0.0)
-        tuned = DENSE_FLOORS.get(getattr(embedder, "name", ""))
-        self.dense_floor = floor or (tuned[0] if tuned else 0.35)
-        self.lexical_weight = tuned[1] if tuned else None  # None: the "either floor" rule
+        tuned = RELEVANCE_RULES.get(getattr(embedder, "name", ""))
+        # None: the "either floor" rule of an unmeasured embedder
+        self.rule = RelevanceRule(floor, tuned.coverage, tuned.lift, tuned.small_floor) if tuned and floor else tuned
+        self.dense_floor = floor or (tuned.floor if tuned else 0.35)
         self.lexical_floor = float(config.get("RETRIEVAL_LEXICAL_FLOOR", LEXICAL_FLOOR))
         self.rrf_k = 60
         self._bm25: dict[int, tuple[int, BM25Index, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
-    def _relevant(self, cos: float, cov: float) -> bool:
-        """The relevance floor (see DENSE_FLOORS)."""
+    def _relevant(self, cos: float, cov: float, background: float | None = None) -> bool:
+        """The relevance floor (see RelevanceRule)."""
         if self.mode == "bm25":
             return cov >= self.lexical_floor
-        if self.lexical_weight is not None:
-            return cos + self.lexical_weight * cov >= self.dense_floor
+        if self.rule is not None:
+            return self.rule.passes(cos, cov, background)
         return cos >= self.dense_floor or cov >= self.lexical_floor
 
     def _visible(self, course_id: int) -> tuple[BM25Index, dict[str, Any]]:
@@ -242,6 +279,7 @@ class HybridRetriever:
         if self.mode != "bm25":
             hits = self.store.query(course_id, self.embedder.embed_query(query), min(depth, len(info)))
             dense = {h.id: h.score for h in hits if h.id in info}
+        background = background_of(list(dense.values())) if dense else None
         fused: dict[str, float] = defaultdict(float)
         for rank, (pid, _) in enumerate(lexical):
             fused[pid] += 1.0 / (self.rrf_k + rank + 1)
@@ -267,7 +305,8 @@ class HybridRetriever:
                     score=fused[pid],
                     dense=cos,
                     lexical=cov,
-                    relevant=self._relevant(cos, cov),
+                    relevant=self._relevant(cos, cov, background),
+                    background=background,
                 )
             )
         return out

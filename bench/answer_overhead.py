@@ -1,21 +1,30 @@
-"""What the full ask pipeline adds to raw generation, measured side by side in one process.
+"""What the full ask pipeline adds to raw generation, and Open WebUI beside it, in one run.
 
-For each question: raw llama-cpp-python streaming of the exact messages the pipeline sends
-(same GGUF, same sampling parameters, temperature 0 so both write the same tokens) versus
-``AskService.stream`` with both guards, retrieval, grounding and audit. Runs alternate so
-drift hits both. Prints both times, the overhead ratio (target <= 1.15) and the time to the
-first streamed sentence; writes bench/results/answer_overhead.json.
+For each question, in rotating order:
 
-    python bench/answer_overhead.py [--repeats 2] [--max-tokens 160]
+* **raw**: llama-cpp-python streaming the exact messages the pipeline sends (same GGUF,
+  same sampling, temperature 0, so both write the same tokens; ``same_text`` checks it);
+* **pipeline**: ``AskService.stream`` with both guards, retrieval, grounding and audit;
+* **open-webui**: the same messages through Open WebUI 0.12.4's ``/api/chat/completions``,
+  its OpenAI connection pointed at ``python -m llama_cpp.server`` on the same GGUF
+  (Open WebUI as a proxy, no guard);
+* **open-webui-rag**: the bare question through Open WebUI with the course material in one
+  of its knowledge bases (its own retrieval and RAG prompt; still no guard).
 
-Open WebUI 0.12.4 is not compared here (not installed; see docs/retrieval.md).
+Prints the figures and ratios (target: pipeline <= 1.15 x raw), writes
+bench/results/answer_overhead.json and the performance section of docs/retrieval.md.
+Open WebUI runs from its own venv (see bench/openwebui.py); without one it is skipped.
+
+    python bench/answer_overhead.py [--repeats 2] [--max-tokens 160] [--openwebui-venv PATH | --no-openwebui]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -41,11 +50,13 @@ class Recording:
     """Passes the generator through, remembering the messages of the last call."""
 
     def __init__(self, inner) -> None:
-        self.inner, self.info, self.last = inner, inner.info, None
+        self.inner, self.info, self.last, self.text = inner, inner.info, None, ""
 
     def stream(self, messages):
-        self.last = list(messages)
-        return self.inner.stream(messages)
+        self.last, self.text = list(messages), ""
+        for piece in self.inner.stream(messages):
+            self.text += piece
+            yield piece
 
 
 def main() -> None:
@@ -54,6 +65,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--questions", type=int, default=len(QUESTIONS), help="how many of the questions to ask")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (1 on a busy machine: its threads spin)")
+    parser.add_argument("--openwebui-venv", type=Path, default=Path("/work/owui/venv"), help="venv with open-webui==0.12.4")
+    parser.add_argument("--no-openwebui", action="store_true")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/retrieval.md")
     args = parser.parse_args()
     questions = QUESTIONS[: args.questions]
 
@@ -81,7 +95,7 @@ def main() -> None:
 
     chat = generator.inner.model  # the LangChain ChatLlamaCpp: same parameters for the raw run
     params = chat._get_parameters(None)
-    raw = Llama(model_path=str(smollm2_gguf()), n_ctx=chat.n_ctx, n_threads=chat.n_threads, verbose=False)
+    raw = Llama(model_path=str(smollm2_gguf()), n_ctx=chat.n_ctx, n_threads=chat.n_threads, n_batch=chat.n_batch, verbose=False)
 
     def run_raw(messages):
         dicts = [{"role": {"human": "user", "ai": "assistant"}.get(r, r), "content": c} for r, c in messages]
@@ -114,21 +128,42 @@ def main() -> None:
     for q in asked:
         run_raw(messages[q])
 
-    rows = []
-    for r in range(args.repeats):
-        for q in asked:
-            pair = [("raw", lambda q=q: run_raw(messages[q])), ("pipeline", lambda q=q: run_pipeline(q))]
-            if r % 2:
-                pair.reverse()
-            out = {}
-            for name, fn in pair:
-                out[name] = fn()
-            raw_s, raw_first, raw_text = out["raw"]
-            pipe_s, pipe_first, result = out["pipeline"]
-            rows.append({"question": q, "raw_s": raw_s, "raw_first_sentence_s": raw_first, "pipeline_s": pipe_s,
-                         "pipeline_first_sentence_s": pipe_first, "mode": result.mode, "raw_chars": len(raw_text),
-                         "timings_ms": result.timings_ms, "grounding": result.grounding})
-            print(f"{q[:40]:40} raw {raw_s:5.2f}s  pipeline {pipe_s:5.2f}s  first sentence {pipe_first or 0:4.2f}s  ({result.mode})", flush=True)
+    with contextlib.ExitStack() as stack:
+        owui = None if args.no_openwebui else start_openwebui(stack, args, chat, services)
+        sides = {"raw": lambda q: run_raw(messages[q]), "pipeline": run_pipeline}
+        if owui is not None:
+            from openwebui import openai_messages, sampling_extra
+
+            ask = {"max_tokens": params["max_tokens"], "temperature": params["temperature"], "extra": sampling_extra(params)}
+            sides["open-webui"] = lambda q: owui["ui"].chat(openai_messages(messages[q]), **ask)
+            if owui.get("knowledge"):
+                sides["open-webui-rag"] = lambda q: owui["ui"].rag_chat(q, owui["knowledge"], **ask)
+            for q in asked:  # warm-up of the server's caches
+                for name in ("open-webui", "open-webui-rag"):
+                    if name in sides:
+                        sides[name](q)
+        rows = []
+        names = list(sides)
+        for r in range(args.repeats):
+            for i, q in enumerate(asked):
+                shift = (r * len(asked) + i) % len(names)  # rotate who goes first: drift hits every side
+                out = {name: sides[name](q) for name in names[shift:] + names[:shift]}
+                raw_s, raw_first, raw_text = out["raw"]
+                pipe_s, pipe_first, result = out["pipeline"]
+                row = {"question": q, "same_text": raw_text == generator.text, "model_text": generator.text, "raw_text": raw_text,
+                       "raw_s": raw_s, "raw_first_sentence_s": raw_first, "pipeline_s": pipe_s,
+                       "pipeline_first_sentence_s": pipe_first, "mode": result.mode, "raw_chars": len(raw_text),
+                       "timings_ms": result.timings_ms, "grounding": result.grounding}
+                line = f"{q[:36]:36} raw {raw_s:5.2f}s  pipeline {pipe_s:5.2f}s (first sentence {pipe_first or 0:4.2f}s, {result.mode})"
+                for name in ("open-webui", "open-webui-rag"):
+                    if name in out:
+                        total, first, text = out[name]
+                        row.update({f"{name}_s": total, f"{name}_first_sentence_s": first, f"{name}_text": text})
+                        line += f"  {name} {total:5.2f}s"
+                row["openwebui_same_text"] = row.get("open-webui_text") == raw_text if owui else None
+                rows.append(row)
+                print(line, flush=True)
+        owui_info = {k: v for k, v in (owui or {}).items() if k not in ("ui", "knowledge")}
 
     raw_total = sum(r["raw_s"] for r in rows)
     pipe_total = sum(r["pipeline_s"] for r in rows)
@@ -141,12 +176,79 @@ def main() -> None:
         "raw_first_sentence_median_s": round(statistics.median(r["raw_first_sentence_s"] or r["raw_s"] for r in rows), 3),
         "pipeline_parts_mean_ms": parts, "setup_s": round(setup_s, 1),
         "embedder": services.embedder.name, "guard": type(services.guard).__name__, "cpu_count": os.cpu_count(),
-        "load_average": os.getloadavg()[0],
+        "load_average": os.getloadavg()[0], "same_text": sum(r["same_text"] for r in rows), "rows": len(rows),
+        "threads": args.threads,
     }
+    for name in ("open-webui", "open-webui-rag"):
+        if rows and f"{name}_s" in rows[0]:
+            total = sum(r[f"{name}_s"] for r in rows)
+            summary[f"{name}_mean_s"] = round(total / len(rows), 3)
+            summary[f"{name}_first_sentence_median_s"] = round(statistics.median(r[f"{name}_first_sentence_s"] or r[f"{name}_s"] for r in rows), 3)
+            summary[f"pipeline_vs_{name}"] = round(pipe_total / total, 3)
+    if owui_info:
+        summary["open_webui"] = owui_info
+        summary["open-webui_same_text"] = sum(bool(r["openwebui_same_text"]) for r in rows)
     print(json.dumps(summary, indent=1))
     (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
     (ROOT / "bench" / "results" / "answer_overhead.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+    if not args.no_docs:
+        write_docs(summary)
     services.db.dispose()
+
+
+def start_openwebui(stack: contextlib.ExitStack, args, chat, services) -> dict | None:
+    """llama_cpp.server + Open WebUI on loopback for the rest of the run (None: no Open WebUI venv)."""
+    if not (args.openwebui_venv / "bin" / "open-webui").exists():
+        print(f"Open WebUI skipped: no open-webui in {args.openwebui_venv} (see bench/openwebui.py)", flush=True)
+        return None
+    sys.path.insert(0, str(ROOT / "bench"))
+    from openwebui import OpenWebUI, free_port, start_llama_server
+
+    from app.models_path import minilm_dir, smollm2_gguf
+
+    llama = stack.enter_context(start_llama_server(str(smollm2_gguf()), free_port(), n_threads=chat.n_threads, n_ctx=chat.n_ctx, n_batch=chat.n_batch))
+    ui = stack.enter_context(OpenWebUI(llama.base_url, venv=args.openwebui_venv, embedding_model=str(minilm_dir())))
+    info = {"ui": ui, "version": "0.12.4", "startup_s": round(ui.startup_s, 1), "llama_server_startup_s": round(llama.startup_s, 1)}
+    from app.demo import COURSES, MATERIAL
+
+    files = next(c["files"] for c in COURSES if c["code"] == "SCI7")
+    material = "\n\n".join((MATERIAL / name).read_text(encoding="utf-8") for name in files)
+    t = time.perf_counter()
+    info["knowledge"] = ui.add_knowledge("SCI7", material, "sci7.md")
+    info["knowledge_build_s"] = round(time.perf_counter() - t, 1)
+    info["rss_mb"] = round(ui.rss_mb())
+    print(f"Open WebUI ready in {ui.startup_s:.1f} s (RSS {info['rss_mb']} MiB), knowledge base built in {info['knowledge_build_s']} s", flush=True)
+    return info
+
+
+def write_docs(s: dict) -> None:
+    """Replace the generated performance table of docs/retrieval.md."""
+    rows = [
+        ("raw llama-cpp-python (same messages, same sampling)", s["raw_mean_s"], s["raw_first_sentence_median_s"], "1.00"),
+        ("**Kateder pipeline** (embedded guard in + out, e5 + BM25 retrieval, grounding, audit)", s["pipeline_mean_s"], s["first_sentence_median_s"], f"**{s['overhead_ratio']}**"),
+    ]
+    labels = {"open-webui": "Open WebUI 0.12.4, same messages, via llama_cpp.server (no guard)",
+              "open-webui-rag": "Open WebUI 0.12.4, bare question + its own RAG on the course files (no guard)"}
+    for name, label in labels.items():
+        if f"{name}_mean_s" in s:
+            rows.append((label, s[f"{name}_mean_s"], s[f"{name}_first_sentence_median_s"], f"{s[f'{name}_mean_s'] / s['raw_mean_s']:.3f}"))
+    lines = ["<!-- overhead:start (generated by bench/answer_overhead.py; do not edit by hand) -->", "",
+             f"{s['questions']} questions × {s['repeats']} repeats, bundled SmolLM2-135M, at most {s['max_tokens']} tokens, "
+             f"{s['threads']} llama.cpp threads, {s['cpu_count']} cores (load average {s['load_average']:.1f}); "
+             f"the pipeline's model wrote the same text as raw llama-cpp-python in {s['same_text']} of {s['rows']} answers.", "",
+             "| side | mean per answer (s) | median to first sentence (s) | × raw |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    lines += ["", "Mean parts of a pipeline answer (ms): " + ", ".join(f"{k} {v}" for k, v in s["pipeline_parts_mean_ms"].items()) + "."]
+    if "pipeline_vs_open-webui" in s:
+        lines += ["", f"Kateder with both guards against Open WebUI sending the same messages: **{s['pipeline_vs_open-webui']}** "
+                  f"of its time" + (f"; against Open WebUI answering with its own retrieval: **{s['pipeline_vs_open-webui-rag']}**" if "pipeline_vs_open-webui-rag" in s else "")
+                  + f" (below 1: Kateder is faster). Open WebUI started in {s['open_webui']['startup_s']} s and used {s['open_webui'].get('rss_mb')} MiB."]
+    lines += ["", "<!-- overhead:end -->"]
+    doc = ROOT / "docs" / "retrieval.md"
+    text = doc.read_text()
+    block = "\n".join(lines)
+    text = re.sub(r"<!-- overhead:start.*?<!-- overhead:end -->", lambda _: block, text, flags=re.S)
+    doc.write_text(text)
 
 
 if __name__ == "__main__":

@@ -144,4 +144,42 @@ def documents_delete(document_id: int, as_json: bool) -> None:
     _emit(info, as_json, f"deleted document {document_id} ({info['filename']})")
 
 
-COMMANDS = (worker, jobs_group, documents_group)
+@click.command("reindex")
+@click.option("--course", "course_codes", multiple=True, help="Course code (repeatable).")
+@click.option("--all", "all_courses", is_flag=True, help="Every course of the instance.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per course.")
+def reindex(course_codes: tuple[str, ...], all_courses: bool, as_json: bool) -> None:
+    """Re-embed course material with the configured embedder (after changing EMBEDDER).
+
+    Reads the passages from the database, so nothing is uploaded again; students keep
+    searching the old vectors until the new ones are complete.
+    """
+    from app.cli import _course_id
+    from app.models import Course
+    from ingest.reindex import reindex_course
+
+    if bool(course_codes) == all_courses:
+        raise click.UsageError("name the courses with --course CODE, or use --all")
+    services = _services()
+    if all_courses:
+        with services.db.session() as s:
+            courses = [(c.code, c.id) for c in s.scalars(select(Course).order_by(Course.id))]
+    else:
+        courses = [(code, _course_id(services, code)) for code in course_codes]
+    embedder = services.embedder
+    for code, course_id in courses:
+        if as_json:
+            written = reindex_course(services.db, embedder, services.vector_store, course_id)
+        else:
+            with click.progressbar(length=1, label=f"{code}: embedding with {embedder.name}", show_pos=True) as bar:
+                def advance(done: int, total: int, bar=bar) -> None:
+                    bar.length = total
+                    bar.update(done - bar.pos)
+
+                written = reindex_course(services.db, embedder, services.vector_store, course_id, progress=advance)
+        with services.db.session() as s:
+            services.audit.record(s, "reindex", course_id=course_id, details={"passages": written, "embedder": embedder.name, "via": "cli"})
+        _emit({"course": code, "passages": written, "embedder": embedder.name}, as_json, f"{code}: {written} passages re-indexed with {embedder.name}")
+
+
+COMMANDS = (worker, jobs_group, documents_group, reindex)

@@ -191,7 +191,7 @@ class IngestPipeline:
                     [passage_id(doc_id, new_version, c.ordinal) for c in visible],
                     vectors,
                     [c.text for c in visible],
-                    [_metadata(doc_id, new_version, doc_title, c) for c in visible],
+                    [vector_metadata(doc_id, new_version, doc_title, c) for c in visible],
                 )
                 upsert_s += time.perf_counter() - t
                 embedded += len(visible)
@@ -404,7 +404,8 @@ def passage_id(document_id: int, version: int, ordinal: int) -> str:
     return f"{document_id}:{version}:{ordinal}"
 
 
-def _metadata(doc_id: int, version: int, title: str, c: Chunk) -> dict[str, Any]:
+def vector_metadata(doc_id: int, version: int, title: str, c: Chunk | Passage) -> dict[str, Any]:
+    """What a passage's vector carries in the store (a chunk being indexed or a stored passage)."""
     return {"document_id": doc_id, "version": version, "page": c.page, "section": c.section,
             "language": c.language, "title": title, "char_start": c.char_start, "char_end": c.char_end}
 

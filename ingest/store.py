@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -49,6 +50,14 @@ class VectorStore(Protocol):
         """Ids of the passages matching ``where``."""
         ...
 
+    def replace(self, course_id: int, batches: Iterable[Batch]) -> int:
+        """Rebuild a course's vectors from ``batches``; the old ones stay until it succeeds."""
+        ...
+
+
+# one upsert's worth: ids, embeddings, texts, metadatas
+Batch = tuple[Sequence[str], Sequence[Sequence[float]], Sequence[str], Sequence[Mapping[str, Any]]]
+
 
 def collection_name(course_id: int) -> str:
     """The one naming scheme for course collections."""
@@ -82,14 +91,17 @@ class ChromaStore:
                         self._client = chromadb.PersistentClient(path=self.path, settings=settings)
         return self._client
 
+    def _create(self, name: str):
+        return self.client.get_or_create_collection(
+            name,
+            metadata={"hnsw:space": "cosine", "embedder": self.embedder_name or "unknown"},
+            embedding_function=None,
+        )
+
     def _collection(self, course_id: int):
         col = self._collections.get(course_id)
         if col is None:
-            col = self.client.get_or_create_collection(
-                collection_name(course_id),
-                metadata={"hnsw:space": "cosine", "embedder": self.embedder_name or "unknown"},
-                embedding_function=None,
-            )
+            col = self._create(collection_name(course_id))
             stored = (col.metadata or {}).get("embedder")
             if self.embedder_name and stored not in (None, "unknown", self.embedder_name):
                 raise RuntimeError(
@@ -143,6 +155,42 @@ class ChromaStore:
                 col.delete(ids=list(ids[i : i + step]))
         elif where:
             col.delete(where=dict(where))
+
+    def replace(self, course_id, batches) -> int:
+        """Embed into a staging collection, then swap it in for the live one.
+
+        A failure part-way leaves the live collection as it was (the staging one is
+        dropped); only the swap itself (a delete and a rename) briefly has no collection.
+        """
+        live = collection_name(course_id)
+        staging_name = f"{live}-rebuild"
+        self._drop(staging_name)  # left over from an interrupted run
+        staging = self._create(staging_name)
+        written = 0
+        try:
+            step = self.max_batch()
+            for ids, embeddings, texts, metadatas in batches:
+                for i in range(0, len(ids), step):
+                    staging.upsert(
+                        ids=list(ids[i : i + step]),
+                        embeddings=[list(map(float, e)) for e in embeddings[i : i + step]],
+                        documents=list(texts[i : i + step]),
+                        metadatas=[_clean_meta(m) for m in metadatas[i : i + step]],
+                    )
+                written += len(ids)
+        except BaseException:
+            self._drop(staging_name)
+            raise
+        with self._lock:
+            self._collections.pop(course_id, None)
+            self._drop(live)
+            staging.modify(name=live)
+        return written
+
+    def _drop(self, name: str) -> None:
+        # chromadb raises different errors for "no such collection" across versions
+        with contextlib.suppress(Exception):
+            self.client.delete_collection(name)
 
     def count(self, course_id) -> int:
         """Number of passages in a course's collection."""

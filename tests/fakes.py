@@ -71,6 +71,7 @@ class EchoGenerator:
         """A fixed ``answer`` overrides the echo."""
         self.answer = answer
         self.prompts: list[list[tuple[str, str]]] = []
+        self.active = 0  # streams started and not yet finished or closed (the model is busy)
 
     def stream(self, messages: Sequence[tuple[str, str]]) -> Iterator[str]:
         """Yield the answer in small pieces, like a model would."""
@@ -80,5 +81,9 @@ class EchoGenerator:
             prompt = messages[-1][1]
             m = re.search(r"\[1\] (.+?[.!?])(\s|$)", prompt)
             text = (m.group(1) + " [1]") if m else "I do not know."
-        for i in range(0, len(text), 7):
-            yield text[i : i + 7]
+        self.active += 1
+        try:
+            for i in range(0, len(text), 7):
+                yield text[i : i + 7]
+        finally:
+            self.active -= 1

@@ -158,3 +158,20 @@ def test_unknown_backend_and_missing_model_are_clear_errors(tmp_path):
         build_generator({"GENERATOR": "transformers", "GENERATOR_MODEL_PATH": str(tmp_path / "missing")})
     with pytest.raises(ValueError, match="GENERATOR_URL"):
         build_generator({"GENERATOR": "openai"})
+
+
+def test_llamacpp_backend_runs_the_model_as_its_file_describes():
+    """Greedy text through LangChain equals llama-cpp-python's own for the same messages.
+
+    LangChain's ChatLlamaCpp passes rope_freq_base=10000 unless told otherwise, overriding
+    the GGUF's value (SmolLM2: 100000) and quietly degrading every answer.
+    """
+    from llama_cpp import Llama
+
+    gen = build_generator({"GENERATOR": "llamacpp", "GENERATOR_MAX_TOKENS": 40, "GENERATOR_THREADS": 1, "GENERATOR_TEMPERATURE": 0.0})
+    ours = "".join(gen.stream(MESSAGES))
+    chat = gen.model
+    raw = Llama(model_path=str(smollm2_gguf()), n_ctx=chat.n_ctx, n_threads=1, n_batch=512, verbose=False)
+    dicts = [{"role": {"human": "user"}.get(role, role), "content": text} for role, text in MESSAGES]
+    theirs = raw.create_chat_completion(messages=dicts, **chat._get_parameters(None))["choices"][0]["message"]["content"]
+    assert ours == theirs

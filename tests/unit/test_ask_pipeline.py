@@ -71,6 +71,7 @@ def test_blocked_sentence_stops_the_stream_and_nothing_after_it_is_released(app_
     assert any(e["type"] == "refusal" for e in events)
     result = events[-1]["result"]
     assert result.blocked and "Oxygen" not in result.answer and "bomb" not in result.answer
+    assert generator.active == 0  # the model was let go of when the answer stopped
 
 
 def test_guard_failure_fails_closed(app_config):

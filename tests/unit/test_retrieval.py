@@ -15,6 +15,7 @@ from app.evaluation import (
     convert_squad,
     metrics,
     retrieval_eval,
+    rule_of,
     tune_floor,
 )
 from app.models import Course
@@ -75,19 +76,23 @@ def test_dense_floor_defaults_per_embedder(services):
         name = "multilingual-e5-small"
 
     tuned = HybridRetriever(services.db, Named(), services.vector_store, {})
-    assert tuned.dense_floor > 0.5 and tuned._relevant(0.9, 0.0) and not tuned._relevant(0.8, 1.0)
+    # measured rule: the passage must stand out from the course's background, not just be close
+    assert tuned._relevant(0.9, 0.0, background=0.8) and not tuned._relevant(0.9, 0.0, background=0.88)
+    assert tuned._relevant(0.86, 0.5, background=0.8) and not tuned._relevant(0.8, 1.0, background=0.8)
+    # a course too small for a background falls back to the plain floor
+    assert tuned._relevant(0.9, 0.0, background=None) and not tuned._relevant(0.8, 0.0, background=None)
     assert HybridRetriever(services.db, HashingEmbedder(), services.vector_store, {}).dense_floor == 0.35
     assert HybridRetriever(services.db, Named(), services.vector_store, {"RETRIEVAL_DENSE_FLOOR": 0.7}).dense_floor == 0.7
 
 
-def _run(gold, ids, dense=None, lexical=None, language="en"):
+def _run(gold, ids, dense=None, lexical=None, language="en", background=None):
     n = len(ids)
-    return RankedRun(EvalQuestion("q", gold, language), tuple(ids), tuple(dense or [0.0] * n), tuple(lexical or [0.0] * n), tuple([True] * n))
+    return RankedRun(EvalQuestion("q", gold, language), tuple(ids), tuple(dense or [0.0] * n), tuple(lexical or [0.0] * n), tuple([True] * n), background)
 
 
 def test_metrics_hit_and_mrr_by_language():
     runs = [_run("a", ["a", "b"]), _run("a", ["b", "c", "a"]), _run("a", ["x"] * 10, language="de"), _run(None, ["b"], dense=[0.1])]
-    m = metrics(runs, lambda d, lex: d >= 0.5)
+    m = metrics(runs, lambda d, lex, bg: d >= 0.5)
     assert m["n"] == 3 and m["hit_at_1"] == pytest.approx(1 / 3, abs=1e-3) and m["hit_at_5"] == pytest.approx(2 / 3, abs=1e-3)
     assert m["mrr_at_10"] == pytest.approx((1 + 1 / 3) / 3, abs=1e-3)
     assert m["by_language"]["de"]["hit_at_5"] == 0 and m["declined"] == 1.0
@@ -97,7 +102,20 @@ def test_tune_floor_meets_the_decline_target_when_it_can():
     runs = [_run("a", ["a"], dense=[0.9]) for _ in range(10)] + [_run(None, ["b"], dense=[0.6]) for _ in range(10)]
     floor = tune_floor(runs)
     assert floor["met_target"] and 0.6 < floor["dense"] <= 0.9
-    assert all(r.dense[0] + floor["weight"] * r.lexical[0] >= floor["dense"] for r in runs[:10])
+    m = metrics(runs, rule_of(floor))
+    assert m["answered"] == 1.0 and m["declined"] == 1.0
+
+
+def test_tune_floor_uses_the_background_when_closeness_alone_cannot_separate():
+    # the same top cosine for both kinds: only how far it stands out from the course's background differs
+    answerable = [_run("a", ["a"], dense=[0.85], background=0.75) for _ in range(20)]
+    unanswerable = [_run(None, ["b"], dense=[0.85], background=0.84) for _ in range(20)]
+    floor = tune_floor(answerable + unanswerable)
+    assert floor["met_target"] and floor["lift"] > 0
+    m = metrics(answerable + unanswerable, rule_of(floor))
+    assert m["answered"] == 1.0 and m["declined"] == 1.0
+    closeness_only = tune_floor(answerable + unanswerable, lifts=(0.0,))
+    assert metrics(answerable + unanswerable, rule_of(closeness_only))["answered"] == 0.0  # declines everything to meet the target
 
 
 def _squad_file(tmp_path):
@@ -140,8 +158,9 @@ def test_cli_retrieval_eval_and_bad_file(tmp_path, monkeypatch):
     convert_squad(_squad_file(tmp_path), "en", max_questions=8, unanswerable=2).save(data)
     result = CliRunner().invoke(main, ["retrieval", "eval", "--data", str(data), "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)  # progress goes to stderr, the report alone to stdout
     assert report["mode"] == "bm25" and report["n"] == 8 and report["hit_at_1"] >= 0.9
+    assert "questions" in result.stderr
     (tmp_path / "bad.json").write_text('{"passages": []}')
     bad = CliRunner().invoke(main, ["retrieval", "eval", "--data", str(tmp_path / "bad.json")])
     assert bad.exit_code != 0
