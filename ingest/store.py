@@ -119,8 +119,11 @@ class ChromaStore:
             return 5000
 
     def upsert(self, course_id, ids, embeddings, texts, metadatas) -> None:
+        """Upsert into a course's collection."""
+        self._upsert(self._collection(course_id), ids, embeddings, texts, metadatas)
+
+    def _upsert(self, col, ids, embeddings, texts, metadatas) -> None:
         """Upsert in batches that respect Chroma's maximum batch size."""
-        col = self._collection(course_id)
         step = self.max_batch()
         for i in range(0, len(ids), step):
             col.upsert(
@@ -168,15 +171,8 @@ class ChromaStore:
         staging = self._create(staging_name)
         written = 0
         try:
-            step = self.max_batch()
             for ids, embeddings, texts, metadatas in batches:
-                for i in range(0, len(ids), step):
-                    staging.upsert(
-                        ids=list(ids[i : i + step]),
-                        embeddings=[list(map(float, e)) for e in embeddings[i : i + step]],
-                        documents=list(texts[i : i + step]),
-                        metadatas=[_clean_meta(m) for m in metadatas[i : i + step]],
-                    )
+                self._upsert(staging, ids, embeddings, texts, metadatas)
                 written += len(ids)
         except BaseException:
             self._drop(staging_name)
