@@ -194,6 +194,8 @@ def start_llama_server(gguf: str, port: int, n_threads: int = 2, n_ctx: int = 20
            "--n_batch", str(n_batch)]
     if n_threads_batch is not None:
         cmd += ["--n_threads_batch", str(n_threads_batch)]
+    # llama_cpp.server cancels a running answer when the next request arrives unless told not to
+    cmd += ["--interrupt_requests", "False"]
     proc = _spawn(cmd, base_env(), log, work)
     base_url = f"http://{HOST}:{port}/v1"
     try:

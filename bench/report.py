@@ -152,8 +152,10 @@ def load_test(data: dict) -> str:
                "answers one request at a time and gunicorn had 2 workers x 4 threads for "
                f"{data['students']} students. The correctness figures are the point of this run: no errors, exactly one "
                "question event per question, every answer on record, chain intact. Latency on real hardware comes from "
-               "the inference replicas (docs/scaling.md). Answer modes: SmolLM2's short answers rarely pass the grounding "
-               "check, so the pipeline quoted the material instead (extractive).")
+               f"the inference replicas (docs/scaling.md). Answer modes: {data['modes'].get('extractive', 0)} of "
+               f"{data['requests']} answers quoted the material (extractive) because grounding removed every sentence of "
+               f"SmolLM2's {data['generator_max_tokens']}-token answer, or the model returned nothing (a llama_cpp.server "
+               "started without --interrupt_requests False cancels a streaming answer when the next request arrives).")
     return (f"30 simulated students over HTTP against gunicorn with the real stack (PostgreSQL, Chroma server, "
             f"SmolLM2 on llama_cpp.server, MiniLM, the default guard) (`bench/load_test.py`, {_load(data)}).\n\n"
             f"{table}\n\n{reading}\n\n![load test stages]({img})\n")

@@ -7,6 +7,7 @@ guard has passed it in the context of the answer so far.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from app.models import Conversation, Course, GuardVerdict, Message, User
 from app.retrieval import RetrievedPassage
 from app.services.accounts import can_ask
 from guard.policy import CoursePolicy, ModerationResult
+
+log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)|\n+")
@@ -288,6 +291,9 @@ class AskService:
                         first_sentence_at = _ms(t_total)
                     yield {"type": "sentence", "text": buffer}
                 if mode == "generated" and not released and not blocked_by_output:
+                    if not grounding["checked"]:  # not one sentence came back: a cancelled or broken stream
+                        log.warning("the model returned no text for a question in course %s; answering with quotes "
+                                    "(an OpenAI-compatible server started without --interrupt_requests False?)", course_id)
                     # nothing the model wrote was supported: quote the material instead
                     mode = "extractive"
                     stages.append((iter(line + "\n" for line in self._extract(question, relevant, language)), None))

@@ -40,7 +40,8 @@ def llama_server(tmp_path_factory):
     log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--model_alias", "smollm2-135m-instruct"],
+         "--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--model_alias", "smollm2-135m-instruct",
+         "--interrupt_requests", "False"],
         stdout=log, stderr=subprocess.STDOUT,  # a pipe would fill with llama.cpp's load log and block it
     )
     url = f"http://127.0.0.1:{port}/v1"
@@ -175,3 +176,29 @@ def test_llamacpp_backend_runs_the_model_as_its_file_describes():
     dicts = [{"role": {"human": "user"}.get(role, role), "content": text} for role, text in MESSAGES]
     theirs = raw.create_chat_completion(messages=dicts, **chat._get_parameters(None))["choices"][0]["message"]["content"]
     assert ours == theirs
+
+
+@pytest.mark.production
+def test_concurrent_answers_from_an_openai_server_are_not_cut_off(llama_server):
+    """Two students asking at once both get whole answers.
+
+    llama_cpp.server cancels the answer it is streaming when another request arrives,
+    unless started with ``--interrupt_requests False`` (docs/operations.md); the cancelled
+    stream just ends, so the first student would silently get nothing.
+    """
+    import threading
+
+    gen = build_generator({"GENERATOR": "openai", "GENERATOR_URL": llama_server, "GENERATOR_MODEL": "smollm2-135m-instruct",
+                           "GENERATOR_MAX_TOKENS": 24, "GENERATOR_TEMPERATURE": 0.0})
+    answers: dict[int, list[str]] = {}
+
+    def ask(i: int) -> None:
+        answers[i] = list(gen.stream(MESSAGES))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(answers) == [0, 1]
+    assert all(len(pieces) >= 8 for pieces in answers.values()), {i: "".join(p) for i, p in answers.items()}

@@ -110,7 +110,9 @@ def llama_server(model: Path, port: int | None = None, log: Path | None = None, 
     """``python -m llama_cpp.server``: an OpenAI-compatible server for a GGUF model."""
     port = port or free_port()
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-            "--n_ctx", "2048", "--n_threads", str(threads), "--model_alias", model.stem]
+            "--n_ctx", "2048", "--n_threads", str(threads), "--model_alias", model.stem,
+            # by default a new request cancels the answer being streamed (docs/operations.md)
+            "--interrupt_requests", "False"]
     return Server("llama_cpp.server", argv, port, "/v1/models", log=log)
 
 

@@ -143,3 +143,17 @@ def test_every_question_has_exactly_one_question_event_and_verdicts(services, de
 )
 def test_split_sentences(buffer, done, rest):
     assert split_sentences(buffer) == (done, rest)
+
+
+def test_a_model_that_returns_nothing_is_answered_with_quotes_and_logged(app_config, caplog):
+    from app import create_app, get_services
+    from app.demo import create_demo
+    from tests.fakes import HashingEmbedder
+
+    app = create_app(app_config, services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator("")})
+    services = get_services(app)
+    create_demo(services)
+    with caplog.at_level("WARNING", logger="app.services.ask"):
+        result = services.ask.ask(_user_id(services, "student1"), "SCI7", "Why do leaves look green?")
+    assert result.mode == "extractive" and result.citations
+    assert "returned no text" in caplog.text and "--interrupt_requests" in caplog.text
