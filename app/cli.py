@@ -31,6 +31,32 @@ def _emit(data, as_json: bool, human: str | None = None) -> None:
         click.echo(human)
 
 
+class ProgressBars:
+    """``progress(stage, done, total)`` as one bar per stage on stderr (stdout stays clean for --json)."""
+
+    def __init__(self) -> None:
+        self.stage, self.bar = None, None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = click.progressbar(length=total, label=stage, file=sys.stderr, show_pos=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 class KatederGroup(click.Group):
     """A group that turns any unexpected failure into one line on stderr and exit 1."""
 

@@ -25,32 +25,6 @@ def _config() -> dict:
     return {k: v for k, v in cfg.items() if k not in ("HOME", "DATABASE_URL")}
 
 
-class _Bars:
-    """One progress bar per stage on stderr (stdout stays clean for --json)."""
-
-    def __init__(self) -> None:
-        self.stage, self.bar = None, None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage != self.stage:
-            self.close()
-            self.stage = stage
-            self.bar = click.progressbar(length=total, label=stage, file=sys.stderr, show_pos=True)
-            self.bar.__enter__()
-        self.bar.update(done - self.bar.pos)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
 def _print(report: dict, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
@@ -70,9 +44,10 @@ def retrieval_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def retrieval_eval_cmd(data: Path, as_json: bool) -> None:
     """Index the passages into a fresh temporary store and rank every question."""
+    from app.cli import ProgressBars
     from app.evaluation import retrieval_eval
 
-    with _Bars() as bars:
+    with ProgressBars() as bars:
         report = retrieval_eval(_load(data), _config(), progress=bars)
     _print(report, as_json)
 
@@ -109,9 +84,10 @@ def answer_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def answer_eval_cmd(data: Path, limit: int, as_json: bool) -> None:
     """Ask questions through the full pipeline: how often the gold passage is cited, how often unanswerable ones are declined."""
+    from app.cli import ProgressBars
     from app.evaluation import answer_eval
 
-    with _Bars() as bars:
+    with ProgressBars() as bars:
         report = answer_eval(_load(data), _config(), limit=limit, progress=bars)
     _print(report, as_json)
     sys.stdout.flush()

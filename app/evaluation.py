@@ -302,8 +302,7 @@ def rule_of(tuned: Mapping[str, Any]) -> Relevance:
     """The relevance callable of a ``tune_floor`` result."""
     from app.retrieval import RelevanceRule
 
-    rule = RelevanceRule(tuned["dense"], tuned["weight"], tuned.get("lift", 0.0), tuned["dense"])
-    return rule.passes
+    return RelevanceRule(tuned["dense"], tuned["weight"], tuned.get("lift", 0.0)).passes
 
 
 def tune_floor(runs: Sequence[RankedRun], target_declined: float = 0.95, top_k: int = 4,

@@ -16,7 +16,7 @@ import threading
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
@@ -43,7 +43,7 @@ class RelevanceRule:
     close *any* material of this course is to the question. An answerable question stands
     out from that background; an off-topic one is about as close to everything. Courses
     too small for a background (fewer than ``MIN_BACKGROUND`` such passages) use
-    ``small_floor`` without the lift term.
+    ``small_floor`` (default: ``floor``) without the lift term.
     """
 
     floor: float
@@ -53,9 +53,10 @@ class RelevanceRule:
 
     def passes(self, cos: float, cov: float, background: float | None) -> bool:
         """Whether a passage with these scores is relevant."""
+        score = cos + self.coverage * cov
         if background is None or not self.lift:
-            return cos + self.coverage * cov >= (self.small_floor if self.lift else self.floor)
-        return cos + self.coverage * cov + self.lift * (cos - background) >= self.floor
+            return score >= (self.floor if self.small_floor is None else self.small_floor)
+        return score + self.lift * (cos - background) >= self.floor
 
 
 MIN_BACKGROUND = 4
@@ -229,7 +230,7 @@ class HybridRetriever:
         floor = float(config.get("RETRIEVAL_DENSE_FLOOR", 0.0) or 0.0)
         tuned = RELEVANCE_RULES.get(getattr(embedder, "name", ""))
         # None: the "either floor" rule of an unmeasured embedder
-        self.rule = RelevanceRule(floor, tuned.coverage, tuned.lift, tuned.small_floor) if tuned and floor else tuned
+        self.rule = replace(tuned, floor=floor) if tuned and floor else tuned
         self.dense_floor = floor or (tuned.floor if tuned else 0.35)
         self.lexical_floor = float(config.get("RETRIEVAL_LEXICAL_FLOOR", LEXICAL_FLOOR))
         self.rrf_k = 60
@@ -279,7 +280,7 @@ class HybridRetriever:
         if self.mode != "bm25":
             hits = self.store.query(course_id, self.embedder.embed_query(query), min(depth, len(info)))
             dense = {h.id: h.score for h in hits if h.id in info}
-        background = background_of(list(dense.values())) if dense else None
+        background = background_of(list(dense.values()))
         fused: dict[str, float] = defaultdict(float)
         for rank, (pid, _) in enumerate(lexical):
             fused[pid] += 1.0 / (self.rrf_k + rank + 1)

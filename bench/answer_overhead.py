@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(ROOT / "bench"))
+
+from openwebui import openai_messages, sampling_extra  # noqa: E402
 
 QUESTIONS = [
     "What do plants make from carbon dioxide and water?",
@@ -98,7 +101,7 @@ def main() -> None:
     raw = Llama(model_path=str(smollm2_gguf()), n_ctx=chat.n_ctx, n_threads=chat.n_threads, n_batch=chat.n_batch, verbose=False)
 
     def run_raw(messages):
-        dicts = [{"role": {"human": "user", "ai": "assistant"}.get(r, r), "content": c} for r, c in messages]
+        dicts = openai_messages(messages)
         start = time.perf_counter()
         first, text = None, ""
         for chunk in raw.create_chat_completion(messages=dicts, stream=True, **params):
@@ -132,8 +135,6 @@ def main() -> None:
         owui = None if args.no_openwebui else start_openwebui(stack, args, chat, services)
         sides = {"raw": lambda q: run_raw(messages[q]), "pipeline": run_pipeline}
         if owui is not None:
-            from openwebui import openai_messages, sampling_extra
-
             ask = {"max_tokens": params["max_tokens"], "temperature": params["temperature"], "extra": sampling_extra(params)}
             sides["open-webui"] = lambda q: owui["ui"].chat(openai_messages(messages[q]), **ask)
             if owui.get("knowledge"):
@@ -201,7 +202,6 @@ def start_openwebui(stack: contextlib.ExitStack, args, chat, services) -> dict |
     if not (args.openwebui_venv / "bin" / "open-webui").exists():
         print(f"Open WebUI skipped: no open-webui in {args.openwebui_venv} (see bench/openwebui.py)", flush=True)
         return None
-    sys.path.insert(0, str(ROOT / "bench"))
     from openwebui import OpenWebUI, free_port, start_llama_server
 
     from app.models_path import minilm_dir, smollm2_gguf

@@ -154,7 +154,7 @@ def reindex(course_codes: tuple[str, ...], all_courses: bool, as_json: bool) -> 
     Reads the passages from the database, so nothing is uploaded again; students keep
     searching the old vectors until the new ones are complete.
     """
-    from app.cli import _course_id
+    from app.cli import ProgressBars, _course_id
     from app.models import Course
     from ingest.reindex import reindex_course
 
@@ -168,15 +168,10 @@ def reindex(course_codes: tuple[str, ...], all_courses: bool, as_json: bool) -> 
         courses = [(code, _course_id(services, code)) for code in course_codes]
     embedder = services.embedder
     for code, course_id in courses:
-        if as_json:
-            written = reindex_course(services.db, embedder, services.vector_store, course_id)
-        else:
-            with click.progressbar(length=1, label=f"{code}: embedding with {embedder.name}", show_pos=True) as bar:
-                def advance(done: int, total: int, bar=bar) -> None:
-                    bar.length = total
-                    bar.update(done - bar.pos)
-
-                written = reindex_course(services.db, embedder, services.vector_store, course_id, progress=advance)
+        with ProgressBars() as bars:
+            label = f"{code}: embedding with {embedder.name}"
+            progress = None if as_json else lambda done, total, label=label: bars(label, done, total)
+            written = reindex_course(services.db, embedder, services.vector_store, course_id, progress=progress)
         with services.db.session() as s:
             services.audit.record(s, "reindex", course_id=course_id, details={"passages": written, "embedder": embedder.name, "via": "cli"})
         _emit({"course": code, "passages": written, "embedder": embedder.name}, as_json, f"{code}: {written} passages re-indexed with {embedder.name}")
