@@ -1,26 +1,29 @@
-"""Run the guard evaluation harness for each backend and write the tables in docs/guard.md.
+"""Score the shipped guard on every held-out source and write the tables in docs/guard.md.
 
 Usage::
 
-    python bench/guard_eval.py                 # embedded, rules, chain(rules,embedded)
-    python bench/guard_eval.py --backend embedded --no-write
+    python bench/guard_eval.py                       # the embedded guard, writes docs
+    python bench/guard_eval.py --no-write            # print only
+    python bench/guard_eval.py --weights DIR         # another set of weights (ablations)
+    python bench/guard_eval.py --backend rules       # another backend, for comparison
 
-Sets (see guard/datasets.py for the splits):
+What is measured (see guard/data/sources.json and guard/train.py for the partition):
 
-* **test**: the ``test`` split of every shared safety set (held out by hash of a group key;
-  SimpleSafetyTests and HarmBench's own test split entirely) plus the hand-written test
-  file ``guard/data/handwritten_test.jsonl``; nothing here was trained on or used to pick
-  the threshold;
-* **dev**: the ``dev`` split figures recorded by the training run that chose the
-  threshold on it (``guard/weights/guard-e5.json``), for comparison;
-* **qa**: the ``test`` split of the student questions in ../shared/data/qa (NorQuAD,
-  SQuAD-it, XQuAD en/de; at most 500 per set, seeded), all safe; the block rate is the
-  share judged unsafe;
-* **agent-test**: RTP-LX completions of the test split (agent role; 150 per source).
+* **test sources**: every source the plan holds out whole (StrongREJECT,
+  SimpleSafetyTests, CoCoNot's contrast set, the hand-written file) and the test split of
+  every other source (GAHD and DKHate's own test splits, each language's written pairs,
+  ...). Nothing here was trained on or used to choose the checkpoint or a threshold;
+* per source: AUROC of the unsafe score, and recall / false-positive rate of the shipped
+  decision (per-language thresholds, the care band counted as allowed);
+* per language: the same over all user-role test rows except student questions, with
+  the target check (recall ≥ 0.90 at FPR ≤ 0.05);
+* ordinary student questions (qa test splits): the share blocked (target ≤ 1 in 200);
+* prompt injection: the written injection test pairs in five languages, for the patterns
+  alone and for patterns + the learned head;
+* dev: the same per-language figures on the dev data that chose the thresholds.
 
-The Llama Guard backends need weights that are not available here; they are listed as
-not measured. Prints the tables and, unless ``--no-write``, replaces the generated
-section of docs/guard.md and writes docs/guard-results.json.
+Writes docs/guard-results.json, the learning-curve chart docs/img/guard-learning-curve.png,
+and the generated section of docs/guard.md (unless ``--no-write``).
 """
 
 from __future__ import annotations
@@ -29,78 +32,19 @@ import argparse
 import json
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from guard import build_guard  # noqa: E402
+from guard import build_guard, injection  # noqa: E402
 from guard.datasets import Example, handwritten_test, load_all  # noqa: E402
-from guard.evaluate import evaluate, latency  # noqa: E402
+from guard.evaluate import classify_all  # noqa: E402
+from guard.train import LANGS, auroc, eval_group, is_injection, load_plan, partition  # noqa: E402
 
-LANGS = ("en", "sv", "de", "it", "nb")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-
-
-def sets() -> dict[str, list[Example]]:
-    """The evaluation sets by name."""
-    shared = load_all()
-    user = [
-        e
-        for e in shared
-        if e.role == "user" and not e.source.startswith("qa-") and e.source != "contrastive"
-    ]
-    return {
-        "test": [e for e in user if e.split == "test"] + handwritten_test(),
-        "handwritten": handwritten_test(),
-        "qa": _sample_per_source(
-            [e for e in shared if e.source.startswith("qa-") and e.split == "test"], 500
-        ),
-        "agent-test": _sample_per_source(
-            [e for e in shared if e.role == "agent" and e.split == "test"], 150
-        ),
-    }
-
-
-def _sample_per_source(examples: list[Example], n: int) -> list[Example]:
-    """At most ``n`` examples per source (seeded), to keep the run short."""
-    import random
-
-    by: dict[str, list[Example]] = {}
-    for ex in examples:
-        by.setdefault(ex.source, []).append(ex)
-    out: list[Example] = []
-    for src in sorted(by):
-        items = by[src]
-        random.Random(0).shuffle(items)
-        out.extend(items[:n])
-    return out
-
-
-class Memo:
-    """Wraps a guard and remembers verdicts by (role, text), so a chain reuses them."""
-
-    def __init__(self, guard) -> None:
-        """Wrap ``guard``."""
-        self.guard = guard
-        self.name = guard.name
-        self.seen: dict = {}
-
-    def classify_many(self, conversations, *, role):
-        """Batch classify, computing only unseen texts."""
-        todo = [c for c in conversations if (role, c[-1].content) not in self.seen]
-        if todo:
-            many = getattr(self.guard, "classify_many", None)
-            got = (
-                many(todo, role=role) if many else [self.guard.classify(c, role=role) for c in todo]
-            )
-            for conv, verdict in zip(todo, got, strict=True):
-                self.seen[(role, conv[-1].content)] = verdict
-        return [self.seen[(role, c[-1].content)] for c in conversations]
-
-    def classify(self, conversation, *, role):
-        """Single classification (memoised)."""
-        return self.classify_many([conversation], role=role)[0]
+TARGET_RECALL, TARGET_FPR, TARGET_QA = 0.90, 0.05, 0.005
 
 
 def fmt(x) -> str:
@@ -108,173 +52,233 @@ def fmt(x) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
+def summarise(rows: list[tuple[Example, float, bool]]) -> dict:
+    """n, AUROC, recall and FPR of ``(example, score, blocked)`` rows."""
+    pos = [(s, b) for ex, s, b in rows if ex.label == "unsafe"]
+    neg = [(s, b) for ex, s, b in rows if ex.label == "safe"]
+    scores = [s for _, s, _ in rows]
+    labels = [1 if ex.label == "unsafe" else 0 for ex, _, _ in rows]
+    a = auroc(scores, labels)
+    return {
+        "n": len(rows),
+        "unsafe": len(pos),
+        "safe": len(neg),
+        "auroc": None if a is None else round(a, 4),
+        "recall": round(sum(b for _, b in pos) / len(pos), 4) if pos else None,
+        "fpr": round(sum(b for _, b in neg) / len(neg), 4) if neg else None,
+        "recall_at_fpr05": _recall_at(scores, labels, TARGET_FPR),
+    }
+
+
+def _recall_at(scores: list[float], labels: list[int], fpr: float) -> float | None:
+    """Recall at the best threshold with FPR ≤ ``fpr`` on these rows (an oracle figure)."""
+    neg = sorted((s for s, y in zip(scores, labels, strict=True) if not y), reverse=True)
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    if not neg or not pos:
+        return None
+    cut = neg[int(fpr * len(neg))] if int(fpr * len(neg)) < len(neg) else -1.0
+    return round(sum(s > cut for s in pos) / len(pos), 4)
+
+
+def score(guard, examples: list[Example]) -> list[tuple[Example, float, bool, float]]:
+    """``(example, unsafe score, blocked, injection score)`` per example."""
+    verdicts = classify_all(guard, examples)
+    return [
+        (ex, v.score, not v.safe, float(v.details.get("injection_score", 0.0)))
+        for ex, v in zip(examples, verdicts, strict=True)
+    ]
+
+
+def evaluate_part(scored) -> dict:
+    """Per source, per language, student questions and injection figures."""
+    by_group: dict[str, list] = defaultdict(list)
+    by_lang: dict[str, list] = defaultdict(list)
+    qa: dict[str, list] = defaultdict(list)
+    inj: dict[str, list] = defaultdict(list)
+    for ex, s, blocked, inj_score in scored:
+        if is_injection(ex):
+            found = bool(injection.detect(ex.text))
+            inj[ex.language].append((ex, inj_score, found, blocked))
+            continue
+        by_group[eval_group(ex)].append((ex, s, blocked))
+        if ex.source.startswith("qa-"):
+            qa[ex.language].append((ex, s, blocked))
+        elif ex.role == "user":
+            by_lang[ex.language].append((ex, s, blocked))
+    injection_rows = {}
+    for lang, rows in sorted(inj.items()):
+        pos = [r for r in rows if r[0].label == "unsafe"]
+        neg = [r for r in rows if r[0].label == "safe"]
+        injection_rows[lang] = {
+            "n": len(rows),
+            "auroc": auroc([r[1] for r in rows], [r[0].label == "unsafe" for r in rows]),
+            "patterns_recall": round(sum(r[2] for r in pos) / max(len(pos), 1), 4),
+            "patterns_fpr": round(sum(r[2] for r in neg) / max(len(neg), 1), 4),
+            "recall": round(sum(r[2] or r[3] for r in pos) / max(len(pos), 1), 4),
+            "fpr": round(sum(r[2] or r[3] for r in neg) / max(len(neg), 1), 4),
+        }
+    return {
+        "sources": {k: summarise(v) for k, v in sorted(by_group.items())},
+        "languages": {k: summarise(v) for k, v in sorted(by_lang.items())},
+        "student_questions": {k: summarise(v) for k, v in sorted(qa.items())},
+        "injection": injection_rows,
+    }
+
+
 def lang_table(report: dict, title: str) -> list[str]:
     """Per-language recall/FPR with the target check."""
     lines = [
         f"**{title}**",
         "",
-        "| language | n | unsafe | safe | recall | FPR | F1 | target (recall ≥ 0.90, FPR ≤ 0.05) |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| language | n | unsafe | safe | AUROC | recall | FPR | recall at FPR 0.05 (oracle) | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for lang in LANGS:
-        m = report["by_language"].get(lang)
+    for lang in (*LANGS, "da"):
+        m = report["languages"].get(lang)
         if not m:
-            lines.append(f"| {lang} | 0 | | | | | | no data |")
             continue
-        pos, neg = m["tp"] + m["fn"], m["fp"] + m["tn"]
-        ok_r = m["recall"] is not None and m["recall"] >= 0.90
-        ok_f = m["fpr"] is not None and m["fpr"] <= 0.05
-        status = (
-            "met"
-            if ok_r and ok_f
-            else (
-                "not met"
-                if (m["recall"] is not None and m["fpr"] is not None)
-                else "incomplete data"
-            )
+        ok = (
+            m["recall"] is not None
+            and m["fpr"] is not None
+            and m["recall"] >= TARGET_RECALL
+            and m["fpr"] <= TARGET_FPR
         )
         lines.append(
-            f"| {lang} | {m['n']} | {pos} | {neg} | {fmt(m['recall'])} | {fmt(m['fpr'])} | "
-            f"{fmt(m['f1'])} | {status} |"
+            f"| {lang} | {m['n']} | {m['unsafe']} | {m['safe']} | {fmt(m['auroc'])} | "
+            f"{fmt(m['recall'])} | {fmt(m['fpr'])} | {fmt(m['recall_at_fpr05'])} | "
+            f"{'met' if ok else 'not met'} |"
         )
-    m = report
-    lines.append(
-        f"| **all** | {m['n']} | {m['tp'] + m['fn']} | {m['fp'] + m['tn']} | {fmt(m['recall'])} | "
-        f"{fmt(m['fpr'])} | {fmt(m['f1'])} | |"
-    )
-    return lines + [""]
+    return [*lines, ""]
 
 
 def source_table(report: dict, title: str) -> list[str]:
-    """Per-source recall/FPR."""
-    lines = [f"**{title}**", "", "| source | n | recall | FPR |", "|---|---:|---:|---:|"]
-    for src, m in report["by_source"].items():
-        lines.append(f"| {src} | {m['n']} | {fmt(m['recall'])} | {fmt(m['fpr'])} |")
-    return lines + [""]
-
-
-def dev_table() -> list[str]:
-    """Dev figures recorded by the training run that chose the threshold."""
-    from guard.embedded import WEIGHTS_DIR
-
-    meta = json.loads((WEIGHTS_DIR / "guard-e5.json").read_text())
+    """Per held-out source: AUROC, recall, FPR."""
     lines = [
-        f"**Dev (used to choose the threshold {meta['threshold']}; optimistic; from "
-        "guard/weights/guard-e5.json, texts truncated to 64 tokens)**",
+        f"**{title}**",
         "",
-        "| language | n | recall | FPR |",
-        "|---|---:|---:|---:|",
+        "| source | n | unsafe | safe | AUROC (target ≥ 0.95) | recall | FPR |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for lang in LANGS:
-        m = meta["dev_summary"].get(lang)
-        if m:
-            lines.append(f"| {lang} | {m['n']} | {fmt(m['recall'])} | {fmt(m['fpr'])} |")
+    for src, m in report["sources"].items():
+        lines.append(
+            f"| {src} | {m['n']} | {m['unsafe']} | {m['safe']} | {fmt(m['auroc'])} | "
+            f"{fmt(m['recall'])} | {fmt(m['fpr'])} |"
+        )
     return [*lines, ""]
 
 
 def qa_table(report: dict) -> list[str]:
     """Block rate on ordinary student questions."""
     lines = [
-        "**Ordinary student questions (qa test split, all safe): share blocked (target ≤ 0.010)**",
+        "**Ordinary student questions (qa test splits, all safe): share blocked "
+        f"(target ≤ {TARGET_QA})**",
         "",
-        "| language | source | n | blocked |",
-        "|---|---|---:|---:|",
+        "| language | n | blocked |",
+        "|---|---:|---:|",
     ]
-    for src, m in report["by_source"].items():
-        lang = {"qa-norquad": "nb", "qa-squad-it": "it"}.get(src, src.split("-")[-1])
-        lines.append(f"| {lang} | {src} | {m['n']} | {fmt(m['fpr'])} |")
-    lines.append(f"| **all** | | {report['n']} | {fmt(report['fpr'])} |")
-    return lines + [""]
+    for lang, m in report["student_questions"].items():
+        lines.append(f"| {lang} | {m['n']} | {fmt(m['fpr'])} |")
+    return [*lines, ""]
 
 
-def run(backends: list[str]) -> tuple[dict, str]:
-    """Evaluate every backend on every set; return the raw results and the markdown."""
-    data = sets()
-    results: dict = {}
-    md: list[str] = [
-        f"Generated by `python bench/guard_eval.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+def injection_table(report: dict, title: str) -> list[str]:
+    """Injection detection: patterns alone, and patterns + learned head."""
+    lines = [
+        f"**{title}**",
         "",
+        "| language | n | AUROC (learned) | patterns: recall | patterns: FPR | patterns + learned: recall | patterns + learned: FPR |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    memo: dict[str, Memo] = {}
-    for name in backends:
-        if name == "chain":  # rules then embedded, reusing the embedded verdicts computed above
-            from guard.backends.chain import ChainGuard
-            from guard.backends.rules import RuleGuard
-
-            inner = memo.setdefault("embedded", Memo(build_guard({"GUARD_BACKEND": "embedded"})))
-            guard = ChainGuard([RuleGuard(), inner])
-            raw = ChainGuard([RuleGuard(), inner.guard])
-        else:
-            guard = memo.setdefault(name, Memo(build_guard({"GUARD_BACKEND": name})))
-            raw = guard.guard
-        results[name] = {}
-        for set_name, examples in data.items():
-            t0 = time.time()
-            report = evaluate(guard, examples, latency_samples=0)
-            if set_name == "test":  # timed on the real backend, one message per call
-                report["latency_ms"] = latency(raw, examples, 200)
-            report["seconds"] = round(time.time() - t0, 1)
-            results[name][set_name] = report
-            print(
-                f"{name}/{set_name}: n={report['n']} recall={report['recall']} fpr={report['fpr']} "
-                f"({report['seconds']}s)",
-                file=sys.stderr,
-            )
-        r = results[name]
-        lat = r["test"]["latency_ms"]
-        md += [
-            f"### Backend `{name}`",
-            "",
-            f"Latency, one message per call on this machine (2 shared cores): p50 {lat['p50']} ms, "
-            f"p95 {lat['p95']} ms over {lat['n']} test messages (target p95 ≤ 50 ms: "
-            f"{'met' if lat['p95'] <= 50 else 'not met'}).",
-            "",
-        ]
-        md += lang_table(
-            r["test"], "Test (held out: never trained on, never used for the threshold)"
+    for lang, m in report["injection"].items():
+        lines.append(
+            f"| {lang} | {m['n']} | {fmt(m['auroc'])} | {fmt(m['patterns_recall'])} | "
+            f"{fmt(m['patterns_fpr'])} | {fmt(m['recall'])} | {fmt(m['fpr'])} |"
         )
-        if name == "embedded":
-            md += dev_table()
-        md += lang_table(
-            r["handwritten"], "Hand-written test file only (guard/data/handwritten_test.jsonl)"
-        )
-        md += qa_table(r["qa"])
-        md += source_table(r["test"], "Test by source")
-        agent = r["agent-test"]
-        md += [
-            f"Agent role (RTP-LX completions, test split): recall {fmt(agent['recall'])}, "
-            f"FPR {fmt(agent['fpr'])}, n {agent['n']}.",
-            "",
-        ]
-    md += [
-        "Llama Guard backends (`llamaguard-transformers`, `llamaguard-openai`, `llamaguard-gguf`): not "
-        "measured here, no Llama Guard weights are available offline; they pass the contract tests "
-        "with a tiny random Llama model.",
+    return [*lines, ""]
+
+
+def curve_chart(meta: dict, path: Path) -> None:
+    """The learning curve: mean dev AUROC and per-language dev AUROC by samples seen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = meta.get("learning_curve") or []
+    if not curve:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4))
+    xs = [p["samples"] for p in curve]
+    ax.plot(xs, [p["mean_auroc"] for p in curve], "k-", lw=2.5, label="model choice (mean)")
+    for lang in (*LANGS, "da"):
+        ys = [p.get("languages", {}).get(lang) for p in curve]
+        if any(y is not None for y in ys):
+            ax.plot(xs, ys, "--", lw=1, label=f"dev {lang}")
+    ax.axvline(meta["best_step"] * meta["config"]["batch_size"], color="grey", lw=0.8)
+    ax.set_xlabel("training samples seen")
+    ax.set_ylabel("dev AUROC")
+    ax.set_title("Guard v2 learning curve (dev sources; grey line: shipped checkpoint)")
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run(config: dict, weights: Path | None) -> tuple[dict, list[str]]:
+    """Evaluate test and dev parts; return the results and the markdown lines."""
+    if weights is not None:
+        config = {**config, "GUARD_WEIGHTS_DIR": str(weights)}
+    guard = build_guard(config)
+    plan = load_plan()
+    _, dev, test = partition(load_all(), plan)
+    test = test + handwritten_test()
+    t0 = time.time()
+    results = {"test": evaluate_part(score(guard, test)), "dev": evaluate_part(score(guard, dev))}
+    results["seconds"] = round(time.time() - t0)
+    results["backend"] = getattr(guard, "name", "?")
+    md = [
+        f"Generated by `python bench/guard_eval.py` on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (backend `{results['backend']}`).",
         "",
     ]
-    return results, "\n".join(md)
+    md += lang_table(results["test"], "Test by language (held out: never trained on, never used for a choice)")
+    md += qa_table(results["test"])
+    md += source_table(results["test"], "Test by source")
+    md += injection_table(results["test"], "Prompt injection, written test pairs")
+    md += lang_table(results["dev"], "Dev by language (chose the checkpoint and the thresholds: optimistic)")
+    md += injection_table(results["dev"], "Prompt injection, dev pairs")
+    return results, md
 
 
 def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backend", action="append", help="backend(s) to run (repeatable)")
+    parser.add_argument("--backend", default="embedded")
+    parser.add_argument("--weights", type=Path, default=None, help="embedded weights directory")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
-    backends = args.backend or ["embedded", "rules", "chain"]
-    results, md = run(backends)
-    print(md)
+    results, md = run({"GUARD_BACKEND": args.backend}, args.weights)
+    print("\n".join(md))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
     if args.no_write:
         return
-    (ROOT / "docs").mkdir(exist_ok=True)
+    from guard.embedded import WEIGHTS_DIR
+
+    meta = json.loads(((args.weights or WEIGHTS_DIR) / "guard-e5.json").read_text())
+    curve_chart(meta, ROOT / "docs" / "img" / "guard-learning-curve.png")
     (ROOT / "docs" / "guard-results.json").write_text(json.dumps(results, indent=1) + "\n")
     doc = ROOT / "docs" / "guard.md"
-    text = doc.read_text() if doc.exists() else f"# Guard\n\n{START}\n{END}\n"
+    text = doc.read_text()
     if START not in text:
         text += f"\n{START}\n{END}\n"
     head, rest = text.split(START, 1)
     tail = rest.split(END, 1)[1]
-    doc.write_text(f"{head}{START}\n{md}\n{END}{tail}")
+    body = "\n".join(md)
+    doc.write_text(f"{head}{START}\n{body}\n{END}{tail}")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,12 @@ Backends are chosen by configuration through :func:`build_guard`:
 ``chain``                  the backends in ``GUARD_CHAIN`` (default ``rules,embedded``)
 =========================  =====================================================
 
-Every key can be overridden by an environment variable ``KATEDER_<KEY>``. Other keys:
-``GUARD_THRESHOLD`` (embedded unsafe threshold), ``GUARD_TIMEOUT`` (seconds, OpenAI
+Every key is declared once, with its default, in :data:`DEFAULTS`; ``app/config.py`` merges
+them into the application's keys. The one precedence rule (docs/operations.md): explicit
+configuration (a ``config`` mapping, e.g. from ``create_app`` or a CLI option), then the
+environment variable ``KATEDER_<KEY>``, then the default. Other keys:
+``GUARD_THRESHOLD`` (embedded unsafe threshold; default: per language, from the weights),
+``GUARD_WEIGHTS_DIR`` (another set of embedded weights), ``GUARD_TIMEOUT`` (seconds, OpenAI
 backend), ``GUARD_EXCLUDED_CATEGORIES`` (comma-separated codes left out of the Llama Guard
 prompt), ``GUARD_API_KEY``. Nothing is loaded until the first classification.
 """
@@ -27,13 +31,33 @@ from typing import Any
 
 from guard.types import Action, Guard, Message, Role, Verdict
 
+# the guard's configuration keys and their defaults, declared once (app/config.py merges them)
+DEFAULTS: dict[str, Any] = {
+    "GUARD_BACKEND": "embedded",
+    "GUARD_CHAIN": "rules,embedded",  # the backends of GUARD_BACKEND=chain, in order
+    "GUARD_THRESHOLD": None,  # embedded: unsafe threshold; None = per language, from the weights
+    "GUARD_WEIGHTS_DIR": None,  # embedded: another set of weights; None = the shipped ones
+    "GUARD_MODEL_PATH": None,  # llamaguard-transformers (a directory) / llamaguard-gguf (a file)
+    "GUARD_URL": None,  # llamaguard-openai: the server's base URL
+    "GUARD_MODEL": "llama-guard3",  # llamaguard-openai: the served model name
+    "GUARD_TIMEOUT": 10.0,  # llamaguard-openai: seconds per classification
+    "GUARD_EXCLUDED_CATEGORIES": "",  # comma-separated S-codes left out of the Llama Guard prompt
+    "GUARD_API_KEY": None,  # llamaguard-openai
+}
+
 
 def setting(config: Mapping[str, Any], key: str, default: Any = None) -> Any:
-    """``KATEDER_<KEY>`` from the environment, else ``config[key]``, else ``default``."""
+    """``config[key]`` if set, else ``KATEDER_<KEY>`` from the environment, else the default.
+
+    The default is ``default`` when given, else the one declared in :data:`DEFAULTS`.
+    """
+    value = config.get(key)
+    if value is not None:
+        return value
     env = os.environ.get(f"KATEDER_{key}")
     if env is not None:
         return env
-    return config.get(key, default)
+    return default if default is not None else DEFAULTS.get(key)
 
 
 def _required(config: Mapping[str, Any], key: str, backend: str) -> str:
@@ -56,10 +80,16 @@ def _rules(config: Mapping[str, Any]) -> Guard:
 
 
 def _embedded(config: Mapping[str, Any]) -> Guard:
-    from guard.embedded import EmbeddedGuard
+    from pathlib import Path
+
+    from guard.embedded import WEIGHTS_DIR, EmbeddedGuard
 
     threshold = setting(config, "GUARD_THRESHOLD")
-    return EmbeddedGuard(threshold=float(threshold) if threshold not in (None, "") else None)
+    weights = setting(config, "GUARD_WEIGHTS_DIR")
+    return EmbeddedGuard(
+        threshold=float(threshold) if threshold not in (None, "") else None,
+        weights_dir=Path(weights) if weights else WEIGHTS_DIR,
+    )
 
 
 def _transformers(config: Mapping[str, Any]) -> Guard:
@@ -130,4 +160,4 @@ def build_guard(config: Mapping[str, Any] | None = None) -> Guard:
     return _factory(name)(config)
 
 
-__all__ = ["Action", "BACKENDS", "Guard", "Message", "Role", "Verdict", "build_guard", "setting"]
+__all__ = ["Action", "BACKENDS", "DEFAULTS", "Guard", "Message", "Role", "Verdict", "build_guard", "setting"]

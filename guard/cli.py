@@ -20,14 +20,13 @@ def _config(backend: str | None) -> dict:
 
 @guard_group.command("train")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the shipped one).")
-@click.option("--epochs", type=int, default=None)
-@click.option("--n-top", type=int, default=None, help="Number of top encoder layers to fine-tune.")
+@click.option("--samples", type=int, default=None, help="Training samples to draw (run length).")
+@click.option("--depth", type=int, default=None, help="Encoder layers to keep and fine-tune (12 = all).")
+@click.option("--device", default=None, help="cpu (default) or cuda.")
 @click.option("--max-minutes", type=float, default=None, help="Wall-time budget for the whole run.")
-@click.option(
-    "--cache-dir",
-    default=None,
-    help="Keep the frozen layers' outputs here and reuse them in later runs.",
-)
+@click.option("--exclude", multiple=True, help="Leave a source out of training (ablation).")
+@click.option("--margin-weight", type=float, default=None, help="Weight of the pairwise loss.")
+@click.option("--smoke", is_flag=True, help="A tiny run on a small sample (CI).")
 @click.option(
     "--out",
     "out_dir",
@@ -35,33 +34,64 @@ def _config(backend: str | None) -> dict:
     default=None,
     help="Where to write guard-e5.safetensors/.json (default: guard/weights).",
 )
-def train_command(seed, epochs, n_top, max_minutes, cache_dir, out_dir):
-    """Fine-tune the embedded classifier on the shared data + contrastive rows (seeded)."""
+def train_command(
+    seed, samples, depth, device, max_minutes, exclude, margin_weight, smoke, out_dir
+):
+    """Fine-tune the embedded classifier on guard/data/sources.json's plan (seeded)."""
     from dataclasses import replace
 
     from guard.embedded import WEIGHTS_DIR
-    from guard.train import TrainConfig, train
+    from guard.train import TrainConfig, smoke_config, train
 
-    cfg = TrainConfig()
     changes = {
         k: v
         for k, v in {
             "seed": seed,
-            "epochs": epochs,
-            "n_top": n_top,
+            "samples": samples,
+            "depth": depth,
+            "device": device,
             "max_minutes": max_minutes,
-            "cache_dir": cache_dir,
+            "exclude": tuple(exclude) or None,
+            "margin_weight": margin_weight,
         }.items()
         if v is not None
     }
+    cfg = smoke_config() if smoke else TrainConfig()
+    examples = None
+    if smoke:
+        from guard.train import smoke_examples
+
+        examples = smoke_examples()
     meta = train(
-        replace(cfg, **changes), out_dir or WEIGHTS_DIR, log=lambda m: click.echo(m, err=True)
+        replace(cfg, **changes),
+        out_dir or WEIGHTS_DIR,
+        log=lambda m: click.echo(m, err=True),
+        examples=examples,
     )
     click.echo(
         json.dumps(
-            {k: meta[k] for k in ("model", "threshold", "care_threshold", "dev_summary")}, indent=2
+            {k: meta[k] for k in ("model", "threshold", "care_threshold", "languages")}, indent=2
         )
     )
+
+
+@guard_group.command("build-data")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("guard-build"),
+    show_default=True,
+)
+@click.option("--card", is_flag=True, help="Also rewrite the counts in docs/guard-data-card.md.")
+def build_data_command(out_dir, card):
+    """Assemble train/dev/test from every source (the plan in guard/data/sources.json)."""
+    from guard.corpus import build, write_card
+
+    counts = build(out_dir, log=lambda m: click.echo(m, err=True))
+    if card:
+        write_card(counts)
+    click.echo(json.dumps({k: sum(v.values()) for k, v in counts["by_part"].items()}))
 
 
 @guard_group.command("eval")
@@ -118,19 +148,10 @@ def classify_command(role, backend, as_json, text):
     "--split", type=click.Choice(["train", "dev", "test", "all"]), default="test", show_default=True
 )
 @click.option("--source", "sources", multiple=True, help="Only these sets (repeatable).")
-@click.option("--contrastive", is_flag=True, help="Also regenerate guard/data/contrastive.jsonl.")
-def convert_data_command(out_dir, split, sources, contrastive):
+def convert_data_command(out_dir, split, sources):
     """Convert ../shared/data/safety (and qa questions) into evaluation JSONL files."""
-    from guard import contrastive as contrastive_mod
-    from guard.datasets import PACKAGE_DATA, SHARED_READERS, handwritten_test, shared_data_dir
+    from guard.datasets import SHARED_READERS, handwritten_test, shared_data_dir
 
-    if contrastive:
-        path = PACKAGE_DATA / "contrastive.jsonl"
-        rows = list(contrastive_mod.generate())
-        path.write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
-        )
-        click.echo(f"wrote {len(rows)} rows to {path}")
     root = shared_data_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, reader in SHARED_READERS.items():

@@ -34,6 +34,9 @@ class Example:
     source: str = ""
     split: Split = "train"
     tags: tuple[str, ...] = field(default=())
+    phenomenon: str = ""  # e.g. "homonym", "bullying", "jb-roleplay", "injection"
+    pair_id: str = ""  # minimal pairs share it: the unsafe text must outscore its safe twin
+    origin: str = ""  # "written", "templated", "translated:<source>" or the shared set
 
     def to_json(self) -> dict:
         """The JSONL record (categories as a list)."""
@@ -336,22 +339,230 @@ def qa_questions(root: Path) -> Iterator[Example]:
         yield from _squad_questions(data, lang, f"qa-xquad-{lang}")
 
 
+def swequad_questions(root: Path) -> Iterator[Example]:
+    """Swedish reading-comprehension questions (SweQUAD-MC training split), by context."""
+    data = json.loads((root / "qa/swequad-mc/training.json").read_text(encoding="utf-8"))
+    for row in data["data"]:
+        split = split_of("swequad" + row["context"][:200], 0.1, 0.5)
+        yield Example(row["question"], "safe", "sv", source="qa-swequad", split=split)
+
+
+def gahd(root: Path) -> Iterator[Example]:
+    """GAHD German adversarial hate speech: its own splits; contrastive twins share a pair."""
+    for row in _csv(root / "safety/gahd/gahd.csv"):
+        label = "unsafe" if row["label"] == "1" else "safe"
+        twin = row.get("contrastive_gahd_id") or ""
+        pair = "gahd-" + "-".join(sorted((row["gahd_id"], twin))) if twin else ""
+        yield Example(
+            row["text"],
+            label,
+            "de",
+            categories=("S10",) if label == "unsafe" else (),
+            source="gahd",
+            split=row["split"],
+            phenomenon="hate-adversarial",
+            pair_id=pair,
+            origin="gahd",
+        )
+
+
+def _hatecheck(rows: Iterator[dict], lang: str, source: str, prefix: str) -> Iterator[Example]:
+    """HateCheck-style functional tests, split by template so near-duplicates stay together."""
+    for row in rows:
+        if row.get("disagreement_in_case") == "True":
+            continue
+        label = "unsafe" if row["label_gold"] == "hateful" else "safe"
+        yield Example(
+            row["test_case"].strip(),
+            label,
+            lang,
+            categories=("S10",) if label == "unsafe" else (),
+            source=source,
+            split=split_of(f"{prefix}{row['templ_id']}"),
+            phenomenon=row["functionality"],
+            origin=source,
+        )
+
+
+def hatecheck(root: Path) -> Iterator[Example]:
+    """HateCheck (English) and Multilingual HateCheck (German, Italian)."""
+    yield from _hatecheck(
+        _csv(root / "safety/hatecheck-en/test_suite_cases.csv"), "en", "hatecheck-en", "hce"
+    )
+    for lang, name in (("de", "german"), ("it", "italian")):
+        path = root / f"safety/multilingual-hatecheck/hatecheck_cases_final_{name}.csv"
+        yield from _hatecheck(_csv(path), lang, f"hatecheck-{lang}", f"mhc{lang}")
+
+
+def toxigen(root: Path) -> Iterator[Example]:
+    """ToxiGen seed statements: implicit hate vs neutral statements about the same groups."""
+    path = root / "safety/toxigen/statements.jsonl"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        label = "unsafe" if row["prompt_file_kind"] == "hate" else "safe"
+        yield Example(
+            row["text"],
+            label,
+            "en",
+            categories=("S10",) if label == "unsafe" else (),
+            source="toxigen",
+            split=split_of("tg" + row["text"]),
+            phenomenon="implicit-hate",
+            origin="toxigen",
+        )
+
+
+def dkhate(root: Path) -> Iterator[Example]:
+    """DKHate (Danish offensive comments): its test file is test; train is split train/dev."""
+    base = root / "safety/dkhate/oe20da_data"
+    for name in ("training", "test"):
+        with (base / f"offenseval-da-{name}-v1.tsv").open(encoding="utf-8") as fh:
+            for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
+                if row.get("subtask_a") not in ("OFF", "NOT") or not row.get("tweet"):
+                    continue
+                label = "unsafe" if row["subtask_a"] == "OFF" else "safe"
+                split = "test" if name == "test" else split_of("dk" + row["id"], 0.2, 0.0)
+                yield Example(
+                    row["tweet"],
+                    label,
+                    "da",
+                    categories=("S10",) if label == "unsafe" else (),
+                    source="dkhate",
+                    split=split,
+                    phenomenon="offensive",
+                    origin="dkhate",
+                )
+
+
+_COCONOT_UNSAFE = {"privacy violations", "dangerous or sensitive topics", "wildchats", "offensive"}
+
+
+def coconot(root: Path) -> Iterator[Example]:
+    """CoCoNot: benign look-alikes (pref, contrast) and the requests that should be refused.
+
+    ``coconot_contrast_eval`` is kept whole as a test source. In ``coconot_eval`` only the
+    hazard-like "safety concerns" are unsafe; copyright and misinformation are left out
+    (not hazards for a prompt classifier), the other categories are safe requests.
+    """
+    base = root / "safety/coconot"
+    for line in (base / "coconot_pref.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        yield Example(
+            row["prompt"],
+            "safe",
+            "en",
+            source="coconot-pref",
+            split=split_of("cc" + row["id"], 0.2, 0.0),
+            phenomenon=row["subcategory"],
+            origin="coconot",
+        )
+    for line in (base / "coconot_eval.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        sub = row["subcategory"].lower()
+        if row["category"] == "Requests with safety concerns":
+            if not any(key in sub for key in _COCONOT_UNSAFE):
+                continue
+            label = "unsafe"
+        else:
+            label = "safe"
+        yield Example(
+            row["prompt"],
+            label,
+            "en",
+            source="coconot-eval",
+            split=split_of("ce" + row["id"], 0.2, 0.0),
+            phenomenon=sub,
+            origin="coconot",
+        )
+    for line in (base / "coconot_contrast_eval.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        yield Example(
+            row["prompt"],
+            "safe",
+            "en",
+            source="coconot-contrast",
+            split="test",
+            phenomenon=row["subcategory"],
+            origin="coconot",
+        )
+
+
+def safetext(root: Path) -> Iterator[Example]:
+    """SafeText physical-safety advice (answer side): unsafe vs safe advice per scenario."""
+    data = json.loads((root / "safety/safetext/SafeText.json").read_text(encoding="utf-8"))
+    for scenario, advice in data.items():
+        split = split_of("st" + scenario)
+        pair = "st-" + hashlib.sha1(scenario.encode()).hexdigest()[:10]
+        for label in ("safe", "unsafe"):
+            for text in advice.get(label, []):
+                yield Example(
+                    f"{scenario} {text}",
+                    label,
+                    "en",
+                    role="agent",
+                    categories=("S6",) if label == "unsafe" else (),
+                    source="safetext",
+                    split=split,
+                    phenomenon="physical-safety",
+                    pair_id=pair,
+                    origin="safetext",
+                )
+
+
+def _translated_split(origin: str, source_id: str) -> Split | None:
+    """A translation lands in the split of its English original (same key as its reader)."""
+    if not origin.startswith("translated:") or not source_id:
+        return None
+    rule = {
+        "advbench": lambda k: split_of("adv" + k),
+        "maliciousinstruct": lambda k: split_of(f"mi{k}"),
+        "harmbench": lambda k: split_of("hb" + k, 0.3, 0.0),
+        "coconot-pref": lambda k: split_of("cc" + k, 0.2, 0.0),
+    }.get(origin.split(":", 1)[1])
+    return rule(source_id) if rule else None
+
+
 def project_file(name: str, default_split: Split | None = None) -> Iterator[Example]:
-    """Examples from a project-authored JSONL file under ``guard/data``."""
+    """Examples from a project-authored JSONL file under ``guard/data``.
+
+    Rows without a ``split`` get one from their ``pair_id`` (so both twins of a minimal
+    pair land together), else from their text.
+    """
     for line in (PACKAGE_DATA / name).read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         row = json.loads(line)
+        origin = row.get("origin", "written")
+        source = row.get("source") or (
+            "translated" if origin.startswith("translated") else origin
+        )
+        split = (
+            default_split
+            or row.get("split")
+            or _translated_split(origin, row.get("source_id", ""))
+            or split_of(row.get("pair_id") or row["text"])
+        )
         yield Example(
             row["text"],
             row["label"],
             row["language"],
             row.get("role", "user"),
             tuple(row.get("categories", ())),
-            row.get("source", name),
-            default_split or row.get("split", "train"),
+            source,
+            split,
             tuple(row.get("tags", ())),
+            row.get("phenomenon", ""),
+            row.get("pair_id", ""),
+            origin,
         )
+
+
+def project_rows() -> Iterator[Example]:
+    """Every project-authored training file: written pairs, templated rows, translations."""
+    for folder in ("written", "translated"):
+        for path in sorted((PACKAGE_DATA / folder).glob("*.jsonl")):
+            yield from project_file(f"{folder}/{path.name}")
+    yield from project_file("templated.jsonl")
 
 
 SHARED_READERS = {
@@ -366,18 +577,28 @@ SHARED_READERS = {
     "germeval2018": germeval,
     "alpaca-harmless": alpaca_harmless,
     "qa": qa_questions,
+    "qa-swequad": swequad_questions,
+    "gahd": gahd,
+    "hatecheck": hatecheck,
+    "toxigen": toxigen,
+    "dkhate": dkhate,
+    "coconot": coconot,
+    "safetext": safetext,
 }
 
 
 def load_all(root: Path | None = None, names: list[str] | None = None) -> list[Example]:
-    """Every shared set plus the project's contrastive data (not the hand-written test)."""
+    """Every shared set plus the project's own rows (not the hand-written test file).
+
+    ``names`` selects readers; ``"project"`` stands for the project's own files.
+    """
     root = root or shared_data_dir()
     out: list[Example] = []
     for name, reader in SHARED_READERS.items():
         if names is None or name in names:
             out.extend(ex for ex in reader(root) if ex.text.strip())
-    if names is None or "contrastive" in names:
-        out.extend(project_file("contrastive.jsonl"))
+    if names is None or "project" in names:
+        out.extend(project_rows())
     return out
 
 

