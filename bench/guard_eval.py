@@ -7,7 +7,7 @@ Usage::
     python bench/guard_eval.py --weights DIR         # another set of weights (ablations)
     python bench/guard_eval.py --backend rules       # another backend, for comparison
 
-What is measured (see guard/data/sources.json and guard/train.py for the partition):
+What is measured (see guard/data/sources.json and guard/training/train.py for the partition):
 
 * **test sources**: every source the plan holds out whole (StrongREJECT,
   SimpleSafetyTests, CoCoNot's contrast set, the hand-written file) and the test split of
@@ -39,9 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from guard import build_guard, injection  # noqa: E402
-from guard.datasets import Example, handwritten_test, load_all  # noqa: E402
-from guard.evaluate import classify_all  # noqa: E402
-from guard.train import LANGS, auroc, eval_group, is_injection, load_plan, partition  # noqa: E402
+from guard.training.datasets import Example, handwritten_test, load_all  # noqa: E402
+from guard.training.evaluate import classify_all  # noqa: E402
+from guard.training.train import LANGS, auroc, eval_group, is_injection, load_plan, partition  # noqa: E402
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 TARGET_RECALL, TARGET_FPR, TARGET_QA = 0.90, 0.05, 0.005

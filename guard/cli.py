@@ -41,7 +41,7 @@ def train_command(
     from dataclasses import replace
 
     from guard.embedded import WEIGHTS_DIR
-    from guard.train import TrainConfig, smoke_config, train
+    from guard.training.train import TrainConfig, smoke_config, train
 
     changes = {
         k: v
@@ -59,7 +59,7 @@ def train_command(
     cfg = smoke_config() if smoke else TrainConfig()
     examples = None
     if smoke:
-        from guard.train import smoke_examples
+        from guard.training.train import smoke_examples
 
         examples = smoke_examples()
     meta = train(
@@ -86,7 +86,7 @@ def train_command(
 @click.option("--card", is_flag=True, help="Also rewrite the counts in docs/guard-data-card.md.")
 def build_data_command(out_dir, card):
     """Assemble train/dev/test from every source (the plan in guard/data/sources.json)."""
-    from guard.corpus import build, write_card
+    from guard.training.corpus import build, write_card
 
     counts = build(out_dir, log=lambda m: click.echo(m, err=True))
     if card:
@@ -102,7 +102,7 @@ def build_data_command(out_dir, card):
 def eval_command(data_path, backend, latency_samples, as_json):
     """Evaluate a backend on a labelled JSONL file."""
     from guard import build_guard
-    from guard.evaluate import evaluate, read_jsonl
+    from guard.training.evaluate import evaluate, read_jsonl
 
     report = evaluate(build_guard(_config(backend)), read_jsonl(data_path), latency_samples)
     if as_json:
@@ -150,7 +150,7 @@ def classify_command(role, backend, as_json, text):
 @click.option("--source", "sources", multiple=True, help="Only these sets (repeatable).")
 def convert_data_command(out_dir, split, sources):
     """Convert ../shared/data/safety (and qa questions) into evaluation JSONL files."""
-    from guard.datasets import SHARED_READERS, handwritten_test, shared_data_dir
+    from guard.training.datasets import SHARED_READERS, handwritten_test, shared_data_dir
 
     root = shared_data_dir()
     out_dir.mkdir(parents=True, exist_ok=True)

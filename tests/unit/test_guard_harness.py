@@ -7,8 +7,8 @@ import json
 from click.testing import CliRunner
 
 from guard.cli import guard_group
-from guard.datasets import Example, shared_data_dir, split_of
-from guard.evaluate import evaluate, metrics
+from guard.training.datasets import Example, shared_data_dir, split_of
+from guard.training.evaluate import evaluate, metrics
 
 ROWS = [
     {

@@ -8,9 +8,9 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from guard.datasets import PACKAGE_DATA, Example, project_rows
 from guard.taxonomy import CATEGORIES
-from guard.train import (
+from guard.training.datasets import PACKAGE_DATA, Example, project_rows
+from guard.training.train import (
     TrainConfig,
     auroc,
     calibrate,

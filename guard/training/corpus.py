@@ -1,7 +1,7 @@
 """The training corpus in one command (``kateder guard build-data``) and its data card.
 
-Reads every source (``guard.datasets.load_all``), partitions it by the plan in
-``guard/data/sources.json`` (:func:`guard.train.partition`) and writes ``train.jsonl``,
+Reads every source (``guard.training.datasets.load_all``), partitions it by the plan in
+``guard/data/sources.json`` (:func:`guard.training.train.partition`) and writes ``train.jsonl``,
 ``dev.jsonl`` and ``test.jsonl`` plus ``counts.json``: rows by part x source x label and
 by part x language x phenomenon x label. The data card in docs/ is generated from it.
 """
@@ -13,10 +13,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from guard.datasets import Example, load_all
-from guard.train import load_plan, partition
+from guard.training.datasets import Example, load_all
+from guard.training.train import load_plan, partition
 
-CARD = Path(__file__).resolve().parents[1] / "docs" / "guard-data-card.md"
+CARD = Path(__file__).resolve().parents[2] / "docs" / "guard-data-card.md"
 START, END = "<!-- counts:start -->", "<!-- counts:end -->"
 
 

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 Split = str  # "train" | "dev" | "test"
-PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def shared_data_dir() -> Path:
     candidate = Path.cwd().parent / "shared" / "data"
     if candidate.is_dir():
         return candidate
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def split_of(key: str, dev: float = 0.15, test: float = 0.15) -> Split:

@@ -32,7 +32,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from guard.datasets import PACKAGE_DATA, Example, load_all
 from guard.embedded import (
     CODES,
     OUTPUTS,
@@ -44,6 +43,7 @@ from guard.embedded import (
     windows,
 )
 from guard.normalize import normalize
+from guard.training.datasets import PACKAGE_DATA, Example, load_all
 
 LANGS = ("en", "sv", "nb", "de", "it")
 INJECTION = "injection"
@@ -55,7 +55,7 @@ class TrainConfig:
 
     seed: int = 13
     depth: int = 12  # encoder layers kept, all fine-tuned (12 = all; embeddings stay frozen)
-    samples: int = 120_000  # training samples drawn (weighted), the length of the run
+    samples: int = 160_000  # training samples drawn (weighted), the length of the run
     batch_size: int = 32
     lr_layers: float = 4e-5
     lr_head: float = 1e-3

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from guard.datasets import Example
+from guard.training.datasets import Example
 from guard.types import Guard, Message, Verdict
 
 
