@@ -42,18 +42,22 @@ def retrieval_group() -> None:
 @retrieval_group.command("eval")
 @click.option("--data", "data", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Eval file (passages + questions).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def retrieval_eval_cmd(data: Path, as_json: bool) -> None:
+@click.option("--chunk-tokens", type=click.IntRange(min=0), default=None,
+              help="Split passages as ingestion does, into chunks of this many tokens (0: keep them whole; default: CHUNK_TOKENS).")
+def retrieval_eval_cmd(data: Path, as_json: bool, chunk_tokens: int | None) -> None:
     """Index the passages into a fresh temporary store and rank every question."""
     from app.cli import ProgressBars
     from app.evaluation import retrieval_eval
 
+    config = _config()
+    chunks = int(config.get("CHUNK_TOKENS", 200)) if chunk_tokens is None else chunk_tokens
     with ProgressBars() as bars:
-        report = retrieval_eval(_load(data), _config(), progress=bars)
+        report = retrieval_eval(_load(data), config, progress=bars, chunk_tokens=chunks)
     _print(report, as_json)
 
 
 @retrieval_group.command("convert")
-@click.option("--source", type=click.Choice(["xquad-en", "xquad-de", "squad-it", "norquad"]), multiple=True, required=True)
+@click.option("--source", type=click.Choice(["xquad-en", "xquad-de", "squad-it", "norquad", "swequad-mc"]), multiple=True, required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the eval file.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="The qa folder (default ../shared/data/qa).")
 @click.option("--max-questions", default=300, show_default=True)
@@ -61,7 +65,7 @@ def retrieval_eval_cmd(data: Path, as_json: bool) -> None:
 @click.option("--unanswerable", default=100, show_default=True, help="Questions of held-out articles (gold null).")
 @click.option("--seed", default=13, show_default=True)
 def retrieval_convert_cmd(source, out: Path, data_dir, max_questions: int, max_passages: int, unanswerable: int, seed: int) -> None:
-    """Convert XQuAD / SQuAD-it / NorQuAD into the eval format (bounded, fixed seed)."""
+    """Convert XQuAD / SQuAD-it / NorQuAD / SweQUAD-MC (training split) into the eval format (bounded, fixed seed)."""
     from app.evaluation import convert_source, merge
 
     try:

@@ -121,8 +121,9 @@ def convert_squad(
     unanswerable: int = 100,
     held_out_share: float = 0.15,
     seed: int = SEED,
+    rows: Callable[[Mapping[str, Any]], Iterable[tuple[str, str, list[str]]]] = _squad_rows,
 ) -> EvalSet:
-    """A bounded eval set from a SQuAD-style file (XQuAD, SQuAD-it, NorQuAD).
+    """A bounded eval set from a SQuAD-style file (XQuAD, SQuAD-it, NorQuAD; others by ``rows``).
 
     A share of the groups (articles) is held out: their passages are left out and up to
     ``unanswerable`` of their questions get ``gold = None``. From the rest, up to
@@ -131,16 +132,19 @@ def convert_squad(
     """
     rng = random.Random(seed)
     by_context: dict[str, tuple[str, str, list[str]]] = {}
-    for group, context, questions in _squad_rows(_read_json(Path(path))):
-        if context in by_context:
-            by_context[context][2].extend(questions)
+    texts: dict[str, str] = {}  # whitespace-normalised key -> the text as first seen
+    for group, context, questions in rows(_read_json(Path(path))):
+        key = " ".join(context.split())  # the same text up to whitespace is the same passage
+        if key in by_context:
+            by_context[key][2].extend(questions)
         else:
-            by_context[context] = (f"{prefix}p{len(by_context)}", group, list(questions))
+            by_context[key] = (f"{prefix}p{len(by_context)}", group, list(questions))
+            texts[key] = context
     groups = sorted({g for _, g, _ in by_context.values()})
     rng.shuffle(groups)
     held = set(groups[: max(1, round(len(groups) * held_out_share))]) if unanswerable else set()
 
-    kept = [(pid, g, ctx, qs) for ctx, (pid, g, qs) in by_context.items() if g not in held]
+    kept = [(pid, g, texts[key], qs) for key, (pid, g, qs) in by_context.items() if g not in held]
     pool_q = [(q, pid, g) for pid, g, _, qs in kept for q in qs]
     chosen = rng.sample(pool_q, min(max_questions, len(pool_q)))
     gold_ids = {pid for _, pid, _ in chosen}
@@ -156,12 +160,24 @@ def convert_squad(
     return EvalSet(passages, questions)
 
 
+def _swequad_rows(data: Mapping[str, Any]) -> Iterable[tuple[str, str, list[str]]]:
+    """(group, context, questions) per row of SweQUAD-MC, grouped by the text's title line."""
+    for row in data["data"]:
+        yield row["context"].split("\n", 1)[0].strip()[:200], row["context"], [row["question"]]
+
+
 SOURCES: dict[str, tuple[str, str]] = {
     "xquad-en": ("xquad/xquad.en.json", "en"),
     "xquad-de": ("xquad/xquad.de.json", "de"),
     "squad-it": ("squad-it/SQuAD_it-test.json.gz", "it"),
     "norquad": ("norquad/validation_dataset_flattened.json", "nb"),
+    # the training split only: SweQUAD-MC's dev and test splits are independent test data
+    "swequad-mc": ("swequad-mc/training.json", "sv"),
 }
+# sources that are not SQuAD-style, with their row readers
+ROW_READERS: dict[str, Callable[[Mapping[str, Any]], Iterable[tuple[str, str, list[str]]]]] = {"swequad-mc": _swequad_rows}
+# sources whose dev/test halves are split by passage (all questions of a text on one side)
+SPLIT_BY_PASSAGE = frozenset({"swequad-mc"})
 
 
 def convert_source(name: str, root: str | os.PathLike[str] | None = None, **kwargs: Any) -> EvalSet:
@@ -172,7 +188,7 @@ def convert_source(name: str, root: str | os.PathLike[str] | None = None, **kwar
     path = Path(root or data_dir()) / rel
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found; set KATEDER_EVAL_DATA to the qa folder")
-    return convert_squad(path, language, prefix=f"{name}:", **kwargs)
+    return convert_squad(path, language, prefix=f"{name}:", rows=ROW_READERS.get(name, _squad_rows), **kwargs)
 
 
 def merge(sets: Iterable[EvalSet]) -> EvalSet:
@@ -184,52 +200,94 @@ def merge(sets: Iterable[EvalSet]) -> EvalSet:
     return out
 
 
-def split_questions(evalset: EvalSet, dev_share: float = 0.5, seed: int = SEED) -> tuple[list[EvalQuestion], list[EvalQuestion]]:
-    """A fixed dev/test split of the questions (for tuning the relevance floor)."""
+def split_questions(evalset: EvalSet, dev_share: float = 0.5, seed: int = SEED, *, by_passage: bool = False) -> tuple[list[EvalQuestion], list[EvalQuestion]]:
+    """A fixed dev/test split of the questions (for tuning on dev, reporting on test).
+
+    ``by_passage``: all questions of one passage (of one held-out group when unanswerable)
+    fall on the same side, so tuning never sees the test half's texts.
+    """
     rng = random.Random(seed)
-    qs = list(evalset.questions)
-    rng.shuffle(qs)
-    cut = int(len(qs) * dev_share)
-    return qs[:cut], qs[cut:]
+    if not by_passage:
+        qs = list(evalset.questions)
+        rng.shuffle(qs)
+        cut = int(len(qs) * dev_share)
+        return qs[:cut], qs[cut:]
+    key = lambda q: q.gold if q.gold is not None else f"group:{q.group}"  # noqa: E731
+    units = sorted({key(q) for q in evalset.questions})
+    rng.shuffle(units)
+    dev_units = set(units[: int(len(units) * dev_share)])
+    return [q for q in evalset.questions if key(q) in dev_units], [q for q in evalset.questions if key(q) not in dev_units]
 
 
 # -- indexing ----------------------------------------------------------------------------------
 Progress = Callable[[str, int, int], None]  # (stage, done, total), for a progress bar
 
 
-def index_eval_set(services, evalset: EvalSet, code: str = "EVAL", batch: int = 64, progress: Progress | None = None) -> int:
-    """Load the passages into a new course of ``services`` (database + vector store); its id."""
+CHUNK_MARK = "#"  # chunk ids are "<passage id>#<n>" when an eval set is indexed in chunks
+
+
+def parent_id(passage_id: str) -> str:
+    """The eval passage a stored passage (or chunk of it) comes from."""
+    return passage_id.split(CHUNK_MARK, 1)[0]
+
+
+def _chunked(services, evalset: EvalSet, chunk_tokens: int, overlap_tokens: int) -> list[EvalPassage]:
+    """The eval passages split the way ingestion splits a document (``ingest.split``)."""
+    from ingest.loaders import Segment
+    from ingest.split import Splitter
+    from ingest.tokens import build_tokenize
+
+    splitter = Splitter(build_tokenize(services.config, services.embedder), chunk_tokens, overlap_tokens)
+    out = []
+    for p in evalset.passages:
+        if CHUNK_MARK in p.id:
+            raise ValueError(f"passage id {p.id!r} contains {CHUNK_MARK!r}, reserved for chunk ids")
+        for n, c in enumerate(splitter.split([Segment(p.text)], p.language)):
+            out.append(EvalPassage(f"{p.id}{CHUNK_MARK}{n}", c.text, p.language, p.id))
+    return out
+
+
+def index_eval_set(services, evalset: EvalSet, code: str = "EVAL", batch: int = 64, progress: Progress | None = None,
+                   *, chunk_tokens: int = 0, overlap_tokens: int = 30) -> int:
+    """Load the passages into a new course of ``services`` (database + vector store); its id.
+
+    ``chunk_tokens`` > 0: every eval passage becomes one document, split into chunks of that
+    many tokens (``overlap_tokens`` overlap) as ingestion would split it; chunk ids are
+    ``"<passage id>#<n>"`` and :func:`run_questions` ranks their parents. 0: one stored
+    passage per eval passage (documents are the passages' groups).
+    """
     from sqlalchemy import select, update
 
     from app.models import Course, Document, Passage, School
     from app.services import accounts
 
+    passages = _chunked(services, evalset, chunk_tokens, overlap_tokens) if chunk_tokens > 0 else evalset.passages
     with services.db.session() as s:
         school = s.scalar(select(School).where(School.name == "Kateder evaluation")) or accounts.create_school(s, "Kateder evaluation", "SE")
         course = accounts.create_course(s, school, code, f"Evaluation {code}", evalset.passages[0].language if evalset.passages else "en")
         s.flush()
         course_id = course.id
         docs: dict[str, int] = {}
-        for group in dict.fromkeys(p.group or "material" for p in evalset.passages):
+        for group in dict.fromkeys(p.group or "material" for p in passages):
             doc = Document(course_id=course_id, title=group[:300], filename=f"{group[:200]}.txt", content_hash="eval", version=1, status="ready")
             s.add(doc)
             s.flush()
             docs[group] = doc.id
-        for i, p in enumerate(evalset.passages):
+        for i, p in enumerate(passages):
             s.add(Passage(id=p.id, document_id=docs[p.group or "material"], course_id=course_id, version=1, ordinal=i, text=p.text, language=p.language, status="indexed"))
         s.execute(update(Course).where(Course.id == course_id).values(content_version=Course.content_version + 1))
-        doc_of = {p.id: docs[p.group or "material"] for p in evalset.passages}
+        doc_of = {p.id: docs[p.group or "material"] for p in passages}
     if services.config.get("RETRIEVAL_MODE") == "bm25":
         return course_id  # no dense side to fill
-    for start in range(0, len(evalset.passages), batch):
-        chunk = evalset.passages[start : start + batch]
+    for start in range(0, len(passages), batch):
+        chunk = passages[start : start + batch]
         vectors = services.embedder.embed_documents([p.text for p in chunk])
         services.vector_store.upsert(
             course_id, [p.id for p in chunk], vectors, [p.text for p in chunk],
             [{"document_id": doc_of[p.id], "version": 1, "language": p.language} for p in chunk],
         )
         if progress is not None:
-            progress("indexing", start + len(chunk), len(evalset.passages))
+            progress("indexing", start + len(chunk), len(passages))
     return course_id
 
 
@@ -247,11 +305,22 @@ class RankedRun:
 
 
 def run_questions(retriever, course_id: int, questions: Sequence[EvalQuestion], k: int = 10, progress: Progress | None = None) -> list[RankedRun]:
-    """Retrieve the top ``k`` for every question."""
+    """Retrieve the top ``k`` eval passages for every question.
+
+    A course indexed in chunks is asked for up to ``4 k`` chunks; each eval passage counts
+    once, at the rank (and with the scores) of its best chunk.
+    """
     runs = []
+    chunked: bool | None = None  # known after the first answer
     for i, q in enumerate(questions, 1):
-        got = retriever.retrieve(course_id, q.question, k)
-        runs.append(RankedRun(q, tuple(p.id for p in got), tuple(p.dense for p in got), tuple(p.lexical for p in got), tuple(p.relevant for p in got),
+        got = retriever.retrieve(course_id, q.question, 4 * k if chunked else k)
+        if chunked is None and any(CHUNK_MARK in p.id for p in got):
+            chunked = True
+            got = retriever.retrieve(course_id, q.question, 4 * k)
+        if chunked:
+            seen: set[str] = set()
+            got = [p for p in got if parent_id(p.id) not in seen and not seen.add(parent_id(p.id))][:k]
+        runs.append(RankedRun(q, tuple(parent_id(p.id) for p in got), tuple(p.dense for p in got), tuple(p.lexical for p in got), tuple(p.relevant for p in got),
                               got[0].background if got else None))
         if progress is not None:
             progress("questions", i, len(questions))
@@ -379,14 +448,16 @@ class EvalRun:
 
 
 def retrieval_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, components: Mapping[str, Any] | None = None,
-                   progress: Progress | None = None) -> dict[str, Any]:
-    """Index ``evalset`` into a fresh store and report retrieval metrics."""
+                   progress: Progress | None = None, *, chunk_tokens: int = 0) -> dict[str, Any]:
+    """Index ``evalset`` into a fresh store (in chunks if ``chunk_tokens``) and report retrieval metrics."""
     with EvalRun(dict(config or {}), dict(components or {})) as services:
-        course_id = index_eval_set(services, evalset, progress=progress)
+        overlap = int(services.config.get("CHUNK_OVERLAP_TOKENS", 30))
+        course_id = index_eval_set(services, evalset, progress=progress, chunk_tokens=chunk_tokens, overlap_tokens=overlap)
         runs = run_questions(services.retriever, course_id, evalset.questions, progress=progress)
         report = metrics(runs, top_k=services.retriever.top_k)
         report["embedder"] = getattr(services.embedder, "name", "")
         report["mode"] = services.retriever.mode
+        report["chunk_tokens"] = chunk_tokens
         return report
 
 

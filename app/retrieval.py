@@ -1,10 +1,10 @@
-"""Hybrid retrieval: BM25 and dense vectors fused by reciprocal rank, one course at a time.
+"""Hybrid retrieval: BM25 and dense vectors fused by standardised score, one course at a time.
 
 Only passages of a document's visible version, not held by the safety scan, are ever
 returned: a new version being indexed, or a job killed half-way, stays invisible.
 
-BM25 terms are lower-cased, stopword-free, Snowball-stemmed in the text's language
-(en, sv, de, it, nb) and accent-folded, so "Königs" finds "König" and "valgene" finds
+BM25 terms are lower-cased, free of the stopwords of the text's own language,
+Snowball-stemmed in that language (en, sv, de, it, nb) and accent-folded, so "Königs" finds "König" and "valgene" finds
 "valg". Measured choices (modes, floors) are in docs/retrieval.md.
 """
 
@@ -32,6 +32,40 @@ _FOLD = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l",
 _local = threading.local()
 
 MODES = ("hybrid", "bm25", "dense")
+FUSIONS = ("zscore", "rrf")
+RRF_K = 60
+CANDIDATES = 40  # passages taken from each side before fusion
+
+
+def fuse(lexical: Sequence[tuple[str, float]], dense: Mapping[str, float], *, method: str = "zscore", dense_weight: float = 0.5) -> dict[str, float]:
+    """One score per candidate from the BM25 list and the dense cosines (higher is better).
+
+    ``zscore``: each side's scores are standardised over its own candidates (mean 0, sd 1)
+    and mixed, ``dense_weight`` the dense share; a candidate one side did not return gets
+    that side's lowest standardised score. So a BM25 winner that stands far above the rest
+    keeps its margin, where ranks alone would flatten it. ``rrf``: weighted reciprocal rank
+    fusion (k = 60; equal weights at 0.5).
+    """
+    sides = [(dict(lexical), 1.0 - dense_weight), (dict(dense), dense_weight)]
+    fused: dict[str, float] = defaultdict(float)
+    if method == "rrf":
+        for scores, weight in sides:
+            for rank, pid in enumerate(sorted(scores, key=scores.get, reverse=True)):
+                fused[pid] += 2 * weight / (RRF_K + rank + 1)
+        return dict(fused)
+    if method != "zscore":
+        raise ValueError(f"unknown fusion {method!r}; choose one of {FUSIONS}")
+    candidates = list(dict.fromkeys([*sides[0][0], *sides[1][0]]))  # lexical first: ties keep that order
+    for scores, weight in sides:
+        if not scores:
+            continue
+        mean = sum(scores.values()) / len(scores)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in scores.values()) / len(scores)) or 1.0
+        z = {pid: (v - mean) / sd for pid, v in scores.items()}
+        lowest = min(z.values())
+        for pid in candidates:
+            fused[pid] += weight * z.get(pid, lowest)
+    return dict(fused)
 
 
 @dataclass(frozen=True)
@@ -75,9 +109,14 @@ def background_of(cosines: Sequence[float]) -> float | None:
     return sum(rest) / len(rest) if len(rest) >= MIN_BACKGROUND else None
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens without stopwords, used by BM25 and the relevance floor."""
-    return [t for t in _TOKEN.findall(text.lower()) if t not in _ALL_STOPWORDS and (len(t) > 1 or t.isdigit())]
+def tokenize(text: str, language: str | None = None) -> list[str]:
+    """Lower-cased word tokens without the stopwords of ``language`` (of all five if None).
+
+    Stopwords are per language: one language's function word is another's content word
+    (Italian "del" and "per", English "in" and "by" are Swedish "part", "per", "in", "village").
+    """
+    stops = _STOP_SETS.get(language, _ALL_STOPWORDS) if language else _ALL_STOPWORDS
+    return [t for t in _TOKEN.findall(text.lower()) if t not in stops and (len(t) > 1 or t.isdigit())]
 
 
 def fold(token: str) -> str:
@@ -97,10 +136,13 @@ def _stem(language: str, token: str) -> str:
 
 
 def terms(text: str, language: str | None = None, *, stem: bool = True) -> list[str]:
-    """Index terms of ``text``: tokens, stemmed in ``language`` (detected if None), folded."""
-    tokens = tokenize(text)
+    """Index terms of ``text``: tokens without its language's stopwords, stemmed, folded.
+
+    ``language`` is the text's language (detected if None or not one of the five).
+    """
+    lang = language if language in _STEMMERS else detect_language(text)
+    tokens = tokenize(text, lang)
     if stem:
-        lang = language if language in _STEMMERS else detect_language(text)
         tokens = [_stem(lang, t) for t in tokens]
     return [fold(t) for t in tokens]
 
@@ -210,7 +252,7 @@ def lexical_coverage(query: str, text: str, query_language: str | None = None, t
 
 
 class HybridRetriever:
-    """BM25 + dense retrieval fused with reciprocal rank fusion, with a relevance floor.
+    """BM25 + dense retrieval, fused (:func:`fuse`, ``RETRIEVAL_FUSION``), with a relevance floor.
 
     ``RETRIEVAL_MODE`` chooses ``hybrid`` (default), ``bm25`` or ``dense`` (for evaluation).
     Relevance uses the cosine similarity and the IDF-weighted share of the question's content
@@ -233,7 +275,12 @@ class HybridRetriever:
         self.rule = replace(tuned, floor=floor) if tuned and floor else tuned
         self.dense_floor = floor or (tuned.floor if tuned else 0.35)
         self.lexical_floor = float(config.get("RETRIEVAL_LEXICAL_FLOOR", LEXICAL_FLOOR))
-        self.rrf_k = 60
+        self.fusion = str(config.get("RETRIEVAL_FUSION", "zscore"))
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"unknown RETRIEVAL_FUSION {self.fusion!r}; choose one of {FUSIONS}")
+        self.dense_weight = float(config.get("RETRIEVAL_DENSE_WEIGHT", 0.5))
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise ValueError(f"RETRIEVAL_DENSE_WEIGHT must be between 0 and 1, not {self.dense_weight}")
         self._bm25: dict[int, tuple[int, BM25Index, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -273,7 +320,7 @@ class HybridRetriever:
         index, info = self._visible(course_id)
         if not info:
             return []
-        depth = max(20, 4 * k)
+        depth = max(CANDIDATES, k)  # fixed, so that fusion sees the same candidates whatever k is
         language = detect_language(query)
         lexical = index.search(query, depth, language) if self.mode != "dense" else []
         dense: dict[str, float] = {}
@@ -281,11 +328,7 @@ class HybridRetriever:
             hits = self.store.query(course_id, self.embedder.embed_query(query), min(depth, len(info)))
             dense = {h.id: h.score for h in hits if h.id in info}
         background = background_of(list(dense.values()))
-        fused: dict[str, float] = defaultdict(float)
-        for rank, (pid, _) in enumerate(lexical):
-            fused[pid] += 1.0 / (self.rrf_k + rank + 1)
-        for rank, pid in enumerate(sorted(dense, key=dense.get, reverse=True)):
-            fused[pid] += 1.0 / (self.rrf_k + rank + 1)
+        fused = fuse(lexical, dense, method=self.fusion, dense_weight=self.dense_weight)
         ranked = sorted(fused, key=fused.get, reverse=True)[:k]
         wanted = set(terms(query, language, stem=self.stem))
         out = []

@@ -6,7 +6,11 @@ bench/results/retrieval_eval.json. Bounded: per language at most 300 answerable 
 with --max-questions/--max-passages/--unanswerable on a busy machine).
 Embeddings are cached in ~/.cache/kateder-bench so a rerun only re-ranks.
 
-    python bench/retrieval_eval.py [--languages xquad-en,norquad] [--no-docs]
+    python bench/retrieval_eval.py [--languages xquad-en,norquad] [--embedders e5] [--chunk-tokens 0,200]
+        [--bounds swequad-mc=1000/600/100] [--no-docs]
+
+Each variant is reported on the dev and the test half of every source apart
+(``app.evaluation.split_questions``; SweQUAD-MC split by text). Choices are made on dev.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from app.config import DEFAULTS  # noqa: E402
 from app.evaluation import (  # noqa: E402
     SOURCES,
+    SPLIT_BY_PASSAGE,
     EvalRun,
     convert_source,
     index_eval_set,
@@ -37,6 +43,8 @@ from app.evaluation import (  # noqa: E402
     tune_floor,
 )
 from app.retrieval import HybridRetriever  # noqa: E402
+
+CHUNK_TOKENS = int(DEFAULTS["CHUNK_TOKENS"])  # what ingestion ships
 
 CACHE = Path.home() / ".cache" / "kateder-bench"
 
@@ -103,29 +111,55 @@ VARIANTS = [
     ("BM25 (stemmed, folded)", None, {"RETRIEVAL_MODE": "bm25"}),
     ("MiniLM only", "minilm", {"RETRIEVAL_MODE": "dense"}),
     ("e5 only", "e5", {"RETRIEVAL_MODE": "dense"}),
-    ("BM25 + MiniLM (RRF)", "minilm", {"RETRIEVAL_MODE": "hybrid"}),
-    ("BM25 + e5 (RRF)", "e5", {"RETRIEVAL_MODE": "hybrid"}),
+    ("BM25 + MiniLM (RRF)", "minilm", {"RETRIEVAL_MODE": "hybrid", "RETRIEVAL_FUSION": "rrf"}),
+    ("BM25 + e5 (RRF)", "e5", {"RETRIEVAL_MODE": "hybrid", "RETRIEVAL_FUSION": "rrf"}),
+    ("BM25 + e5 (z-score, dense 0.3)", "e5", {"RETRIEVAL_MODE": "hybrid", "RETRIEVAL_FUSION": "zscore", "RETRIEVAL_DENSE_WEIGHT": 0.3}),
+    ("BM25 + e5 (z-score, dense 0.5)", "e5", {"RETRIEVAL_MODE": "hybrid", "RETRIEVAL_FUSION": "zscore", "RETRIEVAL_DENSE_WEIGHT": 0.5}),
+    ("BM25 + e5 (z-score, dense 0.7)", "e5", {"RETRIEVAL_MODE": "hybrid", "RETRIEVAL_FUSION": "zscore", "RETRIEVAL_DENSE_WEIGHT": 0.7}),
 ]
-DEFAULT = "BM25 + e5 (RRF)"
+DEFAULT = "BM25 + e5 (z-score, dense 0.5)"  # the shipped configuration (with CHUNK_TOKENS chunks)
 # the rule shipped before the background lift (cosine + 0.05 x coverage >= 0.885), for comparison
 PREVIOUS_RULE = (0.885, 0.05)
+
+
+def halves(evalset, source: str) -> tuple[set[int], set[int]]:
+    """ids() of the dev and test questions of one source (split by passage where the source says so)."""
+    dev, test = split_questions(evalset, by_passage=source in SPLIT_BY_PASSAGE)
+    return {id(q) for q in dev}, {id(q) for q in test}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--languages", default=",".join(SOURCES), help="comma-separated sources")
+    parser.add_argument("--embedders", default="minilm,e5", help="comma-separated: minilm, e5")
+    parser.add_argument("--chunk-tokens", default=f"0,{CHUNK_TOKENS}",
+                        help="comma-separated: 0 = passages whole, n = split like ingestion into n-token chunks (30 overlap)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/retrieval.md")
     parser.add_argument("--max-questions", type=int, default=300)
     parser.add_argument("--max-passages", type=int, default=600)
     parser.add_argument("--unanswerable", type=int, default=100)
+    parser.add_argument("--bounds", action="append", default=[], metavar="SOURCE=Q/P/U",
+                        help="other bounds for one source, e.g. swequad-mc=1000/600/100 (repeatable)")
     args = parser.parse_args()
     sources = [s for s in args.languages.split(",") if s]
-    sets = {s: convert_source(s, max_questions=args.max_questions, max_passages=args.max_passages, unanswerable=args.unanswerable) for s in sources}
+    chunkings = [int(c) for c in args.chunk_tokens.split(",") if c]
+    bounds = {s: (args.max_questions, args.max_passages, args.unanswerable) for s in sources}
+    for spec in args.bounds:
+        name, _, numbers = spec.partition("=")
+        try:
+            bounds[name] = tuple(int(n) for n in numbers.split("/"))  # type: ignore[assignment]
+        except ValueError:
+            parser.error(f"--bounds {spec!r}: expected SOURCE=QUESTIONS/PASSAGES/UNANSWERABLE")
+        if name not in bounds or len(bounds[name]) != 3:
+            parser.error(f"--bounds {spec!r}: expected one of {sources} = QUESTIONS/PASSAGES/UNANSWERABLE")
+    sets = {s: convert_source(s, max_questions=bounds[s][0], max_passages=bounds[s][1], unanswerable=bounds[s][2]) for s in sources}
     print("data:", {s: {"passages": len(e.passages), "questions": len(e.questions)} for s, e in sets.items()}, flush=True)
+    split = {s: halves(e, s) for s, e in sets.items()}
+    dev_ids = set().union(*(d for d, _ in split.values()))
 
     embedders, speed = {}, {}
     sample = [p.text for p in next(iter(sets.values())).passages[:64]]
-    for name in ("minilm", "e5"):
+    for name in [n for n in args.embedders.split(",") if n]:
         inner, load_s = build(name)
         embedders[name] = CachingEmbedder(inner)
         t = time.perf_counter()
@@ -135,48 +169,51 @@ def main() -> None:
     results: dict[str, dict] = {}
     runs_by_variant = {}
     for name, emb in embedders.items():
-        # one fresh instance per embedder: a course is only ever queried with its own embedder
-        with EvalRun({"EMBEDDER": "minilm"}, {"embedder": emb}) as services:
-            courses = {}
-            for src, evalset in sets.items():
-                courses[src] = index_eval_set(services, evalset, code=src)
-                emb.save()
-                print(f"  {name}: indexed {src}", flush=True)
-            print(f"indexed with {name}: {speed[name]}", flush=True)
-            emb.prefetch_queries([q.question for evalset in sets.values() for q in evalset.questions])
-            emb.save()
-            for label, emb_name, cfg in VARIANTS:
-                if (emb_name or "minilm") != name:
-                    continue
-                retriever = HybridRetriever(services.db, emb, services.vector_store, {**services.config, **cfg})
-                runs = []
-                t = time.perf_counter()
+        for chunk_tokens in chunkings:
+            # one fresh instance per embedder: a course is only ever queried with its own embedder
+            with EvalRun({"EMBEDDER": "minilm"}, {"embedder": emb}) as services:
+                courses = {}
                 for src, evalset in sets.items():
-                    runs += run_questions(retriever, courses[src], evalset.questions)
+                    courses[src] = index_eval_set(services, evalset, code=f"{src}-{chunk_tokens}", chunk_tokens=chunk_tokens)
+                    emb.save()
+                    print(f"  {name}: indexed {src} ({chunk_tokens or 'whole'})", flush=True)
+                emb.prefetch_queries([q.question for evalset in sets.values() for q in evalset.questions])
                 emb.save()
-                runs_by_variant[label] = runs
-                results[label] = metrics(runs, top_k=4)
-                results[label]["ms_per_question"] = round(1000 * (time.perf_counter() - t) / max(1, len(runs)), 1)
-                print(label, json.dumps({k: v for k, v in results[label].items() if k != "by_language"}), flush=True)
-    results = {label: results[label] for label, _, _ in VARIANTS if label in results}
+                for label, emb_name, cfg in VARIANTS:
+                    if (emb_name or next(iter(embedders))) != name:  # BM25 alone: once, beside the first embedder
+                        continue
+                    label = f"{label}, {f'{chunk_tokens}-token chunks' if chunk_tokens else 'whole passages'}"
+                    retriever = HybridRetriever(services.db, emb, services.vector_store, {**services.config, **cfg})
+                    runs = []
+                    t = time.perf_counter()
+                    for src, evalset in sets.items():
+                        runs += run_questions(retriever, courses[src], evalset.questions)
+                    emb.save()
+                    runs_by_variant[label] = runs
+                    results[label] = {"all": metrics(runs, top_k=4), "dev": metrics([r for r in runs if id(r.question) in dev_ids], top_k=4),
+                                      "test": metrics([r for r in runs if id(r.question) not in dev_ids], top_k=4),
+                                      "ms_per_question": round(1000 * (time.perf_counter() - t) / max(1, len(runs)), 1)}
+                    print(label, json.dumps({h: {lang: [b.get("hit_at_1"), b.get("hit_at_5")] for lang, b in results[label][h]["by_language"].items()}
+                                             for h in ("dev", "test")}), flush=True)
 
     # relevance floor: tuned on the dev half of the questions, reported on the test half
-    runs = runs_by_variant[DEFAULT]
-    dev_ids = set()
-    for evalset in sets.values():
-        dev, _ = split_questions(evalset)
-        dev_ids |= {id(q) for q in dev}
-    dev_runs = [r for r in runs if id(r.question) in dev_ids]
-    test_runs = [r for r in runs if id(r.question) not in dev_ids]
-    floor = tune_floor(dev_runs)
-    rule = rule_of(floor)
-    previous = {"dense": PREVIOUS_RULE[0], "weight": PREVIOUS_RULE[1]}
-    tuned = {"floor": floor, "dev": metrics(dev_runs, rule), "test": metrics(test_runs, rule),
-             "previous_rule": previous, "previous_rule_test": metrics(test_runs, rule_of(previous))}
-    print("tuned floor", floor, "test:", json.dumps(tuned["test"]), flush=True)
+    tuned = {}
+    default = next((label for label in runs_by_variant if label.startswith(DEFAULT + ",") and f"{CHUNK_TOKENS}-token" in label), None) \
+        or next((label for label in runs_by_variant if label.startswith(DEFAULT + ",")), None)
+    if default:
+        runs = runs_by_variant[default]
+        dev_runs = [r for r in runs if id(r.question) in dev_ids]
+        test_runs = [r for r in runs if id(r.question) not in dev_ids]
+        floor = tune_floor(dev_runs)
+        rule = rule_of(floor)
+        previous = {"dense": PREVIOUS_RULE[0], "weight": PREVIOUS_RULE[1]}
+        tuned = {"variant": default, "floor": floor, "dev": metrics(dev_runs, rule), "test": metrics(test_runs, rule),
+                 "previous_rule": previous, "previous_rule_test": metrics(test_runs, rule_of(previous))}
+        print("tuned floor", floor, "test:", json.dumps(tuned["test"]), flush=True)
 
-    out = {"sources": {s: {"passages": len(e.passages), "questions": len(e.questions), "unanswerable": sum(q.gold is None for q in e.questions)} for s, e in sets.items()},
-           "speed": speed, "variants": results, "floor": tuned, "seed": 13, "load_average": os.getloadavg()[0]}
+    out = {"sources": {s: {"passages": len(e.passages), "questions": len(e.questions), "unanswerable": sum(q.gold is None for q in e.questions),
+                           "dev": len(split[s][0]), "test": len(split[s][1])} for s, e in sets.items()},
+           "speed": speed, "variants": results, "default": default, "floor": tuned, "seed": 13, "load_average": os.getloadavg()[0]}
     (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
     (ROOT / "bench" / "results" / "retrieval_eval.json").write_text(json.dumps(out, indent=1))
     if not args.no_docs:
@@ -185,24 +222,27 @@ def main() -> None:
 
 def write_docs(out: dict) -> None:
     """Replace the generated section of docs/retrieval.md."""
-    langs = sorted({lang for v in out["variants"].values() for lang in v["by_language"]})
+    langs = sorted({lang for v in out["variants"].values() for lang in v["all"]["by_language"]})
     lines = ["<!-- results:start (generated by bench/retrieval_eval.py; do not edit by hand) -->", ""]
-    lines.append("Data: " + ", ".join(f"{s} ({v['passages']} passages, {v['questions']} questions)" for s, v in out["sources"].items()) + "; seed 13.")
-    lines.append("")
-    lines.append("| retriever | " + " | ".join(f"{lang} hit@1 / hit@5 / MRR@10" for lang in langs) + " | ms/question |")
-    lines.append("|---|" + "---|" * (len(langs) + 1))
-    for label, m in out["variants"].items():
-        cells = []
-        for lang in langs:
-            b = m["by_language"].get(lang, {})
-            cells.append(f"{b.get('hit_at_1', 0):.2f} / {b.get('hit_at_5', 0):.2f} / {b.get('mrr_at_10', 0):.2f}")
-        name = f"**{label}** (default)" if label == DEFAULT else label
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {m['ms_per_question']} |")
+    lines.append("Data: " + ", ".join(f"{s} ({v['passages']} passages, {v['questions']} questions: {v['dev']} dev / {v['test']} test)" for s, v in out["sources"].items()) + "; seed 13.")
+    for half in ("dev", "test"):
+        lines.append("")
+        lines.append(f"**{half} half** (answerable questions; hit@1 / hit@5):")
+        lines.append("")
+        lines.append("| retriever | " + " | ".join(langs) + " | ms/question |")
+        lines.append("|---|" + "---|" * (len(langs) + 1))
+        for label, m in out["variants"].items():
+            cells = []
+            for lang in langs:
+                b = m[half]["by_language"].get(lang, {})
+                cells.append(f"{b.get('hit_at_1', 0):.2f} / {b.get('hit_at_5', 0):.2f}")
+            name = f"**{label}** (default)" if label == out.get("default") else label
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {m['ms_per_question']} |")
     lines.append("")
     f = out["floor"]
     if f:
         fl, pr = f["floor"], f.get("previous_rule", {"dense": 0.885, "weight": 0.05})
-        lines.append(f"Relevance rule (default retriever) tuned on the dev half: cosine + {fl['weight']} × IDF-weighted coverage + {fl.get('lift', 0)} × (cosine − background) ≥ {fl['dense']}, where background is the mean cosine of the 5th-20th nearest passages (≥ 95 % declined in every language on dev: {fl['met_target']}; dev: answerable kept {f['dev'].get('answered', 0):.2f}, unanswerable declined {f['dev'].get('declined', 0):.2f}). On the test half, against the previous rule (cosine + {pr['weight']} × coverage ≥ {pr['dense']}):")
+        lines.append(f"Relevance rule ({f.get('variant', DEFAULT)}) tuned on the dev half in this run: cosine + {fl['weight']} × IDF-weighted coverage + {fl.get('lift', 0)} × (cosine − background) ≥ {fl['dense']}, where background is the mean cosine of the 5th-20th nearest passages (≥ 95 % declined in every language on dev: {fl['met_target']}; dev: answerable kept {f['dev'].get('answered', 0):.2f}, unanswerable declined {f['dev'].get('declined', 0):.2f}). On the test half, against the previous rule (cosine + {pr['weight']} × coverage ≥ {pr['dense']}):")
         lines.append("")
         lines.append("| language | answerable kept (tuned) | unanswerable declined (tuned) | kept (previous) | declined (previous) | n / n unanswerable |")
         lines.append("|---|---|---|---|---|---|")

@@ -120,3 +120,18 @@ def test_injection(text, kinds):
 def test_self_harm_statements(text, expected):
     """First-person statements in five languages; questions about the topic do not match."""
     assert is_self_harm(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Hur bor man i en stad i Norge i dag?", "sv"),  # "i" is a Swedish word too
+        ("Hvordan bor man i en by i Sverige i dag?", "nb"),
+        ("Vad hände i Stockholm 1520?", "sv"),
+    ],
+)
+def test_detect_language_tells_swedish_from_norwegian(text, lang):
+    """Words the two languages share ("i", "en") do not tip a Swedish text to Norwegian."""
+    from guard.language import detect_language
+
+    assert detect_language(text) == lang

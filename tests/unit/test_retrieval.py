@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -10,16 +11,19 @@ from sqlalchemy import select
 
 from app.evaluation import (
     EvalQuestion,
+    EvalRun,
     EvalSet,
     RankedRun,
     convert_squad,
+    index_eval_set,
     metrics,
     retrieval_eval,
     rule_of,
+    run_questions,
     tune_floor,
 )
-from app.models import Course
-from app.retrieval import BM25Index, HybridRetriever, fold, terms
+from app.models import Course, Passage
+from app.retrieval import BM25Index, HybridRetriever, fold, fuse, terms
 from tests.fakes import HashingEmbedder
 
 
@@ -169,3 +173,86 @@ def test_cli_retrieval_eval_and_bad_file(tmp_path, monkeypatch):
 def test_eval_set_rejects_unknown_gold():
     with pytest.raises(ValueError, match="gold"):
         EvalSet.from_dict({"passages": [{"id": "a", "text": "t"}], "questions": [{"question": "q", "gold": "b"}]})
+
+
+def _swequad_file(tmp_path):
+    texts = [f"Rubrik {i}\r\nText nummer {i} handlar om ämne{i} och mer." for i in range(12)]
+    rows = [{"context": t, "question": f"Vad handlar text {i} om, ämne{i}?", "choices": []} for i, t in enumerate(texts)]
+    rows.append({"context": texts[0].replace("\r\n", "\n   "), "question": "Vad mer om ämne0?", "choices": []})  # same text, other whitespace
+    path = tmp_path / "training.json"
+    path.write_text(json.dumps({"data": rows}, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_swequad_rows_merge_texts_that_differ_only_in_whitespace(tmp_path):
+    from app.evaluation import _swequad_rows
+
+    evalset = convert_squad(_swequad_file(tmp_path), "sv", max_questions=50, unanswerable=0, rows=_swequad_rows)
+    assert len(evalset.passages) == 12 and len(evalset.questions) == 13
+    gold = {q.question: q.gold for q in evalset.questions}
+    assert gold["Vad mer om ämne0?"] == gold["Vad handlar text 0 om, ämne0?"]
+    assert {p.group for p in evalset.passages} == {f"Rubrik {i}" for i in range(12)}
+
+
+def test_split_by_passage_keeps_every_text_on_one_side(tmp_path):
+    from app.evaluation import _swequad_rows, split_questions
+
+    evalset = convert_squad(_swequad_file(tmp_path), "sv", max_questions=50, unanswerable=0, rows=_swequad_rows)
+    dev, test = split_questions(evalset, by_passage=True)
+    assert dev and test and len(dev) + len(test) == len(evalset.questions)
+    assert not {q.gold for q in dev} & {q.gold for q in test}
+    assert split_questions(evalset, by_passage=True) == (dev, test)  # deterministic
+
+
+def test_chunked_eval_ranks_source_passages_by_their_best_chunk(tmp_path):
+    long_text = " ".join(f"Mening {i} om vardagen i skolan." for i in range(60)) + " Till sist: fjällräven bor i fjällen."
+    evalset = EvalSet.from_dict({
+        "passages": [{"id": "long", "text": long_text, "language": "sv"}, {"id": "short", "text": "Räven bor i skogen.", "language": "sv"}],
+        "questions": [{"question": "Var bor fjällräven?", "gold": "long", "language": "sv"}],
+    })
+    with EvalRun({"RETRIEVAL_MODE": "bm25"}, {"embedder": HashingEmbedder()}) as services:
+        course = index_eval_set(services, evalset, chunk_tokens=60, overlap_tokens=10)
+        with services.db.session() as s:
+            stored = s.scalars(select(Passage.id).where(Passage.course_id == course)).all()
+        runs = run_questions(services.retriever, course, evalset.questions)
+    assert len(stored) > 3 and all(pid.startswith(("long#", "short#")) for pid in stored)
+    assert runs[0].ids[:2] == ("long", "short")  # each source passage once, best chunk first
+
+
+SWEDISH_FIXTURE = Path(__file__).resolve().parents[1] / "data" / "swedish_retrieval.json"
+
+
+def test_swedish_questions_find_their_passage_when_the_key_word_is_another_languages_stopword():
+    # "by" (village), "del" (part), "per": stopwords in English or Italian, content words in Swedish
+    report = retrieval_eval(EvalSet.load(SWEDISH_FIXTURE), {"RETRIEVAL_MODE": "bm25"}, {"embedder": HashingEmbedder()})
+    assert report["n"] == 3 and report["hit_at_1"] == 1.0
+
+
+@pytest.mark.parametrize(("text", "language", "kept", "dropped"), [
+    ("En stor del av eleverna åker buss", "sv", "del", "av"),
+    ("Parte del libro per la scuola", "it", "libro", "del"),
+    ("Skolan ligger i en by", "sv", "by", "en"),
+    ("Written by the teacher", "en", "teacher", "by"),
+])
+def test_stopwords_are_those_of_the_texts_language(text, language, kept, dropped):
+    got = terms(text, language, stem=False)
+    assert kept in got and dropped not in got
+
+
+def test_zscore_fusion_keeps_a_clear_lexical_winner_that_ranks_alone_would_flatten():
+    lexical = [("a", 21.0), ("b", 6.0), ("c", 5.5), ("d", 5.0)]  # BM25: "a" far ahead
+    dense = {"b": 0.861, "a": 0.860, "c": 0.850, "d": 0.840}  # e5: everything close, "b" by a hair
+    z = fuse(lexical, dense)
+    assert max(z, key=z.get) == "a"
+    rrf = fuse(lexical, dense, method="rrf")
+    assert rrf["a"] == pytest.approx(rrf["b"])  # ranks 1+2 against 2+1: the margin is lost
+    assert max(fuse(lexical, dense, dense_weight=1.0), key=lambda p: fuse(lexical, dense, dense_weight=1.0)[p]) == "b"
+
+
+def test_fusion_settings_are_checked(services):
+    with pytest.raises(ValueError, match="RETRIEVAL_FUSION"):
+        HybridRetriever(services.db, services.embedder, services.vector_store, {"RETRIEVAL_FUSION": "borda"})
+    with pytest.raises(ValueError, match="RETRIEVAL_DENSE_WEIGHT"):
+        HybridRetriever(services.db, services.embedder, services.vector_store, {"RETRIEVAL_DENSE_WEIGHT": 1.5})
+    with pytest.raises(ValueError, match="fusion"):
+        fuse([("a", 1.0)], {}, method="borda")
