@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import app.lti_models  # noqa: F401  (registers the LTI tables on Base.metadata)
 from app.models import Base
 
 config = context.config

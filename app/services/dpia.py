@@ -59,6 +59,9 @@ DATA_SUBJECTS = ["Students (children, usually 6-19 years)", "Teachers", "School 
 DATA_CATEGORIES = [
     {"category": "Account data", "items": "username, optional display name, role, language, course enrolments",
      "source": "school administrator"},
+    {"category": "LTI launch data (learning platform)", "items": "the platform's pseudonymous user id (LTI sub) and course (context) id, "
+     "role; no name or e-mail unless the school's registration keeps names; a generated username",
+     "source": "the school's learning platform (Moodle, Canvas, itslearning) via LTI 1.3"},
     {"category": "Questions and answers", "items": "text with personal identifiers (e-mail, phone, personal ID numbers) redacted, "
      "encrypted with a per-student key", "source": "the student"},
     {"category": "Safety verdicts", "items": "hazard categories (MLCommons S1-S14), score, action, model", "source": "the safety classifier"},
@@ -75,6 +78,8 @@ RECIPIENTS = [
 ]
 SECURITY_MEASURES = [
     "Pseudonymisation: audit events name a keyed HMAC of the user id; the key is kept outside the database.",
+    "LTI users are pseudonymous: an LTI launch creates an account known only by the platform's `sub` and the registration; "
+    "names and e-mail addresses in the launch are discarded unless the school's registration is set to keep names.",
     "Encryption: question and answer text is encrypted with AES-256-GCM under a per-student key, itself wrapped "
     "by a master key kept outside the database; erasure destroys the key (crypto-shredding).",
     "Data minimisation: e-mail addresses, phone numbers and personal ID numbers are redacted before text is classified, "
