@@ -1,8 +1,10 @@
 """gunicorn settings for Kateder (``gunicorn -c gunicorn.conf.py app.wsgi:app``).
 
 Every value can be set from the environment: ``KATEDER_BIND``, ``WEB_CONCURRENCY``
-(workers), ``KATEDER_THREADS``, ``KATEDER_WORKER_TIMEOUT``. The database is migrated once
-in the master before workers start; models load lazily inside each worker.
+(workers), ``KATEDER_THREADS``, ``KATEDER_WORKER_TIMEOUT``, ``KATEDER_MAX_REQUESTS``,
+``KATEDER_ACCESS_LOG``, ``KATEDER_WARM_WORKERS``; their defaults are declared with every
+other key in ``app/config.py``. The database is migrated once in the master before workers
+start; models load lazily inside each worker.
 """
 
 from __future__ import annotations
@@ -13,20 +15,23 @@ import os
 # cores, and torch's default of one thread per core oversubscribes them (10x slower measured)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-bind = os.environ.get("KATEDER_BIND", "127.0.0.1:8000")
+from app.config import load_config  # noqa: E402 - after OMP_NUM_THREADS, before anything loads a model
+
+_config = load_config()
+bind = _config["BIND"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # threads: a worker waits on the inference server while streaming, so several requests
 # share one process (and its loaded embedder) without blocking each other
 worker_class = "gthread"
-threads = int(os.environ.get("KATEDER_THREADS", "4"))
+threads = int(_config["THREADS"])
 # an answer may stream for a while; gthread workers heartbeat independently of requests
-timeout = int(os.environ.get("KATEDER_WORKER_TIMEOUT", "120"))
+timeout = int(_config["WORKER_TIMEOUT"])
 graceful_timeout = 30
 keepalive = 5
 preload_app = False
-max_requests = int(os.environ.get("KATEDER_MAX_REQUESTS", "0"))
+max_requests = int(_config["MAX_REQUESTS"])
 max_requests_jitter = 50 if max_requests else 0
-accesslog = os.environ.get("KATEDER_ACCESS_LOG", "-")
+accesslog = _config["ACCESS_LOG"]
 errorlog = "-"
 # no student text in access logs: path and status only (GDPR)
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
@@ -52,7 +57,7 @@ def on_starting(server) -> None:
 
 def post_fork(server, worker) -> None:
     """Optionally load the models in each worker at start (``KATEDER_WARM_WORKERS=1``)."""
-    if os.environ.get("KATEDER_WARM_WORKERS", "").lower() in {"1", "true", "yes"}:
+    if _config["WARM_WORKERS"]:
         from app.wsgi import warm
 
         warm()

@@ -37,6 +37,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, services: Services | 
     home = Path(cfg["HOME"])
     home.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=str(home), instance_relative_config=False)
+    from app.params import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # every <int:...> is a bounded id (app/params.py)
     app.config.update(cfg)
     app.config["SECRET_KEY"] = cfg.get("SECRET_KEY") or _secret_key(home)
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is None (no limit), so setdefault never applied

@@ -7,6 +7,7 @@ migrates a new database itself. Failures exit non-zero with one line on stderr.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -95,6 +96,11 @@ def demo(as_json: bool) -> None:
     if as_json:
         _emit(out, True)
         return
+    _print_demo(out)
+
+
+def _print_demo(out: dict) -> None:
+    """The demo courses and logins, for people."""
     click.echo("Demo school ready. Courses: " + ", ".join(f"{c['code']} ({c['title']})" for c in out["courses"]))
     click.echo("Demo logins (new passwords on every run):")
     for u in out["users"]:
@@ -197,17 +203,47 @@ def ask(course_code: str, username: str | None, conversation_id: int | None, as_
         click.echo(f"  [{c['number']}] {c['document']}{where}")
 
 
+GUNICORN_CONF = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
+
+
+def gunicorn_argv(host: str, port: int, workers: int | None = None, threads: int | None = None) -> list[str]:
+    """The command line that serves Kateder with gunicorn and ``gunicorn.conf.py``."""
+    if not GUNICORN_CONF.is_file():
+        raise click.ClickException(f"{GUNICORN_CONF} is missing; serve with gunicorn -c <your gunicorn.conf.py> app.wsgi:app")
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--bind", f"{host}:{port}"]
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    if threads is not None:
+        argv += ["--threads", str(threads)]
+    return [*argv, "app.wsgi:app"]
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Start the web server."""
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="gunicorn worker processes [default: WEB_CONCURRENCY, else 2].")
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
+              help="Threads per worker, one per open answer stream [default: KATEDER_THREADS].")
+@click.option("--dev", is_flag=True, help="Flask's development server (one process) instead of gunicorn.")
+@click.option("--demo", "with_demo", is_flag=True, help="Create or refresh the demo school first and print its logins.")
+def serve(host: str, port: int, workers: int | None, threads: int | None, dev: bool, with_demo: bool) -> None:
+    """Serve the web app: gunicorn as in production, or Flask's development server with --dev."""
     services = _services()
-    from app import create_app as _create
+    if with_demo:
+        from app.demo import create_demo
 
-    app = _create(services=services)
+        _print_demo(create_demo(services))
     click.echo(f"Kateder on http://{host}:{port}/", err=True)
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    if dev:
+        app = create_app(services=services)
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        return
+    argv = gunicorn_argv(host, port, workers, threads)
+    services.db.dispose()  # nothing open crosses exec; gunicorn's master migrates and forks the workers
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)
 
 
 def _register_groups() -> None:
@@ -220,6 +256,9 @@ def _register_groups() -> None:
 
     for command in ingest_commands:
         main.add_command(command)
+    from app.user_cli import user_group
+
+    main.add_command(user_group)
     from app.eval_cli import answer_group, retrieval_group
 
     main.add_command(retrieval_group)

@@ -1,13 +1,9 @@
 """Browser security: Flask-Login sessions, CSRF, rate limits, CSP, cookie flags, optional OIDC.
 
-Settings (``app.config``, each also settable as ``KATEDER_<NAME>``):
-
-- ``COOKIE_SECURE`` (default true): the ``Secure`` flag on session cookies; set
-  ``KATEDER_COOKIE_SECURE=false`` only for plain-http localhost.
-- ``RATELIMIT_STORAGE_URI`` (default ``memory://``), e.g. ``redis://127.0.0.1:6379``.
-- ``RATELIMIT_ASK`` (per student and per address), ``RATELIMIT_LOGIN`` (per address).
-- ``OIDC_ISSUER``, ``OIDC_CLIENT_ID``, ``OIDC_CLIENT_SECRET``: sign-in with the school's
-  OpenID Connect provider; users are matched on ``preferred_username`` (never created).
+Settings are declared with their defaults in ``app/config.py`` (``COOKIE_SECURE``,
+``SESSION_*``, ``LOGIN_*``, ``RATELIMIT_*``, ``OIDC_*``). Who an OIDC sign-in becomes is
+decided in ``app/services/sso.py`` (per-school providers, role mapping). Sessions are revocable: the signed cookie carries
+a random key whose record (``user_sessions``) is checked on every request.
 """
 
 from __future__ import annotations
@@ -16,15 +12,21 @@ import hashlib
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import Flask, abort, current_app, redirect, request, url_for
+from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 
+from app.config import DEFAULTS as CONFIG_DEFAULTS
 from app.models import User
+from app.services import accounts, sso
+from app.services.quota import storage_options
 
 csrf = CSRFProtect()
+SESSION_KEY = "sid"  # the signed cookie's key of the server-side session record (app/services/accounts.py)
 login_manager = LoginManager()
+# posted by an LMS (cross-site) or inside its frame: bound to LTI state and nonces instead (app/web/lti.py)
+CSRF_EXEMPT = ("lti.login", "lti.launch", "lti.deep_link")
 
 
 def rate_key() -> str:
@@ -48,17 +50,6 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
-
-DEFAULTS = {
-    "COOKIE_SECURE": True,
-    "RATELIMIT_STORAGE_URI": "memory://",
-    "RATELIMIT_ASK": "20 per minute",
-    "RATELIMIT_ASK_ADDRESS": "200 per minute",
-    "RATELIMIT_LOGIN": "10 per minute",
-    "OIDC_ISSUER": "",
-    "OIDC_CLIENT_ID": "",
-    "OIDC_CLIENT_SECRET": "",
-}
 
 
 @dataclass(frozen=True)
@@ -106,8 +97,9 @@ def _is_api() -> bool:
 
 def init_app(app: Flask) -> None:
     """Install sessions, CSRF, rate limits, security headers and (if configured) OIDC."""
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+    for key in ("COOKIE_SECURE", "RATELIMIT_STORAGE_URI", "RATELIMIT_ASK", "RATELIMIT_ASK_ADDRESS", "RATELIMIT_LOGIN",
+                "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+        app.config.setdefault(key, CONFIG_DEFAULTS[key])  # declared once, in app/config.py
     secure = _flag(app.config["COOKIE_SECURE"])
     app.config.update(
         SESSION_COOKIE_SECURE=secure,
@@ -120,7 +112,11 @@ def init_app(app: Flask) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         RATELIMIT_HEADERS_ENABLED=True,
     )
-    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    # shared counters (Redis) with several workers; if the storage fails, each worker goes on
+    # counting in its own memory instead of answering 500 (docs/operations.md, "Rate limits")
+    for key in ("RATELIMIT_KEY_PREFIX", "RATELIMIT_STORAGE_TIMEOUT"):
+        app.config.setdefault(key, CONFIG_DEFAULTS[key])
+    app.config.update(RATELIMIT_STORAGE_OPTIONS=storage_options(app.config), RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True)
 
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
@@ -128,8 +124,12 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.extensions["kateder_limiter"] = Limiter(key_func=rate_key, app=app, default_limits=[])
 
+    lifetime = accounts.SessionLifetime.from_config(app.config)
+    app.config["PERMANENT_SESSION_LIFETIME"] = lifetime.absolute  # the cookie expires with the session
+
     @login_manager.user_loader
     def load_user(user_id: str):
+        """The session's user, only while its server-side record is live (sign-out deletes it)."""
         from app import get_services
 
         try:
@@ -138,7 +138,11 @@ def init_app(app: Flask) -> None:
             return None
         with get_services().db.session() as s:
             user = s.get(User, uid)
-            return WebUser.of(user) if user is not None and user.active else None
+            if user is None or not user.active:
+                return None
+            if not accounts.session_valid(s, uid, session.get(SESSION_KEY), lifetime):
+                return None
+            return WebUser.of(user)
 
     @login_manager.unauthorized_handler
     def unauthorized():
@@ -149,6 +153,8 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def check_csrf():
         if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or not app.config.get("WTF_CSRF_ENABLED", True):
+            return
+        if request.endpoint in CSRF_EXEMPT:
             return
         if _is_api():
             if request.headers.get("Authorization", "").startswith("Bearer "):
@@ -176,17 +182,21 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    if app.config.get("OIDC_ISSUER") and app.config.get("OIDC_CLIENT_ID"):
+    providers = sso.load_providers(app.config)  # a wrong OIDC_PROVIDERS file stops the start with its line
+    app.extensions["kateder_sso"] = providers
+    if providers:
         from authlib.integrations.flask_client import OAuth
 
         oauth = OAuth(app)
-        oauth.register(
-            "school",
-            client_id=app.config["OIDC_CLIENT_ID"],
-            client_secret=app.config.get("OIDC_CLIENT_SECRET") or None,
-            server_metadata_url=app.config["OIDC_ISSUER"].rstrip("/") + "/.well-known/openid-configuration",
-            client_kwargs={"scope": "openid profile"},
-        )
+        for provider in providers.values():
+            oauth.register(
+                provider.id,
+                client_id=provider.client_id,
+                client_secret=provider.client_secret or None,
+                server_metadata_url=provider.metadata_url,
+                # authlib checks state (in the session), nonce, the id_token's signature (JWKS), iss, aud and exp
+                client_kwargs={"scope": provider.scope, "code_challenge_method": "S256", "default_timeout": 10},
+            )
         app.extensions["kateder_oidc"] = oauth
 
 
@@ -210,7 +220,40 @@ def apply_limits(app: Flask) -> None:
         app.view_functions[endpoint] = view
 
 
-def oidc_client():
-    """The configured OpenID Connect client, or None."""
-    oauth = current_app.extensions.get("kateder_oidc")
-    return oauth.school if oauth is not None else None
+def record_failed_sign_in(s, attempt: accounts.SignIn, method: str) -> None:
+    """A security event for a refused sign-in: which account (pseudonymised), why, from where; never the password."""
+    details = {"method": method, "reason": attempt.reason, "address": request.remote_addr or "-"}
+    if attempt.retry_after:
+        details["blocked_seconds"] = attempt.retry_after
+    action = "login_blocked" if attempt.reason == "blocked" else "login_failed"
+    _audit().record(s, action, user=attempt.account, details=details)
+
+
+def sign_in_throttle() -> accounts.Throttle:
+    """The sign-in throttle of this app: ``LOGIN_*`` settings, names keyed with the audit pseudonym key."""
+    return accounts.Throttle.from_config(current_app.config, pepper=_audit().pseudonymizer.key)
+
+
+def _audit():
+    from app import get_services
+
+    return get_services().audit
+
+
+def oidc_providers() -> dict[str, sso.IdentityProvider]:
+    """The configured identity providers by id (docs/operations.md, "Single sign-on")."""
+    return current_app.extensions.get("kateder_sso", {})
+
+
+def oidc_client(provider_id: str | None = None):
+    """The OpenID Connect client of ``provider_id``, or None.
+
+    No id (the routes ``/login/oidc`` and ``/login/oidc/callback``, as registered before
+    per-school providers): the ``OIDC_ISSUER`` provider if set, else the only provider.
+    """
+    providers = oidc_providers()
+    if provider_id is None:
+        provider_id = sso.SHORTHAND if sso.SHORTHAND in providers else (next(iter(providers)) if len(providers) == 1 else None)
+    if provider_id not in providers:
+        return None
+    return current_app.extensions["kateder_oidc"].create_client(provider_id)

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-sys.path.insert(0, str(ROOT / "bench"))
+# bench/ is on sys.path as the script's folder, after ROOT: the project's packages win
 
 from openwebui import openai_messages, sampling_extra  # noqa: E402
 

@@ -2,9 +2,9 @@
 
 Usage::
 
-    python bench/ingest.py                      # 200-page PDF + 100-slide PPTX, MiniLM, rules guard
-    python bench/ingest.py --guard embedded     # count the embedded guard's material scan too
-    python bench/ingest.py --pages 50 --slides 20 --no-write
+    python bench/ingest_speed.py                      # 200-page PDF + 100-slide PPTX, MiniLM, rules guard
+    python bench/ingest_speed.py --guard embedded     # count the embedded guard's material scan too
+    python bench/ingest_speed.py --pages 50 --slides 20 --no-write
 
 Generates the files in memory, ingests them through the real pipeline (real MiniLM, real
 embedded Chroma, SQLite, in a temporary instance folder), then embeds the very same passage

@@ -113,7 +113,7 @@ def retrieval_latency(data: dict) -> str:
 
 
 def ingest(data: dict) -> str:
-    """(4) ingestion throughput versus raw embedding (bench/ingest.py)."""
+    """(4) ingestion throughput versus raw embedding (bench/ingest_speed.py)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 2.4))
     ax.bar(["ingestion", "raw embedding"], [data.get("chunks_per_s", 0), data.get("raw_chunks_per_s", 0)], color=["#4c72b0", "#999999"])
@@ -121,7 +121,7 @@ def ingest(data: dict) -> str:
     ax.set_title(f"Ingestion vs raw embedding (ratio {data.get('ratio')})")
     img = _save(fig, "ingest.png")
     rows = [[k, v] for k, v in data.items() if not isinstance(v, dict | list)]
-    return (f"`bench/ingest.py`: ratio **{data.get('ratio')}** (target ≥ {data.get('target_ratio', 0.9)}).\n\n"
+    return (f"`bench/ingest_speed.py`: ratio **{data.get('ratio')}** (target ≥ {data.get('target_ratio', 0.9)}).\n\n"
             + _table(rows, ["figure", "value"]) + f"\n\n![ingestion]({img})\n")
 
 
@@ -355,7 +355,7 @@ def scaling(found: dict) -> str:
         "python bench/guard_latency.py        # guard per backend",
         "python bench/retrieval_latency.py    # 10k and 100k passages, Chroma server + BM25",
         "python bench/answer_overhead.py      # generation vs pipeline (retrieval engineer's script)",
-        "python bench/ingest.py               # ingestion throughput (ingestion engineer's script)",
+        "python bench/ingest_speed.py               # ingestion throughput (ingestion engineer's script)",
         "python bench/load_test.py            # 30 students x 5 questions over HTTP, audit check",
         "python bench/report.py               # docs/benchmarks.md and docs/scaling.md",
         "```",

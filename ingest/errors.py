@@ -71,6 +71,20 @@ MESSAGES: dict[str, tuple[int, dict[str, str]]] = {
         "it": "{name}: non è stato possibile estrarre testo.",
         "nb": "{name}: ingen tekst kunne hentes ut.",
     }),
+    "too_much_text": (413, {
+        "en": "{name}: the document has more than {limit} characters of text; split it into smaller files (the limit is set by the administrator).",
+        "sv": "{name}: dokumentet har mer än {limit} tecken text; dela upp det i mindre filer (gränsen sätts av administratören).",
+        "de": "{name}: Das Dokument hat mehr als {limit} Zeichen Text; teile es in kleinere Dateien auf (die Grenze legt die Administration fest).",
+        "it": "{name}: il documento ha più di {limit} caratteri di testo; dividilo in file più piccoli (il limite è fissato dall'amministratore).",
+        "nb": "{name}: dokumentet har mer enn {limit} tegn tekst; del det opp i mindre filer (grensen settes av administratoren).",
+    }),
+    "too_many_passages": (413, {
+        "en": "{name}: the document would make more than {limit} passages; split it into smaller files (the limit is set by the administrator).",
+        "sv": "{name}: dokumentet skulle ge mer än {limit} textavsnitt; dela upp det i mindre filer (gränsen sätts av administratören).",
+        "de": "{name}: Das Dokument ergäbe mehr als {limit} Abschnitte; teile es in kleinere Dateien auf (die Grenze legt die Administration fest).",
+        "it": "{name}: il documento produrrebbe più di {limit} passaggi; dividilo in file più piccoli (il limite è fissato dall'amministratore).",
+        "nb": "{name}: dokumentet ville gitt mer enn {limit} tekstavsnitt; del det opp i mindre filer (grensen settes av administratoren).",
+    }),
     "zip_bomb": (400, {
         "en": "{name}: the file unpacks to too much data ({detail}) and was rejected.",
         "sv": "{name}: filen packas upp till för mycket data ({detail}) och avvisades.",
@@ -154,6 +168,13 @@ MESSAGES: dict[str, tuple[int, dict[str, str]]] = {
         "de": "Sende die Datei als Multipart-Formulardaten im Feld 'file'.",
         "it": "Invia il file come dati multipart nel campo 'file'.",
         "nb": "Send filen som multipart-skjemadata i feltet 'file'.",
+    }),
+    "cancelled": (409, {
+        "en": "The upload was cancelled; nothing of it was published.",
+        "sv": "Uppladdningen avbröts; inget av den publicerades.",
+        "de": "Der Upload wurde abgebrochen; nichts davon wurde veröffentlicht.",
+        "it": "Il caricamento è stato annullato; nulla è stato pubblicato.",
+        "nb": "Opplastingen ble avbrutt; ingenting av den ble publisert.",
     }),
     "interrupted": (500, {
         "en": "The ingestion job stopped before it finished; it was retried {attempts} times.",

@@ -7,7 +7,7 @@ versions, or a gap; a run killed half-way leaves only invisible vectors, which t
 attempt at the same version removes first.
 
 Loading, splitting and the safety scan run in a producer thread while the calling thread
-embeds and upserts, so parsing overlaps with the model (see ``bench/ingest.py``).
+embeds and upserts, so parsing overlaps with the model (see ``bench/ingest_speed.py``).
 """
 
 from __future__ import annotations
@@ -81,6 +81,9 @@ class IngestPipeline:
         self.overlap_tokens = int(config.get("CHUNK_OVERLAP_TOKENS", 30))
         self.batch = int(config.get("EMBED_BATCH", 64))
         self.overlap = bool(config.get("INGEST_OVERLAP", False))
+        # per document: extracted text and passages (a huge file would keep the one ingestion thread busy for hours)
+        self.max_chars = int(config.get("MAX_DOCUMENT_CHARS", 2_000_000))
+        self.max_passages = int(config.get("MAX_DOCUMENT_PASSAGES", 5000))
         self._splitter: Splitter | None = None
         self._lock = threading.Lock()
 
@@ -99,6 +102,8 @@ class IngestPipeline:
         """Validate name, size, magic bytes and zip structure; open the document once."""
         name = validate.safe_filename(filename)
         fmt = validate.check(name, data, self.limits)
+        if fmt in PLAIN_FORMATS and len(data) > 4 * self.max_chars:  # a UTF-8 character has at most 4 bytes
+            raise IngestError("too_much_text", name=name, limit=f"{self.max_chars:,}")
         loaders.open_document(fmt, data, name)  # fails fast on encrypted or damaged files
         return Upload(name, fmt, sha256(data), len(data))
 
@@ -177,7 +182,7 @@ class IngestPipeline:
         embedded = 0
         embed_s = upsert_s = wait_s = 0.0
         t_wait = time.perf_counter()
-        for batch in self._produce(segments, language, policy_data):
+        for batch in self._produce(self._limited(segments, upload.filename), language, policy_data, upload.filename):
             wait_s += time.perf_counter() - t_wait
             scanned.extend(batch)
             visible = [x.chunk for x in batch if x.held_reason is None]
@@ -224,7 +229,16 @@ class IngestPipeline:
                        "publish": round(time.perf_counter() - t_publish, 3)},
         )
 
-    def _batches(self, segments, language: str, policy_data: dict) -> Iterator[list[_Scanned]]:
+    def _limited(self, segments, name: str):
+        """The segments, stopping with a clear error once the document has more text than allowed."""
+        chars = 0
+        for seg in segments:
+            chars += len(seg.text)
+            if chars > self.max_chars:
+                raise IngestError("too_much_text", name=name, limit=f"{self.max_chars:,}")
+            yield seg
+
+    def _batches(self, segments, language: str, policy_data: dict, name: str = "") -> Iterator[list[_Scanned]]:
         """Load -> split -> scan, in batches of chunks (the first one small, so the model starts early)."""
         from guard.policy import CoursePolicy
 
@@ -235,6 +249,8 @@ class IngestPipeline:
         ordinal = 0
         for index, seg in enumerate(segments):
             for chunk in splitter.split([seg], language):
+                if ordinal >= self.max_passages:
+                    raise IngestError("too_many_passages", name=name, limit=f"{self.max_passages:,}")
                 chunk = Chunk(ordinal, chunk.text, chunk.page, chunk.section, chunk.char_start, chunk.char_end, chunk.language)
                 ordinal += 1
                 result = self.moderator.check_material(chunk.text, language=chunk.language, policy=policy)
@@ -246,9 +262,9 @@ class IngestPipeline:
         if batch:
             yield batch
 
-    def _produce(self, segments, language: str, policy_data: dict) -> Iterator[list[_Scanned]]:
+    def _produce(self, segments, language: str, policy_data: dict, name: str = "") -> Iterator[list[_Scanned]]:
         """The batches, made in a producer thread while the caller embeds when ``INGEST_OVERLAP`` is on."""
-        batches = self._batches(segments, language, policy_data)
+        batches = self._batches(segments, language, policy_data, name)
         if not self.overlap:
             yield from batches
             return
@@ -397,6 +413,10 @@ class IngestPipeline:
             pending = s.execute(select(Job.id, Job.payload).where(Job.status.in_(("queued", "running")))).all()
         if not used and not any((p or {}).get("digest") == digest and j != ignore_job for j, p in pending):
             self.files.delete(digest)
+
+
+# formats whose extracted text is about as long as the file: their size bounds the text at upload
+PLAIN_FORMATS = frozenset({"text", "markdown"})
 
 
 def passage_id(document_id: int, version: int, ordinal: int) -> str:

@@ -15,11 +15,9 @@ from sqlalchemy import select
 
 from app.models import Course, Document, Passage
 from ingest.pipeline import vector_metadata
-from ingest.store import Batch
+from ingest.store import Batch, MaterialChanged
 
-
-class MaterialChanged(RuntimeError):
-    """Material was uploaded or removed while the course was being re-indexed."""
+__all__ = ["MaterialChanged", "reindex_course"]
 
 
 def reindex_course(db, embedder, store, course_id: int, *, batch: int = 32,

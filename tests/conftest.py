@@ -137,3 +137,31 @@ def login_token(client, demo):
         return r.get_json()["token"]
 
     return _token
+
+
+REDIS_ADDRESS = ("127.0.0.1", 6379)
+
+
+@pytest.fixture
+def redis_url():
+    """``(url, prefix)``: the Redis at 127.0.0.1:6379 with a key prefix of this test's own; its keys are deleted after.
+
+    Required in CI (CI=true), skipped elsewhere if no Redis answers.
+    """
+    try:
+        with socket.create_connection(REDIS_ADDRESS, timeout=1):
+            pass
+    except OSError:
+        if IN_CI:
+            pytest.fail("Redis at 127.0.0.1:6379 is required in CI (CI=true) but does not answer")
+        pytest.skip("no Redis server at 127.0.0.1:6379 (these tests run in CI)")
+    import redis
+
+    url = f"redis://{REDIS_ADDRESS[0]}:{REDIS_ADDRESS[1]}/0"
+    prefix = f"kateder-test-{uuid.uuid4().hex[:12]}"
+    yield url, prefix
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()

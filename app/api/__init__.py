@@ -8,8 +8,12 @@ from functools import wraps
 from flask import Blueprint, abort, g, jsonify, request
 
 from app import get_services
+from app.models import User
+from app.params import MAX_ID, valid_id
+from app.security import record_failed_sign_in, sign_in_throttle
 from app.services import accounts
 from app.services.ask import AskError
+from app.services.audit import utc_iso
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -33,7 +37,11 @@ def current_api_user():
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         with get_services().db.session() as s:
-            return accounts.user_for_token(s, header.removeprefix("Bearer ").strip())
+            row = accounts.token_row(s, header.removeprefix("Bearer ").strip())
+            if row is None:
+                return None
+            g.api_token_id = row.id
+            return s.get(User, row.user_id)
     from flask import current_app
 
     if not hasattr(current_app, "login_manager"):
@@ -66,6 +74,8 @@ def ask_arguments() -> tuple[str, int | None]:
         raise AskError("give the question as a string in 'question'")
     if conversation_id is not None and (not isinstance(conversation_id, int) or isinstance(conversation_id, bool)):
         raise AskError("'conversation_id' must be an integer")
+    if conversation_id is not None and not valid_id(conversation_id):
+        raise AskError(f"'conversation_id' must be between 1 and {MAX_ID}")
     return question, conversation_id
 
 
@@ -78,9 +88,19 @@ def create_token():
         raise AskError("give 'username' and 'password' as strings")
     services = get_services()
     with services.db.session() as s:
-        user = accounts.authenticate(s, username, password)
-        if user is None:
-            abort(401, description="wrong username or password")
+        attempt = accounts.sign_in(s, username, password, sign_in_throttle())
+        if attempt.user is None:
+            record_failed_sign_in(s, attempt, "api_token")
+    if attempt.reason == "blocked":
+        response = jsonify(error="too_many_attempts", message="too many attempts to sign in with this username; try again later",
+                           retry_after=attempt.retry_after)
+        response.status_code = 429
+        response.headers["Retry-After"] = str(attempt.retry_after)
+        return response
+    if attempt.user is None:
+        abort(401, description="wrong username or password")
+    with services.db.session() as s:
+        user = s.get(User, attempt.user.id)
         ttl = int(services.config.get("TOKEN_TTL_HOURS", 12))
         token = accounts.issue_token(s, user, ttl)
         services.audit.record(s, "login", user=user, details={"method": "api_token"})
@@ -94,3 +114,43 @@ def ask(code: str):
     question, conversation_id = ask_arguments()
     result = get_services().ask.ask(g.api_user.id, code, question, conversation_id)
     return jsonify(result.to_dict())
+
+
+def _token_dict(row, current_id: int | None) -> dict:
+    return {"id": row.id, "created_at": utc_iso(row.created_at), "expires_at": utc_iso(row.expires_at) if row.expires_at else None,
+            "last_used_at": utc_iso(row.last_used_at) if row.last_used_at else None, "current": row.id == current_id}
+
+
+@bp.get("/v1/tokens")
+@login_required
+def list_tokens():
+    """The caller's own unexpired tokens (never the secrets, which are not stored)."""
+    with get_services().db.session() as s:
+        rows = accounts.list_tokens(s, g.api_user.id)
+        return jsonify(tokens=[_token_dict(r, g.get("api_token_id")) for r in rows])
+
+
+@bp.delete("/v1/tokens/current")
+@login_required
+def revoke_current_token():
+    """Revoke the token this request was made with (sign out of the API)."""
+    token_id = g.get("api_token_id")
+    if token_id is None:
+        abort(400, description="this request carries no bearer token to revoke")
+    return _revoke(token_id)
+
+
+@bp.delete("/v1/tokens/<int:token_id>")
+@login_required
+def revoke_token(token_id: int):
+    """Revoke one of the caller's own tokens (another user's token id answers 404)."""
+    return _revoke(token_id)
+
+
+def _revoke(token_id: int):
+    services = get_services()
+    with services.db.session() as s:
+        if not accounts.revoke_token(s, g.api_user.id, token_id):
+            abort(404, description="no such token")
+        services.audit.record(s, "token_revoked", user=s.get(User, g.api_user.id), details={"token_id": token_id})
+    return "", 204

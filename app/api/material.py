@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, current_app, g, jsonify, request, send_file
+from flask import Blueprint, g, jsonify, request, send_file
 from sqlalchemy import func, select
 
 from app import get_services
@@ -16,6 +16,7 @@ from app.api import login_required
 from app.models import Course, Document, Job, Passage
 from app.services import accounts
 from ingest.errors import IngestError
+from ingest.jobs import KIND, job_dict
 
 bp = Blueprint("material_api", __name__, url_prefix="/api/v1")
 
@@ -71,14 +72,7 @@ def passage_dict(p: Passage) -> dict:
 
 def _start_thread() -> None:
     """Run queued jobs in a thread of this process (``JOBS_IN_PROCESS``)."""
-    if not current_app.config.get("JOBS_IN_PROCESS", True):
-        return
-    from ingest.jobs import JobThread
-
-    thread = current_app.extensions.get("kateder_job_thread")
-    if thread is None:
-        thread = current_app.extensions.setdefault("kateder_job_thread", JobThread(get_services().jobs))
-    thread.start()
+    get_services().start_job_thread()
 
 
 @bp.post("/courses/<code>/documents")
@@ -92,7 +86,13 @@ def upload(code: str):
     data = f.read()
     services = get_services()
     title = (request.form.get("title") or "").strip()[:300] or None
-    job = services.jobs.enqueue(course_id, f.filename or "", data, uploaded_by=g.api_user.id, title=title)
+    try:
+        job = services.jobs.enqueue(course_id, f.filename or "", data, uploaded_by=g.api_user.id, title=title)
+    except IngestError as exc:  # a security event for the admin (app/web/admin.py), then the error as usual
+        with services.db.session() as s:
+            services.audit.record(s, "upload_rejected", user=g.api_user, course_id=course_id, details={
+                "filename": (f.filename or "")[:200], "size_bytes": len(data), "reason": exc.code, "via": "api"})
+        raise
     with services.db.session() as s:
         services.audit.record(s, "upload", user=g.api_user, course_id=course_id, details={
             "job_id": job["id"], "filename": job["filename"], "size": len(data), "via": "api"})
@@ -107,21 +107,37 @@ def job_status(job_id: int):
     services = get_services()
     with services.db.session() as s:
         job = s.get(Job, job_id)
-        course = s.get(Course, job.course_id) if job is not None and job.course_id else None
+        course = s.get(Course, job.course_id) if job is not None and job.kind == KIND and job.course_id else None
         if course is None or not accounts.can_teach(s, g.api_user, course):
             raise IngestError("no_job", job=job_id)
     return jsonify(services.jobs.status(job_id))
+
+
+@bp.post("/jobs/<int:job_id>/cancel")
+@login_required
+def cancel_job(job_id: int):
+    """Cancel an ingestion job: queued ones at once, a running one at its next step (202 until it stops)."""
+    services = get_services()
+    with services.db.session() as s:
+        job = s.get(Job, job_id)
+        course = s.get(Course, job.course_id) if job is not None and job.kind == KIND and job.course_id else None
+        if course is None or not accounts.can_teach(s, g.api_user, course):
+            raise IngestError("no_job", job=job_id)
+    status = services.jobs.cancel(job_id)
+    with services.db.session() as s:
+        services.audit.record(s, "upload_cancelled", user=g.api_user, course_id=status["course_id"],
+                              details={"job_id": job_id, "status": status["status"]})
+    return jsonify(status), 200 if status["status"] in ("cancelled", "done", "failed") else 202
 
 
 @bp.get("/courses/<code>/jobs")
 @login_required
 def list_jobs(code: str):
     """The course's 50 most recent ingestion jobs."""
-    from ingest.jobs import job_dict
 
     course_id, _ = _course(code)
     with get_services().db.session() as s:
-        jobs = s.scalars(select(Job).where(Job.course_id == course_id).order_by(Job.id.desc()).limit(50)).all()
+        jobs = s.scalars(select(Job).where(Job.course_id == course_id, Job.kind == KIND).order_by(Job.id.desc()).limit(50)).all()
         return jsonify(jobs=[job_dict(j) for j in jobs])
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
+from app.params import MAX_ID
+
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
 VERSION = "1.0.0"
@@ -34,6 +36,9 @@ _NOT_FOUND = _error("No such course, conversation, document or job visible to th
 _LIMIT = _error("Today's question limit (set by the teacher) or a rate limit is used up.")
 _DOWN = _error("A component (inference server, vector store, database, storage) is down or too slow; try again.")
 _TOO_LARGE = _error("The body or the upload is larger than the limit.")
+
+# every id is bounded (app/params.py), so the fuzzing's negative mode also sends 0, negatives and 2**63
+_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 _COURSE_CODE = {
     "name": "code", "in": "path", "required": True, "description": "The course code, e.g. SCI7.",
@@ -61,7 +66,18 @@ SCHEMAS: dict[str, Any] = {
         "required": ["question"],
         "properties": {
             "question": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "The student's question."},
-            "conversation_id": {"type": ["integer", "null"], "description": "Continue an own conversation."},
+            "conversation_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID, "description": "Continue an own conversation."},
+        },
+    },
+    "TokenInfo": {
+        "type": "object",
+        "required": ["id", "created_at", "expires_at", "last_used_at", "current"],
+        "properties": {
+            "id": {"type": "integer"},
+            "created_at": {"type": "string"},
+            "expires_at": {"type": ["string", "null"]},
+            "last_used_at": {"type": ["string", "null"]},
+            "current": {"type": "boolean", "description": "the token this request was made with"},
         },
     },
     "Verdict": {
@@ -125,7 +141,7 @@ SCHEMAS.update({
             "course_id": {"type": ["integer", "null"]},
             "document_id": {"type": ["integer", "null"]},
             "filename": {"type": ["string", "null"]},
-            "status": {"type": "string", "description": "queued, running, done or failed"},
+            "status": {"type": "string", "description": "queued, running, cancelling, cancelled, done or failed"},
             "stage": {"type": "string"},
             "progress": {"type": "number", "description": "percent, 0 to 100"},
             "attempts": {"type": "integer"},
@@ -182,7 +198,7 @@ SCHEMAS.update({
     },
 })
 
-_DOCUMENT_ID = {"name": "document_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_DOCUMENT_ID = {"name": "document_id", "in": "path", "required": True, "schema": _ID}
 _UNSUPPORTED = _error("The file type is not supported or does not match its content.")
 _TEACHER = "Teachers of the course only."
 
@@ -202,6 +218,29 @@ PATHS: dict[str, Any] = {
             "security": [],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("TokenRequest")}}},
             "responses": {"200": _json(_ref("Token")), "400": _BAD, "401": _AUTH, "413": _TOO_LARGE, "429": _LIMIT, "503": _DOWN},
+        },
+        "get": {
+            "operationId": "listTokens",
+            "summary": "The caller's own unexpired tokens (the secrets are not stored, so never shown).",
+            "responses": {
+                "200": _json({"type": "object", "required": ["tokens"], "properties": {"tokens": {"type": "array", "items": _ref("TokenInfo")}}}),
+                "401": _AUTH, "503": _DOWN,
+            },
+        },
+    },
+    "/api/v1/tokens/current": {
+        "delete": {
+            "operationId": "revokeCurrentToken",
+            "summary": "Revoke the token this request is made with (sign out of the API).",
+            "responses": {"204": {"description": "Revoked."}, "400": _BAD, "401": _AUTH, "503": _DOWN},
+        }
+    },
+    "/api/v1/tokens/{token_id}": {
+        "delete": {
+            "operationId": "revokeToken",
+            "summary": "Revoke one of the caller's own tokens.",
+            "parameters": [{"name": "token_id", "in": "path", "required": True, "schema": _ID}],
+            "responses": {"204": {"description": "Revoked."}, "401": _AUTH, "404": _NOT_FOUND, "503": _DOWN},
         }
     },
     "/api/v1/courses/{code}/ask": {
@@ -266,8 +305,16 @@ PATHS: dict[str, Any] = {
         "get": {
             "operationId": "jobStatus",
             "summary": f"Stage, percentage and result of an ingestion job. {_TEACHER}",
-            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _ID}],
             "responses": {"200": _json(_ref("Job")), "401": _AUTH, "404": _NOT_FOUND, "503": _DOWN},
+        }
+    },
+    "/api/v1/jobs/{job_id}/cancel": {
+        "post": {
+            "operationId": "cancelJob",
+            "summary": f"Cancel an ingestion job: a queued one at once (200), a running one at its next step (202). {_TEACHER}",
+            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _ID}],
+            "responses": {"200": _json(_ref("Job")), "202": _json(_ref("Job")), "401": _AUTH, "404": _NOT_FOUND, "503": _DOWN},
         }
     },
     "/api/v1/courses/{code}/documents/{document_id}": {

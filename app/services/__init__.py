@@ -102,9 +102,27 @@ class Services:
     @property
     def jobs(self):
         """Background ingestion jobs: queue, atomic claim, runner."""
+        from app.services.gdpr import COMPACT_KIND
         from ingest.jobs import JobRunner
 
-        return self._get("jobs", lambda: JobRunner(self.db, self.ingest, self.config))
+        return self._get("jobs", lambda: JobRunner(self.db, self.ingest, self.config,
+                                                   tasks={COMPACT_KIND: self.gdpr.compact_task}))
+
+    def start_job_thread(self) -> bool:
+        """Run queued jobs in a thread of this process, when ``JOBS_IN_PROCESS`` is on (else ``kateder worker`` does)."""
+        if not self.config.get("JOBS_IN_PROCESS", True):
+            return False
+        from ingest.jobs import JobThread
+
+        thread = self._get("job_thread", lambda: JobThread(self.jobs))
+        thread.start()
+        return True
+
+    def stop_job_thread(self, timeout: float = 30.0) -> None:
+        """Stop the in-process job thread after its current job (tests, shutdown)."""
+        thread = self._built.get("job_thread")
+        if thread is not None:
+            thread.stop(timeout)
 
     @property
     def audit(self):
@@ -126,3 +144,10 @@ class Services:
         from app.services.ask import AskService
 
         return self._get("ask", lambda: AskService(self))
+
+    @property
+    def quota(self):
+        """The daily question counter, in the rate-limit storage (shared by workers through Redis)."""
+        from app.services.quota import DailyQuota
+
+        return self._get("quota", lambda: DailyQuota.from_config(self.config))

@@ -21,8 +21,11 @@ from app.generation import load_prompt
 from app.grounding import Grounder, extract_sentences
 from app.language import detect_language, normalise_language
 from app.models import Conversation, Course, GuardVerdict, Message, User
+from app.params import valid_id
 from app.retrieval import RetrievedPassage
 from app.services.accounts import can_ask
+from guard.normalize import strip_invisible
+from guard.pii import redact
 from guard.policy import CoursePolicy, ModerationResult
 
 log = logging.getLogger(__name__)
@@ -169,11 +172,15 @@ class AskService:
         """Yield ``meta``, then ``sentence`` events, then one ``done`` event with the AskResult."""
         timings: dict[str, float] = {}
         t_total = time.perf_counter()
-        question = (question or "").strip()
+        # judged after normalisation: zero-width and other invisible characters are not a question,
+        # and an identifier split by them ("anna\u200b@example.se") is still found by the redaction
+        question = strip_invisible(question or "").strip()
         if not question:
             raise AskError("the question is empty")
         if len(question) > MAX_QUESTION_CHARS:
             raise AskError(f"the question is too long (at most {MAX_QUESTION_CHARS} characters)")
+        if conversation_id is not None and not valid_id(conversation_id):  # never reaches a query (app/params.py)
+            raise NotFound("no such conversation")
 
         db = self.s.db
         with db.session() as s:
@@ -183,43 +190,52 @@ class AskService:
                 raise NotFound(f"no course {course_code!r}")
             if not can_ask(s, user, course):
                 raise Forbidden(f"you are not enrolled in {course_code!r}")
-            if user.role == "student" and questions_asked_today(s, user.id, course.id) >= course.daily_question_limit:
-                raise LimitReached("you have reached today's question limit for this course; try again tomorrow")
             policy = CoursePolicy.from_dict(course.policy)
             course_id, course_language = course.id, course.language
             history = self._history(s, conversation_id, user.id, course.id) if conversation_id else []
+            # the daily limit: counted in the database, and taken atomically from a counter that
+            # every worker shares, so questions sent at once to several workers cannot exceed it
+            took_slot = user.role == "student"
+            if took_slot and not self.s.quota.take(user.id, course.id, limit=course.daily_question_limit,
+                                                   asked=questions_asked_today(s, user.id, course.id)):
+                raise LimitReached("you have reached today's question limit for this course; try again tomorrow")
 
-        language = normalise_language(detect_language(question, default=course_language))
-        t = time.perf_counter()
-        checked = self.s.moderator.check_question(question, policy=policy, language=language)
-        timings["input_guard"] = _ms(t)
+        try:
+            language = normalise_language(detect_language(question, default=course_language))
+            t = time.perf_counter()
+            checked = self.s.moderator.check_question(question, policy=policy, language=language)
+            timings["input_guard"] = _ms(t)
 
-        # audit first: the question is on record before anything is answered
-        t = time.perf_counter()
-        with db.session() as s:
-            user = s.get(User, user_id)
-            conversation = self._conversation(s, conversation_id, user, course_id)
-            asked = Message(conversation=conversation, role="user", language=language, action=checked.action,
-                            **self.s.gdpr.text_fields(s, user.id, checked.text))  # sealed per student (docs/gdpr.md)
-            s.add(asked)
-            s.flush()
-            s.add(_verdict_row(checked, "input", course_id, message=asked))
-            self.s.audit.record(
-                s,
-                "question",
-                user=user,
-                course_id=course_id,
-                details={
-                    "conversation_id": conversation.id,
-                    "message_id": asked.id,
-                    "language": language,
-                    "action": checked.action,
-                    "input_verdict": checked.verdict.to_dict(),
-                    "redactions": list(checked.redactions),
-                    "chars": len(question),
-                },
-            )
-            conversation_id = conversation.id
+            # audit first: the question is on record before anything is answered
+            t = time.perf_counter()
+            with db.session() as s:
+                user = s.get(User, user_id)
+                conversation = self._conversation(s, conversation_id, user, course_id)
+                asked = Message(conversation=conversation, role="user", language=language, action=checked.action,
+                                **self.s.gdpr.text_fields(s, user.id, checked.text))  # sealed per student (docs/gdpr.md)
+                s.add(asked)
+                s.flush()
+                s.add(_verdict_row(checked, "input", course_id, message=asked))
+                self.s.audit.record(
+                    s,
+                    "question",
+                    user=user,
+                    course_id=course_id,
+                    details={
+                        "conversation_id": conversation.id,
+                        "message_id": asked.id,
+                        "language": language,
+                        "action": checked.action,
+                        "input_verdict": checked.verdict.to_dict(),
+                        "redactions": list(checked.redactions),
+                        "chars": len(question),
+                    },
+                )
+                conversation_id = conversation.id
+        except BaseException:  # not on record: the question does not count
+            if took_slot:
+                self.s.quota.give_back(user_id, course_id)
+            raise
         timings["audit_question"] = _ms(t)
         yield {"type": "meta", "conversation_id": conversation_id, "language": language}
 
@@ -234,6 +250,8 @@ class AskService:
             yield {"type": "done", "result": result}
             return
 
+        # from here on only the redacted text is used: no personal identifier reaches the answer
+        # model, the output guard or the quotes, whichever backend (local or remote) they run on
         query = checked.text
         t = time.perf_counter()
         try:
@@ -254,10 +272,10 @@ class AskService:
             pieces: Iterator[str] = iter([not_covered_message(language) + "\n"])
         elif language in self.s.generator.info.languages:
             mode = "generated"
-            pieces = self._generate(question, relevant, history)
+            pieces = self._generate(query, relevant, history)
         else:
             mode = "extractive"
-            pieces = iter(line + "\n" for line in self._extract(question, relevant, language))
+            pieces = iter(line + "\n" for line in self._extract(query, relevant, language))
 
         buffer = ""
         first_sentence_at = None
@@ -273,7 +291,7 @@ class AskService:
                     buffer = piece
                     t = time.perf_counter()
                     candidate = " ".join([*released, buffer])
-                    output = self.s.moderator.check_answer(question, candidate, policy=policy, language=language)
+                    output = self.s.moderator.check_answer(query, candidate, policy=policy, language=language)
                     guard_ms += _ms(t)
                     if not output.allowed:
                         blocked_by_output = True
@@ -296,7 +314,7 @@ class AskService:
                                     "(an OpenAI-compatible server started without --interrupt_requests False?)", course_id)
                     # nothing the model wrote was supported: quote the material instead
                     mode = "extractive"
-                    stages.append((iter(line + "\n" for line in self._extract(question, relevant, language)), None))
+                    stages.append((iter(line + "\n" for line in self._extract(query, relevant, language)), None))
         except AskError:
             raise
         except Exception as exc:  # the model server or the model failed: say so, keep the record
@@ -441,7 +459,7 @@ class AskService:
         return conversation
 
     def _history(self, s, conversation_id: int, user_id: int, course_id: int) -> list[tuple[str, str]]:
-        """The last two (question, answer) pairs of an own conversation."""
+        """The last (question, answer) pairs of an own conversation, redacted again before any model sees them."""
         conversation = s.get(Conversation, conversation_id)
         if conversation is None or conversation.user_id != user_id or conversation.course_id != course_id:
             raise NotFound("no such conversation")
@@ -449,7 +467,9 @@ class AskService:
         pairs = []
         for q, a in zip(msgs, msgs[1:], strict=False):
             if q.role == "user" and a.role == "assistant" and q.action in ("allow", "care"):
-                pairs.append((self.s.gdpr.read_text(s, q, user_id) or "", self.s.gdpr.read_text(s, a, user_id) or ""))
+                old_q, _ = redact(self.s.gdpr.read_text(s, q, user_id) or "")
+                old_a, _ = redact(self.s.gdpr.read_text(s, a, user_id) or "")
+                pairs.append((old_q, old_a))
         return pairs
 
 

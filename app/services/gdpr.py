@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import shutil
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,11 +45,15 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services import accounts
 from app.services.audit import _secret_file, event_to_dict, utc_iso
 from guard.pii import redact
 from guard.policy import language_code
+from ingest.jobs import job_dict
+from ingest.store import MaterialChanged
 
 SEALED_VERSION = b"\x01"
+COMPACT_KIND = "compact_vectors"  # the background job that rebuilds a course's vectors after an erasure
 TEXT_STORAGE = ("encrypted", "plain", "none")
 MIN_REASON_CHARS = 10
 
@@ -491,8 +494,14 @@ class Gdpr:
                 "course_id": a.course_id, "conversation_id": a.conversation_id, "reason": a.reason, "audit_seq": a.audit_seq}
 
     # -- right to erasure (Art. 17) --------------------------------------------------
-    def erase_subject(self, user_ref: str | int, *, handled_by: str = "cli") -> dict[str, Any]:
-        """Crypto-shred and delete everything held about one user; return the receipt."""
+    def erase_subject(self, user_ref: str | int, *, handled_by: str = "cli", queue_compaction: bool = False) -> dict[str, Any]:
+        """Crypto-shred and delete everything held about one user; return the receipt.
+
+        The rebuild of the touched courses' vector collections (step 5) can take minutes on a
+        large course: with ``queue_compaction`` (the DPO panel) it is queued as a background
+        job (``vector_compaction_jobs`` in the receipt; ``kateder worker`` or the web
+        process's job thread runs it) instead of running in the caller.
+        """
         db = self.s.db
         with db.session() as s:
             user = self.resolve_user(s, user_ref)
@@ -526,6 +535,7 @@ class Gdpr:
             receipt["messages"] = len(msg_ids)
             receipt["guard_verdicts"] = len(list(s.scalars(select(GuardVerdict.id).where(GuardVerdict.message_id.in_(msg_ids))))) if msg_ids else 0
             receipt["rows_deleted"] = _delete_with_dependents(s, User.__table__, [uid])
+            accounts.forget_sign_in_failures(s, accounts.Throttle(pepper=self.s.audit.pseudonymizer.key), username)
             s.execute(update(AccessLog).where(AccessLog.student_id == uid).values(student_id=None))
             s.execute(update(AccessLog).where(AccessLog.actor_id == uid).values(actor_id=None))
             old_exports = list(s.scalars(select(DsarRequest).where(DsarRequest.user_id == uid)))
@@ -540,7 +550,18 @@ class Gdpr:
                 shutil.rmtree(directory, ignore_errors=True)
         receipt["export_files_deleted"] = removed_files
         # 5. storage compaction: no deleted text left in free pages, write-ahead logs or vector logs
-        receipt["vector_collections_compacted"] = [c for c in sorted(courses_touched) if compact_collection(self.s.vector_store, c)]
+        receipt["vector_collections_compacted"], postponed = [], []
+        if queue_compaction:
+            receipt["vector_compaction_jobs"] = [self.s.jobs.enqueue_task(COMPACT_KIND, course_id, {"reason": "erasure"})["id"]
+                                                 for course_id in sorted(courses_touched)]
+        for course_id in [] if queue_compaction else sorted(courses_touched):
+            try:
+                if compact_collection(self.s.vector_store, course_id, db=db):
+                    receipt["vector_collections_compacted"].append(course_id)
+            except MaterialChanged:  # an upload meanwhile: the course stays as it is, compaction is not done
+                postponed.append(course_id)
+        if postponed:
+            receipt["vector_collections_not_compacted"] = postponed
         receipt["database_compacted"] = compact_sqlite(db)
         # 6. the request and its audit event (the pseudonymous skeleton of the subject's events stays)
         with db.session() as s:
@@ -557,6 +578,23 @@ class Gdpr:
             receipt["audit_seq"] = event.seq
         return receipt
 
+
+    def compact_task(self, course_id: int | None, payload: dict[str, Any], progress) -> dict[str, Any]:
+        """The background job of a queued compaction (:data:`COMPACT_KIND`): rebuild one course's vectors."""
+        store = self.s.vector_store
+        total = max(1, store.count(course_id)) if hasattr(store, "count") else 1
+        progress("compacting", 0.0)
+        done = compact_collection(store, course_id, db=self.s.db,
+                                  progress=lambda copied: progress("compacting", min(0.99, copied / total)))
+        return {"compacted": done, "course_id": course_id}
+
+    def compaction_jobs(self, school_id: int | None, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest compaction jobs of the school's courses, newest first (the DPO panel's status)."""
+        with self.s.db.session() as s:
+            rows = s.execute(select(Job, Course.code).join(Course, Course.id == Job.course_id)
+                             .where(Job.kind == COMPACT_KIND, Course.school_id == school_id)
+                             .order_by(Job.id.desc()).limit(limit)).all()
+            return [{**job_dict(job), "course_code": code} for job, code in rows]
 
     def _erase_upload_jobs(self, uid: int, *, remove: bool) -> int:
         """Queued or failed upload jobs of the user: dropped with their stored original (or de-attributed)."""
@@ -640,57 +678,41 @@ def compact_sqlite(db) -> bool:
     return True
 
 
-def compact_collection(store, course_id: int) -> bool:
-    """Rebuild a course's Chroma collection so deleted passages are gone from its write-ahead log too.
+def compact_collection(store, course_id: int, *, db=None, progress=None) -> bool:
+    """Rebuild a course's vectors so deleted passages are gone from Chroma's write-ahead log too.
 
-    Chroma keeps every upsert in its embedded log until the segment is flushed; deleting
-    the collection drops that log. The remaining passages are re-added as they were.
+    Chroma keeps every upsert in its embedded log until the segment is flushed; dropping a
+    collection drops that log. The course's own entries are copied into a replacement
+    collection, which is then swapped in through the store's interface (``replace``, as
+    ``kateder reindex`` does): students keep searching the live collection meanwhile, and a
+    crash part-way leaves it intact. With ``db``, a change to the course's material during
+    the copy stops the swap (the upload would be lost), as in ``kateder reindex``.
+    ``progress(copied)`` is called after each page is written to the replacement.
     """
-    client = getattr(store, "client", None)
-    if client is None:
+    if not all(hasattr(store, name) for name in ("entries", "replace")):
         return False
-    from ingest.store import collection_name
+    version = _content_version(db, course_id) if db is not None else None
 
-    name = collection_name(course_id)
-    try:
-        col = client.get_collection(name)
-    except Exception:  # noqa: BLE001 - no collection, nothing to compact
-        return False
-    got = col.get(include=["embeddings", "documents", "metadatas"])
-    meta = dict(col.metadata or {})
-    client.delete_collection(name)
-    getattr(store, "_collections", {}).pop(course_id, None)  # the store caches collection handles
-    fresh = client.get_or_create_collection(name, metadata=meta or None, embedding_function=None)
-    ids = list(got["ids"])
-    step = 1000
-    for i in range(0, len(ids), step):
-        fresh.add(ids=ids[i:i + step], embeddings=[list(map(float, e)) for e in got["embeddings"][i:i + step]],
-                  documents=list(got["documents"][i:i + step]), metadatas=list(got["metadatas"][i:i + step]))
-    path = getattr(store, "path", None)
-    if path and (Path(path) / "chroma.sqlite3").exists():
-        try:
-            con = sqlite3.connect(Path(path) / "chroma.sqlite3", isolation_level=None, timeout=30)
-            con.execute("VACUUM")
-            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            live = {str(row[0]) for row in con.execute("SELECT id FROM segments")}
-            con.close()
-        except sqlite3.Error:
-            return True
-        # the dropped collection's vector segment stays on disk (its index file can hold stale bytes)
-        for folder in Path(path).iterdir():
-            if folder.is_dir() and _is_uuid(folder.name) and folder.name not in live:
-                shutil.rmtree(folder, ignore_errors=True)
+    def batches():
+        copied = 0
+        for batch in store.entries(course_id):
+            yield batch
+            copied += len(batch[0])
+            if progress is not None:
+                progress(copied)
+        if db is not None and _content_version(db, course_id) != version:
+            raise MaterialChanged("the course's material changed during compaction; run it again")
+
+    store.replace(course_id, batches())
+    vacuum = getattr(store, "vacuum", None)
+    if vacuum is not None:
+        vacuum()
     return True
 
 
-def _is_uuid(name: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(name)
-        return True
-    except ValueError:
-        return False
+def _content_version(db, course_id: int) -> int | None:
+    with db.session() as s:
+        return s.scalar(select(Course.content_version).where(Course.id == course_id))
 
 
 def render_subject_html(data: dict[str, Any]) -> str:

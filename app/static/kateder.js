@@ -278,6 +278,10 @@
       var stage = document.createElement("span"); stage.className = "stage"; stage.setAttribute("role", "status");
       stage.textContent = labels.queued;
       li.appendChild(name); li.appendChild(bar); li.appendChild(stage);
+      var cancel = document.createElement("button");
+      cancel.type = "button"; cancel.className = "small"; cancel.hidden = true; cancel.textContent = labels.cancel;
+      cancel.setAttribute("aria-label", labels.cancel + ": " + file.name);
+      li.appendChild(cancel);
       list.appendChild(li);
       var body = new FormData();
       body.append("file", file);
@@ -285,17 +289,25 @@
         return r.json().then(function (data) { return {ok: r.ok, data: data}; });
       }).then(function (res) {
         if (!res.ok) { fail(res.data.message || labels.failed); return; }
-        poll(upload.dataset.jobUrl.replace(/\/0$/, "/" + res.data.id));
+        var url = upload.dataset.jobUrl.replace(/\/0$/, "/" + res.data.id);
+        cancel.hidden = false;
+        cancel.addEventListener("click", function () {
+          cancel.disabled = true;
+          post(url + "/cancel", new FormData());
+        });
+        poll(url);
       }).catch(function () { fail(labels.failed); });
 
-      function fail(message) { li.classList.add("failed"); stage.textContent = message; }
+      function fail(message) { li.classList.add("failed"); stage.textContent = message; cancel.hidden = true; }
 
       function poll(url) {
         fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (job) {
           var percent = Math.round(job.progress || 0);
           bar.value = percent;
-          if (job.status === "done") {
-            bar.value = 100; li.classList.add("done");
+          if (job.status === "cancelled") {
+            fail(labels.cancelled);
+          } else if (job.status === "done") {
+            bar.value = 100; li.classList.add("done"); cancel.hidden = true;
             var result = job.result || {};
             stage.textContent = labels.done + (result.held ? " · " + labels.held : "");
             var again = document.getElementById("reload-material");

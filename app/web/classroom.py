@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from app import get_services
 from app.models import Conversation, Course, GuardVerdict, Message, Passage
+from app.params import parse_int
 from app.security import roles_required
 from app.services import accounts
 from app.services.ask import questions_asked_today
@@ -106,7 +107,9 @@ def ask(code: str):
     """Stream the answer as Server-Sent Events (read by fetch, since EventSource cannot POST)."""
     question = request.form.get("question", "")
     raw = request.form.get("conversation_id", "")
-    conversation_id = int(raw) if raw.isdigit() else None
+    conversation_id = parse_int(raw) if raw else None
+    if raw and conversation_id is None:
+        abort(400, description="conversation_id must be a conversation number")
     with get_services().db.session() as s:
         student_course(s, code)
     events = get_services().ask.stream(current_user.id, code, question, conversation_id)

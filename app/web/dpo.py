@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from app import get_services
 from app.models import AuditEvent, User
+from app.params import parse_int
 from app.security import roles_required
 from app.web.access import me
 
@@ -79,8 +80,10 @@ def index():
     with services.db.session() as s:
         user = me(s)
         country = user.school.country if user.school else None
+        school_id = user.school_id
     notices = licence_notices(services.generator.info, country, current_user.language)
-    return render_template("dpo/index.html", models=models_in_use(), retention=Retention(services).table(), notices=notices)
+    return render_template("dpo/index.html", models=models_in_use(), retention=Retention(services).table(), notices=notices,
+                           compactions=services.gdpr.compaction_jobs(school_id))
 
 
 @bp.get("/audit-export")
@@ -166,14 +169,20 @@ def subject_export():
 @bp.post("/subject/erase")
 @roles_required(*OFFICERS)
 def subject_erase():
-    """Erase one user's personal data (the pseudonymous audit chain stays intact)."""
+    """Erase one user's personal data (the pseudonymous audit chain stays intact); vector compaction is queued."""
     if request.form.get("confirm") != "yes":
         abort(400)
     user_id = _school_user_id(request.form.get("username", ""))
     if user_id == current_user.id:
         abort(400)
-    get_services().gdpr.erase_subject(user_id, handled_by=current_user.username)
-    flash(_("The account and its personal data were erased."))
+    services = get_services()
+    # the vector rebuild can take minutes: it is a background job (status below the form), not part of this request
+    receipt = services.gdpr.erase_subject(user_id, handled_by=current_user.username, queue_compaction=True)
+    if receipt.get("vector_compaction_jobs"):
+        services.start_job_thread()
+        flash(_("The account and its personal data were erased. The search index is being cleaned up in the background; its status is shown below."))
+    else:
+        flash(_("The account and its personal data were erased."))
     return redirect(url_for("dpo.index"))
 
 
@@ -186,9 +195,10 @@ def retention():
     updates = {}
     for key, value in request.form.items():
         if key.startswith("days_") and key.removeprefix("days_") in BY_KEY:
-            if not value.isdigit() or int(value) > 36500:
+            days = parse_int(value, low=0, high=36500)
+            if days is None:
                 abort(400)
-            updates[key.removeprefix("days_")] = int(value)
+            updates[key.removeprefix("days_")] = days
     if not updates:
         abort(400)
     service = Retention(get_services())

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from app import get_services
 from app.models import Conversation, Course, Document, GuardVerdict, Message, Passage, User
+from app.params import parse_int
 from app.security import roles_required
 from app.services import accounts
 from app.web.access import me, teachable_course_ids, teacher_course
@@ -144,10 +145,11 @@ def create_students(code: str):
     cards = []
     with services.db.session() as s:
         c = teacher_course(s, code)
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_CARDS:
+        count = parse_int(raw, low=1, high=MAX_CARDS)
+        if count is None:
             abort(400)
         school = c.school
-        for _i in range(int(raw)):
+        for _i in range(count):
             username = f"{c.code.lower()}-{secrets.token_hex(3)}"
             password = "-".join(secrets.token_hex(2) for _j in range(3))
             user = accounts.create_user(s, school, username, password, "student", language=c.language)
@@ -175,7 +177,8 @@ def save_policy(code: str):
     limit = form.get("daily_question_limit", "")
     with get_services().db.session() as s:
         teacher_course(s, code)  # authorise before validating
-    if form.get("age_band") not in AGE_BANDS or not limit.isdigit() or not 1 <= int(limit) <= 1000:
+    daily_limit = parse_int(limit, low=1, high=1000)
+    if form.get("age_band") not in AGE_BANDS or daily_limit is None:
         abort(400)
     actions = {code_: form.get(f"action_{code_}") for code_ in CATEGORIES if form.get(f"action_{code_}") in CATEGORY_ACTIONS}
     extra = []
@@ -192,8 +195,8 @@ def save_policy(code: str):
         new = CoursePolicy.from_dict({**old, "age_band": form["age_band"], "actions": actions, "extra_categories": extra,
                                       "country": form.get("country") or None}).to_dict()
         c.policy = new
-        c.daily_question_limit = int(limit)
-        services.audit.record(s, "policy_changed", user=me(s), course_id=c.id, details={"policy": new, "daily_question_limit": int(limit)})
+        c.daily_question_limit = daily_limit
+        services.audit.record(s, "policy_changed", user=me(s), course_id=c.id, details={"policy": new, "daily_question_limit": daily_limit})
     flash(_("The policy was saved."))
     return redirect(url_for("teacher.policy", code=code))
 

@@ -82,9 +82,9 @@ def classify_all(guard: Guard, examples: Sequence[Example], batch_size: int = 32
     """Verdicts for every example (batched when the backend offers ``classify_many``)."""
     many = getattr(guard, "classify_many", None)
     out: list[Verdict | None] = [None] * len(examples)
-    for role in ("user", "agent"):
+    for role in ("user", "agent"):  # course material ("passage" rows) is checked as "agent"
         idx = sorted(
-            (i for i, ex in enumerate(examples) if ex.role == role),
+            (i for i, ex in enumerate(examples) if (ex.role == "user") == (role == "user")),
             key=lambda i: len(examples[i].text),
         )
         for b in range(0, len(idx), batch_size):

@@ -59,9 +59,7 @@ def live_server(tmp_path_factory):
     yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app, "services": services,
            "passwords": {u["username"]: u["password"] for u in demo["users"]}}
     server.shutdown()
-    jobs = app.extensions.get("kateder_job_thread")
-    if jobs is not None:
-        jobs.stop(timeout=10)
+    services.stop_job_thread(timeout=10)
     services.db.dispose()
 
 

@@ -61,6 +61,12 @@ def fuzz_app(tmp_path_factory, template_db):
     password = next(u["password"] for u in demo["users"] if u["username"] == "teacher")
     r = app.test_client().post("/api/v1/tokens", json={"username": "teacher", "password": password})
     app.config["FUZZ_HEADERS"] = {"Authorization": f"Bearer {r.get_json()['token']}"}
+
+    def throwaway() -> dict[str, str]:  # for operations that revoke the token they are called with
+        token = app.test_client().post("/api/v1/tokens", json={"username": "teacher", "password": password}).get_json()["token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    app.config["FUZZ_THROWAWAY_HEADERS"] = throwaway
     yield app
     get_services(app).db.dispose()
 
@@ -89,7 +95,9 @@ def test_generated_requests_get_no_server_error(api_schema, fuzz_app, method, pa
     @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case):
-        headers = {} if case.headers and "Authorization" in case.headers else dict(fuzz_app.config["FUZZ_HEADERS"])
+        revokes = method == "DELETE" and path.startswith("/api/v1/tokens")
+        auth = fuzz_app.config["FUZZ_THROWAWAY_HEADERS"]() if revokes else fuzz_app.config["FUZZ_HEADERS"]
+        headers = {} if case.headers and "Authorization" in case.headers else dict(auth)
         case.call_and_validate(headers=headers, checks=CHECKS)
 
     run()
@@ -153,3 +161,50 @@ def test_oversize_body_is_refused_with_413(fuzz_app):
                                     headers=fuzz_app.config["FUZZ_HEADERS"])
     _check(r)
     assert r.status_code == 413
+
+
+# ids at and past every bound: 0, negatives, 2**31 (PostgreSQL's integer), 2**63 (SQLite's limit) and beyond
+_IDS = st.one_of(st.integers(), st.sampled_from([0, -1, -(2**63), 2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, 10**30]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(value=_IDS)
+def test_integer_ids_out_of_range_are_400_or_404_in_the_api_and_the_stream(fuzz_app, value):
+    client = fuzz_app.test_client()
+    for endpoint in ("/api/v1/courses/SCI7/ask", "/api/v1/courses/SCI7/ask/stream"):
+        r = client.post(endpoint, json={"question": "What is photosynthesis?", "conversation_id": value},
+                        headers=fuzz_app.config["FUZZ_HEADERS"])
+        if r.status_code != 200:
+            _check(r)
+        assert r.status_code in (200, 400, 404), (endpoint, value, r.status_code)
+    for path in (f"/api/v1/jobs/{value}", f"/api/v1/courses/SCI7/documents/{value}/passages",
+                 f"/api/v1/courses/SCI7/documents/{value}/original"):
+        r = client.get(path, headers=fuzz_app.config["FUZZ_HEADERS"])
+        assert r.status_code in (200, 404), (path, r.status_code)
+        if r.status_code != 200:
+            _check(r)
+
+
+@pytest.mark.parametrize("value", ["9223372036854775808", "-1", "0", "99999999999999999999", "²", "１２", "1e3"])
+def test_out_of_range_ids_in_web_forms_and_paths_are_400_or_404(fuzz_app, value):
+    from app.models import User
+    from app.services import accounts
+
+    client = fuzz_app.test_client()
+    with get_services(fuzz_app).db.session() as s:
+        from sqlalchemy import select
+
+        user = s.scalar(select(User).where(User.username == "student1"))
+        key = accounts.start_session(s, user)
+        uid = user.id
+    with client.session_transaction() as sess:
+        sess["_user_id"], sess["_fresh"], sess["sid"] = str(uid), True, key
+    fuzz_app.config["WTF_CSRF_ENABLED"] = False
+    try:
+        r = client.post("/classroom/SCI7/ask", data={"question": "What is photosynthesis?", "conversation_id": value})
+        assert r.status_code in (400, 404), r.status_code
+        for path in (f"/classroom/SCI7/c/{value}", f"/classroom/messages/{value}/feedback"):
+            r = client.open(path, method="GET" if "/c/" in path else "POST", data={"feedback": "up"})
+            assert r.status_code in (400, 404, 405), (path, r.status_code)
+    finally:
+        fuzz_app.config["WTF_CSRF_ENABLED"] = True

@@ -49,6 +49,8 @@ EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
     "auth.home": ("GET", only(302, EVERYONE), {}),
     "auth.login": ("GET", {**{r: 302 for r in EVERYONE}, "anonymous": 200}, {}),
     "auth.logout": ("POST", {r: 302 for r in ROLES}, {}),
+    "auth.logout_everywhere": ("POST", {r: 302 for r in ROLES}, {}),
+    "auth.change_password": ("GET", only(200, EVERYONE), {}),
     "auth.language": ("POST", {r: 302 for r in ROLES}, {"data": {"lang": "sv"}}),
     "auth.oidc_login": ("GET", {r: 404 for r in ROLES}, {}),  # OIDC not configured
     "auth.oidc_callback": ("GET", {r: 404 for r in ROLES}, {}),
@@ -82,13 +84,28 @@ EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
     "dpo.subject_export": ("POST", only(200, OFFICERS, anonymous=401, other_school_admin=404), {"data": {"username": "student2"}}),
     "dpo.subject_erase": ("POST", only(400, (*OFFICERS, "other_school_admin"), anonymous=401), {"data": {"username": "student2"}}),  # unconfirmed
     "dpo.retention": ("POST", only(400, (*OFFICERS, "other_school_admin"), anonymous=401), {}),
+    # admin: the school's security events, signing a user out everywhere
+    "admin.security": ("GET", only(200, ("admin", "other_school_admin")), {}),
+    "admin.sign_out_user": ("POST", only(302, ("admin",), anonymous=401, other_school_admin=404), {"data": {"username": "student2"}}),
+    "admin.lti_registrations": ("GET", only(200, ("admin", "other_school_admin")), {}),
+    "admin.add_lti_registration": ("POST", only(400, ("admin", "other_school_admin"), anonymous=401), {}),  # empty form
+    "admin.delete_lti_registration": ("POST", only(404, ("admin", "other_school_admin"), anonymous=401), {"registration_id": 999999}),
+    # LTI 1.3 tool: the platform's requests, no Kateder session needed (tests/integration/test_lti.py)
+    "lti.login": ("GET", {r: 400 for r in ROLES}, {}),  # no issuer
+    "lti.launch": ("POST", {r: 400 for r in ROLES}, {}),  # no state, no id_token
+    "lti.deep_link": ("POST", {r: 400 for r in ROLES}, {}),  # no launch id
+    "lti.jwks": ("GET", {r: 200 for r in ROLES}, {}),
     # JSON API (session or bearer token; anonymous gets 401)
     "api.create_token": ("POST", {r: 400 for r in ROLES}, {"json": {}}),
+    "api.list_tokens": ("GET", only(200, EVERYONE, anonymous=401), {}),
+    "api.revoke_current_token": ("DELETE", only(400, EVERYONE, anonymous=401), {}),  # a session carries no token
+    "api.revoke_token": ("DELETE", only(404, EVERYONE, anonymous=401), {"token_id": 999999}),
     "api.ask": ("POST", only(200, LEARNERS, anonymous=401), {"json": {"question": "What is photosynthesis?"}}),
     "api_stream.ask_stream": ("POST", only(200, LEARNERS, anonymous=401), {"json": {"question": "What is photosynthesis?"}}),
     "openapi.openapi_json": ("GET", {r: 200 for r in ROLES}, {}),
     "material_api.upload": ("POST", only(400, TEACHERS, anonymous=401), {}),
     "material_api.job_status": ("GET", only(200, TEACHERS, denied=404, anonymous=401), {}),
+    "material_api.cancel_job": ("POST", only(200, TEACHERS, denied=404, anonymous=401), {}),  # a done job stays done
     "material_api.list_jobs": ("GET", only(200, TEACHERS, anonymous=401), {}),
     "material_api.list_documents": ("GET", only(200, TEACHERS, anonymous=401), {}),
     "material_api.list_passages": ("GET", only(200, TEACHERS, anonymous=401), {}),
@@ -164,7 +181,9 @@ ROUTES = _cases()
 
 
 # routes with more than one method: the other methods are covered elsewhere
-OTHER_METHODS = {"auth.login": {"POST"}}  # sign-in itself: tests/integration/test_web.py
+OTHER_METHODS = {"auth.login": {"POST"},  # sign-in itself: tests/integration/test_web.py
+                 "auth.change_password": {"POST"},  # tests/integration/test_sessions.py
+                 "lti.login": {"POST"}}  # the platform may post the login initiation: tests/integration/test_lti.py
 
 
 def test_every_route_has_an_expectation():
@@ -189,10 +208,13 @@ def test_route_matrix(world, role):
         for name, value in {**values, **options}.items():
             url = url.replace(f"<int:{name}>", str(value)).replace(f"<path:{name}>", str(value)).replace(f"<{name}>", str(value))
         client = app.test_client()
-        if role != "anonymous":
+        if role != "anonymous":  # a fresh server-side session per request: sign-out routes end theirs
+            with get_services(app).db.session() as s:
+                key = accounts.start_session(s, s.get(User, ids[role]))
             with client.session_transaction() as sess:
                 sess["_user_id"] = str(ids[role])
                 sess["_fresh"] = True
+                sess["sid"] = key
         response = client.open(url, method=method, data=data, json=body, headers={"Accept": "text/html"})
         if response.status_code != expected[role]:
             failures.append(f"{method} {url}: {response.status_code}, expected {expected[role]}")

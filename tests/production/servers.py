@@ -355,3 +355,81 @@ class ProductionStack:
         req = urllib.request.Request(self.url + "/api/v1/tokens", body, {"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback only
             return json.loads(r.read())["token"]
+
+
+class RecordingChatServer:
+    """A minimal OpenAI-compatible chat server on 127.0.0.1 that records every request body.
+
+    It answers ``POST /v1/chat/completions`` (streamed or not) with the first sentence of
+    source ``[1]`` in the last message, cited, so the ask pipeline's grounding accepts it;
+    ``GET /v1/models`` lists one model. ``requests`` holds the decoded JSON bodies.
+    """
+
+    def __init__(self, model: str = "recorder") -> None:
+        """Bind to a free loopback port; nothing is served before ``start``."""
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.model = model
+        self.requests: list[dict] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet
+                return
+
+            def _send(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                import json
+
+                self._send(200, json.dumps({"object": "list", "data": [{"id": recorder.model, "object": "model"}]}).encode(),
+                           "application/json")
+
+            def do_POST(self) -> None:
+                import json
+                import re
+
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                recorder.requests.append(body)
+                last = (body.get("messages") or [{}])[-1].get("content") or ""
+                m = re.search(r"\[1\] (.+?[.!?])(\s|$)", last)
+                answer = (m.group(1) + " [1]") if m else "I do not know."
+                base = {"id": "rec-1", "created": 0, "model": recorder.model}
+                if not body.get("stream"):
+                    reply = {**base, "object": "chat.completion", "choices": [
+                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}]}
+                    self._send(200, json.dumps(reply).encode(), "application/json")
+                    return
+                chunks = [answer[i:i + 8] for i in range(0, len(answer), 8)]
+                events = [{**base, "object": "chat.completion.chunk",
+                           "choices": [{"index": 0, "delta": {"role": "assistant", "content": c}, "finish_reason": None}]}
+                          for c in chunks]
+                events.append({**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                payload = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+                self._send(200, payload.encode(), "text/event-stream")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the OpenAI-compatible API (``.../v1``)."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> RecordingChatServer:
+        """Serve in a daemon thread."""
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()

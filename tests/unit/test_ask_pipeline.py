@@ -89,11 +89,12 @@ def test_guard_failure_fails_closed(app_config):
 
 def test_personal_data_is_redacted_before_storage_and_model(services, demo, fakes):
     uid = _user_id(services, "student1")
-    result = services.ask.ask(uid, "SCI7", "My email is anna.svensson@example.se, what is photosynthesis?")
+    result = services.ask.ask(uid, "SCI7", "What do plants make from carbon dioxide and water? My email is anna.svensson@example.se")
     assert result.notices
     with services.db.session() as s:
         texts = s.scalars(select(Message.text)).all()
     assert not any("anna.svensson" in (t or "") for t in texts)
+    assert fakes["generator"].prompts, "the answer model was never called, so nothing was checked"
     assert all("anna.svensson" not in m[1] for p in fakes["generator"].prompts for m in p)
 
 

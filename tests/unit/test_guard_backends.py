@@ -237,7 +237,7 @@ def test_chain_combines_and_fails_closed(tiny_dirs):
 
 
 def test_build_guard_routes_config(tiny_dirs, monkeypatch):
-    """Config keys select backends; KATEDER_<KEY> environment variables override them."""
+    """Config keys select backends; KATEDER_<KEY> applies where the config does not set the key."""
     monkeypatch.delenv("KATEDER_GUARD_BACKEND", raising=False)
     assert build_guard({}).name == "embedded"
     assert build_guard({"GUARD_BACKEND": "rules"}).name == "rules"
@@ -262,7 +262,8 @@ def test_build_guard_routes_config(tiny_dirs, monkeypatch):
     chain = build_guard({"GUARD_BACKEND": "chain"})
     assert [m.name for m in chain.guards] == ["rules", "embedded"]
     monkeypatch.setenv("KATEDER_GUARD_BACKEND", "rules")
-    assert build_guard({"GUARD_BACKEND": "embedded"}).name == "rules"
+    assert build_guard({}).name == "rules"  # the environment fills in what the config leaves open
+    assert build_guard({"GUARD_BACKEND": "embedded"}).name == "embedded"  # explicit configuration wins
     monkeypatch.delenv("KATEDER_GUARD_BACKEND")
     with pytest.raises(ValueError):
         build_guard({"GUARD_BACKEND": "nope"})
