@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.models import Course, School, User
 from app.services import accounts
+from core.models import Course, School, User
 
 MATERIAL = Path(__file__).resolve().parent / "demo_material"
 

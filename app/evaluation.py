@@ -258,8 +258,8 @@ def index_eval_set(services, evalset: EvalSet, code: str = "EVAL", batch: int = 
     """
     from sqlalchemy import select, update
 
-    from app.models import Course, Document, Passage, School
     from app.services import accounts
+    from core.models import Course, Document, Passage, School
 
     passages = _chunked(services, evalset, chunk_tokens, overlap_tokens) if chunk_tokens > 0 else evalset.passages
     with services.db.session() as s:
@@ -471,8 +471,8 @@ def answer_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, compo
     """
     import time
 
-    from app.models import Course
     from app.services import accounts
+    from core.models import Course
 
     rng = random.Random(seed)
     questions = list(evalset.questions)

@@ -80,7 +80,7 @@ class ChatModelGenerator:
 
 
 def _llamacpp(config: Mapping[str, Any]) -> Generator:
-    from app.models_path import smollm2_gguf
+    from core.model_files import smollm2_gguf
 
     path = config.get("GENERATOR_MODEL_PATH") or str(smollm2_gguf())
     if not Path(path).is_file():

@@ -22,8 +22,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import select
 
-from app.language import _STOP_SETS, detect_language
-from app.models import Course, Document, Passage
+from core.language import _STOP_SETS, detect_language
+from core.models import Course, Document, Passage
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _ALL_STOPWORDS = set().union(*_STOP_SETS.values())

@@ -18,9 +18,9 @@ from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from app.config import DEFAULTS as CONFIG_DEFAULTS
-from app.models import User
 from app.services import accounts, sso
 from app.services.quota import storage_options
+from core.models import User
 
 csrf = CSRFProtect()
 SESSION_KEY = "sid"  # the signed cookie's key of the server-side session record (app/services/accounts.py)

@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# bench/ is on sys.path as the script's folder, after ROOT: the project's packages win
+# run as ``python -m bench.answer_overhead``; ROOT first, so the project's packages win
 
-from openwebui import openai_messages, sampling_extra  # noqa: E402
+from bench.openwebui import openai_messages, sampling_extra  # noqa: E402
 
 QUESTIONS = [
     "What do plants make from carbon dioxide and water?",
@@ -80,8 +80,8 @@ def main() -> None:
     from app import create_app, get_services
     from app.demo import create_demo
     from app.generation import build_generator
-    from app.models import User
-    from app.models_path import smollm2_gguf
+    from core.model_files import smollm2_gguf
+    from core.models import User
 
     home = Path(tempfile.mkdtemp(prefix="kateder-bench-"))
     config = {"HOME": str(home), "SECRET_KEY": "bench", "GENERATOR_TEMPERATURE": 0.0, "GENERATOR_MAX_TOKENS": args.max_tokens,
@@ -202,9 +202,8 @@ def start_openwebui(stack: contextlib.ExitStack, args, chat, services) -> dict |
     if not (args.openwebui_venv / "bin" / "open-webui").exists():
         print(f"Open WebUI skipped: no open-webui in {args.openwebui_venv} (see bench/openwebui.py)", flush=True)
         return None
-    from openwebui import OpenWebUI, free_port, start_llama_server
-
-    from app.models_path import minilm_dir, smollm2_gguf
+    from bench.openwebui import OpenWebUI, free_port, start_llama_server
+    from core.model_files import minilm_dir, smollm2_gguf
 
     llama = stack.enter_context(start_llama_server(str(smollm2_gguf()), free_port(), n_threads=chat.n_threads, n_ctx=chat.n_ctx, n_batch=chat.n_batch))
     ui = stack.enter_context(OpenWebUI(llama.base_url, venv=args.openwebui_venv, embedding_model=str(minilm_dir())))

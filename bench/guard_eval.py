@@ -80,11 +80,17 @@ def _recall_at(scores: list[float], labels: list[int], fpr: float) -> float | No
     return round(sum(s > cut for s in pos) / len(pos), 4)
 
 
-def score(guard, examples: list[Example]) -> list[tuple[Example, float, bool, float]]:
-    """``(example, unsafe score, blocked, injection score)`` per example."""
+def score(guard, examples: list[Example]) -> list[tuple[Example, float, bool, float, bool]]:
+    """``(example, unsafe score, blocked, injection score, learned injection flag)`` each."""
     verdicts = classify_all(guard, examples)
     return [
-        (ex, v.score, not v.safe, float(v.details.get("injection_score", 0.0)))
+        (
+            ex,
+            v.score,
+            not v.safe,
+            float(v.details.get("injection_score", 0.0)),
+            bool(v.details.get("injection", False)),
+        )
         for ex, v in zip(examples, verdicts, strict=True)
     ]
 
@@ -95,10 +101,10 @@ def evaluate_part(scored) -> dict:
     by_lang: dict[str, list] = defaultdict(list)
     qa: dict[str, list] = defaultdict(list)
     inj: dict[str, list] = defaultdict(list)
-    for ex, s, blocked, inj_score in scored:
+    for ex, s, blocked, inj_score, learned in scored:
         if is_injection(ex):
             found = bool(injection.detect(ex.text))
-            inj[ex.language].append((ex, inj_score, found, blocked))
+            inj[ex.language].append((ex, inj_score, found, learned))
             continue
         by_group[eval_group(ex)].append((ex, s, blocked))
         if ex.source.startswith("qa-"):

@@ -73,8 +73,8 @@ def main() -> int:
     from sqlalchemy import select
 
     from app import create_app, get_services
-    from app.models import Passage
     from app.services import accounts
+    from core.models import Passage
 
     home = Path(tempfile.mkdtemp(prefix="kateder-bench-"))
     app = create_app({"HOME": str(home), "SECRET_KEY": "bench", "EMBEDDER": "minilm", "GUARD_BACKEND": args.guard,

@@ -57,8 +57,8 @@ def enrol_students(database_url: str, n: int, home: str) -> dict[str, str]:
 
     from app.config import load_config
     from app.db import Database
-    from app.models import Course, School
     from app.services import accounts
+    from core.models import Course, School
 
     db = Database(database_url)
     tokens = {}
@@ -97,8 +97,8 @@ def check_audit(database_url: str, results: list[dict]) -> dict:
     from sqlalchemy import select
 
     from app.db import Database
-    from app.models import AuditEvent
     from app.services.audit import verify_chain
+    from core.models import AuditEvent
 
     db = Database(database_url)
     try:

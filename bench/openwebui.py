@@ -534,7 +534,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    from app.models_path import minilm_dir, smollm2_gguf
+    from core.model_files import minilm_dir, smollm2_gguf
 
     t0 = time.perf_counter()
     with start_llama_server(str(smollm2_gguf()), free_port(), n_threads=args.threads) as llama:

@@ -1,6 +1,6 @@
 """Collect bench/results/*.json from every bench script; write docs/benchmarks.md and docs/scaling.md.
 
-Usage: ``python bench/report.py``. Known results get a section with a table and a plot in
+Usage: ``python -m bench.report``. Known results get a section with a table and a plot in
 docs/img/ (matplotlib, PNG); any other results file is listed with its top-level figures,
 so a new bench script shows up without changes here. Nothing is measured here: run the
 bench scripts first (each writes its own JSON).
@@ -8,6 +8,7 @@ bench scripts first (each writes its own JSON).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -363,8 +364,9 @@ def scaling(found: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Write docs/benchmarks.md from whatever results exist."""
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     found = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))}
     if not found:
         print("no results in bench/results; run the bench scripts first", file=sys.stderr)

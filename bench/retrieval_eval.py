@@ -93,13 +93,13 @@ def build(name: str):
     """A real embedder and its load time in seconds."""
     t = time.perf_counter()
     if name == "minilm":
-        from app.models_path import minilm_dir
+        from core.model_files import minilm_dir
         from ingest.embedding import SentenceTransformerEmbedder
 
         emb = SentenceTransformerEmbedder(str(minilm_dir()), name="all-MiniLM-L6-v2")
         emb.embed_query("warm up")
     else:
-        from ingest.e5 import E5Embedder, load_e5
+        from core.e5 import E5Embedder, load_e5
 
         load_e5()
         emb = E5Embedder()

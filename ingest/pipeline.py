@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from app.models import Course, Document, GuardVerdict, Passage
+from core.models import Course, Document, GuardVerdict, Passage
 from ingest import loaders, validate
 from ingest.errors import IngestError
 from ingest.files import FileStore, sha256
@@ -406,7 +406,7 @@ class IngestPipeline:
 
     def drop_file_if_unused(self, digest: str, *, ignore_job: int | None = None) -> None:
         """Remove a stored original that no document and no waiting job refers to."""
-        from app.models import Job
+        from core.models import Job
 
         with self.db.session() as s:
             used = s.scalar(select(Document.id).where(Document.content_hash == digest)) is not None

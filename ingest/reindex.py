@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 from sqlalchemy import select
 
-from app.models import Course, Document, Passage
+from core.models import Course, Document, Passage
 from ingest.pipeline import vector_metadata
 from ingest.store import Batch, MaterialChanged
 

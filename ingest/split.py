@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from app.language import detect_language
+from core.language import detect_language
 from ingest.loaders import Segment
 from ingest.tokens import Tokenize
 

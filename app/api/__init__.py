@@ -8,12 +8,12 @@ from functools import wraps
 from flask import Blueprint, abort, g, jsonify, request
 
 from app import get_services
-from app.models import User
 from app.params import MAX_ID, valid_id
 from app.security import record_failed_sign_in, sign_in_throttle
 from app.services import accounts
 from app.services.ask import AskError
 from app.services.audit import utc_iso
+from core.models import User
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from app import get_services
 from app.api import login_required
-from app.models import Course, Document, Job, Passage
 from app.services import accounts
+from core.models import Course, Document, Job, Passage
 from ingest.errors import IngestError
 from ingest.jobs import KIND, job_dict
 

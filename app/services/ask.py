@@ -19,11 +19,11 @@ from sqlalchemy import func, select
 
 from app.generation import load_prompt
 from app.grounding import Grounder, extract_sentences
-from app.language import detect_language, normalise_language
-from app.models import Conversation, Course, GuardVerdict, Message, User
 from app.params import valid_id
 from app.retrieval import RetrievedPassage
 from app.services.accounts import can_ask
+from core.language import detect_language, normalise_language
+from core.models import Conversation, Course, GuardVerdict, Message, User
 from guard.normalize import strip_invisible
 from guard.pii import redact
 from guard.policy import CoursePolicy, ModerationResult

@@ -6,7 +6,7 @@ lock on SQLite), so concurrent writers never fork the chain.
 An event's hash covers its skeleton (seq, UTC time, pseudonymous subject, role, school,
 course, action) and the SHA-256 of its details, not the details themselves: retention can
 later drop the details (``details_purged_at``) and the chain still verifies. Retention that
-removes whole events leaves an :class:`~app.models.AuditCheckpoint` (the last removed
+removes whole events leaves an :class:`~core.models.AuditCheckpoint` (the last removed
 event's seq and hash) vouched for by a ``retention_purge`` event inside the chain. Heads
 seen by ``verify``, exports and purges are appended to an anchor file outside the database,
 so a chain re-computed wholesale by someone with database access no longer matches them.
@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import AuditCheckpoint, AuditEvent, AuditHead, utcnow
+from core.models import AuditCheckpoint, AuditEvent, AuditHead, utcnow
 
 GENESIS = "0" * 64
 

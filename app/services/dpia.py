@@ -28,9 +28,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.models import AuditEvent, Course, School
 from app.services.audit import event_to_dict, utc_iso, verify_chain
 from app.services.retention import AI_ACT_MIN_DAYS, Retention
+from core.models import AuditEvent, Course, School
 from guard.taxonomy import CATEGORIES as HAZARDS
 
 FORMAT_VERSION = 1

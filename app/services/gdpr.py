@@ -24,14 +24,17 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.models import (
+from app.services import accounts
+from app.services.audit import _secret_file, event_to_dict, utc_iso
+from app.services.cascade import delete_with_dependents
+from app.services.retention import Retention
+from core.models import (
     AccessLog,
     AuditEvent,
-    Base,
     Conversation,
     Course,
     Document,
@@ -45,8 +48,6 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import accounts
-from app.services.audit import _secret_file, event_to_dict, utc_iso
 from guard.pii import redact
 from guard.policy import language_code
 from ingest.jobs import job_dict
@@ -434,8 +435,6 @@ class Gdpr:
 
     def _collect(self, s: Session, user: User) -> dict[str, Any]:
         """The data-subject export's content."""
-        from app.services.retention import Retention
-
         subject = self.subject(user.id)
         school = s.get(School, user.school_id)
         erased = message("text_erased", user.language)
@@ -534,7 +533,7 @@ class Gdpr:
             receipt["conversations"] = len(conv_ids)
             receipt["messages"] = len(msg_ids)
             receipt["guard_verdicts"] = len(list(s.scalars(select(GuardVerdict.id).where(GuardVerdict.message_id.in_(msg_ids))))) if msg_ids else 0
-            receipt["rows_deleted"] = _delete_with_dependents(s, User.__table__, [uid])
+            receipt["rows_deleted"] = delete_with_dependents(s, User.__table__, [uid])
             accounts.forget_sign_in_failures(s, accounts.Throttle(pepper=self.s.audit.pseudonymizer.key), username)
             s.execute(update(AccessLog).where(AccessLog.student_id == uid).values(student_id=None))
             s.execute(update(AccessLog).where(AccessLog.actor_id == uid).values(actor_id=None))
@@ -633,31 +632,6 @@ def _inside(path: Path, root: Path) -> bool:
         return True
     except ValueError:
         return False
-
-
-def _delete_with_dependents(s: Session, table: Table, ids: list[Any]) -> int:
-    """Delete rows of ``table`` by primary key and, first, every row that references them.
-
-    Walks all model tables, so tables added later by other areas are covered: a nullable
-    ``ON DELETE SET NULL`` reference is cleared, any other reference is deleted.
-    """
-    if not ids:
-        return 0
-    removed = 0
-    pk = next(iter(table.primary_key.columns))
-    for child in Base.metadata.tables.values():
-        for fk in child.foreign_keys:
-            if fk.column.table is not table:
-                continue
-            col = fk.parent
-            if col.nullable and (fk.ondelete or "").upper() == "SET NULL":
-                s.execute(update(child).where(col.in_(ids)).values({col.name: None}))
-                continue
-            child_pk = next(iter(child.primary_key.columns))
-            child_ids = list(s.scalars(select(child_pk).where(col.in_(ids))))
-            removed += _delete_with_dependents(s, child, child_ids)
-    removed += s.execute(delete(table).where(pk.in_(ids))).rowcount
-    return removed
 
 
 def compact_sqlite(db) -> bool:

@@ -27,10 +27,10 @@ from pylti1p3.tool_config import ToolConfAbstract
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.language import LANGUAGES
-from app.lti_models import LtiContext, LtiLaunchState, LtiRegistration, LtiUser
-from app.models import Course, School, User, utcnow
 from app.services import accounts
+from core.language import LANGUAGES
+from core.lti_models import LtiContext, LtiLaunchState, LtiRegistration, LtiUser
+from core.models import Course, School, User, utcnow
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 # context roles (LTI 1.3, appendix A.2.2) -> Kateder role; the highest wins; any other role launches nothing

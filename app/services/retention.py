@@ -24,7 +24,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from app.models import (
+from app.services.cascade import delete_with_dependents
+from core.models import (
     AccessLog,
     ApiToken,
     AuditCheckpoint,
@@ -163,14 +164,12 @@ class Retention:
     @staticmethod
     def _purge_conversations(s: Session, cutoff: datetime) -> int:
         """Delete old messages (with their verdicts) and conversations left empty."""
-        from app.services.gdpr import _delete_with_dependents
-
         ids = list(s.scalars(select(Message.id).where(Message.created_at < cutoff)))
-        removed = _delete_with_dependents(s, Message.__table__, ids) if ids else 0
+        removed = delete_with_dependents(s, Message.__table__, ids) if ids else 0
         has_messages = select(Message.id).where(Message.conversation_id == Conversation.id).exists()
         empty = list(s.scalars(select(Conversation.id).where(Conversation.created_at < cutoff, ~has_messages)))
         if empty:
-            removed += _delete_with_dependents(s, Conversation.__table__, empty)
+            removed += delete_with_dependents(s, Conversation.__table__, empty)
         return removed
 
     @staticmethod

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import School, User
 from app.services import accounts
+from core.models import School, User
 
 # roles an identity provider may grant; admin and DPO are given in Kateder only
 GRANTABLE = ("student", "teacher")

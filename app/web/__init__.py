@@ -6,7 +6,7 @@ from flask import Flask, request, session
 from flask_babel import Babel
 from flask_login import current_user
 
-from app.language import LANGUAGE_NAMES, LANGUAGES
+from core.language import LANGUAGE_NAMES, LANGUAGES
 
 TRANSLATIONS = "translations"
 

@@ -7,8 +7,8 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Course, Enrolment, User
 from app.services import accounts
+from core.models import Course, Enrolment, User
 
 
 def me(s: Session) -> User:

@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from app import get_services
-from app.models import AuditEvent, User
 from app.security import roles_required
 from app.services import accounts, lti
 from app.web.access import me
+from core.models import AuditEvent, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

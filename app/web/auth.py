@@ -22,8 +22,6 @@ from flask_login import current_user, login_user, logout_user
 from joserfc.errors import JoseError
 
 from app import get_services
-from app.language import LANGUAGES
-from app.models import User
 from app.security import (
     SESSION_KEY,
     WebUser,
@@ -34,6 +32,8 @@ from app.security import (
     sign_in_throttle,
 )
 from app.services import accounts, sso
+from core.language import LANGUAGES
+from core.models import User
 
 bp = Blueprint("auth", __name__)
 

@@ -19,13 +19,13 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app import get_services
-from app.models import Conversation, Course, GuardVerdict, Message, Passage
 from app.params import parse_int
 from app.security import roles_required
 from app.services import accounts
 from app.services.ask import questions_asked_today
 from app.streaming import to_sse
 from app.web.access import enrolled_courses, me, student_course
+from core.models import Conversation, Course, GuardVerdict, Message, Passage
 
 bp = Blueprint("classroom", __name__, url_prefix="/classroom")
 FEEDBACK = ("up", "down", "report")

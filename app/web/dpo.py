@@ -23,10 +23,10 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from app import get_services
-from app.models import AuditEvent, User
 from app.params import parse_int
 from app.security import roles_required
 from app.web.access import me
+from core.models import AuditEvent, User
 
 bp = Blueprint("dpo", __name__, url_prefix="/dpo")
 OFFICERS = ("dpo", "admin")
@@ -113,8 +113,8 @@ def audit_export():
 @roles_required(*OFFICERS)
 def dpia_export():
     """Download the DPIA-ready bundle (record of processing, event log, statistics, report, manifest)."""
-    from app.models import School
     from app.services.dpia import build_export
+    from core.models import School
 
     services = get_services()
     with services.db.session() as s:

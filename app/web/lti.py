@@ -30,10 +30,10 @@ from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 
 from app import get_services
-from app.lti_models import LtiRegistration
 from app.security import CSP
 from app.services import lti
 from app.web.auth import HOME_FOR_ROLE, sign_in
+from core.lti_models import LtiRegistration
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 

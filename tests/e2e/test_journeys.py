@@ -98,7 +98,7 @@ def test_open_teacher_page_shows_a_new_crisis_alert_live(browser_page, sign_in, 
     with live_server["services"].db.session() as s:
         from sqlalchemy import select
 
-        from app.models import User
+        from core.models import User
 
         student_id = s.scalar(select(User.id).where(User.username == "student1"))
     live_server["services"].ask.ask(student_id, "SCI7", "I want to kill myself tonight")

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import update
 
-from app.models import User
+from core.models import User
 
 pytestmark = pytest.mark.browser
 

@@ -187,8 +187,8 @@ def test_integer_ids_out_of_range_are_400_or_404_in_the_api_and_the_stream(fuzz_
 
 @pytest.mark.parametrize("value", ["9223372036854775808", "-1", "0", "99999999999999999999", "²", "１２", "1e3"])
 def test_out_of_range_ids_in_web_forms_and_paths_are_400_or_404(fuzz_app, value):
-    from app.models import User
     from app.services import accounts
+    from core.models import User
 
     client = fuzz_app.test_client()
     with get_services(fuzz_app).db.session() as s:

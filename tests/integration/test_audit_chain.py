@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from sqlalchemy import select, text, update
 
 from app import create_app, get_services
-from app.models import AuditEvent, AuditHead
 from app.services import accounts
 from app.services.audit import GENESIS, details_digest, event_body, event_hash, verify_chain
+from core.models import AuditEvent, AuditHead
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db import Database
-from app.models import AuditEvent
 from app.services.audit import AuditLog, Pseudonymizer, verify_chain
+from core.models import AuditEvent
 
 EVENTS_PER_WRITER = 4
 

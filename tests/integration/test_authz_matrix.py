@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app, get_services
-from app.models import (
+from app.services import accounts
+from core.models import (
     Conversation,
     Course,
     Document,
@@ -21,7 +22,6 @@ from app.models import (
     School,
     User,
 )
-from app.services import accounts
 from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 
 ROLES = ("anonymous", "student", "other_student", "teacher", "other_teacher", "dpo", "admin", "other_school_admin")

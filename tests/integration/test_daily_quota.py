@@ -16,9 +16,9 @@ from limits.storage import MemoryStorage, storage_from_string
 from sqlalchemy import func, select
 
 from app import create_app, get_services
-from app.models import Course, Message, User
 from app.services.ask import LimitReached
 from app.services.quota import DailyQuota
+from core.models import Course, Message, User
 from guard.policy import Moderator
 from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 from tests.production.servers import free_port

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from app import create_app, get_services
-from app.models import AuditEvent
 from app.services import accounts
 from app.services.audit import GENESIS, event_body, event_hash
 from app.services.dpia import build_export
+from core.models import AuditEvent
 
 MATERIAL = b"# Volcanoes\n\nA volcano is an opening in the crust where magma reaches the surface as lava.\n"
 REASON = "Parent asked what the assistant told their child"

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from app import create_app, get_services
 from app.demo import create_demo
-from app.models import Course, Job, User
 from app.services.gdpr import COMPACT_KIND
+from core.models import Course, Job, User
 
 MARKER = "platypusjournal"
 

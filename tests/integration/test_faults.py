@@ -24,9 +24,9 @@ from sqlalchemy import func, select, text
 
 from app import create_app, get_services
 from app.demo import MATERIAL, create_demo
-from app.models import AuditEvent, Course, Document, Job, Message
-from app.models_path import smollm2_gguf
 from app.services.audit import verify_chain
+from core.model_files import smollm2_gguf
+from core.models import AuditEvent, Course, Document, Job, Message
 from ingest.files import FileStore
 from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 from tests.production.servers import ROOT, TcpProxy, chroma, llama_server

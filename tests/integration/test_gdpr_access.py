@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app, get_services
-from app.models import AccessLog, AuditEvent, DsarRequest
 from app.services import accounts
 from app.services.gdpr import AccessDenied, ReasonRequired
+from core.models import AccessLog, AuditEvent, DsarRequest
 
 MATERIAL = b"# Atoms\n\nAn atom has a nucleus of protons and neutrons, with electrons around it.\n"
 REASON = "The student wrote something worrying; checking before the parent meeting"

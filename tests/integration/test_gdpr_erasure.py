@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from sqlalchemy import inspect, select, text
 
 from app import create_app, get_services
-from app.models import AuditEvent, Course, DsarRequest, Message, SubjectKey, User
 from app.services import accounts
 from app.services.audit import verify_chain
 from app.services.gdpr import SubjectNotFound
+from core.models import AuditEvent, Course, DsarRequest, Message, SubjectKey, User
 
 MARKER = "zanzibarquokka"
 USERNAME = "erin_q7x"

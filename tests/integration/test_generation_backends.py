@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from app.generation import build_generator
 from app.grounding import CITATION
-from app.models import User
-from app.models_path import smollm2_gguf
 from app.services.ask import Unavailable
+from core.model_files import smollm2_gguf
+from core.models import User
 from tests.fakes import HashingEmbedder, KeywordGuard
 
 MESSAGES = [("system", "You are a helpful assistant. Answer briefly."), ("human", "Name three colours of the rainbow.")]

@@ -7,7 +7,7 @@ import io
 import pytest
 from sqlalchemy import select
 
-from app.models import AuditEvent, Job, Passage
+from core.models import AuditEvent, Job, Passage
 from tests import ingest_samples as S
 
 
@@ -95,14 +95,14 @@ def test_bad_uploads_are_refused_clearly_and_the_course_stays_intact(client, ser
 
 
 def _course_id(services, code: str = "SCI7") -> int:
-    from app.models import Course
+    from core.models import Course
 
     with services.db.session() as s:
         return s.scalar(select(Course.id).where(Course.code == code))
 
 
 def test_messages_follow_the_users_language(client, services, auth):
-    from app.models import User
+    from core.models import User
 
     with services.db.session() as s:
         s.scalar(select(User).where(User.username == "teacher")).language = "sv"

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app, get_services
-from app.models import Document, Job, Passage
 from app.services import accounts
+from core.models import Document, Job, Passage
 from ingest.jobs import fair_order
 from tests import ingest_samples as S
 from tests.fakes import HashingEmbedder

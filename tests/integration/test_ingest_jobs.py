@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app, get_services
-from app.models import Document, Job, Passage
 from app.services import accounts
+from core.models import Document, Job, Passage
 from ingest.jobs import JobThread
 from tests import ingest_samples as S
 

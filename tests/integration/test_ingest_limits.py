@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app, get_services
-from app.models import AuditEvent, Document, Passage
 from app.services import accounts
+from core.models import AuditEvent, Document, Passage
 from ingest.errors import IngestError
 
 SENTENCE = "Plants use sunlight to turn water and carbon dioxide into glucose and oxygen. "
@@ -71,7 +71,7 @@ def test_within_the_limits_a_document_is_indexed(limited):
 def test_the_api_answers_413_and_records_a_security_event(limited):
     app, services, course_id = limited
     with services.db.session() as s:
-        from app.models import Course, School
+        from core.models import Course, School
 
         school = s.scalar(select(School).where(School.name == "Limits School"))
         teacher = accounts.create_user(s, school, "lim-teacher", "pw-lim-teacher", "teacher")

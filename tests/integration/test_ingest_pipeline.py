@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app, get_services
-from app.models import Document, GuardVerdict, Passage
 from app.services import accounts
+from core.models import Document, GuardVerdict, Passage
 from ingest.errors import IngestError
 from tests import ingest_samples as S
 from tests.fakes import HashingEmbedder

@@ -16,9 +16,9 @@ import requests
 from sqlalchemy import select
 
 from app import create_app, get_services
-from app.lti_models import LtiContext, LtiRegistration, LtiUser
-from app.models import AuditEvent, Course, Enrolment, User
 from app.services import accounts, lti
+from core.lti_models import LtiContext, LtiRegistration, LtiUser
+from core.models import AuditEvent, Course, Enrolment, User
 from tests.lti_platform import INSTRUCTOR, LEARNER, LtiPlatform, form_fields, path_of
 
 SCHOOL, CODE = "Nordskolan", "BIO7"

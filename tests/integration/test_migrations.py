@@ -6,7 +6,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from app.db import Database
-from app.models import Base
+from core.models import Base
 
 
 def test_single_head(tmp_path):

@@ -17,9 +17,9 @@ import requests
 from sqlalchemy import select
 
 from app import create_app, get_services
-from app.models import AuditEvent, School, User
 from app.services import accounts
 from app.services.sso import ProviderError
+from core.models import AuditEvent, School, User
 from tests.oidc_provider import OidcProvider
 
 NORD, SODRA = "Nordskolan", "Södra skolan"

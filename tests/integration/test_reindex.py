@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
 from app.cli import main
-from app.models import Course, Passage
+from core.models import Course, Passage
 from ingest.reindex import MaterialChanged, reindex_course
 from ingest.store import ChromaStore
 from tests.fakes import HashingEmbedder

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from app import create_app, get_services
-from app.models import AccessLog, AuditCheckpoint, AuditEvent, Conversation, Message
 from app.services import accounts
 from app.services.audit import verify_chain
 from app.services.retention import Retention, RetentionError
+from core.models import AccessLog, AuditCheckpoint, AuditEvent, Conversation, Message
 
 MATERIAL = b"# Water\n\nWater evaporates, condenses into clouds and falls as rain. This is the water cycle.\n"
 

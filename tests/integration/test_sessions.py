@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
-from app.models import ApiToken, AuditEvent, User, UserSession, utcnow
 from app.services import accounts
+from core.models import ApiToken, AuditEvent, User, UserSession, utcnow
 
 
 def _csrf(client, path: str = "/login") -> str:

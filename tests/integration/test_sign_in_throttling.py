@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from app.models import AuditEvent, SignInThrottle, utcnow
 from app.services import accounts
+from core.models import AuditEvent, SignInThrottle, utcnow
 
 
 def _csrf(client, path: str = "/login") -> str:

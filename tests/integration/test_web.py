@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app.models import Course, GuardVerdict, Message, User
+from core.models import Course, GuardVerdict, Message, User
 
 
 def csrf(client, path: str = "/login") -> str:
@@ -339,7 +339,7 @@ def test_pages_work_on_sqlite_and_postgresql(database_url, tmp_path, fakes):
 
 
 def test_teacher_releases_and_rejects_held_passages(web_login, services):
-    from app.models import Passage
+    from core.models import Passage
 
     with services.db.session() as s:
         course_id = s.scalar(select(Course.id).where(Course.code == "SCI7"))
@@ -364,8 +364,8 @@ def test_teacher_releases_and_rejects_held_passages(web_login, services):
 
 
 def test_classmates_never_see_each_others_conversations_or_other_courses_material(web_login, services):
-    from app.models import Passage
     from app.services import accounts as acc
+    from core.models import Passage
 
     owner, token = web_login("student1")
     done = sse_events(owner.post("/classroom/SCI7/ask", data={"question": "What is evaporation?", "csrf_token": token}).text)[-1][1]

@@ -269,7 +269,7 @@ class ProductionStack:
     def _start(self) -> None:
         import json
 
-        from app.models_path import smollm2_gguf
+        from core.model_files import smollm2_gguf
 
         logs = self.tmp / "logs"
         logs.mkdir(parents=True, exist_ok=True)

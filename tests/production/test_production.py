@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db import Database
-from app.models import AuditEvent, Message
 from app.services.audit import verify_chain
+from core.models import AuditEvent, Message
 
 pytestmark = pytest.mark.production
 QUESTION = "Where does photosynthesis happen?"

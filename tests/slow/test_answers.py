@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.models import User
+from core.models import User
 from tests.fakes import KeywordGuard
 
 pytestmark = pytest.mark.slow

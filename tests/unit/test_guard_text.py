@@ -132,6 +132,6 @@ def test_self_harm_statements(text, expected):
 )
 def test_detect_language_tells_swedish_from_norwegian(text, lang):
     """Words the two languages share ("i", "en") do not tip a Swedish text to Norwegian."""
-    from guard.language import detect_language
+    from core.language import detect_language
 
     assert detect_language(text) == lang

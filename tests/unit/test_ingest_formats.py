@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.language import detect_language
+from core.language import detect_language
 from ingest import loaders, validate
 from ingest.split import split
 from ingest.tokens import build_tokenize

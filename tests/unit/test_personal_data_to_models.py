@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.models import User
 from app.services.ask import AskError
+from core.models import User
 
 IDENTIFIERS = ("19811218-9876", "8112189876", "anna.svensson@example.se", "070-123 45 67", "0701234567")
 QUESTION = ("What do plants make from carbon dioxide and water? "

@@ -22,8 +22,8 @@ from app.evaluation import (
     run_questions,
     tune_floor,
 )
-from app.models import Course, Passage
 from app.retrieval import BM25Index, HybridRetriever, fold, fuse, terms
+from core.models import Course, Passage
 from tests.fakes import HashingEmbedder
 
 

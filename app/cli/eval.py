@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from app.cli.common import ProgressBars
+
 
 def _load(path: Path):
     from app.evaluation import EvalSet
@@ -46,7 +48,6 @@ def retrieval_group() -> None:
               help="Split passages as ingestion does, into chunks of this many tokens (0: keep them whole; default: CHUNK_TOKENS).")
 def retrieval_eval_cmd(data: Path, as_json: bool, chunk_tokens: int | None) -> None:
     """Index the passages into a fresh temporary store and rank every question."""
-    from app.cli import ProgressBars
     from app.evaluation import retrieval_eval
 
     config = _config()
@@ -88,7 +89,6 @@ def answer_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def answer_eval_cmd(data: Path, limit: int, as_json: bool) -> None:
     """Ask questions through the full pipeline: how often the gold passage is cited, how often unanswerable ones are declined."""
-    from app.cli import ProgressBars
     from app.evaluation import answer_eval
 
     with ProgressBars() as bars:

@@ -6,7 +6,6 @@ migrates a new database itself. Failures exit non-zero with one line on stderr.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -14,48 +13,13 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from app import create_app, get_services
-
-
-def _services(migrate: bool = True):
-    app = create_app()
-    services = get_services(app)
-    if migrate:
-        services.db.migrate()
-    return services
-
-
-def _emit(data, as_json: bool, human: str | None = None) -> None:
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=None, default=str))
-    elif human is not None:
-        click.echo(human)
-
-
-class ProgressBars:
-    """``progress(stage, done, total)`` as one bar per stage on stderr (stdout stays clean for --json)."""
-
-    def __init__(self) -> None:
-        self.stage, self.bar = None, None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage != self.stage:
-            self.close()
-            self.stage = stage
-            self.bar = click.progressbar(length=total, label=stage, file=sys.stderr, show_pos=True)
-            self.bar.__enter__()
-        self.bar.update(done - self.bar.pos)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+from app import create_app
+from app.cli.common import course_id_of, emit, open_services
+from app.cli.eval import answer_group, retrieval_group
+from app.cli.gdpr import GROUPS as gdpr_groups
+from app.cli.ingest import COMMANDS as ingest_commands
+from app.cli.users import user_group
+from guard.cli import guard_group
 
 
 class KatederGroup(click.Group):
@@ -81,7 +45,7 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Create or upgrade the database schema (Alembic)."""
-    services = _services()
+    services = open_services()
     click.echo(f"database at {services.db.url.split('@')[-1]} is up to date")
 
 
@@ -91,10 +55,10 @@ def demo(as_json: bool) -> None:
     """Create the demo school, its courses and material, and demo accounts."""
     from app.demo import create_demo
 
-    services = _services()
+    services = open_services()
     out = create_demo(services)
     if as_json:
-        _emit(out, True)
+        emit(out, True)
         return
     _print_demo(out)
 
@@ -105,16 +69,6 @@ def _print_demo(out: dict) -> None:
     click.echo("Demo logins (new passwords on every run):")
     for u in out["users"]:
         click.echo(f"  {u['role']:8} {u['username']:10} {u['password']}")
-
-
-def _course_id(services, code: str) -> int:
-    from app.models import Course
-
-    with services.db.session() as s:
-        course_id = s.scalar(select(Course.id).where(Course.code == code))
-    if course_id is None:
-        raise click.ClickException(f"no course with code {code!r}")
-    return course_id
 
 
 @main.command()
@@ -128,8 +82,8 @@ def ingest(course_code: str, as_json: bool, queue_only: bool, files: tuple[Path,
 
     from ingest.errors import IngestError
 
-    services = _services()
-    course_id = _course_id(services, course_code)
+    services = open_services()
+    course_id = course_id_of(services, course_code)
     failed = 0
     for path in files:
         if not path.is_file():
@@ -145,7 +99,7 @@ def ingest(course_code: str, as_json: bool, queue_only: bool, files: tuple[Path,
                 continue
             with services.db.session() as s:
                 services.audit.record(s, "upload", course_id=course_id, details={"job_id": job["id"], "filename": job["filename"], "via": "cli"})
-            _emit(job, as_json, f"{job['filename']}: queued as job {job['id']}")
+            emit(job, as_json, f"{job['filename']}: queued as job {job['id']}")
             continue
         with tqdm(total=100, desc=path.name[:30], unit="%", file=sys.stderr, disable=as_json or not sys.stderr.isatty()) as bar:
 
@@ -162,7 +116,7 @@ def ingest(course_code: str, as_json: bool, queue_only: bool, files: tuple[Path,
                 continue
         with services.db.session() as s:
             services.audit.record(s, "upload", course_id=course_id, details={"document_id": result.document_id, "filename": result.filename, "version": result.version, "via": "cli"})
-        _emit(result.to_dict(), as_json, f"{result.filename}: {result.status}, version {result.version}, {result.passages} passages" + (f", {result.held} held for review" if result.held else "") + "".join(f"\n  note: {n}" for n in result.notes))
+        emit(result.to_dict(), as_json, f"{result.filename}: {result.status}, version {result.version}, {result.passages} passages" + (f", {result.held} held for review" if result.held else "") + "".join(f"\n  note: {n}" for n in result.notes))
     if failed:
         sys.exit(1)
 
@@ -175,9 +129,9 @@ def ingest(course_code: str, as_json: bool, queue_only: bool, files: tuple[Path,
 @click.argument("question")
 def ask(course_code: str, username: str | None, conversation_id: int | None, as_json: bool, question: str) -> None:
     """Ask a question in a course."""
-    from app.models import Course, Enrolment, User
+    from core.models import Course, Enrolment, User
 
-    services = _services()
+    services = open_services()
     with services.db.session() as s:
         if username:
             user_id = s.scalar(select(User.id).where(User.username == username))
@@ -195,7 +149,7 @@ def ask(course_code: str, username: str | None, conversation_id: int | None, as_
                 raise click.ClickException(f"no course {course_code!r} with a teacher; pass --user")
     result = services.ask.ask(user_id, course_code, question, conversation_id)
     if as_json:
-        _emit(result.to_dict(), True)
+        emit(result.to_dict(), True)
         return
     click.echo(result.answer)
     for c in result.citations:
@@ -229,7 +183,7 @@ def gunicorn_argv(host: str, port: int, workers: int | None = None, threads: int
 @click.option("--demo", "with_demo", is_flag=True, help="Create or refresh the demo school first and print its logins.")
 def serve(host: str, port: int, workers: int | None, threads: int | None, dev: bool, with_demo: bool) -> None:
     """Serve the web app: gunicorn as in production, or Flask's development server with --dev."""
-    services = _services()
+    services = open_services()
     if with_demo:
         from app.demo import create_demo
 
@@ -247,28 +201,9 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, dev: b
 
 
 def _register_groups() -> None:
-    """Each area owns its command group in its own module; they are added here."""
-    from app.gdpr_cli import GROUPS as gdpr_groups
-
-    for group in gdpr_groups:
-        main.add_command(group)
-    from ingest.cli import COMMANDS as ingest_commands
-
-    for command in ingest_commands:
+    """Each area owns its command group in its own module of this package; they are added here."""
+    for command in (*gdpr_groups, *ingest_commands, user_group, retrieval_group, answer_group, guard_group):
         main.add_command(command)
-    from app.user_cli import user_group
-
-    main.add_command(user_group)
-    from app.eval_cli import answer_group, retrieval_group
-
-    main.add_command(retrieval_group)
-    main.add_command(answer_group)
-    try:
-        from guard.cli import guard_group
-    except ImportError:  # the guard CLI is being written in parallel
-        guard_group = None
-    if guard_group is not None:
-        main.add_command(guard_group)
 
 
 _register_groups()

@@ -1,6 +1,6 @@
 """SQLAlchemy models of the LTI 1.3 tool: platform registrations per school, and what launches map to.
 
-Kept apart from ``app/models.py`` (same ``Base``, same metadata); ``migrations/env.py`` and
+Kept apart from ``core/models.py`` (same ``Base``, same metadata); ``migrations/env.py`` and
 ``app/services/lti.py`` import this module so the tables are always registered.
 Schema: ``migrations/versions/0004_lti_registrations.py``.
 """
@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models import Base, School, utcnow
+from core.models import Base, School, utcnow
 
 
 class LtiRegistration(Base):

@@ -8,8 +8,8 @@ import click
 from sqlalchemy import select
 
 from app import create_app, get_services
-from app.models import User
 from app.services import accounts
+from core.models import User
 
 
 def _services():

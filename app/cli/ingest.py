@@ -8,17 +8,7 @@ import time
 import click
 from sqlalchemy import func, select
 
-
-def _services():
-    from app.cli import _services as build
-
-    return build()
-
-
-def _emit(data, as_json: bool, human: str | None = None) -> None:
-    from app.cli import _emit as emit
-
-    emit(data, as_json, human)
+from app.cli.common import ProgressBars, course_id_of, emit, open_services
 
 
 @click.command("worker")
@@ -28,7 +18,7 @@ def _emit(data, as_json: bool, human: str | None = None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per finished job.")
 def worker(once: bool, job_id: int | None, poll: float, as_json: bool) -> None:
     """Run queued ingestion jobs in this process (for a separate worker process)."""
-    services = _services()
+    services = open_services()
     runner = services.jobs
     if job_id is not None:
         status = runner.status(job_id)
@@ -58,7 +48,7 @@ def _report(job: dict, as_json: bool) -> None:
     elif job.get("result"):
         r = job["result"]
         line += f", document {r['document_id']} {r['status']}, version {r['version']}, {r['passages']} passages" + (f", {r['held']} held" if r.get("held") else "")
-    _emit(job, as_json, line)
+    emit(job, as_json, line)
 
 
 @click.group("jobs")
@@ -71,17 +61,17 @@ def jobs_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def jobs_list(status: str | None, as_json: bool) -> None:
     """The 50 most recent jobs."""
-    from app.models import Job
+    from core.models import Job
     from ingest.jobs import job_dict
 
-    services = _services()
+    services = open_services()
     with services.db.session() as s:
         query = select(Job).order_by(Job.id.desc()).limit(50)
         if status:
             query = query.where(Job.status == status)
         rows = [job_dict(j) for j in s.scalars(query)]
     if as_json:
-        _emit(rows, True)
+        emit(rows, True)
         return
     for j in rows:
         click.echo(f"{j['id']:>5} {j['status']:8} {j['stage']:8} {j['progress']:5.1f}% {j['filename'] or ''}" + (f"  {j['error']}" if j["error"] else ""))
@@ -92,9 +82,9 @@ def jobs_list(status: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def jobs_retry(job_id: int, as_json: bool) -> None:
     """Queue a failed or interrupted job again (a worker or the web process runs it)."""
-    services = _services()
+    services = open_services()
     job = services.jobs.retry(job_id)
-    _emit(job, as_json, f"job {job_id} is {job['status']}")
+    emit(job, as_json, f"job {job_id} is {job['status']}")
 
 
 @click.group("documents")
@@ -107,11 +97,10 @@ def documents_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def documents_list(course_code: str, as_json: bool) -> None:
     """Documents of a course with status and passage counts."""
-    from app.cli import _course_id
-    from app.models import Document, Passage
+    from core.models import Document, Passage
 
-    services = _services()
-    course_id = _course_id(services, course_code)
+    services = open_services()
+    course_id = course_id_of(services, course_code)
     with services.db.session() as s:
         docs = s.scalars(select(Document).where(Document.course_id == course_id).order_by(Document.id)).all()
         counts = dict(((d, st), n) for d, st, n in s.execute(
@@ -120,7 +109,7 @@ def documents_list(course_code: str, as_json: bool) -> None:
     rows = [{"id": d.id, "title": d.title, "filename": d.filename, "version": d.version, "status": d.status,
              "passages": counts.get((d.id, "indexed"), 0), "held": counts.get((d.id, "held"), 0)} for d in docs]
     if as_json:
-        _emit(rows, True)
+        emit(rows, True)
         return
     for r in rows:
         click.echo(f"{r['id']:>5} v{r['version']} {r['status']:8} {r['passages']:>5} passages {r['held']:>3} held  {r['filename']}")
@@ -133,7 +122,7 @@ def documents_delete(document_id: int, as_json: bool) -> None:
     """Delete a document: its original file, its passages and its vectors."""
     from ingest.errors import IngestError
 
-    services = _services()
+    services = open_services()
     try:
         info = services.ingest.delete_document(document_id)
     except IngestError as exc:
@@ -141,7 +130,7 @@ def documents_delete(document_id: int, as_json: bool) -> None:
         sys.exit(1)
     with services.db.session() as s:
         services.audit.record(s, "delete_document", course_id=info["course_id"], details={**info, "via": "cli"})
-    _emit(info, as_json, f"deleted document {document_id} ({info['filename']})")
+    emit(info, as_json, f"deleted document {document_id} ({info['filename']})")
 
 
 @click.command("reindex")
@@ -154,18 +143,17 @@ def reindex(course_codes: tuple[str, ...], all_courses: bool, as_json: bool) -> 
     Reads the passages from the database, so nothing is uploaded again; students keep
     searching the old vectors until the new ones are complete.
     """
-    from app.cli import ProgressBars, _course_id
-    from app.models import Course
+    from core.models import Course
     from ingest.reindex import reindex_course
 
     if bool(course_codes) == all_courses:
         raise click.UsageError("name the courses with --course CODE, or use --all")
-    services = _services()
+    services = open_services()
     if all_courses:
         with services.db.session() as s:
             courses = [(c.code, c.id) for c in s.scalars(select(Course).order_by(Course.id))]
     else:
-        courses = [(code, _course_id(services, code)) for code in course_codes]
+        courses = [(code, course_id_of(services, code)) for code in course_codes]
     embedder = services.embedder
     for code, course_id in courses:
         with ProgressBars() as bars:
@@ -174,7 +162,7 @@ def reindex(course_codes: tuple[str, ...], all_courses: bool, as_json: bool) -> 
             written = reindex_course(services.db, embedder, services.vector_store, course_id, progress=progress)
         with services.db.session() as s:
             services.audit.record(s, "reindex", course_id=course_id, details={"passages": written, "embedder": embedder.name, "via": "cli"})
-        _emit({"course": code, "passages": written, "embedder": embedder.name}, as_json, f"{code}: {written} passages re-indexed with {embedder.name}")
+        emit({"course": code, "passages": written, "embedder": embedder.name}, as_json, f"{code}: {written} passages re-indexed with {embedder.name}")
 
 
 COMMANDS = (worker, jobs_group, documents_group, reindex)

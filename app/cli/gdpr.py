@@ -8,17 +8,7 @@ from pathlib import Path
 
 import click
 
-
-def _services():
-    from app.cli import _services as build
-
-    return build()
-
-
-def _emit(data, as_json: bool, human: str | None = None) -> None:
-    from app.cli import _emit as emit
-
-    emit(data, as_json, human)
+from app.cli.common import emit, open_services
 
 
 def _day(value: str, name: str) -> date:
@@ -58,13 +48,13 @@ def audit_verify(as_json: bool) -> None:
     """Recompute the hash chain; exit 1 naming the first bad event."""
     from app.services.audit import verify_chain
 
-    services = _services()
+    services = open_services()
     with services.db.session() as s:
         report = verify_chain(s, services.audit.anchors())
         if report["ok"]:
             services.audit.anchor(s)
     if as_json:
-        _emit(report, True)
+        emit(report, True)
     elif report["ok"]:
         click.echo(f"audit chain intact: {report['count']} events, head {report['head'][:16]}")
     else:
@@ -87,9 +77,9 @@ def audit_export(start: str, end: str, out: Path, as_json: bool) -> None:
         raise click.BadParameter("--to is before --from", param_hint="--to")
     since = datetime.combine(first, time.min, UTC)
     until = datetime.combine(last + timedelta(days=1), time.min, UTC)
-    services = _services()
+    services = open_services()
     result = build_export(services, since, until, out, requested_by="cli")
-    _emit(result, as_json, f"wrote {result['path']}: {result['events']} events, chain head {result['chain_head'][:16]}, {len(result['files'])} files")
+    emit(result, as_json, f"wrote {result['path']}: {result['events']} events, chain head {result['chain_head'][:16]}, {len(result['files'])} files")
 
 
 # -- retention -----------------------------------------------------------------------
@@ -104,10 +94,10 @@ def retention_purge(as_json: bool) -> None:
     """Delete or redact everything older than its retention period (run daily)."""
     from app.services.retention import Retention
 
-    report = Retention(_services()).purge()
+    report = Retention(open_services()).purge()
     human = ", ".join(f"{k} {report[k]}" for k in ("conversation_text", "conversations", "audit_details", "audit_events",
                                                       "access_log", "export_files"))
-    _emit(report, as_json, f"retention purge done: {human}")
+    emit(report, as_json, f"retention purge done: {human}")
 
 
 @retention_group.command("show")
@@ -116,8 +106,8 @@ def retention_show(as_json: bool) -> None:
     """Show the effective retention table."""
     from app.services.retention import Retention
 
-    table = Retention(_services()).table()
-    _emit(table, as_json, "\n".join(f"{r['category']:18} {r['days']:>6} days  {r['description']}" for r in table))
+    table = Retention(open_services()).table()
+    emit(table, as_json, "\n".join(f"{r['category']:18} {r['days']:>6} days  {r['description']}" for r in table))
 
 
 @retention_group.command("set")
@@ -129,8 +119,8 @@ def retention_set(category: str, days: int, as_json: bool) -> None:
     """Change one category's retention period (days)."""
     from app.services.retention import Retention
 
-    settings = Retention(_services()).set(category, days)
-    _emit(settings, as_json, f"{category}: {settings[category]} days")
+    settings = Retention(open_services()).set(category, days)
+    emit(settings, as_json, f"{category}: {settings[category]} days")
 
 
 # -- data-subject requests -----------------------------------------------------------
@@ -146,8 +136,8 @@ def dsar_group() -> None:
 @_fail_on_gdpr_error
 def dsar_export(user_ref: str, out: Path | None, as_json: bool) -> None:
     """Write everything held about one user as JSON and a readable HTML page."""
-    result = _services().gdpr.export_subject(user_ref, out, handled_by="cli")
-    _emit(result.to_dict(), as_json, f"wrote {result.json_path} and {result.html_path} ({result.counts['messages']} messages)")
+    result = open_services().gdpr.export_subject(user_ref, out, handled_by="cli")
+    emit(result.to_dict(), as_json, f"wrote {result.json_path} and {result.html_path} ({result.counts['messages']} messages)")
 
 
 @dsar_group.command("erase")
@@ -157,7 +147,7 @@ def dsar_export(user_ref: str, out: Path | None, as_json: bool) -> None:
 @_fail_on_gdpr_error
 def dsar_erase(user_ref: str, yes: bool, as_json: bool) -> None:
     """Erase one user everywhere (keys, rows, text, uploads, vectors, files); print a receipt."""
-    services = _services()
+    services = open_services()
     if not yes and not as_json and sys.stdin.isatty():
         click.confirm(f"Erase all data of user {user_ref!r}? This cannot be undone", abort=True)
     receipt = services.gdpr.erase_subject(user_ref, handled_by="cli")
@@ -170,7 +160,7 @@ def dsar_erase(user_ref: str, yes: bool, as_json: bool) -> None:
         f"  earlier export files deleted {receipt['export_files_deleted']}",
         f"  audit events kept as pseudonymous skeletons {receipt['audit_events_kept']} (erasure logged as event {receipt['audit_seq']})",
     ]
-    _emit(receipt, as_json, "\n".join(lines))
+    emit(receipt, as_json, "\n".join(lines))
 
 
 GROUPS = (audit_group, retention_group, dsar_group)
