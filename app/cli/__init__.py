@@ -157,7 +157,7 @@ def ask(course_code: str, username: str | None, conversation_id: int | None, as_
         click.echo(f"  [{c['number']}] {c['document']}{where}")
 
 
-GUNICORN_CONF = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
+GUNICORN_CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
 
 
 def gunicorn_argv(host: str, port: int, workers: int | None = None, threads: int | None = None) -> list[str]:

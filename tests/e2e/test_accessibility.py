@@ -69,7 +69,7 @@ def test_axe_finds_no_violations(browser_page, sign_in, live_server, axe_source)
                 page.get_by_role("button", name="Ask", exact=True).click()
                 expect(page.locator("article.msg.assistant").last).to_have_attribute("aria-busy", "false")
             problems[path] = _axe(page, axe_source)
-        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("button", name="Sign out", exact=True).click()
     problems = {path: found for path, found in problems.items() if found}
     assert not problems, problems
 

@@ -68,7 +68,7 @@ def test_unsafe_question_is_refused_and_teacher_sees_alert(browser_page, sign_in
     expect(crisis).to_contain_text("0800 1111")
     page.screenshot(path=str(shots / "journey-2-refusal-and-crisis.png"), full_page=True)
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     sign_in(page, "teacher")
     expect(page.get_by_role("alert")).to_contain_text("critical")
     page.goto(live_server["url"] + "/teach/SCI7/review")

@@ -37,13 +37,13 @@ def test_every_page_in_two_languages(browser_page, sign_in, live_server, shots, 
             for name, path in pages:
                 page.goto(live_server["url"] + path)
                 expect(page.locator("html")).to_have_attribute("lang", lang)
-                expect(page.get_by_role("button", name=SIGN_OUT[lang])).to_be_visible()
+                expect(page.get_by_role("button", name=SIGN_OUT[lang], exact=True)).to_be_visible()
                 if name == "classroom":
                     page.locator("#question").fill("Where does photosynthesis happen?" if lang == "en" else "Var sker fotosyntesen?")
                     page.locator("#ask-form button[type=submit]").click()
                     expect(page.locator("article.msg.assistant").last).to_have_attribute("aria-busy", "false")
                 page.screenshot(path=str(shots / f"{name}-{lang}.png"), full_page=True)
-            page.get_by_role("button", name=SIGN_OUT[lang]).click()
+            page.get_by_role("button", name=SIGN_OUT[lang], exact=True).click()
     finally:  # the language is saved on the accounts: put it back for the other tests
         with live_server["services"].db.session() as s:
             s.execute(update(User).values(language="en"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 import urllib.request
 from pathlib import Path
 
@@ -58,6 +59,9 @@ def test_serve_runs_gunicorn_with_the_workers_asked_for_and_prints_url_and_demo_
         assert logins, text[-2000:]
         assert "gunicorn" in _server_header(server.url).lower()
         # exec, not a child: the process started is gunicorn's master, and it forked two workers
+        deadline = time.monotonic() + 60  # the first worker may answer before the second is forked
+        while len(_children(server.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
         assert len(_children(server.proc.pid)) == 2
         assert "Using worker: gthread" in log.read_text()
         # a printed demo login signs in over HTTP
