@@ -5,12 +5,12 @@ Backends are chosen by configuration through :func:`build_guard`:
 =========================  =====================================================
 ``GUARD_BACKEND``          what it runs
 =========================  =====================================================
-``embedded`` (default)     the project's fine-tuned multilingual-e5 classifier
+``embedded``               the project's fine-tuned multilingual-e5 classifier
 ``rules``                  multilingual intent + hazard regular expressions
 ``llamaguard-transformers`` Llama Guard 3 from ``GUARD_MODEL_PATH`` (a directory)
 ``llamaguard-openai``      Llama Guard 3 on ``GUARD_URL`` as ``GUARD_MODEL``
 ``llamaguard-gguf``        Llama Guard 3 GGUF at ``GUARD_MODEL_PATH``
-``chain``                  the backends in ``GUARD_CHAIN`` (default ``rules,embedded``)
+``chain`` (default)        the backends in ``GUARD_CHAIN`` (default ``rules,embedded``)
 =========================  =====================================================
 
 Every key is declared once, with its default, in :data:`DEFAULTS`; ``app/config.py`` merges
@@ -33,7 +33,7 @@ from guard.types import Action, Guard, Message, Role, Verdict
 
 # the guard's configuration keys and their defaults, declared once (app/config.py merges them)
 DEFAULTS: dict[str, Any] = {
-    "GUARD_BACKEND": "embedded",
+    "GUARD_BACKEND": "chain",  # rules, then the embedded classifier (docs/guard.md)
     "GUARD_CHAIN": "rules,embedded",  # the backends of GUARD_BACKEND=chain, in order
     "GUARD_THRESHOLD": None,  # embedded: unsafe threshold; None = per language, from the weights
     "GUARD_WEIGHTS_DIR": None,  # embedded: another set of weights; None = the shipped ones
@@ -141,7 +141,7 @@ BACKENDS: dict[str, Callable[[Mapping[str, Any]], Guard]] = {
     "llamaguard-gguf": _gguf,
     "chain": _chain,
 }
-DEFAULT_BACKEND = "embedded"
+DEFAULT_BACKEND = DEFAULTS["GUARD_BACKEND"]
 
 
 def _factory(name: str) -> Callable[[Mapping[str, Any]], Guard]:
@@ -154,7 +154,7 @@ def _factory(name: str) -> Callable[[Mapping[str, Any]], Guard]:
 
 
 def build_guard(config: Mapping[str, Any] | None = None) -> Guard:
-    """Build the guard named by ``GUARD_BACKEND`` (default: the embedded classifier)."""
+    """Build the guard named by ``GUARD_BACKEND`` (default: rules, then the embedded classifier)."""
     config = config or {}
     name = str(setting(config, "GUARD_BACKEND", DEFAULT_BACKEND) or DEFAULT_BACKEND)
     return _factory(name)(config)

@@ -47,9 +47,14 @@ class ChainGuard:
         categories = tuple(dict.fromkeys(c for v in members for c in v.categories))
         details = {"members": [v.to_dict() for v in members]}
         for v in members:  # keep hints such as the care threshold of the scoring member
-            for key in ("care_threshold", "top_category", "category_scores"):
+            for key in ("care_threshold", "top_category", "category_scores", "language", "threshold"):
                 if key in v.details and key not in details:
                     details[key] = v.details[key]
+        if any(v.details.get("injection") for v in members):  # a learned injection flag holds
+            details["injection"] = True
+            details["injection_score"] = max(
+                float(v.details.get("injection_score", 0.0)) for v in members
+            )
         return Verdict(
             safe=not errors and all(v.safe for v in members),
             categories=categories,

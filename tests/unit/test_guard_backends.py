@@ -239,7 +239,7 @@ def test_chain_combines_and_fails_closed(tiny_dirs):
 def test_build_guard_routes_config(tiny_dirs, monkeypatch):
     """Config keys select backends; KATEDER_<KEY> applies where the config does not set the key."""
     monkeypatch.delenv("KATEDER_GUARD_BACKEND", raising=False)
-    assert build_guard({}).name == "embedded"
+    assert build_guard({}).name == "chain"  # rules, then embedded
     assert build_guard({"GUARD_BACKEND": "rules"}).name == "rules"
     g = build_guard(
         {
