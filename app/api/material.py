@@ -100,16 +100,21 @@ def upload(code: str):
     return jsonify(job), 202
 
 
-@bp.get("/jobs/<int:job_id>")
-@login_required
-def job_status(job_id: int):
-    """Stage, percentage and result of an ingestion job."""
-    services = get_services()
+def _authorise_job(services, job_id: int) -> None:
+    """An ingestion job of a course the caller teaches, or ``no_job`` (not found and forbidden alike)."""
     with services.db.session() as s:
         job = s.get(Job, job_id)
         course = s.get(Course, job.course_id) if job is not None and job.kind == KIND and job.course_id else None
         if course is None or not accounts.can_teach(s, g.api_user, course):
             raise IngestError("no_job", job=job_id)
+
+
+@bp.get("/jobs/<int:job_id>")
+@login_required
+def job_status(job_id: int):
+    """Stage, percentage and result of an ingestion job."""
+    services = get_services()
+    _authorise_job(services, job_id)
     return jsonify(services.jobs.status(job_id))
 
 
@@ -118,11 +123,7 @@ def job_status(job_id: int):
 def cancel_job(job_id: int):
     """Cancel an ingestion job: queued ones at once, a running one at its next step (202 until it stops)."""
     services = get_services()
-    with services.db.session() as s:
-        job = s.get(Job, job_id)
-        course = s.get(Course, job.course_id) if job is not None and job.kind == KIND and job.course_id else None
-        if course is None or not accounts.can_teach(s, g.api_user, course):
-            raise IngestError("no_job", job=job_id)
+    _authorise_job(services, job_id)
     status = services.jobs.cancel(job_id)
     with services.db.session() as s:
         services.audit.record(s, "upload_cancelled", user=g.api_user, course_id=status["course_id"],
