@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     # hybrid (BM25 + dense, fused) | bm25 | dense; see docs/retrieval.md for the measurements
     "RETRIEVAL_MODE": "hybrid",
     "RETRIEVAL_STEM": True,
+    # lexical side: database (SQLite FTS5 / PostgreSQL full-text search, app/lexical.py) | memory (in-process BM25)
+    "LEXICAL_BACKEND": "database",
     # how hybrid fuses the two rankings: zscore (scores standardised per query) | rrf (ranks only)
     "RETRIEVAL_FUSION": "zscore",
     "RETRIEVAL_DENSE_WEIGHT": 0.5,  # the dense side's share of the fused score (0..1)

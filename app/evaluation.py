@@ -436,7 +436,7 @@ class EvalRun:
 
         self._tmp = tempfile.TemporaryDirectory(prefix="kateder-eval-")
         home = Path(self._tmp.name)
-        cfg = {**self.config, "HOME": str(home), "DATABASE_URL": f"sqlite:///{home / 'eval.db'}", "SECRET_KEY": "eval"}
+        cfg = {**self.config, "HOME": str(home), "DATABASE_URL": self.config.get("DATABASE_URL") or f"sqlite:///{home / 'eval.db'}", "SECRET_KEY": "eval"}
         self.services = get_services(create_app(cfg, services=dict(self.components)))
         self.services.db.migrate()
         return self.services

@@ -11,25 +11,18 @@ Snowball-stemmed in that language (en, sv, de, it, nb) and accent-folded, so "K�
 from __future__ import annotations
 
 import math
-import re
 import threading
-import unicodedata
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import select
 
-from core.language import _STOP_SETS, detect_language
-from core.models import Course, Document, Passage
-
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-_ALL_STOPWORDS = set().union(*_STOP_SETS.values())
-_STEMMERS = {"en": "english", "sv": "swedish", "de": "german", "it": "italian", "nb": "norwegian"}
-_FOLD = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d", "þ": "th"})
-_local = threading.local()
+from app.lexical import BM25Index, LexicalHit, build_lexical_index  # noqa: F401 - BM25Index re-exported
+from app.retrieval_terms import fold, terms, tokenize  # noqa: F401 - re-exported
+from core.language import detect_language
+from core.models import Document, Passage
 
 MODES = ("hybrid", "bm25", "dense")
 FUSIONS = ("zscore", "rrf")
@@ -109,44 +102,6 @@ def background_of(cosines: Sequence[float]) -> float | None:
     return sum(rest) / len(rest) if len(rest) >= MIN_BACKGROUND else None
 
 
-def tokenize(text: str, language: str | None = None) -> list[str]:
-    """Lower-cased word tokens without the stopwords of ``language`` (of all five if None).
-
-    Stopwords are per language: one language's function word is another's content word
-    (Italian "del" and "per", English "in" and "by" are Swedish "part", "per", "in", "village").
-    """
-    stops = _STOP_SETS.get(language, _ALL_STOPWORDS) if language else _ALL_STOPWORDS
-    return [t for t in _TOKEN.findall(text.lower()) if t not in stops and (len(t) > 1 or t.isdigit())]
-
-
-def fold(token: str) -> str:
-    """Strip accents and map ß, æ, ø... to ASCII-ish letters (å -> a, ü -> u)."""
-    decomposed = unicodedata.normalize("NFKD", token.translate(_FOLD))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-@lru_cache(maxsize=500_000)
-def _stem(language: str, token: str) -> str:
-    stemmers = getattr(_local, "stemmers", None)
-    if stemmers is None:
-        import snowballstemmer
-
-        stemmers = _local.stemmers = {lang: snowballstemmer.stemmer(name) for lang, name in _STEMMERS.items()}
-    return stemmers[language].stemWord(token)
-
-
-def terms(text: str, language: str | None = None, *, stem: bool = True) -> list[str]:
-    """Index terms of ``text``: tokens without its language's stopwords, stemmed, folded.
-
-    ``language`` is the text's language (detected if None or not one of the five).
-    """
-    lang = language if language in _STEMMERS else detect_language(text)
-    tokens = tokenize(text, lang)
-    if stem:
-        tokens = [_stem(lang, t) for t in tokens]
-    return [fold(t) for t in tokens]
-
-
 @dataclass(frozen=True)
 class RetrievedPassage:
     """A passage chosen for an answer, with provenance for its citation."""
@@ -189,59 +144,6 @@ class Retriever(Protocol):
         ...
 
 
-class BM25Index:
-    """Okapi BM25 over a fixed set of passages (an inverted index in memory)."""
-
-    def __init__(self, rows: Sequence[tuple[str, str, str | None]], k1: float = 1.4, b: float = 0.75, stem: bool = True) -> None:
-        """Index ``rows`` of (passage id, text, language)."""
-        self.ids = [pid for pid, _, _ in rows]
-        self.k1, self.b, self.stem = k1, b, stem
-        self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        self.lengths: list[int] = []
-        self._terms: dict[str, frozenset[str]] = {}
-        for i, (pid, text, language) in enumerate(rows):
-            counts = Counter(terms(text, language, stem=stem))
-            self._terms[pid] = frozenset(counts)
-            self.lengths.append(sum(counts.values()))
-            for term, tf in counts.items():
-                self.postings[term].append((i, tf))
-        self.avg_len = (sum(self.lengths) / len(self.lengths)) if self.lengths else 0.0
-
-    def idf(self, term: str) -> float:
-        """BM25 inverse document frequency; highest for terms found in no passage."""
-        n, df = len(self.ids), len(self.postings.get(term, ()))
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
-
-    def coverage(self, wanted: set[str], pid: str) -> float:
-        """IDF-weighted share of the query terms ``wanted`` that occur in passage ``pid``."""
-        total = sum(self.idf(t) for t in wanted)
-        if not total:
-            return 0.0
-        found = self._terms.get(pid, frozenset())
-        return sum(self.idf(t) for t in wanted if t in found) / total
-
-    def term_set(self, pid: str) -> frozenset[str]:
-        """The distinct index terms of one passage."""
-        return self._terms.get(pid, frozenset())
-
-    def search(self, query: str, k: int, language: str | None = None) -> list[tuple[str, float]]:
-        """Top ``k`` (passage id, score) for ``query`` (written in ``language``)."""
-        n = len(self.ids)
-        if not n:
-            return []
-        scores: dict[int, float] = defaultdict(float)
-        for term in set(terms(query, language, stem=self.stem)):
-            plist = self.postings.get(term)
-            if not plist:
-                continue
-            idf = math.log(1 + (n - len(plist) + 0.5) / (len(plist) + 0.5))
-            for i, tf in plist:
-                norm = tf + self.k1 * (1 - self.b + self.b * self.lengths[i] / (self.avg_len or 1))
-                scores[i] += idf * tf * (self.k1 + 1) / norm
-        best = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:k]
-        return [(self.ids[i], s) for i, s in best]
-
-
 def lexical_coverage(query: str, text: str, query_language: str | None = None, text_language: str | None = None) -> float:
     """Share of the query's content terms (stemmed, folded) that occur in ``text`` (0..1)."""
     wanted = set(terms(query, query_language))
@@ -281,7 +183,8 @@ class HybridRetriever:
         self.dense_weight = float(config.get("RETRIEVAL_DENSE_WEIGHT", 0.5))
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ValueError(f"RETRIEVAL_DENSE_WEIGHT must be between 0 and 1, not {self.dense_weight}")
-        self._bm25: dict[int, tuple[int, BM25Index, dict[str, Any]]] = {}
+        self.lexical = build_lexical_index(db, config)
+        self._term_sets: dict[str, frozenset[str]] = {}  # passage id -> its terms (ids are immutable per version)
         self._lock = threading.Lock()
 
     def _relevant(self, cos: float, cov: float, background: float | None = None) -> bool:
@@ -292,65 +195,68 @@ class HybridRetriever:
             return self.rule.passes(cos, cov, background)
         return cos >= self.dense_floor or cov >= self.lexical_floor
 
-    def _visible(self, course_id: int) -> tuple[BM25Index, dict[str, Any]]:
-        """BM25 index and passage rows of the visible material, cached per content version."""
+    def _visible(self, course_id: int, ids: Sequence[str]) -> dict[str, Any]:
+        """Rows (passage, document title) of those ``ids`` that are visible in the course."""
+        if not ids:
+            return {}
         with self.db.session() as s:
-            version = s.scalar(select(Course.content_version).where(Course.id == course_id))
-            cached = self._bm25.get(course_id)
-            if cached and cached[0] == version:
-                return cached[1], cached[2]
             rows = s.execute(
                 select(Passage, Document.title)
                 .join(Document, Passage.document_id == Document.id)
-                .where(
-                    Passage.course_id == course_id,
-                    Passage.version == Document.version,
-                    Passage.status == "indexed",
-                )
+                .where(Passage.id.in_(list(ids)), Passage.course_id == course_id,
+                       Passage.version == Document.version, Passage.status == "indexed")
             ).all()
-            info = {p.id: (p, title) for p, title in rows}
-        index = BM25Index([(pid, p.text, p.language) for pid, (p, _) in info.items()], stem=self.stem)
-        with self._lock:
-            self._bm25[course_id] = (version, index, info)
-        return index, info
+        return {p.id: (p, title) for p, title in rows}
+
+    def _term_set(self, passage: Passage) -> frozenset[str]:
+        """A passage's distinct terms (cached by id, bounded)."""
+        found = self._term_sets.get(passage.id)
+        if found is None:
+            found = frozenset(terms(passage.text, passage.language, stem=self.stem))
+            with self._lock:
+                if len(self._term_sets) > 50_000:
+                    self._term_sets.clear()
+                self._term_sets[passage.id] = found
+        return found
+
+    def _coverages(self, wanted: set[str], info: Mapping[str, Any]) -> dict[str, float]:
+        """IDF-weighted share of ``wanted`` in each candidate, IDF over the candidates only.
+
+        Replaces the whole-course BM25 IDF: no worker needs a full index. Terms found in no
+        candidate count fully, as before.
+        """
+        sets = {pid: self._term_set(p) for pid, (p, _) in info.items()}
+        n = len(sets)
+        idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t in wanted for df in [sum(t in s for s in sets.values())]}
+        total = sum(idf.values())
+        return {pid: (sum(idf[t] for t in wanted if t in s) / total if total else 0.0) for pid, s in sets.items()}
 
     def retrieve(self, course_id: int, query: str, k: int | None = None) -> list[RetrievedPassage]:
         """Fuse lexical and dense rankings; keep only visible passages."""
         k = k or self.top_k
-        index, info = self._visible(course_id)
-        if not info:
-            return []
         depth = max(CANDIDATES, k)  # fixed, so that fusion sees the same candidates whatever k is
         language = detect_language(query)
-        lexical = index.search(query, depth, language) if self.mode != "dense" else []
-        dense: dict[str, float] = {}
+        hits: list[LexicalHit] = self.lexical.search(course_id, query, k=depth, language=language) if self.mode != "dense" else []
+        lexical = [(h.id, h.score) for h in hits]
+        dense_hits = []
         if self.mode != "bm25":
-            hits = self.store.query(course_id, self.embedder.embed_query(query), min(depth, len(info)))
-            dense = {h.id: h.score for h in hits if h.id in info}
+            count = self.store.count(course_id)
+            dense_hits = self.store.query(course_id, self.embedder.embed_query(query), min(depth, count)) if count else []
+        info = self._visible(course_id, list(dict.fromkeys([*(h[0] for h in lexical), *(h.id for h in dense_hits)])))
+        if not info:
+            return []
+        dense = {h.id: h.score for h in dense_hits if h.id in info}
         background = background_of(list(dense.values()))
-        fused = fuse(lexical, dense, method=self.fusion, dense_weight=self.dense_weight)
+        fused = fuse([h for h in lexical if h[0] in info], dense, method=self.fusion, dense_weight=self.dense_weight)
         ranked = sorted(fused, key=fused.get, reverse=True)[:k]
-        wanted = set(terms(query, language, stem=self.stem))
-        out = []
-        for pid in ranked:
-            passage, title = info[pid]
-            cov = index.coverage(wanted, pid)
-            cos = dense.get(pid, 0.0)
-            out.append(
-                RetrievedPassage(
-                    id=pid,
-                    text=passage.text,
-                    document_id=passage.document_id,
-                    document_title=title,
-                    version=passage.version,
-                    page=passage.page,
-                    section=passage.section,
-                    language=passage.language,
-                    score=fused[pid],
-                    dense=cos,
-                    lexical=cov,
-                    relevant=self._relevant(cos, cov, background),
-                    background=background,
-                )
-            )
-        return out
+        coverage = self._coverages(set(terms(query, language, stem=self.stem)), info)
+        return [self._passage(info[pid], score=fused[pid], cos=dense.get(pid, 0.0), cov=coverage[pid], background=background) for pid in ranked]
+
+    def _passage(self, row, *, score: float, cos: float, cov: float, background: float | None) -> RetrievedPassage:
+        """One result with its provenance and relevance."""
+        passage, title = row
+        return RetrievedPassage(
+            id=passage.id, text=passage.text, document_id=passage.document_id, document_title=title,
+            version=passage.version, page=passage.page, section=passage.section, language=passage.language,
+            score=score, dense=cos, lexical=cov, relevant=self._relevant(cos, cov, background), background=background,
+        )
