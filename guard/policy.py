@@ -22,8 +22,9 @@ caring message with the helpline for their country, and the teacher is alerted.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from core.language import LANGUAGES
@@ -328,8 +329,9 @@ class Moderator:
     ) -> ModerationResult:
         lang = language_code(language)
         text = conversation[-1].content
-        note = redaction_notice(lang) if redactions else None
         found = tuple(injection.detect(text)) if check_injection else ()
+        # every result carries the redacted text, its redactions and the patterns found
+        result = partial(_result, text=text, redactions=redactions, injection=found)
         if found and policy.block_injection:
             verdict = Verdict(
                 safe=False,
@@ -338,79 +340,32 @@ class Moderator:
                 categories=(),
                 details={"injection": list(found)},
             )
-            return ModerationResult(
-                "block", verdict, text, redactions, refusal(lang), False, "injection", found
-            )
+            return result("block", verdict, message=refusal(lang), reason="injection")
         extra = self._extra(text, policy) if role == "user" else None
         verdict = self._classify(conversation, role)
         if verdict.error:
-            return ModerationResult(
-                "block", verdict, text, redactions, refusal(lang, error=True), False, "error", found
-            )
+            return result("block", verdict, message=refusal(lang, error=True), reason="error")
         if check_injection and policy.block_injection and verdict.details.get("injection"):
             # the learned detector catches paraphrases the patterns miss
-            return ModerationResult(
-                "block", verdict, text, redactions, refusal(lang), False, "injection", ("learned",)
+            return result(
+                "block", verdict, message=refusal(lang), reason="injection", injection=("learned",)
             )
+        note = redaction_notice(lang) if redactions else None
         threshold = policy.threshold
         unsafe = (not verdict.safe) if threshold is None else verdict.score >= threshold
         if unsafe:
-            cats = verdict.categories or (verdict.details.get("top_category") or "",)
-            action = policy.action_for(cats)
-            alert = policy.alerts_for(cats)
-            if action == "crisis":
-                return ModerationResult(
-                    "crisis",
-                    verdict,
-                    text,
-                    redactions,
-                    crisis_message(lang, policy.country),
-                    True,
-                    "crisis",
-                    found,
-                )
-            if action == "block":
-                return ModerationResult(
-                    "block", verdict, text, redactions, refusal(lang), alert, "category", found
-                )
-            return ModerationResult(
-                action, verdict, text, redactions, note, alert, "category", found
-            )
+            return _decide_unsafe(result, verdict, policy=policy, lang=lang, note=note)
         if extra is not None:
             action = "block" if extra.action in ("block", "alert") else extra.action
             msg = refusal(lang, extra=extra.label) if action == "block" else note
-            return ModerationResult(
+            return result(
                 action,
                 verdict,
-                text,
-                redactions,
-                msg,
-                extra.action == "alert",
-                f"extra:{extra.key}",
-                found,
+                message=msg,
+                alert=extra.action == "alert",
+                reason=f"extra:{extra.key}",
             )
-        care = policy.care_threshold
-        if care is None:
-            care = (
-                verdict.details.get("care_threshold") if isinstance(verdict.details, dict) else None
-            )
-        if care is not None and verdict.score >= care:
-            if verdict.details.get("top_category") == SELF_HARM:  # careful answer + helpline
-                help_text = crisis_message(lang, policy.country)
-                return ModerationResult(
-                    "care",
-                    verdict,
-                    text,
-                    redactions,
-                    help_text,
-                    False,
-                    "care-band-self-harm",
-                    found,
-                )
-            return ModerationResult(
-                "care", verdict, text, redactions, note, False, "care-band", found
-            )
-        return ModerationResult("allow", verdict, text, redactions, note, False, "safe", found)
+        return _decide_care(result, verdict, policy=policy, lang=lang, note=note)
 
     def check_question(
         self, text: str, *, policy: CoursePolicy, language: str = "en"
@@ -478,6 +433,8 @@ HELPLINES = {
     "IT": ("Telefono Azzurro", "19696"),
     "GB": ("Childline", "0800 1111"),
 }
+# helplines that also have a chat for young people (the crisis card links to it)
+HELPLINE_CHATS = {"BRIS": "https://www.bris.se/"}
 _CRISIS = {
     "en": "It sounds like you are going through something really hard, and you don't have to face it alone. Please talk to an adult you trust today. You can call {name} on {number}, free and confidential. If you are in danger right now, call 112.",
     "sv": "Det låter som att du har det väldigt tungt just nu, och du behöver inte vara ensam med det. Prata med en vuxen du litar på i dag. Du kan ringa {name} på {number}, gratis och anonymt. Om du är i fara just nu, ring 112.",
@@ -508,3 +465,72 @@ def crisis_message(language: str, country: str | None = None) -> str:
     code = (country or _COUNTRY_FOR_LANGUAGE[lang]).upper()
     name, number = HELPLINES.get(code, HELPLINES[_COUNTRY_FOR_LANGUAGE[lang]])
     return _CRISIS[lang].format(name=name, number=number)
+
+
+def _result(
+    action: Action,
+    verdict: Verdict,
+    *,
+    text: str,
+    redactions: tuple[str, ...],
+    message: str | None,
+    reason: str,
+    alert: bool = False,
+    injection: tuple[str, ...] = (),
+) -> ModerationResult:
+    """One ``ModerationResult``, built by name (``Moderator._decide``)."""
+    return ModerationResult(
+        action=action,
+        verdict=verdict,
+        text=text,
+        redactions=redactions,
+        message=message,
+        alert_teacher=alert,
+        reason=reason,
+        injection=injection,
+    )
+
+
+def _decide_unsafe(
+    result: Callable[..., ModerationResult],
+    verdict: Verdict,
+    *,
+    policy: CoursePolicy,
+    lang: str,
+    note: str | None,
+) -> ModerationResult:
+    """The course policy's action for a text the classifier found unsafe."""
+    cats = verdict.categories or (verdict.details.get("top_category") or "",)
+    action = policy.action_for(cats)
+    alert = policy.alerts_for(cats)
+    if action == "crisis":
+        return result(
+            "crisis",
+            verdict,
+            message=crisis_message(lang, policy.country),
+            alert=True,
+            reason="crisis",
+        )
+    if action == "block":
+        return result("block", verdict, message=refusal(lang), alert=alert, reason="category")
+    return result(action, verdict, message=note, alert=alert, reason="category")
+
+
+def _decide_care(
+    result: Callable[..., ModerationResult],
+    verdict: Verdict,
+    *,
+    policy: CoursePolicy,
+    lang: str,
+    note: str | None,
+) -> ModerationResult:
+    """Allow a safe text, answered with care when its score is in the care band."""
+    care = policy.care_threshold
+    if care is None:
+        care = verdict.details.get("care_threshold") if isinstance(verdict.details, dict) else None
+    if care is not None and verdict.score >= care:
+        if verdict.details.get("top_category") == SELF_HARM:  # careful answer + helpline
+            help_text = crisis_message(lang, policy.country)
+            return result("care", verdict, message=help_text, reason="care-band-self-harm")
+        return result("care", verdict, message=note, reason="care-band")
+    return result("allow", verdict, message=note, reason="safe")

@@ -1,8 +1,9 @@
-"""The ask pipeline: input guard -> retrieve -> generate -> output guard -> audit -> answer.
+"""The question path as named steps: prepare -> record -> retrieve -> answer stream -> finish.
 
 One service for the JSON API, the browser's streamed answers and the CLI. ``stream``
 yields events; text reaches the caller one sentence at a time and only after the output
-guard has passed it in the context of the answer so far.
+guard has passed it in the context of the answer so far. A frozen ``Turn``
+(app/services/turn.py) carries one question from step to step (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +24,7 @@ from app.grounding import Grounder, extract_sentences
 from app.params import valid_id
 from app.retrieval import RetrievedPassage
 from app.services.accounts import can_ask
+from app.services.turn import Access, Clock, Release, Reply, Turn
 from core.language import detect_language, normalise_language
 from core.models import Conversation, Course, GuardVerdict, Message, User
 from guard.normalize import strip_invisible
@@ -151,7 +154,13 @@ def split_sentences(buffer: str) -> tuple[list[str], str]:
 
 
 class AskService:
-    """Answers a student's question from the course's own material."""
+    """Answers a student's question from the course's own material.
+
+    The steps, in order (docs/architecture.md): prepare (validate, authorise and take a
+    daily-limit slot, moderate) -> record the question -> retrieve -> answer stream
+    (generate or quote; per-sentence output guard and grounding) -> finish (store,
+    audit, verdicts, usage).
+    """
 
     def __init__(self, services) -> None:
         """Use the shared components of ``services``."""
@@ -170,8 +179,25 @@ class AskService:
 
     def stream(self, user_id: int, course_code: str, question: str, conversation_id: int | None = None) -> Iterator[dict[str, Any]]:
         """Yield ``meta``, then ``sentence`` events, then one ``done`` event with the AskResult."""
-        timings: dict[str, float] = {}
-        t_total = time.perf_counter()
+        clock = Clock()
+        turn = self.prepare(user_id=user_id, course_code=course_code, question=question,
+                            conversation_id=conversation_id, clock=clock)
+        turn = self.record_question(turn, clock)
+        yield {"type": "meta", "conversation_id": turn.conversation_id, "language": turn.language}
+        if not turn.checked.allowed:
+            text = turn.checked.message or not_covered_message(turn.language)
+            yield {"type": "refusal", "text": text, "action": turn.checked.action}
+            mode = "crisis" if turn.checked.action == "crisis" else "refusal"
+            reply = Reply(text=text, action=turn.checked.action, mode=mode, citations=[])
+        else:
+            passages = self.retrieve(turn, clock)
+            reply = yield from self.answer_stream(turn, passages, clock)
+        # the adapters add their own fields to the final event (app/streaming.py: to_sse(extra=...))
+        yield {"type": "done", "result": self._finish(turn, reply, clock)}
+
+    # -- steps ----------------------------------------------------------------------
+    def prepare(self, *, user_id: int, course_code: str, question: str, conversation_id: int | None, clock: Clock) -> Turn:
+        """Validate, authorise (and take a daily-limit slot), moderate the question."""
         # judged after normalisation: zero-width and other invisible characters are not a question,
         # and an identifier split by them ("anna\u200b@example.se") is still found by the redaction
         question = strip_invisible(question or "").strip()
@@ -181,17 +207,29 @@ class AskService:
             raise AskError(f"the question is too long (at most {MAX_QUESTION_CHARS} characters)")
         if conversation_id is not None and not valid_id(conversation_id):  # never reaches a query (app/params.py)
             raise NotFound("no such conversation")
+        access = self._authorise(user_id, course_code, conversation_id)
+        with self._until_recorded(access):
+            return self._moderate(access, question, clock)
 
-        db = self.s.db
-        with db.session() as s:
+    @contextmanager
+    def _until_recorded(self, slot: Access | Turn) -> Iterator[None]:
+        """A failure before the question is on record gives its daily-limit slot back: it does not count."""
+        try:
+            yield
+        except BaseException:
+            if slot.took_slot:
+                self.s.quota.give_back(slot.user_id, slot.course_id)
+            raise
+
+    def _authorise(self, user_id: int, course_code: str, conversation_id: int | None) -> Access:
+        """Enrolled in the course? Own conversation? Within the daily limit (a slot is taken)?"""
+        with self.s.db.session() as s:
             user = s.get(User, user_id)
             course = s.scalar(select(Course).where(Course.code == course_code))
             if user is None or course is None:
                 raise NotFound(f"no course {course_code!r}")
             if not can_ask(s, user, course):
                 raise Forbidden(f"you are not enrolled in {course_code!r}")
-            policy = CoursePolicy.from_dict(course.policy)
-            course_id, course_language = course.id, course.language
             history = self._history(s, conversation_id, user.id, course.id) if conversation_id else []
             # the daily limit: counted in the database, and taken atomically from a counter that
             # every worker shares, so questions sent at once to several workers cannot exceed it
@@ -199,159 +237,152 @@ class AskService:
             if took_slot and not self.s.quota.take(user.id, course.id, limit=course.daily_question_limit,
                                                    asked=questions_asked_today(s, user.id, course.id)):
                 raise LimitReached("you have reached today's question limit for this course; try again tomorrow")
+            return Access(user_id=user.id, course_id=course.id, course_language=course.language,
+                           policy=CoursePolicy.from_dict(course.policy), history=tuple(history),
+                           conversation_id=conversation_id, took_slot=took_slot)
 
-        try:
-            language = normalise_language(detect_language(question, default=course_language))
-            t = time.perf_counter()
-            checked = self.s.moderator.check_question(question, policy=policy, language=language)
-            timings["input_guard"] = _ms(t)
+    def _moderate(self, access: Access, question: str, clock: Clock) -> Turn:
+        """Detect the language, redact personal data and apply the course policy (input guard)."""
+        language = normalise_language(detect_language(question, default=access.course_language))
+        t = time.perf_counter()
+        checked = self.s.moderator.check_question(question, policy=access.policy, language=language)
+        clock.timings["input_guard"] = _ms(t)
+        return Turn(user_id=access.user_id, course_id=access.course_id, policy=access.policy, language=language,
+                    question=checked.text, chars=len(question), history=access.history,
+                    conversation_id=access.conversation_id, checked=checked, took_slot=access.took_slot)
 
-            # audit first: the question is on record before anything is answered
-            t = time.perf_counter()
-            with db.session() as s:
-                user = s.get(User, user_id)
-                conversation = self._conversation(s, conversation_id, user, course_id)
-                asked = Message(conversation=conversation, role="user", language=language, action=checked.action,
-                                **self.s.gdpr.text_fields(s, user.id, checked.text))  # sealed per student (docs/gdpr.md)
-                s.add(asked)
-                s.flush()
-                s.add(_verdict_row(checked, "input", course_id, message=asked))
-                self.s.audit.record(
-                    s,
-                    "question",
-                    user=user,
-                    course_id=course_id,
-                    details={
-                        "conversation_id": conversation.id,
-                        "message_id": asked.id,
-                        "language": language,
-                        "action": checked.action,
-                        "input_verdict": checked.verdict.to_dict(),
-                        "redactions": list(checked.redactions),
-                        "chars": len(question),
-                    },
-                )
-                conversation_id = conversation.id
-        except BaseException:  # not on record: the question does not count
-            if took_slot:
-                self.s.quota.give_back(user_id, course_id)
-            raise
-        timings["audit_question"] = _ms(t)
-        yield {"type": "meta", "conversation_id": conversation_id, "language": language}
-
-        notices = [checked.message] if checked.allowed and checked.message else []
-        if not checked.allowed:
-            text = checked.message or not_covered_message(language)
-            yield {"type": "refusal", "text": text, "action": checked.action}
-            result = self._finish(
-                user_id, course_id, conversation_id, language, text, checked.action, "refusal" if checked.action != "crisis" else "crisis",
-                [], checked, None, [], timings, t_total, notices,
+    def record_question(self, turn: Turn, clock: Clock) -> Turn:
+        """Audit first: the (redacted) question and its verdict are on record before anything is answered."""
+        t = time.perf_counter()
+        checked = turn.checked
+        with self._until_recorded(turn), self.s.db.session() as s:
+            user = s.get(User, turn.user_id)
+            conversation = self._conversation(s, turn.conversation_id, user, turn.course_id)
+            asked = Message(conversation=conversation, role="user", language=turn.language, action=checked.action,
+                            **self.s.gdpr.text_fields(s, user.id, checked.text))  # sealed per student (docs/gdpr.md)
+            s.add(asked)
+            s.flush()
+            s.add(_verdict_row(checked, "input", turn.course_id, message=asked))
+            self.s.audit.record(
+                s,
+                "question",
+                user=user,
+                course_id=turn.course_id,
+                details={
+                    "conversation_id": conversation.id,
+                    "message_id": asked.id,
+                    "language": turn.language,
+                    "action": checked.action,
+                    "input_verdict": checked.verdict.to_dict(),
+                    "redactions": list(checked.redactions),
+                    "chars": turn.chars,
+                },
             )
-            yield {"type": "done", "result": result}
-            return
+            conversation_id = conversation.id
+        clock.timings["audit_question"] = _ms(t)
+        return replace(turn, conversation_id=conversation_id)
 
-        # from here on only the redacted text is used: no personal identifier reaches the answer
-        # model, the output guard or the quotes, whichever backend (local or remote) they run on
-        query = checked.text
+    def retrieve(self, turn: Turn, clock: Clock) -> list[RetrievedPassage]:
+        """This course's passages for the redacted question; a failure is audited and reported as unavailable."""
         t = time.perf_counter()
         try:
-            passages = self._retrieve(course_id, query, history)
+            passages = self._retrieve(turn.course_id, turn.question, list(turn.history))
         except Exception as exc:  # the vector store (or the database) is down: say so, keep the record
-            self._record_failure(user_id, course_id, conversation_id, exc)
-            raise Unavailable(unavailable_message("search", language)) from exc
-        timings["retrieval"] = _ms(t)
+            self._record_failure(turn, exc)
+            raise Unavailable(unavailable_message("search", turn.language)) from exc
+        clock.timings["retrieval"] = _ms(t)
+        return passages
+
+    def answer_stream(self, turn: Turn, passages: list[RetrievedPassage], clock: Clock) -> Generator[dict[str, Any], None, Reply]:
+        """Yield the released sentences (and a refusal); return the reply to store."""
+        # from here on only the redacted text is used: no personal identifier reaches the answer
+        # model, the output guard or the quotes, whichever backend (local or remote) they run on
         relevant = [p for p in passages if p.relevant]
-
-        released: list[str] = []
-        output: ModerationResult | None = None
-        blocked_by_output = False
-        t_gen = time.perf_counter()
-        guard_ms = 0.0
-        if not relevant:
-            mode = "not_covered"
-            pieces: Iterator[str] = iter([not_covered_message(language) + "\n"])
-        elif language in self.s.generator.info.languages:
-            mode = "generated"
-            pieces = self._generate(query, relevant, history)
+        release = yield from self._release_answer(turn, relevant, clock)
+        if release.blocked:
+            output = release.output
+            refusal = output.message or not_covered_message(turn.language)
+            yield {"type": "refusal", "text": refusal, "action": output.action}
+            text = " ".join([*release.released, refusal]).strip()
+            action, mode = output.action, ("crisis" if output.action == "crisis" else "refusal")
         else:
-            mode = "extractive"
-            pieces = iter(line + "\n" for line in self._extract(query, relevant, language))
+            text = " ".join(release.released).strip()
+            action = "allow" if release.output is None else release.output.action
+            mode = release.mode
+            if not text:
+                text, mode = not_covered_message(turn.language), "not_covered"
+        if mode in ("generated", "extractive"):
+            citations = self._citations(text, relevant)
+        else:  # a refusal after released sentences: their [n] markers still need their sources
+            citations = self._citations(" ".join(release.released), relevant, fallback=False) if release.released else []
+        return Reply(text=text, action=action, mode=mode, citations=citations, output=release.output,
+                     passages=passages, grounding=release.grounding if release.grounded else None)
 
-        buffer = ""
-        first_sentence_at = None
+    def _release_answer(self, turn: Turn, relevant: list[RetrievedPassage], clock: Clock) -> Generator[dict[str, Any], None, Release]:
+        """Generate (the model knows the language) or quote; fall back to quotes when nothing was supported."""
+        if not relevant:
+            mode, pieces = "not_covered", iter([not_covered_message(turn.language) + "\n"])
+        elif turn.language in self.s.generator.info.languages:
+            mode, pieces = "generated", self._generate(turn.question, relevant, list(turn.history))
+        else:
+            mode, pieces = "extractive", self._quotes(turn.question, relevant, turn.language)
         # generated sentences must be supported by a passage they cite (app/grounding.py);
         # the guard sees each sentence first, so an unsafe one stops the answer even if unsupported
-        grounder = Grounder(relevant, language, self.min_support) if mode == "generated" else None
-        grounding = {"checked": 0, "removed": 0, "recited": 0}
+        grounder = Grounder(relevant, turn.language, self.min_support) if mode == "generated" else None
+        release = Release(mode=mode, grounded=grounder is not None)
         stages: list[tuple[Iterator[str], Grounder | None]] = [(pieces, grounder)]
+        t_gen = time.perf_counter()
         try:
             while stages:
                 stage, ground = stages.pop(0)
-                for piece in _sentences(stage):
-                    buffer = piece
-                    t = time.perf_counter()
-                    candidate = " ".join([*released, buffer])
-                    output = self.s.moderator.check_answer(query, candidate, policy=policy, language=language)
-                    guard_ms += _ms(t)
-                    if not output.allowed:
-                        blocked_by_output = True
-                        break
-                    if ground is not None:
-                        verdict = ground.check(buffer)
-                        grounding["checked"] += 1
-                        if not verdict.supported:
-                            grounding["removed"] += 1
-                            continue
-                        grounding["recited"] += int(verdict.changed)
-                        buffer = verdict.text
-                    released.append(buffer)
-                    if first_sentence_at is None:
-                        first_sentence_at = _ms(t_total)
-                    yield {"type": "sentence", "text": buffer}
-                if mode == "generated" and not released and not blocked_by_output:
-                    if not grounding["checked"]:  # not one sentence came back: a cancelled or broken stream
+                yield from self._release_sentences(turn, release, stage=stage, ground=ground, clock=clock)
+                if release.mode == "generated" and not release.released and not release.blocked:
+                    if not release.grounding["checked"]:  # not one sentence came back: a cancelled or broken stream
                         log.warning("the model returned no text for a question in course %s; answering with quotes "
-                                    "(an OpenAI-compatible server started without --interrupt_requests False?)", course_id)
+                                    "(an OpenAI-compatible server started without --interrupt_requests False?)", turn.course_id)
                     # nothing the model wrote was supported: quote the material instead
-                    mode = "extractive"
-                    stages.append((iter(line + "\n" for line in self._extract(query, relevant, language)), None))
+                    release.mode = "extractive"
+                    stages.append((self._quotes(turn.question, relevant, turn.language), None))
         except AskError:
             raise
         except Exception as exc:  # the model server or the model failed: say so, keep the record
-            self._record_failure(user_id, course_id, conversation_id, exc)
-            raise Unavailable(unavailable_message("model", language)) from exc
+            self._record_failure(turn, exc)
+            raise Unavailable(unavailable_message("model", turn.language)) from exc
         finally:  # a stopped answer stops the model (and frees it for the next question) now
             close = getattr(pieces, "close", None)
             if close is not None:
                 close()
-        timings["generation"] = max(0.0, _ms(t_gen) - guard_ms)
-        timings["output_guard"] = guard_ms
-        if first_sentence_at is not None:
-            timings["first_sentence"] = first_sentence_at
+        clock.timings["generation"] = max(0.0, _ms(t_gen) - release.guard_ms)
+        clock.timings["output_guard"] = release.guard_ms
+        if release.first_sentence_at is not None:
+            clock.timings["first_sentence"] = release.first_sentence_at
+        return release
 
-        if blocked_by_output:
-            refusal = output.message or not_covered_message(language)
-            yield {"type": "refusal", "text": refusal, "action": output.action}
-            answer = " ".join([*released, refusal]).strip()
-            action = output.action
-            mode = "crisis" if action == "crisis" else "refusal"
-        else:
-            answer = " ".join(released).strip()
-            action = "allow" if output is None else output.action
-            if not answer:
-                answer = not_covered_message(language)
-                mode = "not_covered"
-        if mode in ("generated", "extractive"):
-            citations = self._citations(answer, relevant)
-        else:  # a refusal after released sentences: their [n] markers still need their sources
-            citations = self._citations(" ".join(released), relevant, fallback=False) if released else []
-        result = self._finish(
-            user_id, course_id, conversation_id, language, answer, action, mode, citations, checked, output,
-            passages, timings, t_total, notices, grounding=grounding if grounder is not None else None,
-        )
-        yield {"type": "done", "result": result}
+    def _release_sentences(self, turn: Turn, release: Release, *, stage: Iterator[str], ground: Grounder | None,
+                           clock: Clock) -> Iterator[dict[str, Any]]:
+        """Output guard (in the context of the answer so far), then grounding, for each sentence."""
+        for sentence in _sentences(stage):
+            t = time.perf_counter()
+            candidate = " ".join([*release.released, sentence])
+            release.output = self.s.moderator.check_answer(turn.question, candidate, policy=turn.policy,
+                                                           language=turn.language)
+            release.guard_ms += _ms(t)
+            if not release.output.allowed:
+                release.blocked = True
+                return
+            if ground is not None:
+                verdict = ground.check(sentence)
+                release.grounding["checked"] += 1
+                if not verdict.supported:
+                    release.grounding["removed"] += 1
+                    continue
+                release.grounding["recited"] += int(verdict.changed)
+                sentence = verdict.text
+            release.released.append(sentence)
+            if release.first_sentence_at is None:
+                release.first_sentence_at = _ms(clock.started)
+            yield {"type": "sentence", "text": sentence}
 
-    # -- steps ----------------------------------------------------------------------
     def _retrieve(self, course_id: int, query: str, history: list[tuple[str, str]]) -> list[RetrievedPassage]:
         """Retrieve; a short follow-up that finds nothing is retried with the previous question."""
         passages = self.s.retriever.retrieve(course_id, query)
@@ -368,6 +399,10 @@ class AskService:
         messages.append(("human", self.user_template.format(sources=sources, question=question)))
         return self.s.generator.stream(messages)
 
+    def _quotes(self, question: str, passages: list[RetrievedPassage], language: str) -> Iterator[str]:
+        """The extractive answer as a stream of lines."""
+        return iter(line + "\n" for line in self._extract(question, passages, language))
+
     def _extract(self, question: str, passages: list[RetrievedPassage], language: str) -> list[str]:
         """The best supporting sentences, quoted in their own language with citations."""
         label = _QUOTE_LABEL.get(language, _QUOTE_LABEL["en"])
@@ -383,65 +418,54 @@ class AskService:
         return [passages[n - 1].citation(n) for n in dict.fromkeys(numbers)]
 
     # -- persistence ----------------------------------------------------------------
-    def _finish(self, user_id, course_id, conversation_id, language, answer, action, mode, citations, checked, output, passages, timings, t_total, notices, grounding=None) -> AskResult:
+    def _finish(self, turn: Turn, reply: Reply, clock: Clock) -> AskResult:
         """Store the answer and its verdict, and audit it, in one transaction."""
         t = time.perf_counter()
-        model = self.s.generator.info.name if mode == "generated" else "none"
+        model = self.s.generator.info.name if reply.mode == "generated" else "none"
         with self.s.db.session() as s:
-            user = s.get(User, user_id)
-            reply = Message(conversation_id=conversation_id, role="assistant", language=language, action=action, citations=citations,
-                            **self.s.gdpr.text_fields(s, user_id, answer))
-            s.add(reply)
+            answer = Message(conversation_id=turn.conversation_id, role="assistant", language=turn.language,
+                             action=reply.action, citations=reply.citations,
+                             **self.s.gdpr.text_fields(s, turn.user_id, reply.text))
+            s.add(answer)
             s.flush()
-            if output is not None:
-                s.add(_verdict_row(output, "output", course_id, message=reply))
+            if reply.output is not None:
+                s.add(_verdict_row(reply.output, "output", turn.course_id, message=answer))
             event = self.s.audit.record(
                 s,
-                "refusal" if mode in ("refusal", "crisis") else "answer",
-                user=user,
-                course_id=course_id,
-                details={
-                    "conversation_id": conversation_id,
-                    "message_id": reply.id,
-                    "mode": mode,
-                    "action": action,
-                    "model": model,
-                    "input_verdict": checked.verdict.to_dict(),
-                    "output_verdict": output.verdict.to_dict() if output else None,
-                    "passages": [{"id": p.id, "document_id": p.document_id, "version": p.version} for p in passages],
-                    "cited": [c["passage_id"] for c in citations],
-                    "grounding": grounding,
-                    "timings_ms": {k: round(v, 1) for k, v in timings.items()},
-                },
+                "refusal" if reply.mode in ("refusal", "crisis") else "answer",
+                user=s.get(User, turn.user_id),
+                course_id=turn.course_id,
+                details=_answer_details(turn, reply, model=model, message_id=answer.id, timings=clock.timings),
             )
-            audit_id, message_id = event.id, reply.id
-        timings["audit_answer"] = _ms(t)
-        timings["total"] = _ms(t_total)
+            audit_id, message_id = event.id, answer.id
+        clock.timings["audit_answer"] = _ms(t)
+        clock.timings["total"] = _ms(clock.started)
+        checked = turn.checked
         return AskResult(
-            answer=answer,
-            blocked=action in ("block", "crisis"),
-            action=action,
-            mode=mode,
-            language=language,
-            citations=citations,
+            answer=reply.text,
+            blocked=reply.action in ("block", "crisis"),
+            action=reply.action,
+            mode=reply.mode,
+            language=turn.language,
+            citations=reply.citations,
             input_verdict=checked.verdict.to_dict(),
-            output_verdict=output.verdict.to_dict() if output else None,
+            output_verdict=reply.output.verdict.to_dict() if reply.output else None,
             audit_id=audit_id,
-            conversation_id=conversation_id,
+            conversation_id=turn.conversation_id,
             message_id=message_id,
             model=model,
-            notices=notices,
-            timings_ms={k: round(v, 1) for k, v in timings.items()},
-            grounding=grounding,
+            notices=[checked.message] if checked.allowed and checked.message else [],
+            timings_ms={k: round(v, 1) for k, v in clock.timings.items()},
+            grounding=reply.grounding,
         )
 
-    def _record_failure(self, user_id, course_id, conversation_id, exc: Exception) -> None:
+    def _record_failure(self, turn: Turn, exc: Exception) -> None:
         """Audit that a question went unanswered because a component failed."""
         try:
             with self.s.db.session() as s:
                 self.s.audit.record(
-                    s, "answer_failed", user=s.get(User, user_id), course_id=course_id,
-                    details={"conversation_id": conversation_id, "error": type(exc).__name__},
+                    s, "answer_failed", user=s.get(User, turn.user_id), course_id=turn.course_id,
+                    details={"conversation_id": turn.conversation_id, "error": type(exc).__name__},
                 )
         except Exception:  # noqa: BLE001 - the database may be the part that failed
             pass
@@ -481,6 +505,23 @@ def questions_asked_today(s, user_id: int, course_id: int) -> int:
         .join(Conversation, Message.conversation_id == Conversation.id)
         .where(Conversation.user_id == user_id, Conversation.course_id == course_id, Message.role == "user", Message.created_at >= start)
     ) or 0
+
+
+def _answer_details(turn: Turn, reply: Reply, *, model: str, message_id: int, timings: dict[str, float]) -> dict[str, Any]:
+    """The ``answer`` / ``refusal`` audit event's details."""
+    return {
+        "conversation_id": turn.conversation_id,
+        "message_id": message_id,
+        "mode": reply.mode,
+        "action": reply.action,
+        "model": model,
+        "input_verdict": turn.checked.verdict.to_dict(),
+        "output_verdict": reply.output.verdict.to_dict() if reply.output else None,
+        "passages": [{"id": p.id, "document_id": p.document_id, "version": p.version} for p in reply.passages],
+        "cited": [c["passage_id"] for c in reply.citations],
+        "grounding": reply.grounding,
+        "timings_ms": {k: round(v, 1) for k, v in timings.items()},
+    }
 
 
 def _sentences(pieces: Iterator[str]) -> Iterator[str]:
