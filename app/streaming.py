@@ -7,7 +7,7 @@ guard has passed is ever in a ``sentence`` event.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from app.services.ask import AskError
@@ -18,13 +18,17 @@ def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def to_sse(events: Iterator[dict[str, Any]]) -> Iterator[str]:
-    """Serialise ask events (meta, sentence, refusal, done) as SSE; errors become an ``error`` event."""
+def to_sse(events: Iterator[dict[str, Any]], extra: Callable[[Any], dict[str, Any]] | None = None) -> Iterator[str]:
+    """Serialise ask events (meta, sentence, refusal, done) as SSE; errors become an ``error`` event.
+
+    ``extra(result)``, when given, adds fields to the ``done`` event (the web view adds the
+    questions left today and the conversation's title and address).
+    """
     try:
         for event in events:
             kind = event["type"]
             if kind == "done":
-                yield sse("done", event["result"].to_dict())
+                yield sse("done", event["result"].to_dict() | (extra(event["result"]) if extra else {}))
             else:
                 yield sse(kind, {k: v for k, v in event.items() if k != "type"})
     except AskError as exc:

@@ -133,6 +133,8 @@ class Course(Base):
     # bumped whenever the set of visible passages changes; caches key on it
     content_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # set when a teacher archives the course: hidden from students, read-only for teachers
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     school: Mapped[School] = relationship(back_populates="courses")
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="course", cascade="all, delete-orphan")
@@ -231,6 +233,10 @@ class Conversation(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # a title the student gave it, sealed like message text (None: derived from the first question)
+    title_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # deleted by the student: hidden, text wiped; the rows stay for the daily count and the review queue
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", cascade="all, delete-orphan", order_by="Message.id"

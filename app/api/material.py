@@ -38,8 +38,8 @@ def _course(code: str, *, teach: bool = True) -> tuple[int, str]:
         if course is None:
             raise IngestError("no_course", course=code)
         allowed = accounts.can_teach(s, g.api_user, course) if teach else accounts.can_ask(s, g.api_user, course)
-        if not allowed:
-            raise IngestError("forbidden")
+        if not allowed or (teach and course.archived_at is not None and request.method != "GET"):
+            raise IngestError("forbidden")  # archived courses are read-only
         return course.id, course.language
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from app import create_app
 from app.cli.common import course_id_of, emit, open_services
+from app.cli.courses import course_group
 from app.cli.eval import answer_group, retrieval_group
 from app.cli.gdpr import GROUPS as gdpr_groups
 from app.cli.ingest import COMMANDS as ingest_commands
@@ -202,7 +203,7 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, dev: b
 
 def _register_groups() -> None:
     """Each area owns its command group in its own module of this package; they are added here."""
-    for command in (*gdpr_groups, *ingest_commands, user_group, retrieval_group, answer_group, guard_group):
+    for command in (*gdpr_groups, *ingest_commands, course_group, user_group, retrieval_group, answer_group, guard_group):
         main.add_command(command)
 
 

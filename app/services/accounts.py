@@ -205,11 +205,15 @@ def enrol(session: Session, user: User, course: Course, role: str | None = None)
     return enrolment
 
 
-def can_ask(session: Session, user: User, course: Course) -> bool:
-    """Students and teachers enrolled in the course may ask in it."""
-    if user.school_id != course.school_id:
-        return False
+def _enrolled(session: Session, user: User, course: Course) -> bool:
     return session.scalar(select(Enrolment.id).where(Enrolment.user_id == user.id, Enrolment.course_id == course.id)) is not None
+
+
+def can_ask(session: Session, user: User, course: Course) -> bool:
+    """Students and teachers enrolled in the course may ask in it, unless it is archived."""
+    if user.school_id != course.school_id or course.archived_at is not None:
+        return False
+    return _enrolled(session, user, course)
 
 
 def can_teach(session: Session, user: User, course: Course) -> bool:
@@ -218,7 +222,7 @@ def can_teach(session: Session, user: User, course: Course) -> bool:
         return False
     if user.role == "admin":
         return True
-    return user.role == "teacher" and can_ask(session, user, course)
+    return user.role == "teacher" and _enrolled(session, user, course)
 
 
 def _digest(secret: str) -> str:

@@ -177,9 +177,61 @@
     var status = document.getElementById("ask-status");
     var submit = form.querySelector('button[type="submit"]');
 
+    var stop = document.getElementById("stop-answer");
+    var controller = null;
+    question.focus();
     question.addEventListener("keydown", function (ev) {
-      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); form.requestSubmit(); }
+      // Enter sends, Shift+Enter adds a line (not while an input method is composing)
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); if (!submit.disabled) { form.requestSubmit(); } }
     });
+    if (stop) { stop.addEventListener("click", function () { if (controller) { controller.abort(); } }); }
+
+    function crisisLinks(article, textNode) {
+      // helpline numbers become tap-to-call links; a helpline with a chat gets its link
+      var text = textNode.textContent;
+      textNode.textContent = "";
+      var last = 0;
+      text.replace(/\d[\d ]*\d/g, function (number, at) {
+        textNode.appendChild(document.createTextNode(text.slice(last, at)));
+        var a = document.createElement("a"); a.href = "tel:" + number.replace(/ /g, ""); a.textContent = number;
+        textNode.appendChild(a); last = at + number.length; return number;
+      });
+      textNode.appendChild(document.createTextNode(text.slice(last)));
+      var chats = JSON.parse(i18n.helplineChats || "{}");
+      Object.keys(chats).forEach(function (name) {
+        if (text.indexOf(name) < 0) { return; }
+        var p = document.createElement("p"); p.className = "helpline-chat";
+        var a = document.createElement("a"); a.href = chats[name]; a.rel = "noopener"; a.target = "_blank";
+        a.textContent = i18n.chatWith.replace("NAME", name); p.appendChild(a); article.insertBefore(p, textNode.nextSibling);
+      });
+    }
+
+    function questionsLeft(n) {
+      var counter = document.getElementById("questions-left");
+      if (!counter || n === null || n === undefined) { return; }
+      counter.textContent = n === 1 ? counter.dataset.one : counter.dataset.many.replace("7", String(n));
+    }
+
+    function showConversation(data) {
+      // the address follows the conversation, and the list shows it at once
+      if (data.conversation_url && window.location.pathname !== data.conversation_url) {
+        window.history.pushState({conversation: data.conversation_id}, "", data.conversation_url);
+      }
+      var list = document.getElementById("conversation-list");
+      if (!list || !data.conversation_title) { return; }
+      var empty = document.getElementById("no-conversations");
+      if (empty) { empty.hidden = true; }
+      var item = list.querySelector('li[data-conversation-id="' + data.conversation_id + '"]');
+      if (!item) {
+        item = document.createElement("li"); item.dataset.conversationId = data.conversation_id;
+        var link = document.createElement("a"); link.href = data.conversation_url;
+        var name = document.createElement("span"); name.className = "conv-title";
+        link.appendChild(name); item.appendChild(link); list.insertBefore(item, list.firstChild);
+      }
+      list.querySelectorAll("a[aria-current]").forEach(function (a) { a.removeAttribute("aria-current"); });
+      item.querySelector("a").setAttribute("aria-current", "page");
+      item.querySelector(".conv-title").textContent = data.conversation_title;
+    }
 
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -196,12 +248,17 @@
       article.setAttribute("aria-busy", "true");
       status.textContent = i18n.thinking;
       submit.disabled = true;
+      controller = window.AbortController ? new AbortController() : null;
+      if (stop) { stop.hidden = false; }
       var body = new FormData(form);
       question.value = "";
       var sentences = [];
 
       function finish() {
-        submit.disabled = false; status.textContent = "";
+        submit.disabled = false; status.textContent = ""; controller = null;
+        if (stop) { stop.hidden = true; }
+        var typing = textNode.querySelector(".typing");
+        if (typing) { typing.remove(); }
         article.setAttribute("aria-busy", "false");
         question.focus();
       }
@@ -221,12 +278,15 @@
           }
           sentences.push(data.text);
           textNode.textContent = sentences.join(" ");
+          if (data.action === "crisis") { crisisLinks(article, textNode); }
         } else if (event === "done") {
           article.dataset.messageId = data.message_id;
           article.dataset.sentences = String(sentences.length);
           citeButtons(textNode, data.answer, data.citations || []);
           renderSources(article, data.citations || []);
-          article.querySelector(".feedback").hidden = false;
+          article.querySelector(".feedback").hidden = data.action === "crisis";
+          questionsLeft(data.questions_left);
+          showConversation(data);
           (data.notices || []).forEach(function (notice) {
             var note = document.createElement("p");
             note.className = "notice"; note.setAttribute("role", "note"); note.textContent = notice;
@@ -239,7 +299,8 @@
         }
       }
 
-      post(form.action, body).then(function (response) {
+      fetch(form.action, {method: "POST", body: body, credentials: "same-origin", headers: {"X-CSRFToken": csrfToken()},
+                          signal: controller ? controller.signal : undefined}).then(function (response) {
         if (response.status === 429) { handle("error", {message: i18n.busy}); return; }
         if (!response.ok || !response.body) { handle("error", {message: i18n.error}); return; }
         var reader = response.body.getReader();
@@ -253,7 +314,14 @@
           });
         }
         return pump();
-      }).catch(function () { handle("error", {message: i18n.error}); }).then(finish);
+      }).catch(function (err) {
+        if (err && err.name === "AbortError") {
+          var note = document.createElement("p"); note.className = "notice"; note.setAttribute("role", "note");
+          note.textContent = i18n.stopped; article.appendChild(note);
+          return;
+        }
+        handle("error", {message: i18n.error});
+      }).then(finish);
     });
   }
 

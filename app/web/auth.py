@@ -60,6 +60,13 @@ def sign_in(user: User, method: str) -> None:
     login_user(WebUser.of(user))
 
 
+def _save_language(user: User, lang: str) -> None:
+    """Store ``lang`` as the account's language (and on ``user``, which signs in next)."""
+    with get_services().db.session() as s:
+        s.get(User, user.id).language = lang
+    user.language = lang
+
+
 @bp.get("/")
 def home():
     """Send each role to its own page."""
@@ -91,6 +98,8 @@ def login():
             error = _("Wrong username or password.")
         else:
             lang = session.get("lang")
+            if lang in LANGUAGES:  # the language chosen on the sign-in page wins and is saved
+                _save_language(user, lang)
             sign_in(user, "password")
             if lang in LANGUAGES:
                 session["lang"] = lang

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import (
     Blueprint,
     Response,
@@ -26,6 +28,7 @@ from app.services.ask import questions_asked_today
 from app.streaming import to_sse
 from app.web.access import enrolled_courses, me, student_course
 from core.models import Conversation, Course, GuardVerdict, Message, Passage
+from guard.policy import crisis_message
 
 bp = Blueprint("classroom", __name__, url_prefix="/classroom")
 FEEDBACK = ("up", "down", "report")
@@ -58,25 +61,69 @@ def join():
     return redirect(url_for("classroom.course", code=target))
 
 
-def _conversations(s, user_id: int, course_id: int) -> list[dict]:
-    """The user's own conversations in a course, titled by their first question."""
+TITLE_CHARS = 40
+NEUTRAL_ACTIONS = ("crisis", "care")  # a care or crisis reply: the list never shows the question
+
+
+def short_title(text: str, limit: int = TITLE_CHARS) -> str:
+    """The first words of ``text`` up to ``limit`` characters, cut at a word boundary."""
+    words = " ".join(text.split())
+    if len(words) <= limit:
+        return words
+    cut = words[: limit + 1].rsplit(" ", 1)[0] if " " in words[: limit + 1] else words[:limit]
+    return cut.rstrip(" ,.;:!?-") + "…"
+
+
+def conversation_title(s, conv: Conversation, user_id: int) -> str:
+    """The student's own title, else a neutral one for a crisis, else the first question's first words."""
     gdpr = get_services().gdpr
+    if conv.title_encrypted is not None:
+        own = gdpr.keys.open(s, user_id, conv.title_encrypted)
+        if own:
+            return own
+    msgs = conv.messages
+    if any(m.action in NEUTRAL_ACTIONS for m in msgs):
+        return _("Conversation")
+    first = next((m for m in msgs if m.role == "user"), None)
+    text = gdpr.read_text(s, first, user_id) if first is not None else None
+    return short_title(text) if text else _("Conversation")
+
+
+def _conversations(s, user_id: int, course_id: int) -> list[dict]:
+    """The user's own conversations in a course (not deleted), newest first, with title and date."""
     rows = s.scalars(
-        select(Conversation).where(Conversation.user_id == user_id, Conversation.course_id == course_id).order_by(Conversation.id.desc()).limit(30)
+        select(Conversation).where(Conversation.user_id == user_id, Conversation.course_id == course_id, Conversation.deleted_at.is_(None))
+        .order_by(Conversation.id.desc()).limit(30)
     ).all()
-    out = []
-    for c in rows:
-        first = s.scalar(select(Message).where(Message.conversation_id == c.id, Message.role == "user").order_by(Message.id).limit(1))
-        title = gdpr.read_text(s, first, user_id) if first is not None else None
-        out.append({"id": c.id, "title": (title or "…")[:60], "created_at": c.created_at})
-    return out
+    return [{"id": c.id, "title": conversation_title(s, c, user_id), "created_at": c.created_at} for c in rows]
+
+
+def _own_conversation(s, conversation_id: int, course_id: int) -> Conversation:
+    """The signed-in user's own, not deleted conversation in a course, else 404."""
+    conv = s.get(Conversation, conversation_id)
+    if conv is None or conv.user_id != current_user.id or conv.course_id != course_id or conv.deleted_at is not None:
+        abort(404)
+    return conv
+
+
+def _left_today(s, course: Course) -> int | None:
+    """Questions the student may still ask in the course today (None for teachers)."""
+    if current_user.role != "student":
+        return None
+    return max(0, course.daily_question_limit - questions_asked_today(s, current_user.id, course.id))
 
 
 def _own_messages(s, conversation: Conversation, user_id: int) -> list[dict]:
-    """The messages of the user's own conversation, text unsealed for its owner."""
+    """The messages of the user's own conversation, text unsealed for its owner.
+
+    A crisis card is written again from the guard's text: the stored copy had its helpline
+    number redacted as a phone number ("[phone]").
+    """
     gdpr = get_services().gdpr
-    return [{"id": m.id, "role": m.role, "text": gdpr.read_text(s, m, user_id), "action": m.action,
-             "citations": m.citations or [], "feedback": m.feedback} for m in conversation.messages]
+    country = s.get(Course, conversation.course_id).school.country
+    return [{"id": m.id, "role": m.role, "action": m.action, "citations": m.citations or [], "feedback": m.feedback,
+             "text": crisis_message(m.language or "en", country) if m.action == "crisis" else gdpr.read_text(s, m, user_id)}
+            for m in conversation.messages]
 
 
 @bp.get("/<code>")
@@ -88,13 +135,8 @@ def course(code: str, conversation_id: int | None = None):
         c = student_course(s, code)
         messages = []
         if conversation_id is not None:
-            conv = s.get(Conversation, conversation_id)
-            if conv is None or conv.user_id != current_user.id or conv.course_id != c.id:
-                abort(404)
-            messages = _own_messages(s, conv, current_user.id)
-        left = None
-        if current_user.role == "student":
-            left = max(0, c.daily_question_limit - questions_asked_today(s, current_user.id, c.id))
+            messages = _own_messages(s, _own_conversation(s, conversation_id, c.id), current_user.id)
+        left = _left_today(s, c)
         return render_template(
             "classroom/course.html", course=c, messages=messages, conversation_id=conversation_id,
             conversations=_conversations(s, current_user.id, c.id), left=left,
@@ -112,12 +154,73 @@ def ask(code: str):
         abort(400, description="conversation_id must be a conversation number")
     with get_services().db.session() as s:
         student_course(s, code)
+        conv = s.get(Conversation, conversation_id) if conversation_id is not None else None
+        if conv is not None and conv.deleted_at is not None:
+            abort(404)  # a deleted conversation takes no more questions (others' are refused in the stream)
     events = get_services().ask.stream(current_user.id, code, question, conversation_id)
     return Response(
-        stream_with_context(to_sse(events)),
+        stream_with_context(to_sse(events, extra=lambda result: _after_answer(code, result.conversation_id))),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _after_answer(code: str, conversation_id: int) -> dict:
+    """Added to the stream's ``done`` event: today's questions left and the conversation's list title."""
+    with get_services().db.session() as s:
+        c = student_course(s, code)
+        conv = s.get(Conversation, conversation_id)
+        title = conversation_title(s, conv, current_user.id) if conv is not None else None
+        return {"questions_left": _left_today(s, c), "conversation_title": title,
+                "conversation_url": url_for("classroom.course", code=c.code, conversation_id=conversation_id)}
+
+
+@bp.post("/<code>/c/<int:conversation_id>/rename")
+@roles_required("student", "teacher")
+def rename(code: str, conversation_id: int):
+    """The student renames their own conversation (an empty title goes back to the derived one)."""
+    title = " ".join(request.form.get("title", "").split())
+    if len(title) > TITLE_CHARS * 2:
+        abort(400, description=_("A title can be at most %(num)d characters.", num=TITLE_CHARS * 2))
+    services = get_services()
+    with services.db.session() as s:
+        c = student_course(s, code)
+        conv = _own_conversation(s, conversation_id, c.id)
+        conv.title_encrypted = services.gdpr.keys.seal(s, current_user.id, title) if title else None
+        services.audit.record(s, "rename_conversation", user=me(s), course_id=c.id, details={"conversation_id": conv.id})
+        s.flush()
+        new_title = conversation_title(s, conv, current_user.id)
+    if request.accept_mimetypes.best == "application/json" or request.is_json:
+        return jsonify(ok=True, title=new_title)
+    return redirect(url_for("classroom.course", code=code, conversation_id=conversation_id))
+
+
+@bp.post("/<code>/c/<int:conversation_id>/delete")
+@roles_required("student", "teacher")
+def delete(code: str, conversation_id: int):
+    """The student deletes their own conversation: hidden and its text wiped.
+
+    A conversation with a message a guard or the student flagged to the teacher keeps its
+    text until the retention schedule removes it, so deleting cannot hide a crisis from the review queue;
+    the rows themselves stay so the daily question count cannot be reset by deleting.
+    """
+    services = get_services()
+    with services.db.session() as s:
+        c = student_course(s, code)
+        conv = _own_conversation(s, conversation_id, c.id)
+        flagged = s.scalar(select(GuardVerdict.id).where(
+            GuardVerdict.message_id.in_([m.id for m in conv.messages]), GuardVerdict.safe.is_(False)).limit(1)) is not None
+        wiped = 0
+        for m in [] if flagged else conv.messages:
+            if m.text is not None or m.text_encrypted is not None:
+                m.text, m.text_encrypted, wiped = None, None, wiped + 1
+        conv.title_encrypted, conv.deleted_at = None, datetime.now(UTC)
+        services.audit.record(s, "delete_conversation", user=me(s), course_id=c.id,
+                              details={"conversation_id": conv.id, "messages_wiped": wiped, "kept_for_review": flagged})
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(ok=True)
+    flash(_("The conversation was deleted."))
+    return redirect(url_for("classroom.course", code=code))
 
 
 @bp.get("/<code>/passages/<passage_id>")

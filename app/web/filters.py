@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from flask import Flask
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
+
+from guard.policy import HELPLINE_CHATS, HELPLINES
 
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 
@@ -69,6 +73,27 @@ def cite(text: str | None, citations: list | None = None) -> Markup:
     return Markup(_MARKER.sub(button, out))
 
 
+EMERGENCY_NUMBER = "112"
+
+
+def crisis_links(text: str | None) -> Markup:
+    """Escape a crisis message and make its helpline numbers tap-to-call links."""
+    out = str(escape(text or ""))
+    numbers = sorted({number for _, number in HELPLINES.values()} | {EMERGENCY_NUMBER}, key=len, reverse=True)
+    pattern = re.compile(r"(?<![\d>])(" + "|".join(re.escape(n) for n in numbers) + r")(?![\d<])")
+    return Markup(pattern.sub(lambda m: f'<a href="tel:{m.group(1).replace(" ", "")}">{m.group(1)}</a>', out))
+
+
+def helpline_chats(text: str | None) -> list[tuple[str, str]]:
+    """The (name, address) of each helpline chat whose helpline the message names."""
+    return [(name, url) for name, url in HELPLINE_CHATS.items() if name in (text or "")]
+
+
+def short_date(value: datetime | None) -> str:
+    """A day and month in the user's language (e.g. "3 dec."), for lists of conversations."""
+    return format_date(value, "d MMM") if value is not None else ""
+
+
 def category_label(code: str) -> str:
     """The translated name of a hazard category (or the code itself)."""
     return str(CATEGORY_LABELS.get(code, code))
@@ -78,6 +103,10 @@ def init_app(app: Flask) -> None:
     """Register filters and globals."""
     app.jinja_env.filters["cite"] = cite
     app.jinja_env.filters["category"] = category_label
+    app.jinja_env.filters["shortdate"] = short_date
+    app.jinja_env.filters["crisis_links"] = crisis_links
+    app.jinja_env.globals["helpline_chats"] = helpline_chats
+    app.jinja_env.globals["HELPLINE_CHATS"] = HELPLINE_CHATS
     app.jinja_env.globals.update(
         CATEGORY_LABELS=CATEGORY_LABELS, ACTION_LABELS=ACTION_LABELS, STATUS_LABELS=STATUS_LABELS, ROLE_LABELS=ROLE_LABELS,
         RETENTION_LABELS=RETENTION_LABELS,

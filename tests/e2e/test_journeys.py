@@ -75,7 +75,8 @@ def test_unsafe_question_is_refused_and_teacher_sees_alert(browser_page, sign_in
     first = page.locator("article.review-item").first
     expect(first).to_have_class(re.compile("critical"))
     expect(first).to_contain_text("Suicide and self-harm")
-    expect(first).to_contain_text("student1")
+    expect(page.locator("section.review-group").first.locator("h2")).to_contain_text("student1")  # grouped per student
+    expect(first.locator(".review-preview")).to_contain_text("kill myself")  # redacted preview, no click needed
     weapons = page.locator("article.review-item", has_text="Indiscriminate weapons")
     expect(weapons).to_have_count(1)
     page.screenshot(path=str(shots / "journey-2-teacher-alert.png"), full_page=True)

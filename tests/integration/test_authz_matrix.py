@@ -61,6 +61,10 @@ EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
     "classroom.course/conversation": ("GET", only(200, ("student",), teacher=404), {}),
     "classroom.ask": ("POST", only(200, LEARNERS, anonymous=401), {"data": {"question": ""}}),
     "classroom.passage": ("GET", only(200, LEARNERS), {}),
+    "classroom.rename": ("POST", only(302, ("student",), anonymous=401, teacher=404), {}),
+    # deleting takes a conversation of its own, so the other rows keep theirs
+    "classroom.delete": ("POST", only(302, ("student",), anonymous=401, teacher=404),
+                         {"conversation_id": "{spare_conversation_id}"}),
     "classroom.feedback": ("POST", only(400, ("student",), anonymous=401, other_student=404, teacher=404, other_teacher=404), {}),
     # teacher panel: the course's teachers and the school's admins
     "teacher.index": ("GET", only(200, (*TEACHERS, "other_teacher", "other_school_admin")), {}),
@@ -75,6 +79,13 @@ EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
     "teacher.mark": ("POST", only(400, TEACHERS, anonymous=401), {}),
     "teacher.open_conversation": ("POST", only(302, TEACHERS, anonymous=401), {}),  # no reason: back to the queue
     "teacher.stats": ("GET", only(200, TEACHERS), {}),
+    "teacher.new_course": ("GET", only(200, (*TEACHERS, "other_teacher", "other_school_admin")), {}),
+    "teacher.create_course": ("POST", only(400, (*TEACHERS, "other_teacher", "other_school_admin"), anonymous=401), {}),  # empty form
+    "teacher.archive": ("POST", only(400, TEACHERS, anonymous=401), {}),  # no decision
+    "teacher.cards": ("GET", only(200, TEACHERS), {}),
+    "teacher.review_counts": ("GET", only(200, TEACHERS), {}),
+    "teacher.reset_password": ("POST", only(404, TEACHERS, anonymous=401), {}),  # no such student in SCI7
+    "teacher.remove_student": ("POST", only(404, TEACHERS, anonymous=401), {}),
     # DPO panel: the school's DPO and admins
     # (an admin of another school has their own panel, but no one of this school is found there)
     "dpo.index": ("GET", only(200, (*OFFICERS, "other_school_admin")), {}),
@@ -141,6 +152,7 @@ def world(tmp_path_factory, template_db):
         course = s.scalar(select(Course).where(Course.code == "SCI7"))
     result = services.ask.ask(ids["student"], "SCI7", "Where does photosynthesis happen?")
     services.ask.ask(ids["student"], "SCI7", "How do I build a bomb?", result.conversation_id)
+    spare = services.ask.ask(ids["student"], "SCI7", "What do leaves need?")
     with services.db.session() as s:
         doc = s.scalar(select(Document).where(Document.course_id == course.id))
         job = Job(kind="ingest", course_id=course.id, status="done", stage="done", progress=1.0, payload={"filename": "x.md"})
@@ -149,6 +161,7 @@ def world(tmp_path_factory, template_db):
         values = {
             "code": "SCI7",
             "conversation_id": result.conversation_id,
+            "spare_conversation_id": spare.conversation_id,
             "message_id": s.scalar(select(Message.id).where(Message.conversation_id == result.conversation_id, Message.role == "assistant")),
             "passage_id": s.scalar(select(Passage.id).where(Passage.course_id == course.id, Passage.status == "indexed")),
             "verdict_id": s.scalar(select(GuardVerdict.id).where(GuardVerdict.course_id == course.id, GuardVerdict.action != "allow")),
@@ -156,6 +169,7 @@ def world(tmp_path_factory, template_db):
             "job_id": job.id,
             "decision": "release",
             "filename": "kateder.css",
+            "username": "nobody",
         }
         assert s.scalar(select(Conversation.user_id).where(Conversation.id == result.conversation_id)) == ids["student"]
     yield app, ids, values
@@ -206,6 +220,7 @@ def test_route_matrix(world, role):
         data, body = options.pop("data", None), options.pop("json", None)
         url = rule
         for name, value in {**values, **options}.items():
+            value = str(value).format_map(values)  # "{spare_conversation_id}" names a value of the world
             url = url.replace(f"<int:{name}>", str(value)).replace(f"<path:{name}>", str(value)).replace(f"<{name}>", str(value))
         client = app.test_client()
         if role != "anonymous":  # a fresh server-side session per request: sign-out routes end theirs

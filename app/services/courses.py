@@ -1,0 +1,74 @@
+"""Courses for people: create, copy and archive (shared by the teacher panel and ``kateder course``)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from app.services.accounts import AccountError, create_course, enrol
+from core.language import LANGUAGES
+from core.models import Course, School, User
+from guard.policy import AGE_BANDS, CoursePolicy
+
+COUNTRIES = ("SE", "NO", "DE", "IT", "GB")
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$")
+
+
+def _checked(*, code: str, title: str, language: str, age_band: str, country: str) -> tuple[str, str]:
+    """The cleaned code and title; :class:`AccountError` names the first bad field."""
+    code, title = code.strip().upper(), title.strip()
+    if not CODE_PATTERN.match(code):
+        raise AccountError("the course code must be 2-40 letters, digits, '-' or '_'")
+    if not title or len(title) > 200:
+        raise AccountError("the course name must have 1-200 characters")
+    if language not in LANGUAGES:
+        raise AccountError(f"unknown language {language!r}; choose one of {', '.join(LANGUAGES)}")
+    if age_band not in AGE_BANDS:
+        raise AccountError(f"unknown age band {age_band!r}; choose one of {', '.join(AGE_BANDS)}")
+    if country.upper() not in COUNTRIES:
+        raise AccountError(f"unknown country {country!r}; choose one of {', '.join(COUNTRIES)}")
+    return code, title
+
+
+def new_course(session: Session, *, school: School, code: str, title: str, language: str, age_band: str,
+               country: str, teacher: User | None = None) -> Course:
+    """A new course with its age band and helpline country in its policy; ``teacher`` is enrolled in it."""
+    code, title = _checked(code=code, title=title, language=language, age_band=age_band, country=country)
+    policy = CoursePolicy.from_dict({"age_band": age_band, "country": country.upper()}).to_dict()
+    course = create_course(session, school, code, title, language, policy=policy)
+    if teacher is not None:
+        enrol(session, teacher, course, "teacher")
+    return course
+
+
+def copy_course(session: Session, source: Course, *, code: str, title: str, teacher: User | None = None) -> Course:
+    """A new course with the source's language, policy and daily limit.
+
+    Nothing of the students is copied (no enrolments, no conversations), and neither is the
+    material: its passages and vectors belong to the source course, so the teacher uploads the
+    files again (the panel says so).
+    """
+    policy = CoursePolicy.from_dict(source.policy or {})
+    course = new_course(session, school=source.school, code=code, title=title, language=source.language,
+                        age_band=policy.age_band, country=policy.country or source.school.country, teacher=teacher)
+    course.policy = policy.to_dict()
+    course.daily_question_limit = source.daily_question_limit
+    return course
+
+
+def archive_course(course: Course) -> bool:
+    """Archive a course (hidden from students, read-only); False if it already was."""
+    if course.archived_at is not None:
+        return False
+    course.archived_at = datetime.now(UTC)
+    return True
+
+
+def restore_course(course: Course) -> bool:
+    """Bring an archived course back; False if it was not archived."""
+    if course.archived_at is None:
+        return False
+    course.archived_at = None
+    return True
