@@ -35,6 +35,12 @@ DEFAULTS: dict[str, Any] = {
     "VECTOR_BACKEND": "chroma",
     "CHROMA_HOST": "127.0.0.1",
     "CHROMA_PORT": 8000,
+    # several Chroma servers, courses sharded over them (docs/operations.md, "Several Chroma servers"):
+    # "name=host:port,name=host:port"; empty = the one CHROMA_HOST/CHROMA_PORT server. A course's
+    # server is stored with the course; a course not yet routed goes to CHROMA_DEFAULT_SERVER, or
+    # (empty) to a stable hash of its id over the servers
+    "CHROMA_SERVERS": "",
+    "CHROMA_DEFAULT_SERVER": "",
     # embedding model: "minilm" (bundled all-MiniLM-L6-v2), "e5" (bundled multilingual-e5-small),
     # or a path to a sentence-transformers directory. e5 by measurement: MiniLM is English-only,
     # BM25 + e5 was the best retriever in every language (docs/retrieval.md)
@@ -64,8 +70,18 @@ DEFAULTS: dict[str, Any] = {
     # cosine floor; 0 = the floor measured for the configured embedder (app.retrieval.DENSE_FLOORS)
     "RETRIEVAL_DENSE_FLOOR": 0.0,
     "RETRIEVAL_LEXICAL_FLOOR": 0.5,
+    # reranker of the best fused candidates: none (the relevance rule decides) | e5-cross
+    # (trained cross-encoder + per-language calibrated answerability, app/reranker.py)
+    "RETRIEVAL_RERANKER": "none",
+    "RERANK_CANDIDATES": 20,
+    "RERANKER_WEIGHTS": "",  # empty: the package's app/weights
     # grounding: drop generated sentences whose cited passage does not support them
     "GROUNDING_MIN_SUPPORT": 0.5,
+    # output guard (docs/retrieval.md, "The output guard's window"): before a sentence is released it
+    # reads the question and the last OUTPUT_GUARD_WINDOW sentences of the answer (the new one
+    # included); the answer's final sentence is held back until the whole answer has passed.
+    # 0 = the whole answer so far before every sentence
+    "OUTPUT_GUARD_WINDOW": 3,
     # ingestion
     "MAX_UPLOAD_BYTES": 50 * 1024 * 1024,
     "CHUNK_TOKENS": 200,
@@ -86,6 +102,14 @@ DEFAULTS: dict[str, Any] = {
     # hex HMAC key for audit pseudonyms; empty = <HOME>/secrets/pseudonym.key
     "PSEUDONYM_KEY": "",
     "ALERT_POLL_MS": 20000,  # how often the teacher's page checks for critical alerts
+    # crisis alerts by e-mail (app/notify.py, app/services/alerts.py): off while SMTP_HOST is empty;
+    # each school's admin then turns them on and sets the recipient (/teach/notifications)
+    "SMTP_HOST": "",
+    "SMTP_PORT": 25,
+    "SMTP_FROM": "kateder@localhost",
+    "SMTP_TIMEOUT": 10.0,
+    # this instance's address as people open it (e.g. https://kateder.school.example): links in e-mails
+    "PUBLIC_URL": "",
     "TOKEN_TTL_HOURS": 12,  # API bearer tokens (revocable: DELETE /api/v1/tokens/current)
     # browser sessions (docs/operations.md): signed out after this long without a request, and
     # after this long in all (a school day); sign-out, password change and erasure end them at once
@@ -151,6 +175,7 @@ DEFAULTS.update(GUARD_DEFAULTS)
 # KATEDER_* variables that are not configuration keys: tools and test suites read them directly
 ENVIRONMENT_ONLY = frozenset({
     "KATEDER_EVAL_DATA",  # app/evaluation.py: the evaluation data folder
+    "KATEDER_RERANKER_CACHE",  # app/reranker_training.py: cached embeddings, candidates and logits
     "KATEDER_TEST_PG",  # tests: the PostgreSQL admin URL
     "KATEDER_PRODUCTION_GUARD",  # tests/production: the guard backend of the production suite
     "KATEDER_SHARED_DATA",  # guard data and evaluation harnesses: the shared data folder

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.lexical import register_sqlite_functions
@@ -24,6 +25,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
     register_sqlite_functions(dbapi_connection)  # kateder_terms for the FTS5 triggers (migration 0006)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE touched (``Session.execute`` is typed as returning a plain ``Result``)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 class Database:
@@ -71,6 +77,26 @@ class Database:
     def migrate(self, revision: str = "head") -> None:
         """Bring the schema up to ``revision`` (creates a new database from empty)."""
         command.upgrade(self.alembic_config(), revision)
+
+    def compact(self) -> bool:
+        """VACUUM an SQLite database and truncate its WAL, so deleted rows leave no readable pages (erasure).
+
+        False for PostgreSQL, whose autovacuum reclaims the space (docs/gdpr.md).
+        """
+        if not self.is_sqlite:
+            return False
+        self.engine.dispose()  # pooled connections hold read snapshots that would keep old WAL frames
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            raw.commit()
+            old = raw.isolation_level
+            raw.isolation_level = None
+            try:
+                raw.execute("VACUUM")
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.isolation_level = old
+        return True
 
     def dispose(self) -> None:
         """Close all pooled connections."""

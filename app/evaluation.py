@@ -448,8 +448,12 @@ class EvalRun:
 
 
 def retrieval_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, components: Mapping[str, Any] | None = None,
-                   progress: Progress | None = None, *, chunk_tokens: int = 0) -> dict[str, Any]:
-    """Index ``evalset`` into a fresh store (in chunks if ``chunk_tokens``) and report retrieval metrics."""
+                   progress: Progress | None = None, *, chunk_tokens: int = 0, orphans: int = 0, seed: int = SEED) -> dict[str, Any]:
+    """Index ``evalset`` into a fresh store (in chunks if ``chunk_tokens``) and report retrieval metrics.
+
+    ``orphans`` > 0: that many answerable questions (seeded sample) are also asked of a copy
+    of the material without their gold passages; ``orphans.declined`` is the share declined.
+    """
     with EvalRun(dict(config or {}), dict(components or {})) as services:
         overlap = int(services.config.get("CHUNK_OVERLAP_TOKENS", 30))
         course_id = index_eval_set(services, evalset, progress=progress, chunk_tokens=chunk_tokens, overlap_tokens=overlap)
@@ -457,7 +461,19 @@ def retrieval_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, co
         report = metrics(runs, top_k=services.retriever.top_k)
         report["embedder"] = getattr(services.embedder, "name", "")
         report["mode"] = services.retriever.mode
+        report["reranker"] = getattr(services.retriever.reranker, "name", "none")
         report["chunk_tokens"] = chunk_tokens
+        if orphans > 0:
+            answerable = [q for q in evalset.questions if q.gold is not None]
+            chosen = random.Random(seed).sample(answerable, min(orphans, len(answerable)))
+            removed = {q.gold for q in chosen}
+            # passage ids are primary keys: the copy's carry a prefix (orphaned questions have no gold)
+            rest = EvalSet([EvalPassage(f"orphan:{p.id}", p.text, p.language, p.group) for p in evalset.passages if p.id not in removed], [])
+            orphan_id = index_eval_set(services, rest, "ORPHAN", progress=progress, chunk_tokens=chunk_tokens, overlap_tokens=overlap)
+            asked = [EvalQuestion(q.question, None, q.language, q.group) for q in chosen]
+            orphaned = metrics(run_questions(services.retriever, orphan_id, asked, progress=progress), top_k=services.retriever.top_k)
+            report["orphans"] = {"n": len(asked), "declined": orphaned.get("declined"),
+                                 "by_language": {lang: b.get("declined") for lang, b in orphaned["by_language"].items()}}
         return report
 
 

@@ -82,35 +82,61 @@ class Grounder:
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)|\n+")
+CONTEXT_WEIGHT = 0.5  # a follow-up's subject (the previous question's terms) counts half
 
 
-def extract_sentences(question: str, passages: Sequence[RetrievedPassage], language: str | None = None, limit: int = 2) -> list[tuple[str, int]]:
+def passage_sentences(text: str) -> list[str]:
+    """The sentences of a passage as quotes are cut from it (and found again in the document view)."""
+    return [s.strip() for s in _SENTENCE.split(text) if len(s.strip()) > 3]
+
+
+def extract_sentences(question: str, passages: Sequence[RetrievedPassage], language: str | None = None, limit: int = 2,
+                      *, context: str = "") -> list[tuple[str, int]]:
     """The sentences of ``passages`` that best answer ``question``, as (sentence, passage number).
 
     Sentences are scored by the IDF-weighted question terms they contain (stemmed, in
-    their own language), with a small preference for better-ranked passages; a second
-    sentence is added only if it scores at least 60 % of the best. Returned in reading order.
+    their own language), with a small preference for better-ranked passages. Only
+    sentences with a question term are quoted; ``context`` (a follow-up's previous
+    question) adds its terms at half weight, so "When did he become king?" after a
+    question about Gustav Vasa quotes Gustav Vasa's coronation, not another king. The
+    best sentence is kept; another is added only if it scores at least 60 % of the best
+    and comes from the same passage or answers a question term the quotes so far lack.
+    With no sentence holding a question term, the best sentence by ``context`` (else the
+    best-ranked passage's first) is quoted alone. Returned in reading order.
     """
     import math
     from collections import Counter
 
     wanted = set(terms(question, language))
-    candidates: list[tuple[int, int, str, set[str]]] = []
+    around = set(terms(context, language)) - wanted if context else set()
+    candidates: list[tuple[int, int, str, set[str], set[str]]] = []
     for number, p in enumerate(passages, 1):
-        for position, sentence in enumerate(s.strip() for s in _SENTENCE.split(p.text)):
-            if len(sentence) > 3:
-                candidates.append((number, position, sentence, set(terms(sentence, p.language or language)) & wanted))
+        for position, sentence in enumerate(passage_sentences(p.text)):
+            have = set(terms(sentence, p.language or language))
+            candidates.append((number, position, sentence, have & wanted, have & around))
     if not candidates:
         return []
-    df = Counter(t for *_, have in candidates for t in have)
+    df = Counter(t for *_, have, near in candidates for t in have | near)
     n = len(candidates)
+
+    def weight(found: set[str]) -> float:
+        return sum(math.log(1 + n / df[t]) for t in found)
+
     scored = sorted(
-        ((sum(math.log(1 + n / df[t]) for t in have) - 0.05 * (number - 1), number, position, sentence) for number, position, sentence, have in candidates),
+        ((weight(have) + CONTEXT_WEIGHT * weight(near) - 0.05 * (number - 1), number, position, sentence, have)
+         for number, position, sentence, have, near in candidates),
         key=lambda item: (-item[0], item[1], item[2]),
     )
-    best = [scored[0]]
-    for item in scored[1:limit]:
-        if item[0] > 0 and item[0] >= 0.6 * best[0][0]:
+    answering = [item for item in scored if item[4]]
+    if not answering:
+        return [(scored[0][3], scored[0][1])]
+    best = [answering[0]]
+    covered = set(answering[0][4])
+    for item in answering[1:]:
+        if len(best) >= limit or item[0] < 0.6 * best[0][0]:
+            break
+        if item[1] == best[0][1] or not item[4] <= covered:
             best.append(item)
+            covered |= item[4]
     best.sort(key=lambda item: (item[1], item[2]))
-    return [(sentence, number) for _, number, _, sentence in best]
+    return [(sentence, number) for _, number, _, sentence, _ in best]

@@ -119,6 +119,7 @@ class RetrievedPassage:
     lexical: float  # IDF-weighted share of the query's content terms found in the passage
     relevant: bool
     background: float | None = None  # mean cosine of the 5th-20th nearest passages (RelevanceRule)
+    rerank: float | None = None  # the reranker's calibrated probability (app.reranker), when one is configured
 
     def citation(self, number: int, excerpt_chars: int = 240) -> dict[str, Any]:
         """The JSON citation shown to students and returned by the API."""
@@ -163,9 +164,14 @@ class HybridRetriever:
     the cosine floor or ``RETRIEVAL_LEXICAL_FLOOR`` of coverage.
     """
 
-    def __init__(self, db, embedder, store, config: Mapping[str, Any]) -> None:
-        """Use ``db`` for visibility and BM25, ``embedder`` + ``store`` for the dense side."""
+    def __init__(self, db, embedder, store, config: Mapping[str, Any], reranker: Any = None) -> None:
+        """Use ``db`` for visibility and BM25, ``embedder`` + ``store`` for the dense side.
+
+        ``reranker`` (an ``app.reranker.Reranker``, optional) reorders the best fused
+        candidates and decides relevance in place of the rule.
+        """
         self.db, self.embedder, self.store = db, embedder, store
+        self.reranker = reranker
         self.top_k = int(config.get("RETRIEVAL_TOP_K", 4))
         self.mode = str(config.get("RETRIEVAL_MODE", "hybrid"))
         if self.mode not in MODES:
@@ -248,9 +254,13 @@ class HybridRetriever:
         dense = {h.id: h.score for h in dense_hits if h.id in info}
         background = background_of(list(dense.values()))
         fused = fuse([h for h in lexical if h[0] in info], dense, method=self.fusion, dense_weight=self.dense_weight)
-        ranked = sorted(fused, key=fused.get, reverse=True)[:k]
+        width = max(k, self.reranker.candidates) if self.reranker is not None else k
+        ranked = sorted(fused, key=fused.get, reverse=True)[:width]
         coverage = self._coverages(set(terms(query, language, stem=self.stem)), info)
-        return [self._passage(info[pid], score=fused[pid], cos=dense.get(pid, 0.0), cov=coverage[pid], background=background) for pid in ranked]
+        out = [self._passage(info[pid], score=fused[pid], cos=dense.get(pid, 0.0), cov=coverage[pid], background=background) for pid in ranked]
+        if self.reranker is not None:
+            out = self.reranker.rerank(query, language, out)
+        return out[:k]
 
     def _passage(self, row, *, score: float, cos: float, cov: float, background: float | None) -> RetrievedPassage:
         """One result with its provenance and relevance."""

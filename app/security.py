@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import wraps
+from functools import partial, wraps
 
-from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from app.config import DEFAULTS as CONFIG_DEFAULTS
+from app.errors import wants_json
 from app.services import accounts, sso
 from app.services.quota import storage_options
 from core.models import User
@@ -97,9 +98,23 @@ def _is_api() -> bool:
 
 def init_app(app: Flask) -> None:
     """Install sessions, CSRF, rate limits, security headers and (if configured) OIDC."""
+    secure = _configure(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    app.extensions["kateder_limiter"] = Limiter(key_func=rate_key, app=app, default_limits=[])
+    _install_sessions(app)
+    app.before_request(_check_csrf)
+    app.after_request(partial(_security_headers, secure=secure))
+    _install_oidc(app)
+
+
+def _configure(app: Flask) -> bool:
+    """Cookie flags, CSRF and rate-limit settings (defaults declared once, in app/config.py); True for secure cookies."""
     for key in ("COOKIE_SECURE", "RATELIMIT_STORAGE_URI", "RATELIMIT_ASK", "RATELIMIT_ASK_ADDRESS", "RATELIMIT_LOGIN",
                 "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
-        app.config.setdefault(key, CONFIG_DEFAULTS[key])  # declared once, in app/config.py
+        app.config.setdefault(key, CONFIG_DEFAULTS[key])
     secure = _flag(app.config["COOKIE_SECURE"])
     app.config.update(
         SESSION_COOKIE_SECURE=secure,
@@ -108,7 +123,7 @@ def init_app(app: Flask) -> None:
         REMEMBER_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        WTF_CSRF_CHECK_DEFAULT=False,  # checked below, so Bearer-token API calls can skip it
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in _check_csrf, so Bearer-token API calls can skip it
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         RATELIMIT_HEADERS_ENABLED=True,
     )
@@ -117,13 +132,11 @@ def init_app(app: Flask) -> None:
     for key in ("RATELIMIT_KEY_PREFIX", "RATELIMIT_STORAGE_TIMEOUT"):
         app.config.setdefault(key, CONFIG_DEFAULTS[key])
     app.config.update(RATELIMIT_STORAGE_OPTIONS=storage_options(app.config), RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True)
+    return secure
 
-    login_manager.login_view = "auth.login"
-    login_manager.session_protection = "basic"
-    login_manager.init_app(app)
-    csrf.init_app(app)
-    app.extensions["kateder_limiter"] = Limiter(key_func=rate_key, app=app, default_limits=[])
 
+def _install_sessions(app: Flask) -> None:
+    """Revocable sessions: the signed cookie's user counts only while its server-side record is live."""
     lifetime = accounts.SessionLifetime.from_config(app.config)
     app.config["PERMANENT_SESSION_LIFETIME"] = lifetime.absolute  # the cookie expires with the session
 
@@ -144,60 +157,69 @@ def init_app(app: Flask) -> None:
                 return None
             return WebUser.of(user)
 
-    @login_manager.unauthorized_handler
-    def unauthorized():
-        if _is_api() or request.accept_mimetypes.best == "application/json" or request.method != "GET":
-            abort(401)
-        return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+    login_manager.unauthorized_handler(_unauthorized)
 
-    @app.before_request
-    def check_csrf():
-        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or not app.config.get("WTF_CSRF_ENABLED", True):
-            return
-        if request.endpoint in CSRF_EXEMPT:
-            return
-        if _is_api():
-            if request.headers.get("Authorization", "").startswith("Bearer "):
-                return  # token-authenticated: no ambient credentials to forge
-            if request.endpoint == "api.create_token":
-                return  # exchanges credentials for a token; uses no session
-            if not current_user.is_authenticated:
-                return  # no session to ride on; the API answers 401 itself
-        try:
-            csrf.protect()
-        except (AttributeError, TypeError, UnicodeError):  # a malformed form (found by tests/integration/test_api_fuzz.py)
-            abort(400, description="The request body is malformed.")
 
-    @app.after_request
-    def security_headers(response):
-        if response.mimetype != "application/pdf":  # the browser's PDF viewer needs its own scripts
-            response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if secure:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.blueprint and not request.blueprint.startswith("static") and request.endpoint != "static":
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+def _unauthorized():
+    """Anonymous: 401 for the API, JSON clients and posts (app/errors.py answers it), else the login page."""
+    if wants_json() or request.method != "GET":
+        abort(401)
+    return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
 
-    providers = sso.load_providers(app.config)  # a wrong OIDC_PROVIDERS file stops the start with its line
+
+def _check_csrf() -> None:
+    """CSRF on every unsafe request, except LTI posts and API calls that carry no session to forge."""
+    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    if request.endpoint in CSRF_EXEMPT:
+        return
+    if _is_api():
+        if request.headers.get("Authorization", "").startswith("Bearer "):
+            return  # token-authenticated: no ambient credentials to forge
+        if request.endpoint == "api.create_token":
+            return  # exchanges credentials for a token; uses no session
+        if not current_user.is_authenticated:
+            return  # no session to ride on; the API answers 401 itself
+    try:
+        csrf.protect()
+    except (AttributeError, TypeError, UnicodeError):  # a malformed form (found by tests/integration/test_api_fuzz.py)
+        abort(400, description="The request body is malformed.")
+
+
+def _security_headers(response: Response, *, secure: bool) -> Response:
+    """CSP, no sniffing or framing, a strict referrer, HSTS behind TLS; no caching of app pages."""
+    if response.mimetype != "application/pdf":  # the browser's PDF viewer needs its own scripts
+        response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.blueprint and not request.blueprint.startswith("static") and request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _install_oidc(app: Flask) -> None:
+    """One OAuth client per configured identity provider (a wrong OIDC_PROVIDERS file stops the start with its line)."""
+    providers = sso.load_providers(app.config)
     app.extensions["kateder_sso"] = providers
-    if providers:
-        from authlib.integrations.flask_client import OAuth
+    if not providers:
+        return
+    from authlib.integrations.flask_client import OAuth
 
-        oauth = OAuth(app)
-        for provider in providers.values():
-            oauth.register(
-                provider.id,
-                client_id=provider.client_id,
-                client_secret=provider.client_secret or None,
-                server_metadata_url=provider.metadata_url,
-                # authlib checks state (in the session), nonce, the id_token's signature (JWKS), iss, aud and exp
-                client_kwargs={"scope": provider.scope, "code_challenge_method": "S256", "default_timeout": 10},
-            )
-        app.extensions["kateder_oidc"] = oauth
+    oauth = OAuth(app)
+    for provider in providers.values():
+        oauth.register(
+            provider.id,
+            client_id=provider.client_id,
+            client_secret=provider.client_secret or None,
+            server_metadata_url=provider.metadata_url,
+            # authlib checks state (in the session), nonce, the id_token's signature (JWKS), iss, aud and exp
+            client_kwargs={"scope": provider.scope, "code_challenge_method": "S256", "default_timeout": 10},
+        )
+    app.extensions["kateder_oidc"] = oauth
 
 
 def apply_limits(app: Flask) -> None:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from app.services.ask import AskError
+from core.errors import KatederError
 
 
 def sse(event: str, data: Any) -> str:
@@ -31,5 +31,5 @@ def to_sse(events: Iterator[dict[str, Any]], extra: Callable[[Any], dict[str, An
                 yield sse("done", event["result"].to_dict() | (extra(event["result"]) if extra else {}))
             else:
                 yield sse(kind, {k: v for k, v in event.items() if k != "type"})
-    except AskError as exc:
-        yield sse("error", {"error": exc.code, "message": exc.message, "status": exc.status})
+    except KatederError as exc:  # the same code and message as the JSON error (app/errors.py)
+        yield sse("error", {"error": exc.code, "message": exc.text(), "status": exc.status})

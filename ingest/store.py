@@ -269,6 +269,21 @@ class ChromaStore:
         with contextlib.suppress(Exception):
             self.client.delete_collection(name)
 
+    def drop(self, course_id: int) -> None:
+        """Remove every collection of a course here (its vectors moved to another server).
+
+        Unlike the internal clean-ups, a server that cannot be reached raises: the caller
+        must know that a copy was left behind.
+        """
+        from chromadb.errors import NotFoundError
+
+        live = collection_name(course_id)
+        with self._lock:
+            self._collections.pop(course_id, None)
+        for name in (live, f"{live}-rebuild", f"{live}-old"):
+            with contextlib.suppress(NotFoundError):
+                self.client.delete_collection(name)
+
     def count(self, course_id) -> int:
         """Number of passages in a course's collection."""
         return self._on_collection(course_id, lambda col: col.count())

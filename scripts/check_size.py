@@ -1,7 +1,13 @@
 """Report functions over 80 lines and modules over 600 lines (issue 14's size limits).
 
-Usage: python scripts/check_size.py [--max-function N] [--max-module N] [paths...]
-(default paths: app guard ingest core). Exits 1 when anything is over a limit.
+Usage: python scripts/check_size.py [--max-function N] [--max-module N] [--allow ENTRY ...] [paths...]
+(default paths: app guard ingest core). Exits 1 when anything is over a limit and not allowed.
+
+``--allow`` names one known offender that another piece of work is still splitting:
+``path/to/module.py`` (the module's length), ``path/to/module.py:Class.function`` (one
+function) or ``path/to/package/`` (everything under it). scripts/test.sh keeps the list,
+one commented entry per offender; an entry that no longer matches anything is reported so it
+can be removed.
 """
 
 from __future__ import annotations
@@ -33,9 +39,12 @@ def function_sizes(path: Path) -> list[tuple[str, int, int]]:
     return out
 
 
-def offenders(paths: list[str], *, max_function: int, max_module: int) -> list[str]:
-    """One line per function or module over its limit."""
-    lines: list[str] = []
+def offenders(paths: list[str], *, max_function: int, max_module: int) -> list[tuple[str, str]]:
+    """(allow-list key, report line) of every function or module over its limit.
+
+    The key is ``path`` for a module and ``path:qualified.name`` for a function.
+    """
+    found: list[tuple[str, str]] = []
     for root in paths:
         files = [Path(root)] if root.endswith(".py") else sorted(Path(root).rglob("*.py"))
         for path in files:
@@ -43,11 +52,19 @@ def offenders(paths: list[str], *, max_function: int, max_module: int) -> list[s
                 continue
             length = len(path.read_text(encoding="utf-8").splitlines())
             if length > max_module:
-                lines.append(f"{path}: module has {length} lines (limit {max_module})")
+                found.append((path.as_posix(), f"{path}: module has {length} lines (limit {max_module})"))
             for name, start, size in function_sizes(path):
                 if size > max_function:
-                    lines.append(f"{path}:{start}: {name} has {size} lines (limit {max_function})")
-    return lines
+                    found.append((f"{path.as_posix()}:{name}", f"{path}:{start}: {name} has {size} lines (limit {max_function})"))
+    return found
+
+
+def allowed_by(key: str, allow: list[str]) -> str | None:
+    """The allow-list entry that covers ``key`` (a module, a function, or a folder ending in ``/``), if any."""
+    for entry in allow:
+        if key == entry or (entry.endswith("/") and key.startswith(entry)):
+            return entry
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,10 +73,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", default=list(DEFAULT_PATHS))
     parser.add_argument("--max-function", type=int, default=80)
     parser.add_argument("--max-module", type=int, default=600)
+    parser.add_argument("--allow", action="append", default=[], metavar="ENTRY",
+                        help="a known offender: path.py, path.py:function or folder/ (repeatable)")
     args = parser.parse_args(argv)
     found = offenders(args.paths, max_function=args.max_function, max_module=args.max_module)
-    print("\n".join(found) if found else "all functions and modules within the limits")
-    return 1 if found else 0
+    used = {entry for key, _ in found if (entry := allowed_by(key, args.allow))}
+    new = [line for key, line in found if allowed_by(key, args.allow) is None]
+    for key, line in found:
+        if allowed_by(key, args.allow) is not None:
+            print(f"allowed: {line}")
+    for entry in args.allow:
+        if entry not in used:
+            print(f"note: --allow {entry} matches nothing over a limit any more; remove it from the list")
+    print("\n".join(new) if new else "all other functions and modules within the limits")
+    return 1 if new else 0
 
 
 if __name__ == "__main__":

@@ -16,6 +16,18 @@ fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 ruff check . || exit 1
 lint-imports || exit 1
+# Size limits (issue 14): functions <= 80 lines, modules <= 600 lines. The allow-list names
+# each known offender that its own piece of work is still splitting; anything else over a
+# limit fails the run (and an entry that no longer matches is reported, to be removed):
+#   app/services/dpia/               the DPIA export (the DPIA workstream is splitting it)
+#   guard/training/datasets.py       the guard's training data (in use by a running training)
+#   guard/training/train.py:train    the training loop (same)
+python scripts/check_size.py app guard ingest core \
+  --allow app/services/dpia/ \
+  --allow guard/training/datasets.py \
+  --allow guard/training/train.py:train || exit 1
+# Static types of guard/ and app/services/ ([tool.mypy] in pyproject.toml)
+mypy || exit 1
 python -m pytest -p no:cacheprovider "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then

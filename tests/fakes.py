@@ -62,6 +62,35 @@ class KeywordGuard:
         return Verdict(safe=not cats, categories=cats, score=0.99 if cats else 0.01, backend=self.name, model="fake")
 
 
+class SplitHarmGuard:
+    """Flags an answer that holds every one of ``parts``: harm that no single sentence carries.
+
+    Only answers are judged (the agent turn after the student's question); questions and
+    course material pass, so the parts may be ordinary words of the demo material.
+    ``fail`` makes the check that would flag raise instead (a guard that times out there).
+    """
+
+    name = "fake-split-harm"
+
+    def __init__(self, parts: Sequence[str], fail: bool = False) -> None:
+        """``parts``: lower-case phrases that are harmful only together."""
+        self.parts = tuple(parts)
+        self.fail = fail
+        self.answers: list[str] = []  # the answer texts checked, in order
+
+    def classify(self, conversation: Sequence[Message], *, role: Role) -> Verdict:
+        """Unsafe (S9) if the answer contains all the parts."""
+        text = conversation[-1].content
+        is_answer = role == "agent" and len(conversation) > 1
+        if is_answer:
+            self.answers.append(text)
+        harmful = is_answer and all(p in text.lower() for p in self.parts)
+        if harmful and self.fail:
+            raise TimeoutError("guard backend timed out")
+        cats = ("S9",) if harmful else ()
+        return Verdict(safe=not cats, categories=cats, score=0.99 if cats else 0.01, backend=self.name, model="fake")
+
+
 class EchoGenerator:
     """Answers with the first sentence of source [1], cited, streamed word by word."""
 

@@ -11,8 +11,8 @@ from app import get_services
 from app.params import MAX_ID, valid_id
 from app.security import record_failed_sign_in, sign_in_throttle
 from app.services import accounts
-from app.services.ask import AskError
 from app.services.audit import utc_iso
+from core.errors import UserError
 from core.models import User
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -22,13 +22,13 @@ def _json_body() -> dict:
     try:
         body = request.get_json(silent=True)
     except RecursionError:  # nested thousands deep (found by tests/integration/test_api_fuzz.py)
-        raise AskError("the JSON body is nested too deeply") from None
+        raise UserError("the JSON body is nested too deeply") from None
     if not isinstance(body, dict):
-        raise AskError("send a JSON object as the request body")
+        raise UserError("send a JSON object as the request body")
     try:  # "\ud800" escapes decode to lone surrogates, which no database can store
         json.dumps(body, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
-        raise AskError("the request contains invalid Unicode (a lone surrogate)") from None
+        raise UserError("the request contains invalid Unicode (a lone surrogate)") from None
     return body
 
 
@@ -71,11 +71,11 @@ def ask_arguments() -> tuple[str, int | None]:
     question = body.get("question")
     conversation_id = body.get("conversation_id")
     if not isinstance(question, str):
-        raise AskError("give the question as a string in 'question'")
+        raise UserError("give the question as a string in 'question'")
     if conversation_id is not None and (not isinstance(conversation_id, int) or isinstance(conversation_id, bool)):
-        raise AskError("'conversation_id' must be an integer")
+        raise UserError("'conversation_id' must be an integer")
     if conversation_id is not None and not valid_id(conversation_id):
-        raise AskError(f"'conversation_id' must be between 1 and {MAX_ID}")
+        raise UserError(f"'conversation_id' must be between 1 and {MAX_ID}")
     return question, conversation_id
 
 
@@ -85,7 +85,7 @@ def create_token():
     body = _json_body()
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
-        raise AskError("give 'username' and 'password' as strings")
+        raise UserError("give 'username' and 'password' as strings")
     services = get_services()
     with services.db.session() as s:
         attempt = accounts.sign_in(s, username, password, sign_in_throttle())

@@ -15,20 +15,14 @@ from app import get_services
 from app.api import login_required
 from app.services import accounts
 from core.models import Course, Document, Job, Passage
-from ingest.errors import IngestError
+from ingest.errors import IngestError, forbidden, not_found
 from ingest.jobs import KIND, job_dict
 
 bp = Blueprint("material_api", __name__, url_prefix="/api/v1")
 
 
-def _language() -> str:
-    return getattr(g.get("api_user"), "language", None) or "en"
-
-
-@bp.errorhandler(IngestError)
-def ingest_error(exc: IngestError):
-    """Ingestion errors as JSON in the user's language."""
-    return jsonify(error=exc.code, message=exc.message(_language())), exc.status
+# errors (IngestError for the file itself, NotFound and Forbidden for access) are answered as
+# JSON in the caller's language by app/errors.py, like every other KatederError
 
 
 def _course(code: str, *, teach: bool = True) -> tuple[int, str]:
@@ -36,10 +30,10 @@ def _course(code: str, *, teach: bool = True) -> tuple[int, str]:
     with get_services().db.session() as s:
         course = s.scalar(select(Course).where(Course.code == code))
         if course is None:
-            raise IngestError("no_course", course=code)
+            raise not_found("no_course", course=code)
         allowed = accounts.can_teach(s, g.api_user, course) if teach else accounts.can_ask(s, g.api_user, course)
         if not allowed or (teach and course.archived_at is not None and request.method != "GET"):
-            raise IngestError("forbidden")  # archived courses are read-only
+            raise forbidden()  # archived courses are read-only
         return course.id, course.language
 
 
@@ -47,7 +41,7 @@ def _document(course_id: int, document_id: int) -> Document:
     with get_services().db.session() as s:
         doc = s.get(Document, document_id)
         if doc is None or doc.course_id != course_id:
-            raise IngestError("no_document", document=document_id)
+            raise not_found("no_document", document=document_id)
         return doc
 
 
@@ -106,7 +100,7 @@ def _authorise_job(services, job_id: int) -> None:
         job = s.get(Job, job_id)
         course = s.get(Course, job.course_id) if job is not None and job.kind == KIND and job.course_id else None
         if course is None or not accounts.can_teach(s, g.api_user, course):
-            raise IngestError("no_job", job=job_id)
+            raise not_found("no_job", job=job_id)
 
 
 @bp.get("/jobs/<int:job_id>")
@@ -182,7 +176,7 @@ def review_passage(code: str, passage_id: str, decision: str):
     with services.db.session() as s:
         p = s.get(Passage, passage_id)
         if p is None or p.course_id != course_id or decision not in ("release", "reject"):
-            raise IngestError("no_passage", passage=passage_id)
+            raise not_found("no_passage", passage=passage_id)
     action = services.ingest.release_passage if decision == "release" else services.ingest.reject_passage
     passage = action(passage_id)
     with services.db.session() as s:
@@ -214,11 +208,11 @@ def original(code: str, document_id: int):
     course_id, _ = _course(code, teach=teach)
     doc = _document(course_id, document_id)
     if not teach and doc.version == 0:
-        raise IngestError("no_document", document=document_id)
+        raise not_found("no_document", document=document_id)
     try:
         data = get_services().files.get(doc.storage_path or doc.content_hash)
     except (FileNotFoundError, ValueError):
-        raise IngestError("no_document", document=document_id) from None
+        raise not_found("no_document", document=document_id) from None
     mimetype = doc.mime_type or "application/octet-stream"
     inline = mimetype in ("application/pdf", "text/html", "text/plain", "text/markdown")
     if mimetype == "text/html":

@@ -42,23 +42,45 @@ def audit_group() -> None:
     """The tamper-evident audit log."""
 
 
+def _school_id(services, ref: str | None) -> int | None:
+    """The id of the school given by id or exact name (None when not given); a CLI error if unknown."""
+    if ref is None:
+        return None
+    from sqlalchemy import select
+
+    from core.models import School
+
+    with services.db.session() as s:
+        school = s.get(School, int(ref)) if ref.isdigit() else s.scalar(select(School).where(School.name == ref))
+        if school is None:
+            raise click.ClickException(f"no school {ref!r}")
+        return school.id
+
+
 @audit_group.command("verify")
+@click.option("--school", "school_ref", default=None, help="Only this school's chain (id or exact name).")
+@click.option("--chain", "chain", default=None, help="Only this chain by key: legacy, installation or school:<id>.")
 @click.option("--json", "as_json", is_flag=True)
-def audit_verify(as_json: bool) -> None:
-    """Recompute the hash chain; exit 1 naming the first bad event."""
-    from app.services.audit import verify_chain
+def audit_verify(school_ref: str | None, chain: str | None, as_json: bool) -> None:
+    """Recompute the hash chains (every chain, or one); exit 1 naming the chain and its first bad event."""
+    from app.services.audit import chain_key, verify_chain
 
     services = open_services()
+    school_id = _school_id(services, school_ref)
+    if school_id is not None:
+        chain = chain_key(school_id)
     with services.db.session() as s:
-        report = verify_chain(s, services.audit.anchors())
+        report = verify_chain(s, services.audit.anchors(), chain=chain)
         if report["ok"]:
-            services.audit.anchor(s)
+            services.audit.anchor(s, None if chain is None else [chain])
     if as_json:
         emit(report, True)
+    elif report["ok"] and chain is not None:
+        click.echo(f"audit chain {chain} intact: {report['count']} events, head {report['head'][:16]}")
     elif report["ok"]:
-        click.echo(f"audit chain intact: {report['count']} events, head {report['head'][:16]}")
+        click.echo(f"audit chains intact: {len(report['chains'])} chains, {report['count']} events")
     else:
-        click.echo(f"audit chain broken at event {report['first_bad_seq']}: {report['problem']}", err=True)
+        click.echo(f"audit chain {report['chain']} broken at event {report['first_bad_seq']}: {report['problem']}", err=True)
     if not report["ok"]:
         sys.exit(1)
 
@@ -67,8 +89,9 @@ def audit_verify(as_json: bool) -> None:
 @click.option("--from", "start", required=True, help="First day (UTC), e.g. 2026-09-01.")
 @click.option("--to", "end", required=True, help="Last day (UTC), inclusive.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The .zip to write.")
+@click.option("--school", "school_ref", default=None, help="One school's export: its chain only (id or exact name).")
 @click.option("--json", "as_json", is_flag=True)
-def audit_export(start: str, end: str, out: Path, as_json: bool) -> None:
+def audit_export(start: str, end: str, out: Path, school_ref: str | None, as_json: bool) -> None:
     """Write the DPIA-ready audit export (record of processing, event log, statistics, report)."""
     from app.services.dpia import build_export
 
@@ -78,7 +101,7 @@ def audit_export(start: str, end: str, out: Path, as_json: bool) -> None:
     since = datetime.combine(first, time.min, UTC)
     until = datetime.combine(last + timedelta(days=1), time.min, UTC)
     services = open_services()
-    result = build_export(services, since, until, out, requested_by="cli")
+    result = build_export(services, since, until, out, requested_by="cli", school_id=_school_id(services, school_ref))
     emit(result, as_json, f"wrote {result['path']}: {result['events']} events, chain head {result['chain_head'][:16]}, {len(result['files'])} files")
 
 

@@ -136,24 +136,38 @@ def documents_delete(document_id: int, as_json: bool) -> None:
 @click.command("reindex")
 @click.option("--course", "course_codes", multiple=True, help="Course code (repeatable).")
 @click.option("--all", "all_courses", is_flag=True, help="Every course of the instance.")
+@click.option("--to-server", "to_server", default=None, metavar="NAME",
+              help="Move the courses' vectors to this server of CHROMA_SERVERS instead (copied from the old server).")
+@click.option("--reembed", is_flag=True, help="With --to-server: re-embed from the database instead of copying "
+              "(the old server is lost, or EMBEDDER changed).")
+@click.option("--drain-seconds", default=5.0, show_default=True, type=click.FloatRange(0, 300),
+              help="With --to-server: how long to wait after each change of route for calls under way to finish.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per course.")
-def reindex(course_codes: tuple[str, ...], all_courses: bool, as_json: bool) -> None:
+def reindex(course_codes: tuple[str, ...], all_courses: bool, to_server: str | None, reembed: bool,
+            drain_seconds: float, as_json: bool) -> None:
     """Re-embed course material with the configured embedder (after changing EMBEDDER).
 
     Reads the passages from the database, so nothing is uploaded again; students keep
-    searching the old vectors until the new ones are complete.
+    searching the old vectors until the new ones are complete. With --to-server the
+    courses move to another Chroma server (docs/operations.md, "Several Chroma servers"):
+    they answer from the old server until the new one holds everything.
     """
     from core.models import Course
     from ingest.reindex import reindex_course
 
     if bool(course_codes) == all_courses:
         raise click.UsageError("name the courses with --course CODE, or use --all")
+    if reembed and not to_server:
+        raise click.UsageError("--reembed goes with --to-server (a plain reindex always re-embeds)")
     services = open_services()
     if all_courses:
         with services.db.session() as s:
             courses = [(c.code, c.id) for c in s.scalars(select(Course).order_by(Course.id))]
     else:
         courses = [(code, course_id_of(services, code)) for code in course_codes]
+    if to_server:
+        _move(services, courses, to_server, reembed=reembed, drain_seconds=drain_seconds, as_json=as_json)
+        return
     embedder = services.embedder
     for code, course_id in courses:
         with ProgressBars() as bars:
@@ -163,6 +177,48 @@ def reindex(course_codes: tuple[str, ...], all_courses: bool, as_json: bool) -> 
         with services.db.session() as s:
             services.audit.record(s, "reindex", course_id=course_id, details={"passages": written, "embedder": embedder.name, "via": "cli"})
         emit({"course": code, "passages": written, "embedder": embedder.name}, as_json, f"{code}: {written} passages re-indexed with {embedder.name}")
+
+
+def _move(services, courses: list[tuple[str, int]], target: str, *, reembed: bool, drain_seconds: float, as_json: bool) -> None:
+    """``kateder reindex --to-server``: each course's vectors to ``target``, one course after the other."""
+    from ingest.reindex import MaterialChanged, move_to_server
+    from ingest.routing import RouteChanged, RoutingStore
+
+    store = services.vector_store
+    if not isinstance(store, RoutingStore):
+        raise click.UsageError("--to-server needs several Chroma servers: set CHROMA_SERVERS (docs/operations.md)")
+    if target not in store.stores:
+        raise click.UsageError(f"no Chroma server {target!r}; CHROMA_SERVERS names {', '.join(store.stores)}")
+    embedder = services.embedder if reembed else None
+    left_behind = False
+    for code, course_id in courses:
+        with ProgressBars() as bars:
+            label = f"{code}: embedding with {embedder.name} on {target}" if embedder else f"{code}: copying to {target}"
+            progress = None if as_json else lambda done, total, label=label: bars(label, done, total)
+            try:
+                moved = move_to_server(services.db, store, course_id, target, embedder=embedder,
+                                       drain_seconds=drain_seconds, progress=progress)
+            except (MaterialChanged, RouteChanged) as exc:
+                raise click.ClickException(f"{code}: not moved, it still answers from its old server: {exc}") from exc
+            except Exception as exc:
+                hint = "" if reembed else " (if the old server is lost, use --reembed)"
+                raise click.ClickException(f"{code}: not moved, it still answers from its old server: "
+                                           f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}{hint}") from exc
+        if not moved.already:
+            with services.db.session() as s:
+                services.audit.record(s, "vectors_moved", course_id=course_id, details={
+                    **moved.to_dict(), "embedder": embedder.name if embedder else None, "via": "cli"})
+        if moved.already:
+            line = f"{code}: already on {target}"
+        else:
+            line = f"{code}: moved from {moved.source} to {target}, {moved.copied} passages" + (
+                f" ({moved.repaired} repaired)" if moved.repaired else "")
+        if moved.left_on:
+            left_behind = True
+            line += f"; an old copy is left on {', '.join(moved.left_on)} (unreachable): run this again to delete it"
+        emit({"course": code, **moved.to_dict()}, as_json, line)
+    if left_behind:
+        sys.exit(1)
 
 
 COMMANDS = (worker, jobs_group, documents_group, reindex)

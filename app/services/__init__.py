@@ -63,10 +63,10 @@ class Services:
 
     @property
     def vector_store(self):
-        """The configured vector store."""
-        from ingest.store import build_vector_store
+        """The configured vector store (one per Chroma server behind a router with ``CHROMA_SERVERS``)."""
+        from ingest.routing import build_vector_store
 
-        return self._get("vector_store", lambda: build_vector_store(self.config, self.embedder.name))
+        return self._get("vector_store", lambda: build_vector_store(self.config, self.embedder.name, db=self.db))
 
     @property
     def generator(self):
@@ -80,7 +80,14 @@ class Services:
         """Hybrid retrieval over the course's visible material."""
         from app.retrieval import HybridRetriever
 
-        return self._get("retriever", lambda: HybridRetriever(self.db, self.embedder, self.vector_store, self.config))
+        return self._get("retriever", lambda: HybridRetriever(self.db, self.embedder, self.vector_store, self.config, self.reranker))
+
+    @property
+    def reranker(self):
+        """The configured reranker (``RETRIEVAL_RERANKER``), or None: the retriever's relevance rule."""
+        from app.reranker import build_reranker
+
+        return self._get("reranker", lambda: build_reranker(self.config))
 
     @property
     def files(self):
@@ -102,11 +109,13 @@ class Services:
     @property
     def jobs(self):
         """Background ingestion jobs: queue, atomic claim, runner."""
+        from app.services.alerts import ALERT_KIND
         from app.services.gdpr import COMPACT_KIND
         from ingest.jobs import JobRunner
 
         return self._get("jobs", lambda: JobRunner(self.db, self.ingest, self.config,
-                                                   tasks={COMPACT_KIND: self.gdpr.compact_task}))
+                                                   tasks={COMPACT_KIND: self.gdpr.compact_task,
+                                                          ALERT_KIND: self.alerts.email_task}))
 
     def start_job_thread(self) -> bool:
         """Run queued jobs in a thread of this process, when ``JOBS_IN_PROCESS`` is on (else ``kateder worker`` does)."""
@@ -137,6 +146,20 @@ class Services:
         from app.services.gdpr import Gdpr
 
         return self._get("gdpr", lambda: Gdpr(self))
+
+    @property
+    def notifier(self):
+        """Where staff notifications go: SMTP when ``SMTP_HOST`` is set, else None (nothing is sent)."""
+        from app.notify import build_notifier
+
+        return self._get("notifier", lambda: build_notifier(self.config))
+
+    @property
+    def alerts(self):
+        """Crisis alerts by e-mail for the schools that turned them on (app/services/alerts.py)."""
+        from app.services.alerts import CrisisAlerts
+
+        return self._get("alerts", lambda: CrisisAlerts(self))
 
     @property
     def ask(self):

@@ -7,11 +7,13 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.db import rowcount
 from core.models import (
     ROLES,
     ApiToken,
@@ -177,6 +179,10 @@ def failures_of(session: Session, throttle: Throttle, username: str) -> SignInTh
     return session.get(SignInThrottle, throttle.key(username))
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+@overload
+def _aware(value: None) -> None: ...
 def _aware(value: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes; every stored time is UTC."""
     if value is not None and value.tzinfo is None:
@@ -269,17 +275,17 @@ def list_tokens(session: Session, user_id: int) -> list[ApiToken]:
     """A user's unexpired tokens, newest first (the secrets themselves are never stored)."""
     now = utcnow()
     rows = session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())).all()
-    return [r for r in rows if _aware(r.expires_at) is None or _aware(r.expires_at) >= now]
+    return [r for r in rows if r.expires_at is None or _aware(r.expires_at) >= now]
 
 
 def revoke_token(session: Session, user_id: int, token_id: int) -> bool:
     """Revoke one of the user's own tokens; False if there is no such token of theirs."""
-    return session.execute(delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)).rowcount > 0
+    return rowcount(session.execute(delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id))) > 0
 
 
 def revoke_all_tokens(session: Session, user_id: int) -> int:
     """Revoke every API token of a user; how many there were."""
-    return session.execute(delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount
+    return rowcount(session.execute(delete(ApiToken).where(ApiToken.user_id == user_id)))
 
 
 # -- browser sessions (revocable: a row per session, checked on every request) --------
@@ -331,4 +337,4 @@ def end_session(session: Session, key: str | None) -> None:
 
 def end_all_sessions(session: Session, user_id: int) -> int:
     """End every browser session of a user ("sign out everywhere"); how many there were."""
-    return session.execute(delete(UserSession).where(UserSession.user_id == user_id)).rowcount
+    return rowcount(session.execute(delete(UserSession).where(UserSession.user_id == user_id)))

@@ -2,7 +2,8 @@
 
 One service for the JSON API, the browser's streamed answers and the CLI. ``stream``
 yields events; text reaches the caller one sentence at a time and only after the output
-guard has passed it in the context of the answer so far. A frozen ``Turn``
+guard has passed it with the question and the sentences just before it (the final sentence
+after the whole answer as well: ``OUTPUT_GUARD_WINDOW``). A frozen ``Turn``
 (app/services/turn.py) carries one question from step to step (docs/architecture.md).
 """
 
@@ -19,12 +20,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.citations import in_order
 from app.generation import load_prompt
 from app.grounding import Grounder, extract_sentences
 from app.params import valid_id
 from app.retrieval import RetrievedPassage
 from app.services.accounts import can_ask
 from app.services.turn import Access, Clock, Release, Reply, Turn
+from core.errors import Forbidden, KatederError, LimitReached, NotFound, Unavailable, UserError
 from core.language import detect_language, normalise_language
 from core.models import Conversation, Course, GuardVerdict, Message, User
 from guard.normalize import strip_invisible
@@ -38,40 +41,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)|\n+")
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
 
-class AskError(Exception):
-    """A problem the student (or API client) is told about, with an HTTP status."""
-
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str) -> None:
-        """Keep the user-facing message."""
-        super().__init__(message)
-        self.message = message
-
-
-class NotFound(AskError):
-    """The course or conversation does not exist (or is not visible to this user)."""
-
-    status, code = 404, "not_found"
-
-
-class Forbidden(AskError):
-    """The user may not ask in this course."""
-
-    status, code = 403, "forbidden"
-
-
-class LimitReached(AskError):
-    """The daily question limit set by the teacher is used up."""
-
-    status, code = 429, "daily_limit"
-
-
-class Unavailable(AskError):
-    """A component (model server, database, vector store) is down or too slow."""
-
-    status, code = 503, "unavailable"
+# The question path raises the one hierarchy (core/errors.py). AskError, the name the answer
+# stream and older callers catch, is its root: every user-facing error passes through as it is.
+AskError = KatederError
 
 
 @dataclass
@@ -107,12 +79,13 @@ _NOT_COVERED = {
     "it": "Il materiale del corso non tratta questo argomento, quindi non posso rispondere. Prova a chiedere al tuo insegnante.",
     "nb": "Dette dekkes ikke av kursmaterialet, så jeg kan ikke svare på det. Spør gjerne læreren din.",
 }
+# quotes (a language the answer model cannot write, or nothing it wrote was supported): said plainly
 _QUOTE_LABEL = {
-    "en": "From your course material:",
-    "sv": "Ur kursmaterialet (citat):",
-    "de": "Aus deinem Kursmaterial (Zitat):",
-    "it": "Dal materiale del corso (citazione):",
-    "nb": "Fra kursmaterialet (sitat):",
+    "en": "I found this in your course material. Here are the sentences, copied exactly as they are written:",
+    "sv": "Jag hittade det här i ditt kursmaterial. Här är meningarna, kopierade precis som de står:",
+    "de": "Das habe ich in deinem Kursmaterial gefunden. Hier sind die Sätze, genau so abgeschrieben, wie sie dort stehen:",
+    "it": "Ho trovato questo nel materiale del tuo corso. Ecco le frasi, copiate esattamente come sono scritte:",
+    "nb": "Jeg fant dette i kursmaterialet ditt. Her er setningene, kopiert nøyaktig slik de står:",
 }
 
 
@@ -168,6 +141,8 @@ class AskService:
         self.system_prompt = load_prompt("answer_system.txt")
         self.user_template = load_prompt("answer_user.txt")
         self.min_support = float(services.config.get("GROUNDING_MIN_SUPPORT", 0.5))
+        # sentences the output guard reads before releasing one (the new one included); 0: the whole answer
+        self.guard_window = max(0, int(services.config.get("OUTPUT_GUARD_WINDOW", 3)))
 
     # -- public API -----------------------------------------------------------------
     def ask(self, user_id: int, course_code: str, question: str, conversation_id: int | None = None) -> AskResult:
@@ -183,6 +158,8 @@ class AskService:
         turn = self.prepare(user_id=user_id, course_code=course_code, question=question,
                             conversation_id=conversation_id, clock=clock)
         turn = self.record_question(turn, clock)
+        if turn.checked.action == "crisis":  # before anything is sent: a closed connection cannot skip it
+            self.s.alerts.crisis(turn.course_id)
         yield {"type": "meta", "conversation_id": turn.conversation_id, "language": turn.language}
         if not turn.checked.allowed:
             text = turn.checked.message or not_covered_message(turn.language)
@@ -191,9 +168,13 @@ class AskService:
             reply = Reply(text=text, action=turn.checked.action, mode=mode, citations=[])
         else:
             passages = self.retrieve(turn, clock)
-            reply = yield from self.answer_stream(turn, passages, clock)
+            # citations numbered 1, 2, 3 in the order the student meets them (app/citations.py)
+            reply = yield from in_order(self.answer_stream(turn, passages, clock), passages=sum(p.relevant for p in passages))
+        result = self._finish(turn, reply, clock)
+        if reply.action == "crisis" and turn.checked.action != "crisis":  # the answer was the crisis
+            self.s.alerts.crisis(turn.course_id)
         # the adapters add their own fields to the final event (app/streaming.py: to_sse(extra=...))
-        yield {"type": "done", "result": self._finish(turn, reply, clock)}
+        yield {"type": "done", "result": result}
 
     # -- steps ----------------------------------------------------------------------
     def prepare(self, *, user_id: int, course_code: str, question: str, conversation_id: int | None, clock: Clock) -> Turn:
@@ -202,9 +183,9 @@ class AskService:
         # and an identifier split by them ("anna\u200b@example.se") is still found by the redaction
         question = strip_invisible(question or "").strip()
         if not question:
-            raise AskError("the question is empty")
+            raise UserError("the question is empty")
         if len(question) > MAX_QUESTION_CHARS:
-            raise AskError(f"the question is too long (at most {MAX_QUESTION_CHARS} characters)")
+            raise UserError(f"the question is too long (at most {MAX_QUESTION_CHARS} characters)")
         if conversation_id is not None and not valid_id(conversation_id):  # never reaches a query (app/params.py)
             raise NotFound("no such conversation")
         access = self._authorise(user_id, course_code, conversation_id)
@@ -236,7 +217,7 @@ class AskService:
             took_slot = user.role == "student"
             if took_slot and not self.s.quota.take(user.id, course.id, limit=course.daily_question_limit,
                                                    asked=questions_asked_today(s, user.id, course.id)):
-                raise LimitReached("you have reached today's question limit for this course; try again tomorrow")
+                raise LimitReached("you have reached today's question limit for this course; try again tomorrow", code="daily_limit")
             return Access(user_id=user.id, course_id=course.id, course_language=course.language,
                            policy=CoursePolicy.from_dict(course.policy), history=tuple(history),
                            conversation_id=conversation_id, took_slot=took_slot)
@@ -325,7 +306,7 @@ class AskService:
         elif turn.language in self.s.generator.info.languages:
             mode, pieces = "generated", self._generate(turn.question, relevant, list(turn.history))
         else:
-            mode, pieces = "extractive", self._quotes(turn.question, relevant, turn.language)
+            mode, pieces = "extractive", self._quotes(turn.question, relevant, turn.language, context=_context(turn))
         # generated sentences must be supported by a passage they cite (app/grounding.py);
         # the guard sees each sentence first, so an unsafe one stops the answer even if unsupported
         grounder = Grounder(relevant, turn.language, self.min_support) if mode == "generated" else None
@@ -342,7 +323,7 @@ class AskService:
                                     "(an OpenAI-compatible server started without --interrupt_requests False?)", turn.course_id)
                     # nothing the model wrote was supported: quote the material instead
                     release.mode = "extractive"
-                    stages.append((self._quotes(turn.question, relevant, turn.language), None))
+                    stages.append((self._quotes(turn.question, relevant, turn.language, context=_context(turn)), None))
         except AskError:
             raise
         except Exception as exc:  # the model server or the model failed: say so, keep the record
@@ -360,15 +341,10 @@ class AskService:
 
     def _release_sentences(self, turn: Turn, release: Release, *, stage: Iterator[str], ground: Grounder | None,
                            clock: Clock) -> Iterator[dict[str, Any]]:
-        """Output guard (in the context of the answer so far), then grounding, for each sentence."""
-        for sentence in _sentences(stage):
-            t = time.perf_counter()
-            candidate = " ".join([*release.released, sentence])
-            release.output = self.s.moderator.check_answer(turn.question, candidate, policy=turn.policy,
-                                                           language=turn.language)
-            release.guard_ms += _ms(t)
-            if not release.output.allowed:
-                release.blocked = True
+        """Output guard (a window of the answer; the whole answer before its final sentence), then grounding."""
+        for sentence, final in _sentences(stage):
+            read_whole = self._output_guard(turn, release, [*release.released, sentence], final=final)
+            if release.blocked:
                 return
             if ground is not None:
                 verdict = ground.check(sentence)
@@ -379,9 +355,38 @@ class AskService:
                 release.grounding["recited"] += int(verdict.changed)
                 sentence = verdict.text
             release.released.append(sentence)
+            if read_whole:
+                release.read_whole = len(release.released)
             if release.first_sentence_at is None:
                 release.first_sentence_at = _ms(clock.started)
             yield {"type": "sentence", "text": sentence}
+        # the stream ended on a sentence grounding removed: the released answer has not been read whole yet
+        if release.released and release.read_whole < len(release.released):
+            self._output_guard(turn, release, list(release.released), final=True)
+
+    def _output_guard(self, turn: Turn, release: Release, sentences: list[str], *, final: bool) -> bool:
+        """The output guard before the last of ``sentences`` is released; True when it read them all.
+
+        Each sentence is read with the question and the ``guard_window - 1`` sentences before
+        it, so harm split over neighbouring sentences is seen together; the final sentence
+        waits for a check of the whole answer as well (harm spread further apart). A window
+        that holds the whole answer is read once. An unsafe verdict, or a guard error (fail
+        closed, guard/policy.py), sets ``release.blocked``: the answer stops there.
+        """
+        whole = not self.guard_window or len(sentences) <= self.guard_window
+        texts = [sentences] if whole else [sentences[-self.guard_window :]]
+        if final and not whole:
+            texts.append(sentences)
+        for text in texts:
+            t = time.perf_counter()
+            release.output = self.s.moderator.check_answer(turn.question, " ".join(text), policy=turn.policy,
+                                                           language=turn.language)
+            release.guard_ms += _ms(t)
+            release.guard_checks += 1
+            if not release.output.allowed:
+                release.blocked = True
+                return False
+        return whole or final
 
     def _retrieve(self, course_id: int, query: str, history: list[tuple[str, str]]) -> list[RetrievedPassage]:
         """Retrieve; a short follow-up that finds nothing is retried with the previous question."""
@@ -399,14 +404,15 @@ class AskService:
         messages.append(("human", self.user_template.format(sources=sources, question=question)))
         return self.s.generator.stream(messages)
 
-    def _quotes(self, question: str, passages: list[RetrievedPassage], language: str) -> Iterator[str]:
+    def _quotes(self, question: str, passages: list[RetrievedPassage], language: str, context: str = "") -> Iterator[str]:
         """The extractive answer as a stream of lines."""
-        return iter(line + "\n" for line in self._extract(question, passages, language))
+        return iter(line + "\n" for line in self._extract(question, passages, language, context=context))
 
-    def _extract(self, question: str, passages: list[RetrievedPassage], language: str) -> list[str]:
-        """The best supporting sentences, quoted in their own language with citations."""
+    def _extract(self, question: str, passages: list[RetrievedPassage], language: str, context: str = "") -> list[str]:
+        """The best supporting sentences, quoted in their own language with citations (``context``: a follow-up's subject)."""
         label = _QUOTE_LABEL.get(language, _QUOTE_LABEL["en"])
-        return [label] + [f"«{sentence}» [{number}]" for sentence, number in extract_sentences(question, passages, language)]
+        quotes = extract_sentences(question, passages, language, context=context)
+        return [label] + [f"«{sentence}» [{number}]" for sentence, number in quotes]
 
     def _citations(self, answer: str, passages: list[RetrievedPassage], fallback: bool = True) -> list[dict[str, Any]]:
         """Citations for the [n] markers in the answer; the best passage when the model gave none."""
@@ -524,15 +530,43 @@ def _answer_details(turn: Turn, reply: Reply, *, model: str, message_id: int, ti
     }
 
 
-def _sentences(pieces: Iterator[str]) -> Iterator[str]:
-    """Regroup a stream of text pieces into whole sentences."""
-    buffer = ""
+def _context(turn: Turn) -> str:
+    """A follow-up's subject for the quotes: the previous question of the conversation (redacted)."""
+    return turn.history[-1][0] if turn.history else ""
+
+
+def _sentences(pieces: Iterator[str]) -> Iterator[tuple[str, bool]]:
+    """Regroup a stream of text pieces into whole sentences (as ``split_sentences`` cuts them).
+
+    Each comes with whether it is the answer's final sentence. A sentence is passed on as
+    soon as text after it begins (a cut needs it anyway); one that ends in a line break
+    waits for the next text or the end of the stream. A sentence that starts a new line
+    keeps its line break in front (two after a blank line), so lists, paragraphs and
+    quotes survive the " ".join of the released sentences.
+    """
+    buffer, newlines, first = "", 0, True
+    held: str | None = None  # a complete sentence that may still be the final one
     for piece in pieces:
         buffer += piece
-        done, buffer = split_sentences(buffer)
-        yield from done
-    if buffer.strip():
-        yield buffer.strip()
+        last = 0
+        for m in _SENTENCE_END.finditer(buffer):
+            sentence = buffer[last : m.start()].strip()
+            if sentence:
+                if held is not None:
+                    yield held, False
+                held = ("" if first else "\n" * min(newlines, 2)) + sentence
+                first, newlines = False, 0
+            newlines += m.group(0).count("\n")
+            last = m.end()
+        buffer = buffer[last:]
+        if held is not None and buffer.strip():
+            yield held, False
+            held = None
+    tail = buffer.strip()
+    if held is not None:
+        yield held, not tail
+    if tail:
+        yield ("" if first else "\n" * min(newlines, 2)) + tail, True
 
 
 def _verdict_row(result: ModerationResult, stage: str, course_id: int, message: Message | None = None) -> GuardVerdict:

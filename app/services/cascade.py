@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import FromClause, Table, delete, select, update
 from sqlalchemy.orm import Session
 
+from app.db import rowcount
 from core.models import Base
 
 
-def delete_with_dependents(s: Session, table: Table, ids: list[Any]) -> int:
+def delete_with_dependents(s: Session, table: Table | FromClause, ids: list[Any]) -> int:
     """Delete rows of ``table`` by primary key and, first, every row that references them.
 
-    Walks all model tables, so tables added later by other areas are covered: a nullable
+    ``table`` is a ``Table`` or a model's ``__table__``. Walks all model tables, so tables added later by other areas are covered: a nullable
     ``ON DELETE SET NULL`` reference is cleared, any other reference is deleted.
 
     Returns:
@@ -21,6 +22,7 @@ def delete_with_dependents(s: Session, table: Table, ids: list[Any]) -> int:
     """
     if not ids:
         return 0
+    table = cast(Table, table)  # a model's __table__ is a Table; SQLAlchemy types it as FromClause
     removed = 0
     pk = next(iter(table.primary_key.columns))
     for child in Base.metadata.tables.values():
@@ -34,5 +36,5 @@ def delete_with_dependents(s: Session, table: Table, ids: list[Any]) -> int:
             child_pk = next(iter(child.primary_key.columns))
             child_ids = list(s.scalars(select(child_pk).where(col.in_(ids))))
             removed += delete_with_dependents(s, child, child_ids)
-    removed += s.execute(delete(table).where(pk.in_(ids))).rowcount
+    removed += rowcount(s.execute(delete(table).where(pk.in_(ids))))
     return removed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.services.accounts import AccountError, create_course, enrol
@@ -16,19 +17,41 @@ COUNTRIES = ("SE", "NO", "DE", "IT", "GB")
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$")
 
 
+class CourseError(AccountError):
+    """A bad field of a new course: ``code`` names the problem and ``params`` fill its message.
+
+    The English text (``str(exc)``) is for the CLI and logs; the teacher panel shows its
+    own translation of ``code`` (app/web/teacher.py: ``COURSE_ERRORS``).
+    """
+
+    MESSAGES = {
+        "code": "the course code must be 2-40 letters, digits, '-' or '_'",
+        "title": "the course name must have 1-200 characters",
+        "language": "unknown language {value!r}; choose one of {choices}",
+        "age_band": "unknown age band {value!r}; choose one of {choices}",
+        "country": "unknown country {value!r}; choose one of {choices}",
+        "taken": "course code {value!r} is taken",
+    }
+
+    def __init__(self, code: str, **params: str) -> None:
+        """Keep the problem's code and values; the message is the English text."""
+        super().__init__(self.MESSAGES[code].format(**params))
+        self.code, self.params = code, params
+
+
 def _checked(*, code: str, title: str, language: str, age_band: str, country: str) -> tuple[str, str]:
-    """The cleaned code and title; :class:`AccountError` names the first bad field."""
+    """The cleaned code and title; :class:`CourseError` names the first bad field."""
     code, title = code.strip().upper(), title.strip()
     if not CODE_PATTERN.match(code):
-        raise AccountError("the course code must be 2-40 letters, digits, '-' or '_'")
+        raise CourseError("code")
     if not title or len(title) > 200:
-        raise AccountError("the course name must have 1-200 characters")
+        raise CourseError("title")
     if language not in LANGUAGES:
-        raise AccountError(f"unknown language {language!r}; choose one of {', '.join(LANGUAGES)}")
+        raise CourseError("language", value=language, choices=", ".join(LANGUAGES))
     if age_band not in AGE_BANDS:
-        raise AccountError(f"unknown age band {age_band!r}; choose one of {', '.join(AGE_BANDS)}")
+        raise CourseError("age_band", value=age_band, choices=", ".join(AGE_BANDS))
     if country.upper() not in COUNTRIES:
-        raise AccountError(f"unknown country {country!r}; choose one of {', '.join(COUNTRIES)}")
+        raise CourseError("country", value=country, choices=", ".join(COUNTRIES))
     return code, title
 
 
@@ -36,6 +59,8 @@ def new_course(session: Session, *, school: School, code: str, title: str, langu
                country: str, teacher: User | None = None) -> Course:
     """A new course with its age band and helpline country in its policy; ``teacher`` is enrolled in it."""
     code, title = _checked(code=code, title=title, language=language, age_band=age_band, country=country)
+    if session.scalar(select(Course.id).where(Course.code == code)) is not None:
+        raise CourseError("taken", value=code)
     policy = CoursePolicy.from_dict({"age_band": age_band, "country": country.upper()}).to_dict()
     course = create_course(session, school, code, title, language, policy=policy)
     if teacher is not None:

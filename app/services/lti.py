@@ -27,6 +27,7 @@ from pylti1p3.tool_config import ToolConfAbstract
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app.db import rowcount
 from app.services import accounts
 from core.language import LANGUAGES
 from core.lti_models import LtiContext, LtiLaunchState, LtiRegistration, LtiUser
@@ -246,7 +247,7 @@ class LaunchStore(LaunchDataStorage):
         with self._session() as s:
             result = s.execute(delete(LtiLaunchState).where(LtiLaunchState.key == self._prepare_key(key),
                                                             LtiLaunchState.expires_at > utcnow()))
-            return result.rowcount == 1
+            return rowcount(result) == 1
 
 
 class SingleUseNonces(SessionService):
@@ -286,13 +287,13 @@ def launch_user(s: Session, registration: LtiRegistration, claims: Mapping[str, 
     link = s.scalar(select(LtiUser).where(LtiUser.registration_id == registration.id, LtiUser.sub == sub))
     name = claims.get("name") if registration.keep_names and isinstance(claims.get("name"), str) else None
     if link is None:
-        school = s.get(School, registration.school_id)
+        school = s.get_one(School, registration.school_id)
         lang = _language(claims)
-        user = accounts.create_user(s, school, f"lti-{secrets.token_hex(8)}", secrets.token_urlsafe(32), role,
-                                    display_name=name[:120] if name else None, **({"language": lang} if lang in LANGUAGES else {}))
-        s.add(LtiUser(registration_id=registration.id, sub=sub[:255], user_id=user.id))
+        created = accounts.create_user(s, school, f"lti-{secrets.token_hex(8)}", secrets.token_urlsafe(32), role,
+                                       display_name=name[:120] if name else None, **({"language": lang} if lang in LANGUAGES else {}))
+        s.add(LtiUser(registration_id=registration.id, sub=sub[:255], user_id=created.id))
         s.flush()
-        return LaunchResult(user=user, role=role, created=True)
+        return LaunchResult(user=created, role=role, created=True)
     user = s.get(User, link.user_id)
     if user is None or not user.active:
         return LaunchResult(reason="inactive")
@@ -359,7 +360,7 @@ def resolve_launch(s: Session, registration: LtiRegistration, claims: Mapping[st
     if course is None and who.role == "student":
         return LaunchResult(reason="no_course", role=who.role)
     if course is not None:
-        enrol(s, who.user, course, who.role)
+        enrol(s, who.user, course, who.role)  # type: ignore[arg-type]  # launch_user gives every user a role
     return LaunchResult(user=who.user, course=course, role=who.role, created=who.created, role_changed_from=who.role_changed_from)
 
 

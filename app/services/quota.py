@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from limits.storage import Storage, storage_from_string
 
@@ -49,7 +49,8 @@ class DailyQuota:
     def from_config(cls, config: Mapping[str, Any]) -> DailyQuota:
         """The counter in the storage that the rate limits use."""
         uri = str(_setting(config, "RATELIMIT_STORAGE_URI"))
-        return cls(storage_from_string(uri, **storage_options(config)), prefix=str(_setting(config, "RATELIMIT_KEY_PREFIX")))
+        storage = cast(Storage, storage_from_string(uri, **storage_options(config)))  # memory:// or redis://, never async+
+        return cls(storage, prefix=str(_setting(config, "RATELIMIT_KEY_PREFIX")))
 
     def _key_and_expiry(self, user_id: int, course_id: int) -> tuple[str, int]:
         now = self.clock()

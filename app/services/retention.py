@@ -7,8 +7,9 @@ Categories and what a purge does to data older than the period:
 - ``conversations``: message rows, their guard verdicts and empty conversations are deleted.
 - ``audit_details``: an audit event's details are dropped; its hash commits to their SHA-256,
   so the chain still verifies (``retention_purge`` events keep theirs: they vouch for checkpoints).
-- ``audit_events``: whole events are deleted; a checkpoint keeps the last removed event's
-  seq and hash, and the ``retention_purge`` event written right after vouches for it.
+- ``audit_events``: whole events are deleted, per chain; a checkpoint keeps each chain's last
+  removed event's seq and hash, and a ``retention_purge`` event written right after in that
+  chain vouches for it (the installation chain's vouches for its own and the frozen legacy chain's).
 - ``access_log``: admin access records with reasons, and handled data-subject requests.
 - ``exports``: data-subject and audit export files left in the instance folder.
 """
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from app.services.audit import chain_order, chain_school
 from app.services.cascade import delete_with_dependents
 from core.models import (
     AccessLog,
@@ -144,19 +146,24 @@ class Retention:
                 .where(AuditEvent.details_digest.is_not(None), AuditEvent.action != "retention_purge")
                 .values(details={}, details_purged_at=now)
             ).rowcount
-            checkpoint = self._purge_events(s, cutoff["audit_events"])
-            report["audit_events"] = checkpoint["events_removed"] if checkpoint else 0
+            checkpoints = self._purge_events(s, cutoff["audit_events"])
+            report["audit_events"] = sum(c["events_removed"] for c in checkpoints)
             report["access_log"] = s.execute(delete(AccessLog).where(AccessLog.ts < cutoff["access_log"])).rowcount
             report["dsar_requests"] = s.execute(delete(DsarRequest).where(DsarRequest.created_at < cutoff["access_log"])).rowcount
             report["expired_tokens"] = s.execute(delete(ApiToken).where(ApiToken.expires_at < now)).rowcount
             report["export_files"] = self._purge_exports(cutoff["exports"])
             details = {k: v for k, v in report.items() if k not in ("ran_at",)}
-            if checkpoint:
-                details["checkpoint"] = checkpoint
+            # each school chain vouches for its own checkpoint, in chain order (writers lock one chain each)
+            for cp in checkpoints:
+                if chain_school(cp["chain"]) is not None:
+                    self.s.audit.record(s, "retention_purge", school_id=chain_school(cp["chain"]),
+                                        details={"ran_at": report["ran_at"], "checkpoint": cp})
+            if checkpoints:  # the installation chain vouches for its own and the legacy chain's
+                details["checkpoints"] = [cp for cp in checkpoints if chain_school(cp["chain"]) is None]
             event = self.s.audit.record(s, "retention_purge", details=details)
             report["audit_seq"] = event.seq
-            if checkpoint:
-                report["checkpoint"] = checkpoint
+            if checkpoints:
+                report["checkpoints"] = checkpoints
         with self.s.db.session() as s:
             self.s.audit.anchor(s)
         return report
@@ -173,16 +180,18 @@ class Retention:
         return removed
 
     @staticmethod
-    def _purge_events(s: Session, cutoff: datetime) -> dict[str, Any] | None:
-        """Delete events older than ``cutoff`` as a prefix of the chain, leaving a checkpoint."""
-        last_seq = s.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.ts < cutoff))
-        if last_seq is None:
-            return None
-        last = s.scalar(select(AuditEvent).where(AuditEvent.seq == last_seq))
-        removed = s.execute(delete(AuditEvent).where(AuditEvent.seq <= last_seq)).rowcount
-        s.add(AuditCheckpoint(seq=last.seq, hash=last.hash, ts=last.ts, events_removed=removed))
+    def _purge_events(s: Session, cutoff: datetime) -> list[dict[str, Any]]:
+        """Delete events older than ``cutoff`` as a prefix of each chain, leaving a checkpoint per chain."""
+        lasts = s.execute(select(AuditEvent.chain, func.max(AuditEvent.seq)).where(AuditEvent.ts < cutoff)
+                          .group_by(AuditEvent.chain)).all()
+        checkpoints = []
+        for chain, last_seq in sorted(lasts, key=lambda row: chain_order(row[0])):
+            last = s.scalar(select(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq == last_seq))
+            removed = s.execute(delete(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq <= last_seq)).rowcount
+            s.add(AuditCheckpoint(chain=chain, seq=last.seq, hash=last.hash, ts=last.ts, events_removed=removed))
+            checkpoints.append({"chain": chain, "seq": last.seq, "hash": last.hash, "events_removed": removed})
         s.flush()
-        return {"seq": last.seq, "hash": last.hash, "events_removed": removed}
+        return checkpoints
 
     def _purge_exports(self, cutoff: datetime) -> int:
         """Delete export files and folders older than ``cutoff`` from ``<HOME>/exports``."""

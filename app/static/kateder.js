@@ -29,6 +29,68 @@
     button.addEventListener("click", function () { window.print(); });
   });
 
+  // ---- phones: the header's menu and the conversation list sit behind a button (CSS folds them) --
+  function foldable(button, host) {
+    if (!button || !host) { return; }
+    button.hidden = false;
+    host.classList.add("foldable");
+    button.addEventListener("click", function () {
+      var open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      host.classList.toggle("open", open);
+    });
+  }
+  foldable(document.querySelector(".menu-toggle"), document.querySelector("header.top"));
+  foldable(document.querySelector(".history-toggle"), document.querySelector(".chat-layout"));
+
+  // ---- safe HTML from the server (answers, passages): copied element by element, never innerHTML --
+  var SAFE_TAGS = {P: 1, BR: 1, STRONG: 1, EM: 1, CODE: 1, UL: 1, OL: 1, LI: 1, H4: 1, H5: 1, H6: 1, BLOCKQUOTE: 1,
+                   MARK: 1, A: 1, BUTTON: 1, SPAN: 1, TABLE: 1, THEAD: 1, TBODY: 1, TR: 1, TH: 1, TD: 1};
+  var SAFE_ATTRS = {"class": 1, "data-cite": 1, "aria-label": 1, "start": 1, "href": 1, "type": 1};
+
+  function safeCopy(source, target) {
+    Array.prototype.forEach.call(source.childNodes, function (node) {
+      if (node.nodeType === 3) { target.appendChild(document.createTextNode(node.nodeValue)); return; }
+      if (node.nodeType !== 1 || node.tagName === "SCRIPT" || node.tagName === "STYLE") { return; }
+      if (!SAFE_TAGS[node.tagName]) { safeCopy(node, target); return; }  // an unknown element: its text only
+      var el = document.createElement(node.tagName.toLowerCase());
+      Array.prototype.forEach.call(node.attributes, function (a) {
+        if (!SAFE_ATTRS[a.name]) { return; }
+        if (a.name === "href" && !/^\/(?![\/\\])/.test(a.value)) { return; }  // links to our own pages only
+        el.setAttribute(a.name, a.value);
+      });
+      safeCopy(node, el);
+      target.appendChild(el);
+    });
+  }
+
+  function setHtml(container, html) {
+    var parsed = new DOMParser().parseFromString(html || "", "text/html");  // parsed inert: nothing runs
+    container.textContent = "";
+    safeCopy(parsed.body, container);
+  }
+
+  function plainText(node) {
+    // the answer as text for the clipboard: paragraphs, list items, [n] for citation buttons
+    var out = "";
+    Array.prototype.forEach.call(node.childNodes, function (n) {
+      if (n.nodeType === 3) { out += n.nodeValue.replace(/\s*\n\s*/g, " "); return; }
+      if (n.nodeType !== 1 || n.classList.contains("visually-hidden") || n.classList.contains("quote-place") ||
+          n.classList.contains("typing")) { return; }
+      var tag = n.tagName;
+      if (tag === "BR") { out += "\n"; }
+      else if (tag === "BUTTON") { out += "[" + n.textContent.trim() + "]"; }
+      else if (tag === "LI") {
+        var list = n.parentNode;
+        var start = parseInt(list.getAttribute("start") || "1", 10);
+        var bullet = list.tagName === "OL" ? (Array.prototype.indexOf.call(list.children, n) + start) + ". " : "- ";
+        out += bullet + plainText(n).trim() + "\n";
+      } else if (/^(P|H\d|BLOCKQUOTE|UL|OL|TABLE|TR)$/.test(tag)) { out += "\n" + plainText(n).trim() + "\n\n"; }
+      else { out += plainText(n); }
+    });
+    return out;
+  }
+
   // ---- teacher: poll for new critical alerts (self-harm) on every teacher page ---------
   var live = document.getElementById("live-alert");
   if (live) {
@@ -91,8 +153,8 @@
       b.dataset.section = c.section || ""; b.dataset.excerpt = c.excerpt || "";
       var num = document.createElement("span"); num.className = "num"; num.textContent = String(c.number);
       b.appendChild(num);
-      var label = " " + (c.document || "");
-      if (c.page) { label += ", " + (i18n.page || "page PAGE").replace("PAGE", c.page); }
+      var label = " " + (c.label || c.document || "");
+      if (!c.label && c.page) { label += ", " + (i18n.page || "page PAGE").replace("PAGE", c.page); }
       b.appendChild(document.createTextNode(label));
       li.appendChild(b); list.appendChild(li);
     });
@@ -120,11 +182,13 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (p) {
           if (!p) { return; }
-          if (p.text) { quote.textContent = p.text; }
+          if (p.html) { setHtml(quote, p.html); } else if (p.text) { quote.textContent = p.text; }
           var link = document.getElementById("source-original");
-          if (link && p.document_id && form.dataset.originalUrl) {
-            link.href = form.dataset.originalUrl.replace(/\/0\/original$/, "/" + p.document_id + "/original") +
-              (p.page ? "#page=" + p.page : "");
+          if (link && p.document_id && form.dataset.documentUrl) {
+            // the document itself, rendered, scrolled to this passage and highlighted (classroom.document)
+            var conversation = form.querySelector('input[name="conversation_id"]').value;
+            link.href = form.dataset.documentUrl.replace(/\/0$/, "/" + p.document_id) + "?passage=" + encodeURIComponent(p.id) +
+              (conversation ? "&c=" + encodeURIComponent(conversation) : "") + "#passage-" + encodeURIComponent(p.id);
             link.hidden = false;
           }
         })
@@ -136,8 +200,37 @@
     var cite = ev.target.closest("button.cite, button.source");
     if (cite) { openSource(cite); return; }
     var fb = ev.target.closest("button[data-feedback]");
-    if (fb && form) { sendFeedback(fb); }
+    if (fb && form) { sendFeedback(fb); return; }
+    var copy = ev.target.closest("button[data-copy]");
+    if (copy) { copyAnswer(copy); }
   });
+
+  function copyAnswer(button) {
+    var article = button.closest("article");
+    var status = article.querySelector(".feedback-status");
+    var text = plainText(article.querySelector(".text")).replace(/[ \t]+\n/g, "\n").replace(/\n[ \t]+/g, "\n")
+      .replace(/\n{3,}/g, "\n\n").trim();
+    var sources = Array.prototype.map.call(article.querySelectorAll(".sources .source"), function (b) {
+      return b.textContent.trim().replace(/^(\d+)\s+/, "[$1] ");
+    });
+    if (sources.length) { text += "\n\n" + (i18n.sources || "Sources") + ":\n" + sources.join("\n"); }
+    var copied = function () { status.textContent = i18n.copied; };
+    var failed = function () { status.textContent = i18n.copyFailed; };
+    var byHand = function () {  // older browsers, or no clipboard permission
+      var area = document.createElement("textarea");
+      area.value = text; area.setAttribute("readonly", ""); area.className = "visually-hidden";
+      document.body.appendChild(area); area.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+      area.remove(); button.focus();
+      if (ok) { copied(); } else { failed(); }
+    };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(copied, byHand);
+    } else {
+      byHand();
+    }
+  }
 
   function sendFeedback(button) {
     var article = button.closest("article");
@@ -186,6 +279,29 @@
     });
     if (stop) { stop.addEventListener("click", function () { if (controller) { controller.abort(); } }); }
 
+    // "Ask again": the same question once more in this conversation (it counts as a question)
+    messages.addEventListener("click", function (ev) {
+      var again = ev.target.closest("button[data-regenerate]");
+      if (!again || submit.disabled) { return; }
+      var asked = again.closest("article").previousElementSibling;
+      while (asked && !asked.classList.contains("user")) { asked = asked.previousElementSibling; }
+      if (!asked) { return; }
+      question.value = asked.querySelector(".text").textContent;
+      form.requestSubmit();
+    });
+
+    // the newest text stays in sight (above the question box, which is sticky on phones)
+    function atBottom() {
+      var root = document.documentElement;
+      return root.scrollHeight - (window.scrollY + window.innerHeight) < 120;
+    }
+    function toBottom() { window.scrollTo(0, document.documentElement.scrollHeight); }
+
+    function busy(on) {
+      submit.disabled = on;
+      messages.querySelectorAll("button[data-regenerate]").forEach(function (b) { b.disabled = on; });
+    }
+
     function crisisLinks(article, textNode) {
       // helpline numbers become tap-to-call links; a helpline with a chat gets its link
       var text = textNode.textContent;
@@ -227,6 +343,8 @@
         var link = document.createElement("a"); link.href = data.conversation_url;
         var name = document.createElement("span"); name.className = "conv-title";
         link.appendChild(name); item.appendChild(link); list.insertBefore(item, list.firstChild);
+        var toggle = document.querySelector(".history-toggle");
+        if (toggle) { toggle.textContent = toggle.dataset.label + " (" + list.children.length + ")"; }
       }
       list.querySelectorAll("a[aria-current]").forEach(function (a) { a.removeAttribute("aria-current"); });
       item.querySelector("a").setAttribute("aria-current", "page");
@@ -245,9 +363,10 @@
       var article = document.getElementById("answer-template").content.firstElementChild.cloneNode(true);
       var textNode = article.querySelector(".text");
       messages.appendChild(article);
+      toBottom();
       article.setAttribute("aria-busy", "true");
       status.textContent = i18n.thinking;
-      submit.disabled = true;
+      busy(true);
       controller = window.AbortController ? new AbortController() : null;
       if (stop) { stop.hidden = false; }
       var body = new FormData(form);
@@ -255,7 +374,7 @@
       var sentences = [];
 
       function finish() {
-        submit.disabled = false; status.textContent = ""; controller = null;
+        busy(false); status.textContent = ""; controller = null;
         if (stop) { stop.hidden = true; }
         var typing = textNode.querySelector(".typing");
         if (typing) { typing.remove(); }
@@ -264,11 +383,18 @@
       }
 
       function handle(event, data) {
+        var stick = atBottom();
+        show(event, data);
+        if (stick) { toBottom(); }
+      }
+
+      function show(event, data) {
         if (event === "meta") {
           form.querySelector('input[name="conversation_id"]').value = data.conversation_id;
+          if (data.language) { textNode.lang = data.language; p.lang = data.language; }  // the answer's own language
         } else if (event === "sentence") {
           sentences.push(data.text);
-          textNode.textContent = sentences.join(" ");
+          if (data.html !== undefined) { setHtml(textNode, data.html); } else { textNode.textContent = sentences.join(" "); }
           status.textContent = "";
         } else if (event === "refusal") {
           article.classList.add(data.action === "crisis" ? "crisis" : "refusal");
@@ -282,9 +408,12 @@
         } else if (event === "done") {
           article.dataset.messageId = data.message_id;
           article.dataset.sentences = String(sentences.length);
-          citeButtons(textNode, data.answer, data.citations || []);
+          if (data.action !== "crisis") {  // the crisis card keeps its tap-to-call links
+            if (data.answer_html !== undefined) { setHtml(textNode, data.answer_html); }
+            else { citeButtons(textNode, data.answer, data.citations || []); }
+          }
           renderSources(article, data.citations || []);
-          article.querySelector(".feedback").hidden = data.action === "crisis";
+          article.querySelector(".answer-actions").hidden = data.action === "crisis";
           questionsLeft(data.questions_left);
           showConversation(data);
           (data.notices || []).forEach(function (notice) {
@@ -368,20 +497,24 @@
 
       function fail(message) { li.classList.add("failed"); stage.textContent = message; cancel.hidden = true; }
 
+      // the material list refreshes itself on this (static/teacher.js)
+      function finished(job) {
+        document.dispatchEvent(new CustomEvent("kateder:job-finished", {detail: {id: job.id, status: job.status}}));
+      }
+
       function poll(url) {
         fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (job) {
           var percent = Math.round(job.progress || 0);
           bar.value = percent;
           if (job.status === "cancelled") {
-            fail(labels.cancelled);
+            fail(labels.cancelled); finished(job);
           } else if (job.status === "done") {
             bar.value = 100; li.classList.add("done"); cancel.hidden = true;
             var result = job.result || {};
             stage.textContent = labels.done + (result.held ? " · " + labels.held : "");
-            var again = document.getElementById("reload-material");
-            if (again) { again.hidden = false; }
+            finished(job);
           } else if (job.status === "failed") {
-            fail(labels.failed + ": " + (job.error || ""));
+            fail(labels.failed + ": " + (job.error || "")); finished(job);
           } else {
             stage.textContent = (labels["stage_" + job.stage] || job.stage) + " · " + percent + " %";
             window.setTimeout(function () { poll(url); }, 300);

@@ -24,13 +24,12 @@ def select_locale() -> str:
 def init_app(app: Flask) -> None:
     """Install security, translations and the browser blueprints on ``app``."""
     from app import security
-    from app.web import admin, auth, classroom, dpo, errors, filters, lti, teacher
+    from app.web import admin, auth, classroom, dpo, filters, lti, teacher
 
     security.init_app(app)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
-    filters.init_app(app)
-    errors.init_app(app)
+    filters.init_app(app)  # error pages: app/errors.py, registered by create_app
     for module in (auth, classroom, teacher, dpo, admin, lti):
         app.register_blueprint(module.bp)
     security.apply_limits(app)

@@ -31,7 +31,7 @@ def security():
         events = s.scalars(
             select(AuditEvent)
             .where(AuditEvent.action.in_(SECURITY_ACTIONS), or_(AuditEvent.school_id == school_id, AuditEvent.school_id.is_(None)))
-            .order_by(AuditEvent.seq.desc())
+            .order_by(AuditEvent.id.desc())  # seq counts per chain; ids follow insertion order
             .limit(200)
         ).all()
         rows = [{"ts": e.ts, "action": e.action, "subject": e.subject, "role": e.role,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -21,13 +24,15 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app import get_services
+from app.citations import renumber
 from app.params import parse_int
 from app.security import roles_required
 from app.services import accounts
 from app.services.ask import questions_asked_today
 from app.streaming import to_sse
 from app.web.access import enrolled_courses, me, student_course
-from core.models import Conversation, Course, GuardVerdict, Message, Passage
+from app.web.rendering import answer_html, document_html, markdown, source_labels
+from core.models import Conversation, Course, Document, GuardVerdict, Message, Passage
 from guard.policy import crisis_message
 
 bp = Blueprint("classroom", __name__, url_prefix="/classroom")
@@ -117,13 +122,35 @@ def _own_messages(s, conversation: Conversation, user_id: int) -> list[dict]:
     """The messages of the user's own conversation, text unsealed for its owner.
 
     A crisis card is written again from the guard's text: the stored copy had its helpline
-    number redacted as a phone number ("[phone]").
+    number redacted as a phone number ("[phone]"). An answer is shown as safe HTML with its
+    citations numbered in order (older answers may have stored a "2" with no "1").
     """
     gdpr = get_services().gdpr
-    country = s.get(Course, conversation.course_id).school.country
-    return [{"id": m.id, "role": m.role, "action": m.action, "citations": m.citations or [], "feedback": m.feedback,
-             "text": crisis_message(m.language or "en", country) if m.action == "crisis" else gdpr.read_text(s, m, user_id)}
-            for m in conversation.messages]
+    course = s.get(Course, conversation.course_id)
+    out, question = [], ""
+    for m in conversation.messages:
+        text = crisis_message(m.language or "en", course.school.country) if m.action == "crisis" else gdpr.read_text(s, m, user_id)
+        item = {"id": m.id, "role": m.role, "action": m.action, "citations": m.citations or [], "feedback": m.feedback, "text": text,
+                "language": m.language}
+        if m.role == "user":
+            question = text or ""
+        elif m.action != "crisis":
+            item["text"], citations = renumber(text or "", item["citations"])
+            item["citations"] = source_labels(citations)
+            item["html"] = answer_html(item["text"], item["citations"], question=question, language=m.language,
+                                       place=_place(course.code, conversation.id))
+        out.append(item)
+    return out
+
+
+def _place(code: str, conversation_id: int | None):
+    """Where a quote sits in its document: the document view, scrolled to the passage, the sentence marked."""
+
+    def url(citation: dict[str, Any], key: str) -> str:
+        return url_for("classroom.document", code=code, document_id=citation["document_id"], passage=citation["passage_id"],
+                       mark=key, c=conversation_id, _anchor=f"passage-{citation['passage_id']}")
+
+    return url
 
 
 @bp.get("/<code>")
@@ -157,21 +184,43 @@ def ask(code: str):
         conv = s.get(Conversation, conversation_id) if conversation_id is not None else None
         if conv is not None and conv.deleted_at is not None:
             abort(404)  # a deleted conversation takes no more questions (others' are refused in the stream)
-    events = get_services().ask.stream(current_user.id, code, question, conversation_id)
+    events = _rendered(get_services().ask.stream(current_user.id, code, question, conversation_id), question=question)
     return Response(
-        stream_with_context(to_sse(events, extra=lambda result: _after_answer(code, result.conversation_id))),
+        stream_with_context(to_sse(events, extra=lambda result: _after_answer(code, result, question))),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-def _after_answer(code: str, conversation_id: int) -> dict:
-    """Added to the stream's ``done`` event: today's questions left and the conversation's list title."""
+def _rendered(events: Iterator[dict[str, Any]], *, question: str) -> Iterator[dict[str, Any]]:
+    """The ask events, each ``sentence`` also carrying the answer so far as safe HTML (``html``)."""
+    sentences: list[str] = []
+    language = None
+    try:
+        for event in events:
+            if event["type"] == "meta":
+                language = event.get("language")
+            elif event["type"] == "sentence":
+                sentences.append(event["text"])
+                event = {**event, "html": str(answer_html(" ".join(sentences), question=question, language=language))}
+            yield event
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:  # a stopped answer stops the model now
+            close()
+
+
+def _after_answer(code: str, result, question: str) -> dict:
+    """Added to the stream's ``done`` event: questions left, the list title, sources told apart, the answer as HTML."""
+    conversation_id = result.conversation_id
     with get_services().db.session() as s:
         c = student_course(s, code)
         conv = s.get(Conversation, conversation_id)
         title = conversation_title(s, conv, current_user.id) if conv is not None else None
-        return {"questions_left": _left_today(s, c), "conversation_title": title,
+        citations = source_labels(result.citations)
+        html = "" if result.action == "crisis" else str(answer_html(
+            result.answer, citations, question=question, language=result.language, place=_place(c.code, conversation_id)))
+        return {"questions_left": _left_today(s, c), "conversation_title": title, "citations": citations, "answer_html": html,
                 "conversation_url": url_for("classroom.course", code=c.code, conversation_id=conversation_id)}
 
 
@@ -232,7 +281,40 @@ def passage(code: str, passage_id: str):
         p = s.get(Passage, passage_id)
         if p is None or p.course_id != c.id or p.status != "indexed":
             abort(404)
-        return jsonify(id=p.id, text=p.text, page=p.page, section=p.section, document=p.document.title, document_id=p.document_id)
+        return jsonify(id=p.id, text=p.text, html=str(markdown(p.text)), page=p.page, section=p.section,
+                       document=p.document.title, document_id=p.document_id)
+
+
+_MARK = re.compile(r"[0-9a-f]{1,16}")
+
+
+@bp.get("/<code>/documents/<int:document_id>")
+@roles_required("student", "teacher")
+def document(code: str, document_id: int):
+    """A course document as safe HTML, made of its visible passages, the cited one highlighted.
+
+    ``passage`` is the cited passage (the page scrolls to ``#passage-<id>``), ``mark`` a
+    quoted sentence's key (``app.web.rendering.quote_key``), ``c`` the conversation to go
+    back to. Held or rejected passages are never shown.
+    """
+    with get_services().db.session() as s:
+        c = student_course(s, code)
+        doc = s.get(Document, document_id)
+        if doc is None or doc.course_id != c.id or not doc.version:
+            abort(404)
+        rows = s.scalars(select(Passage).where(Passage.document_id == doc.id, Passage.version == doc.version,
+                                               Passage.status == "indexed").order_by(Passage.ordinal)).all()
+        passages = [{"id": p.id, "text": p.text, "section": p.section, "page": p.page, "char_start": p.char_start,
+                     "char_end": p.char_end} for p in rows]
+        mark = request.args.get("mark", "")
+        back = parse_int(request.args.get("c", "")) if request.args.get("c") else None
+        own = s.get(Conversation, back) if back is not None else None
+        if own is None or own.user_id != current_user.id or own.course_id != c.id or own.deleted_at is not None:
+            back = None
+        html = document_html(passages, title=doc.title, cited=request.args.get("passage"),
+                             mark=mark if _MARK.fullmatch(mark) else None)
+        return render_template("classroom/document.html", course=c, document=doc, html=html, conversation_id=back,
+                               cited=any(p["id"] == request.args.get("passage") for p in passages))
 
 
 @bp.post("/messages/<int:message_id>/feedback")

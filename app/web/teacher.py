@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict
+from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -17,28 +18,50 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import get_services
 from app.params import parse_int
 from app.security import roles_required
-from app.services import accounts
+from app.services import accounts, material, usage
+from app.services import alerts as alert_service
 from app.services import courses as course_service
 from app.web.access import me, teachable_course_ids, teacher_course
+from app.web.filters import ACTION_LABELS, STATUS_LABELS
 from core.language import LANGUAGES
-from core.models import Conversation, Course, Document, GuardVerdict, Message, Passage, User
+from core.models import Conversation, Course, GuardVerdict, Message, Passage, User
 from guard.pii import redact
-from guard.policy import AGE_BANDS, CATEGORY_ACTIONS, CoursePolicy
-from guard.taxonomy import CATEGORIES, SELF_HARM
+from guard.policy import AGE_BANDS, CATEGORY_ACTIONS, CoursePolicy, age_presets, with_preset
+from guard.taxonomy import CATEGORIES, SELF_HARM, plain_categories
 
 bp = Blueprint("teacher", __name__, url_prefix="/teach")
 TEACHERS = ("teacher", "admin")
 FLAGGED = ("block", "crisis", "care", "alert", "report")
 MAX_CARDS = 40
 CARDS_KEY = "login_cards"  # the one-time passwords, kept in the session until shown once
+# the problems of app/services/courses.py (CourseError.code) and app/services/alerts.py, in the user's language
+COURSE_ERRORS = {
+    "code": _l("The course code must have 2-40 characters: letters, digits, - or _."),
+    "title": _l("The course name must have 1-200 characters."),
+    "language": _l("Unknown language “%(value)s”; choose one of %(choices)s."),
+    "age_band": _l("Unknown age band “%(value)s”; choose one of %(choices)s."),
+    "country": _l("Unknown country “%(value)s”; choose one of %(choices)s."),
+    "taken": _l("The course code “%(value)s” is taken; choose another one."),
+}
+ALERT_ERRORS = {
+    "address": _l("Enter one e-mail address, like name@school.example."),
+    "no_address": _l("E-mail alerts need a recipient address."),
+}
+ACTION_HELP = {
+    "allow": _l("Answered from the material as usual. Nothing is flagged to you."),
+    "care": _l("Answered from the material, and the question appears in your review queue so you can follow up."),
+    "block": _l("The student gets a kind refusal that suggests talking to an adult they trust. It appears in your review queue."),
+    "alert": _l("Refused like “Block”, and shown as an alert near the top of your review queue."),
+}
 
 
 def _severity(v: GuardVerdict, policy: CoursePolicy) -> int:
@@ -155,12 +178,19 @@ def create_course():
         except accounts.AccountError as exc:
             s.rollback()
             return render_template("teacher/course_new.html", source=source, values=values, languages=LANGUAGES,
-                                   age_bands=AGE_BANDS, countries=course_service.COUNTRIES, error=str(exc)), 400
+                                   age_bands=AGE_BANDS, countries=course_service.COUNTRIES, error=_course_error(exc)), 400
         services.audit.record(s, "course_created", user=teacher, course_id=c.id,
                               details={"code": c.code, "copied_from": source.code if source else None, "via": "web"})
         code = c.code
     flash(_("The course was created."))
     return redirect(url_for("teacher.course", code=code))
+
+
+def _course_error(exc: accounts.AccountError) -> str:
+    """The problem in the user's language (a :class:`CourseError`), else the service's own text."""
+    if isinstance(exc, course_service.CourseError) and exc.code in COURSE_ERRORS:
+        return str(COURSE_ERRORS[exc.code]) % exc.params
+    return str(exc)
 
 
 @bp.post("/<code>/archive")
@@ -195,16 +225,39 @@ def alerts():
 @bp.get("/<code>")
 @roles_required(*TEACHERS)
 def course(code: str):
-    """Material: upload with progress bars, status, held passages."""
+    """Material: upload with progress bars, status, held passages; the list refreshes itself (static/teacher.js)."""
     with get_services().db.session() as s:
         c = teacher_course(s, code)
-        documents = s.scalars(select(Document).where(Document.course_id == c.id).order_by(Document.title)).all()
         held = s.scalars(select(Passage).where(Passage.course_id == c.id, Passage.status == "held").order_by(Passage.id)).all()
-        counts = dict(s.execute(
-            select(Passage.document_id, func.count(Passage.id)).where(Passage.course_id == c.id, Passage.status == "indexed").group_by(Passage.document_id)
-        ).all())
         critical = sum(1 for item in review_queue(s, [c.id]) if item["critical"])
-        return render_template("teacher/material.html", course=c, documents=documents, held=held, counts=counts, critical=critical, tab="material")
+        return render_template("teacher/material.html", course=c, documents=material.documents(s, c.id), held=held,
+                               active=material.active_jobs(s, c.id), critical=critical, tab="material")
+
+
+@bp.get("/<code>/material/documents")
+@roles_required(*TEACHERS)
+def material_documents(code: str):
+    """The material list as JSON with translated statuses, and how many uploads are still running."""
+    with get_services().db.session() as s:
+        c = teacher_course(s, code)
+        rows, active = material.documents(s, c.id), material.active_jobs(s, c.id)
+    return jsonify(active=active, documents=[{**asdict(r), "status_label": str(STATUS_LABELS.get(r.status, r.status))} for r in rows])
+
+
+@bp.get("/<code>/material/similar")
+@roles_required(*TEACHERS)
+def similar_titles(code: str):
+    """Documents of the course whose title is close to ``?name=`` (a file about to be uploaded): warnings, never a refusal."""
+    name = request.args.get("name", "").strip()[:300]
+    with get_services().db.session() as s:
+        c = teacher_course(s, code)
+        matches = material.similar_titles(s, c.id, name) if name else []
+    warnings = [_("“%(name)s” replaces the current version of “%(title)s” (same file name).", name=name, title=m.title)
+                if m.same_file else
+                _("“%(name)s” looks like “%(title)s” (%(filename)s), already in this course. It will be added as a separate "
+                  "document; to replace that one, upload a file with the same name.", name=name, title=m.title, filename=m.filename)
+                for m in matches]
+    return jsonify(name=name, matches=[asdict(m) for m in matches], warnings=warnings)
 
 
 @bp.post("/<code>/passages/<passage_id>")
@@ -331,11 +384,38 @@ def remove_student(code: str, username: str):
 @bp.get("/<code>/policy")
 @roles_required(*TEACHERS)
 def policy(code: str):
-    """The course's moderation policy form."""
+    """The course's moderation policy form; ``?preset=<age band>`` fills it with that preset and lists the changes (unsaved)."""
+    band = request.args.get("preset") or None
     with get_services().db.session() as s:
-        c = teacher_course(s, code)
-        return render_template("teacher/policy.html", course=c, policy=CoursePolicy.from_dict(c.policy).to_dict(),
+        c = teacher_course(s, code)  # authorise before validating
+        if band is not None and band not in AGE_BANDS:
+            abort(400)
+        current = CoursePolicy.from_dict(c.policy)
+        shown, limit = current.to_dict(), c.daily_question_limit
+        if band is not None:
+            shown, limit = with_preset(current, band).to_dict(), age_presets()[band]["daily_question_limit"]
+        plain = plain_categories(str(get_locale() or "en"))
+        changes = policy_changes(current.to_dict(), c.daily_question_limit, shown, limit, plain) if band else []
+        return render_template("teacher/policy.html", course=c, policy=shown, daily_limit=limit, preset=band, changes=changes,
+                               changed={change["field"] for change in changes}, plain=plain, action_help=ACTION_HELP,
                                age_bands=AGE_BANDS, actions=CATEGORY_ACTIONS, categories=CATEGORIES, tab="policy")
+
+
+def policy_changes(old: dict, old_limit: int, new: dict, new_limit: int, plain: dict) -> list[dict[str, str]]:
+    """What applying a preset would change: ``field`` (the form field), ``label``, ``old`` and ``new``, in form order."""
+    changes = []
+    if old["age_band"] != new["age_band"]:
+        changes.append({"field": "age_band", "label": _("Age band"), "old": _("%(band)s years", band=old["age_band"]),
+                        "new": _("%(band)s years", band=new["age_band"])})
+    if old_limit != new_limit:
+        changes.append({"field": "daily_question_limit", "label": _("Questions per student per day"),
+                        "old": str(old_limit), "new": str(new_limit)})
+    for code_ in CATEGORIES:
+        before, after = old["actions"].get(code_), new["actions"].get(code_)
+        if code_ != SELF_HARM and before != after:
+            changes.append({"field": f"action_{code_}", "label": plain[code_].name,
+                            "old": str(ACTION_LABELS.get(before, before)), "new": str(ACTION_LABELS.get(after, after))})
+    return changes
 
 
 @bp.post("/<code>/policy")
@@ -441,30 +521,51 @@ def open_conversation(code: str, conversation_id: int):
     return render_template("teacher/conversation.html", course=c, opened=opened, student=student.username if student else "?", tab="review")
 
 
-def usage(s, course_id: int, days: int = 14) -> dict:
-    """Questions per day and moderation actions over the last ``days`` days."""
-    since = datetime.now(UTC) - timedelta(days=days - 1)
-    start = since.replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = s.execute(
-        select(Message.created_at, Message.action)
-        .join(Conversation, Message.conversation_id == Conversation.id)
-        .where(Conversation.course_id == course_id, Message.role == "user", Message.created_at >= start)
-    ).all()
-    per_day = Counter()
-    actions = Counter()
-    for created, action in rows:
-        created = created if created.tzinfo else created.replace(tzinfo=UTC)
-        per_day[created.date()] += 1
-        actions[action] += 1
-    series = [(start.date() + timedelta(days=i), per_day.get(start.date() + timedelta(days=i), 0)) for i in range(days)]
-    return {"days": series, "max_day": max([n for _, n in series] + [1]), "actions": dict(actions),
-            "max_action": max(list(actions.values()) + [1]), "total": len(rows)}
-
-
 @bp.get("/<code>/usage")
 @roles_required(*TEACHERS)
 def stats(code: str):
-    """Usage and moderation charts (server-side SVG)."""
-    with get_services().db.session() as s:
+    """The month (``?month=YYYY-MM``): question counts, most asked and unanswered questions, charts (server-side SVG)."""
+    services = get_services()
+    with services.db.session() as s:
         c = teacher_course(s, code)
-        return render_template("teacher/usage.html", course=c, data=usage(s, c.id), tab="usage")
+        month = usage.parse_month(request.args.get("month"))
+        data = usage.month_usage(s, c.id, month, read_text=services.gdpr.read_text)
+        this_month = usage.parse_month(None)
+        before = (month - timedelta(days=1)).replace(day=1)
+        after = usage.next_month(month) if month < this_month else None
+        return render_template("teacher/usage.html", course=c, data=data, before=before, after=after,
+                               min_students=usage.MIN_STUDENTS, tab="usage")
+
+
+@bp.get("/notifications")
+@roles_required("admin")
+def notifications():
+    """The school's crisis alerts by e-mail: on or off, and the recipient."""
+    services = get_services()
+    with services.db.session() as s:
+        current = alert_service.settings(me(s).school)
+    return _notifications_page({"enabled": current.enabled, "address": current.address or ""}, error=None)
+
+
+def _notifications_page(values: dict, *, error: str | None, status: int = 200):
+    config = get_services().config
+    return render_template("teacher/notifications.html", values=values, error=error,
+                           smtp=bool(config.get("SMTP_HOST")), public_url=config.get("PUBLIC_URL") or ""), status
+
+
+@bp.post("/notifications")
+@roles_required("admin")
+def save_notifications():
+    """Save the school's crisis e-mail settings (audited without the address)."""
+    values = {"enabled": request.form.get("enabled") == "on", "address": request.form.get("address", "").strip()}
+    services = get_services()
+    with services.db.session() as s:
+        admin = me(s)
+        try:
+            saved = alert_service.save_settings(admin.school, enabled=values["enabled"], address=values["address"])
+        except alert_service.AlertSettingsError as exc:
+            s.rollback()
+            return _notifications_page(values, error=str(ALERT_ERRORS[exc.code]), status=400)
+        services.audit.record(s, "alert_settings_changed", user=admin, details={"email": saved.enabled})
+    flash(_("The alert settings were saved."))
+    return redirect(url_for("teacher.notifications"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from core.model_card import ModelCard, combine, describe
 from guard.types import Guard, Message, Role, Verdict
 
 
@@ -25,6 +26,10 @@ class ChainGuard:
             raise ValueError("a chain needs at least one guard")
         self.guards = tuple(guards)
         self.fail_fast = fail_fast
+
+    def describe(self) -> ModelCard:
+        """The members' cards, in the order they run."""
+        return combine("Kateder guard chain", tuple(describe(g) for g in self.guards))
 
     def classify(self, conversation: Sequence[Message], *, role: Role) -> Verdict:
         """Combine member verdicts; per-member results are kept in ``details["members"]``."""

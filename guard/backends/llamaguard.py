@@ -12,8 +12,10 @@ import math
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
+from core.model_card import ModelCard
 from guard.llamaguard import SCORING_PRIMER, ParseError, parse, render
 from guard.types import Message, Role, Verdict
 
@@ -70,6 +72,12 @@ def _unsafe_probability(top: dict[str, float] | None) -> float | None:
     return total
 
 
+def _card(version: str) -> ModelCard:
+    """Llama Guard 3 (1B or 8B): the Llama 3.1/3.2 Community License asks for the attribution."""
+    return ModelCard(name="Llama Guard 3", version=version, licence="Llama 3.1/3.2 Community License",
+                     attribution="Built with Llama")
+
+
 class TransformersLlamaGuard:
     """Llama Guard 3 (1B/8B) from a local transformers directory, on CPU."""
 
@@ -84,6 +92,10 @@ class TransformersLlamaGuard:
         self.max_new_tokens = max_new_tokens
         self._loaded: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
+
+    def describe(self) -> ModelCard:
+        """Name, version (the model file or served model) and licence, without loading it."""
+        return _card(Path(self.model_path).name)
 
     def _load(self):
         with self._lock:
@@ -155,6 +167,10 @@ class OpenAILlamaGuard:
         self.excluded = tuple(excluded)
         self.api_key = api_key
 
+    def describe(self) -> ModelCard:
+        """Name, version (the model file or served model) and licence, without loading it."""
+        return _card(self.model)
+
     def prompt(self, conversation: Sequence[Message], role: Role) -> str:
         """The prompt sent (the server adds BOS itself)."""
         return render(conversation, role=role, excluded=self.excluded, bos=False) + SCORING_PRIMER
@@ -205,6 +221,10 @@ class GGUFLlamaGuard:
         self.n_threads = n_threads
         self._llm = None
         self._lock = threading.Lock()
+
+    def describe(self) -> ModelCard:
+        """Name, version (the model file or served model) and licence, without loading it."""
+        return _card(Path(self.model_path).name)
 
     def _load(self):
         with self._lock:

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Sequence
 
+from core.model_card import ModelCard
 from guard.normalize import normalize
 from guard.selfharm import is_self_harm
 from guard.types import Message, Role, Verdict
@@ -37,6 +38,11 @@ class RuleGuard:
     """Regex rules: precise on explicit requests, blind to everything else."""
 
     name = "rules"
+
+    def describe(self) -> ModelCard:
+        """The rules are code of this project: no model file, no other licence."""
+        return ModelCard(name="Kateder rules (intent and hazard patterns)", version="rules-v1",
+                         licence="Apache-2.0 (this project)")
 
     def classify(self, conversation: Sequence[Message], *, role: Role) -> Verdict:
         """Flag the last message when an intent phrase meets a hazard pattern."""

@@ -50,8 +50,10 @@ def _axe(page, source: str) -> list[str]:
 
 PAGES = {
     "student1": ["/classroom/", "/classroom/SCI7"],
-    "teacher": ["/teach/", "/teach/SCI7", "/teach/SCI7/students", "/teach/SCI7/policy", "/teach/SCI7/review", "/teach/SCI7/usage"],
+    "teacher": ["/teach/", "/teach/SCI7", "/teach/SCI7/students", "/teach/SCI7/policy", "/teach/SCI7/policy?preset=6-9",
+                "/teach/SCI7/review", "/teach/SCI7/usage"],
     "dpo": ["/dpo/", "/dpo/access-log"],
+    "admin": ["/teach/notifications"],
 }
 
 

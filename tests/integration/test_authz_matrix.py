@@ -61,6 +61,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
     "classroom.course/conversation": ("GET", only(200, ("student",), teacher=404), {}),
     "classroom.ask": ("POST", only(200, LEARNERS, anonymous=401), {"data": {"question": ""}}),
     "classroom.passage": ("GET", only(200, LEARNERS), {}),
+    "classroom.document": ("GET", only(200, LEARNERS), {}),
     "classroom.rename": ("POST", only(302, ("student",), anonymous=401, teacher=404), {}),
     # deleting takes a conversation of its own, so the other rows keep theirs
     "classroom.delete": ("POST", only(302, ("student",), anonymous=401, teacher=404),
@@ -86,6 +87,11 @@ EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
     "teacher.review_counts": ("GET", only(200, TEACHERS), {}),
     "teacher.reset_password": ("POST", only(404, TEACHERS, anonymous=401), {}),  # no such student in SCI7
     "teacher.remove_student": ("POST", only(404, TEACHERS, anonymous=401), {}),
+    "teacher.material_documents": ("GET", only(200, TEACHERS), {}),
+    "teacher.similar_titles": ("GET", only(200, TEACHERS), {}),  # no ?name=: no warnings
+    # the school's crisis e-mail settings: its admins only (another school's admin sees their own)
+    "teacher.notifications": ("GET", only(200, ("admin", "other_school_admin")), {}),
+    "teacher.save_notifications": ("POST", only(302, ("admin", "other_school_admin"), anonymous=401), {}),  # empty form: off
     # DPO panel: the school's DPO and admins
     # (an admin of another school has their own panel, but no one of this school is found there)
     "dpo.index": ("GET", only(200, (*OFFICERS, "other_school_admin")), {}),
@@ -95,6 +101,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
     "dpo.subject_export": ("POST", only(200, OFFICERS, anonymous=401, other_school_admin=404), {"data": {"username": "student2"}}),
     "dpo.subject_erase": ("POST", only(400, (*OFFICERS, "other_school_admin"), anonymous=401), {"data": {"username": "student2"}}),  # unconfirmed
     "dpo.retention": ("POST", only(400, (*OFFICERS, "other_school_admin"), anonymous=401), {}),
+    "dpo.settings": ("POST", only(302, (*OFFICERS, "other_school_admin"), anonymous=401), {}),  # empty: back to the server's contact
     # admin: the school's security events, signing a user out everywhere
     "admin.security": ("GET", only(200, ("admin", "other_school_admin")), {}),
     "admin.sign_out_user": ("POST", only(302, ("admin",), anonymous=401, other_school_admin=404), {"data": {"username": "student2"}}),

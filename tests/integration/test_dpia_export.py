@@ -15,7 +15,7 @@ from app import create_app, get_services
 from app.services import accounts
 from app.services.audit import GENESIS, event_body, event_hash
 from app.services.dpia import build_export
-from core.models import AuditEvent
+from core.models import AuditEvent, School
 
 MATERIAL = b"# Volcanoes\n\nA volcano is an opening in the crust where magma reaches the surface as lava.\n"
 REASON = "Parent asked what the assistant told their child"
@@ -33,7 +33,7 @@ def services(tmp_path, database_url, fakes):
                       "CONTROLLER_NAME": "Lindholmen School", "DPO_CONTACT": "dpo@example.org"}, services=fakes)
     services = get_services(app)
     with services.db.session() as s:
-        school = accounts.create_school(s, "Lindholmen School")
+        school = accounts.create_school(s, "Lindholmen School", "GB")  # an English report (the language follows the country)
         course = accounts.create_course(s, school, "GEO7", "Geography 7", "en")
         teacher = accounts.create_user(s, school, "tina", "pw-123456", "teacher")
         students = [accounts.create_user(s, school, f"kid{i}", "pw-123456", "student") for i in range(2)]
@@ -57,7 +57,9 @@ def _period():
 
 def test_export_has_the_nine_parts_with_checksums_and_a_verifiable_log(services, tmp_path):
     since, until = _period()
-    result = build_export(services, since, until, tmp_path / "out" / "audit.zip")
+    with services.db.session() as s:
+        school_id = s.scalar(select(School.id).where(School.name == "Lindholmen School"))
+    result = build_export(services, since, until, tmp_path / "out" / "audit.zip", school_id=school_id)
     assert result["chain_ok"]
     with zipfile.ZipFile(result["path"]) as zf:
         assert set(zf.namelist()) == PARTS
@@ -67,15 +69,17 @@ def test_export_has_the_nine_parts_with_checksums_and_a_verifiable_log(services,
         assert hashlib.sha256(files[name]).hexdigest() == entry["sha256"], name
     assert set(manifest["files"]) == PARTS - {"manifest.json"}
 
-    # anyone can recompute the chain from events.jsonl alone and land on the manifest's head
+    # anyone can recompute the school's chain from events.jsonl alone and land on the manifest's head
     events = [json.loads(line) for line in files["events.jsonl"].decode().splitlines()]
-    prev = GENESIS
+    assert {ev["chain"] for ev in events} == {f"school:{school_id}"} and events[0]["seq"] == 1
+    prev = GENESIS  # the chain's start (no legacy chain on this database): the manifest's links_to
     for ev in events:
         body = event_body(ev["seq"], datetime.fromisoformat(ev["ts"]), ev["subject"], ev["role"], ev["school_id"],
-                          ev["course_id"], ev["action"], None, ev["details_sha256"])
+                          ev["course_id"], ev["action"], None, ev["details_sha256"], chain=ev["chain"])
         assert ev["prev_hash"] == prev and event_hash(prev, body) == ev["hash"]
         prev = ev["hash"]
-    assert manifest["chain_head"] == {"seq": events[-1]["seq"], "hash": prev, "verified": True, "problem": None}
+    assert manifest["chain_head"] == {"seq": events[-1]["seq"], "hash": prev, "verified": True, "problem": None,
+                                      "chain": f"school:{school_id}", "links_to": GENESIS}
     assert events[-1]["action"] == "audit_export"  # the export itself is on record
     assert not any("volcano" in line.lower() and "what is" in line.lower() for line in files["events.jsonl"].decode().splitlines())
 

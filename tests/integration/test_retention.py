@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app import create_app, get_services
 from app.services import accounts
-from app.services.audit import verify_chain
+from app.services.audit import INSTALLATION, chain_key, verify_chain
 from app.services.retention import Retention, RetentionError
 from core.models import AccessLog, AuditCheckpoint, AuditEvent, Conversation, Message
 
@@ -30,7 +30,7 @@ def services(tmp_path, database_url, fakes):
         student = accounts.create_user(s, school, "sam", "pw-123456", "student")
         accounts.enrol(s, teacher, course)
         accounts.enrol(s, student, course)
-        services.ids = {"course": course.id, "teacher": teacher.id, "student": student.id}
+        services.ids = {"course": course.id, "teacher": teacher.id, "student": student.id, "school": school.id}
     services.ingest.ingest(services.ids["course"], "water.md", MATERIAL, uploaded_by=services.ids["teacher"])
     yield services
     services.db.dispose()
@@ -85,17 +85,26 @@ def test_purge_in_stages_keeps_the_chain_verifiable(services):
         assert all(e.details for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "retention_purge")))
     assert _verify(services)["ok"]
 
-    # four years later: old events go, a checkpoint vouched for by the purge event keeps the chain verifiable
+    # four years later: old events go, per chain; a checkpoint vouched for by a purge event in the same chain keeps
+    # each chain verifiable (the school's purge event in the school's chain, the system's in the installation chain)
     report = retention.purge(now + timedelta(days=4 * 365))
     assert report["audit_events"] > 0 and report["access_log"] == 1
+    school_chain = chain_key(ids["school"])
     with services.db.session() as s:
-        checkpoint = s.scalars(select(AuditCheckpoint)).one()
-        remaining = list(s.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+        checkpoints = {c.chain: c for c in s.scalars(select(AuditCheckpoint))}
+        assert set(checkpoints) == {school_chain, INSTALLATION}
+        checkpoint = checkpoints[school_chain]
+        remaining = list(s.scalars(select(AuditEvent).where(AuditEvent.chain == school_chain).order_by(AuditEvent.seq)))
         assert remaining[0].seq == checkpoint.seq + 1 and remaining[0].prev_hash == checkpoint.hash
         assert remaining[-1].action == "retention_purge" and remaining[-1].details["checkpoint"]["seq"] == checkpoint.seq
+        system = s.scalars(select(AuditEvent).where(AuditEvent.chain == INSTALLATION).order_by(AuditEvent.seq.desc())).first()
+        assert system.details["checkpoints"][0]["seq"] == checkpoints[INSTALLATION].seq
         assert s.scalar(select(func.count(AccessLog.id))) == 0
     report = _verify(services)
-    assert report["ok"] and report["checkpoint_seq"] == checkpoint.seq
+    assert report["ok"] and report["chains"][school_chain]["checkpoint_seq"] == checkpoint.seq
+    with services.db.session() as s:
+        alone = verify_chain(s, services.audit.anchors(), school_id=ids["school"])  # the school's chain on its own
+    assert alone["ok"] and alone["checkpoint_vouched_by"] == school_chain
 
     # new events continue the chain after the checkpoint
     services.ask.ask(ids["student"], "GEO1", "What is the water cycle?")
@@ -106,8 +115,8 @@ def test_forged_checkpoint_is_detected(services):
     ids = services.ids
     services.ask.ask(ids["student"], "GEO1", "What is the water cycle?")
     with services.db.session() as s:  # someone deletes old events and fakes a checkpoint without a purge event
-        first = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).first()
-        s.add(AuditCheckpoint(seq=first.seq, hash=first.hash, ts=first.ts, events_removed=1))
+        first = s.scalars(select(AuditEvent).where(AuditEvent.chain == chain_key(ids["school"])).order_by(AuditEvent.seq)).first()
+        s.add(AuditCheckpoint(chain=first.chain, seq=first.seq, hash=first.hash, ts=first.ts, events_removed=1))
         s.delete(first)
     report = _verify(services)
     assert not report["ok"] and "checkpoint" in report["problem"]

@@ -16,8 +16,9 @@ LANGUAGES = ("en", "sv", "de", "it", "nb")
 
 def _extracted() -> set:
     """The msgids in the code and templates now (as ``pybabel extract`` with babel.cfg finds them)."""
-    method_map = [("web/**.py", "python"), ("templates/**.html", "jinja2")]
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+    method_map = [("web/**.py", "python"), ("templates/**.html", "jinja2"), ("services/dpia/**.py", "python"),
+                  ("services/audit_labels.py", "python"), ("services/model_inventory.py", "python")]
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None, "N_": None}
     found = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(str(APP), method_map=method_map, keywords=keywords):
         found.add(message if isinstance(message, str) else tuple(message))

@@ -1,0 +1,162 @@
+"""Crisis alerts by e-mail: per-school settings, the message, and the background job that sends it.
+
+When a question (or an answer) ends in a crisis (self-harm), the teacher's review queue
+already shows a critical alert. A school may also want an e-mail, e.g. to its student
+health team: its admin turns it on and sets one recipient (``School.alert_email_enabled``,
+``School.alert_email_to``). The instance must have an SMTP server (``SMTP_HOST``); without
+one nothing is sent.
+
+*Choice:* the e-mail says only that there is a crisis alert in course X and links to the
+review queue. It never carries the student, the question, the answer or the time: e-mail
+leaves the school's control, and the queue is where access is checked and logged. It is
+sent by a background job (:data:`ALERT_KIND`, ``ingest/jobs.py``), so the student's answer
+never waits for a mail server; a second alert in the same course while one e-mail is
+still queued does not queue another.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import select
+
+from app.notify import Notice
+from core.models import Course, Job, School
+
+log = logging.getLogger(__name__)
+
+ALERT_KIND = "crisis_email"
+REVIEW_PATH = "/teach/{code}/review"  # the teacher panel's review queue (app/web/teacher.py: review)
+_ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+_LANGUAGE_FOR_COUNTRY = {"SE": "sv", "NO": "nb", "DE": "de", "IT": "it", "GB": "en"}
+
+_SUBJECT = {
+    "en": "Kateder: crisis alert in {course}",
+    "sv": "Kateder: krislarm i {course}",
+    "nb": "Kateder: krisevarsel i {course}",
+    "de": "Kateder: Krisenalarm in {course}",
+    "it": "Kateder: allerta di crisi in {course}",
+}
+_BODY = {
+    "en": "There is a crisis alert in the course {course}: a student may need help now.\n\n"
+          "Open the review queue: {link}\n\n"
+          "On purpose this e-mail says nothing about the student. Sign in to Kateder to see the alert, "
+          "and follow your school's safeguarding routine.\n",
+    "sv": "Det finns ett krislarm i kursen {course}: en elev kan behöva hjälp nu.\n\n"
+          "Öppna granskningskön: {link}\n\n"
+          "Det här mejlet säger med avsikt ingenting om eleven. Logga in i Kateder för att se larmet, "
+          "och följ skolans rutin för elevärenden.\n",
+    "nb": "Det er et krisevarsel i kurset {course}: en elev kan trenge hjelp nå.\n\n"
+          "Åpne gjennomgangskøen: {link}\n\n"
+          "Denne e-posten sier med vilje ingenting om eleven. Logg inn i Kateder for å se varselet, "
+          "og følg skolens rutine for elevsaker.\n",
+    "de": "Im Kurs {course} gibt es einen Krisenalarm: Eine Schülerin oder ein Schüler braucht vielleicht jetzt Hilfe.\n\n"
+          "Zur Prüfliste: {link}\n\n"
+          "Diese E-Mail sagt absichtlich nichts über die Person. Melden Sie sich bei Kateder an, um den Alarm zu sehen, "
+          "und folgen Sie dem Schutzkonzept Ihrer Schule.\n",
+    "it": "C'è un'allerta di crisi nel corso {course}: uno studente potrebbe avere bisogno di aiuto adesso.\n\n"
+          "Apri la coda di revisione: {link}\n\n"
+          "Di proposito questa e-mail non dice nulla sullo studente. Accedi a Kateder per vedere l'allerta "
+          "e segui la procedura di tutela della tua scuola.\n",
+}
+
+
+class AlertSettingsError(ValueError):
+    """A setting that cannot be saved; ``code`` names the problem (the web translates it)."""
+
+    MESSAGES = {"address": "enter one e-mail address, like name@school.example",
+                "no_address": "alerts by e-mail need a recipient address"}
+
+    def __init__(self, code: str) -> None:
+        """Keep the code; the English text is the exception's message (CLI, logs)."""
+        super().__init__(self.MESSAGES[code])
+        self.code = code
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """A school's crisis e-mail settings."""
+
+    enabled: bool
+    address: str | None
+
+
+def settings(school: School) -> AlertSettings:
+    """The school's settings as stored."""
+    return AlertSettings(enabled=bool(school.alert_email_enabled), address=school.alert_email_to)
+
+
+def save_settings(school: School, *, enabled: bool, address: str) -> AlertSettings:
+    """Validate and store the settings (an address may be kept while e-mail is off)."""
+    address = address.strip()
+    if address and (len(address) > 254 or not _ADDRESS.match(address)):
+        raise AlertSettingsError("address")
+    if enabled and not address:
+        raise AlertSettingsError("no_address")
+    school.alert_email_enabled, school.alert_email_to = enabled, address or None
+    return settings(school)
+
+
+def crisis_notice(*, to: str, course_title: str, course_code: str, language: str, public_url: str) -> Notice:
+    """The e-mail for a crisis alert: the course and a link to its review queue, nothing about the student."""
+    lang = language if language in _BODY else "en"
+    link = public_url.rstrip("/") + REVIEW_PATH.format(code=quote(course_code, safe=""))
+    course = f"{course_title} ({course_code})"
+    return Notice(to=to, subject=_SUBJECT[lang].format(course=course), body=_BODY[lang].format(course=course, link=link))
+
+
+class CrisisAlerts:
+    """Queues and sends crisis e-mails for the schools that want them."""
+
+    def __init__(self, services) -> None:
+        """Use the database, jobs, notifier, audit and config of ``services``."""
+        self.s = services
+
+    def crisis(self, course_id: int) -> int | None:
+        """A crisis alert in this course: queue its e-mail if the school wants one; the job's id, or None.
+
+        Never raises: the alert is in the review queue either way, and the student's answer
+        must not fail because of an e-mail.
+        """
+        try:
+            if self.s.notifier is None:
+                return None
+            with self.s.db.session() as s:
+                course = s.get(Course, course_id)
+                if course is None or not (course.school.alert_email_enabled and course.school.alert_email_to):
+                    return None
+                waiting = s.scalar(select(Job.id).where(Job.kind == ALERT_KIND, Job.course_id == course_id,
+                                                        Job.status == "queued"))
+            if waiting is not None:  # that e-mail already points to the queue, where this alert is too
+                return waiting
+            job = self.s.jobs.enqueue_task(ALERT_KIND, course_id, {})
+            self.s.start_job_thread()
+            return job["id"]
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("could not queue the crisis e-mail for course %s", course_id)
+            return None
+
+    def email_task(self, course_id: int | None, payload: dict[str, Any], progress) -> dict[str, Any]:
+        """The job of :data:`ALERT_KIND`: send the e-mail, if the school still wants it (settings are read now)."""
+        notifier = self.s.notifier
+        with self.s.db.session() as s:
+            course = s.get(Course, course_id) if course_id is not None else None
+            if course is None or notifier is None:
+                return {"sent": False, "reason": "no course" if course is None else "no SMTP server"}
+            school = course.school
+            if not (school.alert_email_enabled and school.alert_email_to):
+                return {"sent": False, "reason": "turned off"}
+            notice = crisis_notice(to=school.alert_email_to, course_title=course.title, course_code=course.code,
+                                   language=_LANGUAGE_FOR_COUNTRY.get(school.country, "en"),
+                                   public_url=str(self.s.config.get("PUBLIC_URL") or ""))
+            school_id = school.id
+        progress("send", 0.5)
+        notifier.send(notice)
+        with self.s.db.session() as s:  # no address in the audit log: staff addresses are personal data too
+            self.s.audit.record(s, "crisis_email_sent", school_id=school_id, course_id=course_id,
+                                details={"backend": notifier.name})
+        return {"sent": True}
