@@ -612,8 +612,8 @@ def save_weights(net, out: Path) -> Path:
     return path
 
 
-def train_reranker(out: Path = WEIGHTS_DIR, *, root: Path | None = None, seed: int = SEED, depth: int = 4, max_length: int = 128,
-                   epochs: float = 1.0, batch: int = 8, negatives: int = 5, lr: float = 5e-5, limit: int | None = None,
+def train_reranker(out: Path = WEIGHTS_DIR, *, root: Path | None = None, seed: int = SEED, depth: int = 3, max_length: int = 96,
+                   epochs: float = 1.0, batch: int = 8, negatives: int = 4, lr: float = 5e-5, limit: int | None = None,
                    threads: int | None = None, max_minutes: float | None = None, int8: bool = False, cache: Path | None = None,
                    embedder=None, bounds: Bounds | None = None, cli_bounds: tuple[int, int, int] = CLI_BOUNDS,
                    max_paragraphs: int | None = None,

@@ -121,11 +121,15 @@ def main() -> None:
     services.db.migrate()
     create_demo(services)
     pipelines = {"pipeline": services}
+    generators = {"pipeline": generator}
     if args.compare_window >= 0 and args.compare_window != services.ask.guard_window:
-        # the same components and database, another output guard window
-        shared = {name: getattr(services, name) for name in ("generator", "guard", "embedder", "vector_store")}
-        pipelines["pipeline-whole" if args.compare_window == 0 else f"pipeline-window-{args.compare_window}"] = get_services(
-            create_app({**config, "OUTPUT_GUARD_WINDOW": args.compare_window}, services=shared))
+        # the same guard, embedder, store and database, another output guard window; its own model
+        # instance, since llama.cpp keeps the last prompt cached and the other side just sent this one
+        side = "pipeline-whole" if args.compare_window == 0 else f"pipeline-window-{args.compare_window}"
+        shared = {name: getattr(services, name) for name in ("guard", "embedder", "vector_store")}
+        generators[side] = Recording(build_generator({**config, "GENERATOR": "llamacpp"}))
+        pipelines[side] = get_services(create_app({**config, "OUTPUT_GUARD_WINDOW": args.compare_window},
+                                                  services={**shared, "generator": generators[side]}))
     with services.db.session() as s:
         uid = s.scalar(select(User.id).where(User.username == "teacher"))
     setup_s = time.perf_counter() - t
@@ -155,13 +159,15 @@ def main() -> None:
                 first = time.perf_counter() - start
             if event["type"] == "done":
                 result = event["result"]
-        return time.perf_counter() - start, first, result, generator.text, guard.answer_checks - checks
+        return time.perf_counter() - start, first, result, generators[side].text, guard.answer_checks - checks
 
     # warm-up: load every model, fill the caches, record the messages each question sends
     messages = {}
     for q in questions:
         _, _, result, _, _ = run_pipeline(q)
         messages[q] = generator.last if result.mode == "generated" else None
+        for side in list(pipelines)[1:]:  # load its model too
+            run_pipeline(q, side)
         print(f"warm-up: {q[:40]} -> {result.mode}", flush=True)
     asked = [q for q in questions if messages[q]]
     for q in asked:
@@ -196,9 +202,9 @@ def main() -> None:
                 line = (f"{q[:36]:36} raw {raw_s:5.2f}s  pipeline {pipe_s:5.2f}s (first sentence {pipe_first or 0:4.2f}s, "
                         f"{result.mode}, {checks} output checks)")
                 for side in list(pipelines)[1:]:
-                    s_s, s_first, s_result, _, s_checks = out[side]
+                    s_s, s_first, s_result, s_text, s_checks = out[side]
                     row[side] = {"s": s_s, "first_sentence_s": s_first, "mode": s_result.mode, "timings_ms": s_result.timings_ms,
-                                 "output_guard_checks": s_checks}
+                                 "output_guard_checks": s_checks, "same_text": s_text == raw_text}
                     line += f"  {side} {s_s:5.2f}s ({s_checks} checks)"
                 for name in ("open-webui", "open-webui-rag"):
                     if name in out:
@@ -236,6 +242,7 @@ def main() -> None:
             "first_sentence_median_s": round(statistics.median(r[side]["first_sentence_s"] or r[side]["s"] for r in rows), 3),
             "parts_mean_ms": {k: round(statistics.mean(r[side]["timings_ms"].get(k, 0.0) for r in rows), 1) for k in stages},
             "output_guard_checks_mean": round(statistics.mean(r[side]["output_guard_checks"] for r in rows), 2),
+            "same_text": sum(r[side]["same_text"] for r in rows),
         }
     for name in ("open-webui", "open-webui-rag"):
         if rows and f"{name}_s" in rows[0]:

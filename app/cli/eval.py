@@ -113,17 +113,18 @@ def answer_eval_cmd(data: Path, limit: int, as_json: bool, reranker: str | None)
               help="Weights directory (default: the package's app/weights).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="The qa folder (default ../shared/data/qa).")
 @click.option("--seed", default=13, show_default=True)
-@click.option("--depth", default=4, show_default=True, help="e5 layers in the cross-encoder (from the bottom).")
-@click.option("--max-length", default=128, show_default=True, help="Tokens per question + passage pair.")
+@click.option("--depth", default=3, show_default=True, help="e5 layers in the cross-encoder (from the bottom).")
+@click.option("--max-length", default=96, show_default=True, help="Tokens per question + passage pair.")
 @click.option("--epochs", default=1.0, show_default=True, type=float)
 @click.option("--batch", default=8, show_default=True, help="Questions per step (each with its positive and negatives).")
-@click.option("--negatives", default=5, show_default=True, help="Hard negatives per question (BM25, e5, hybrid).")
+@click.option("--negatives", default=4, show_default=True, help="Hard negatives per question (BM25, e5, hybrid).")
 @click.option("--lr", default=5e-5, show_default=True, type=float)
 @click.option("--limit", default=None, type=int, help="Use only this many training questions (smoke runs).")
-@click.option("--max-paragraphs", default=None, type=int, help="Train on a seeded sample of this many paragraphs (and their questions).")
+@click.option("--max-paragraphs", default=450, show_default=True, type=int,
+              help="Train on a seeded sample of this many eligible paragraphs (and their questions).")
 @click.option("--threads", default=None, type=int, help="torch threads (default: torch's choice).")
 @click.option("--max-minutes", default=None, type=float, help="Stop training after this long (recorded in the JSON).")
-@click.option("--int8", is_flag=True, help="Calibrate (and ship) the int8-quantised network.")
+@click.option("--int8/--fp32", default=True, show_default=True, help="Calibrate (and serve) the int8-quantised network.")
 def train_reranker_cmd(out, data_dir, seed, depth, max_length, epochs, batch, negatives, lr, limit, max_paragraphs, threads, max_minutes,
                        int8) -> None:
     """Train the e5 cross-encoder reranker on the shared QA training data and calibrate it per language on dev."""

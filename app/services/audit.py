@@ -292,6 +292,30 @@ def _vouches(ev: AuditEvent, chain: str, checkpoint: AuditCheckpoint) -> bool:
     return any(c.get("chain") == chain and c.get("seq") == checkpoint.seq and c.get("hash") == checkpoint.hash for c in named)
 
 
+def _check_head(head: AuditHead | None, last_hash: str, expected_seq: int) -> tuple[int, str] | None:
+    """(seq, problem) when the chain's head row disagrees with its last event, else None."""
+    if head is not None and head.seq and head.hash != last_hash:
+        if head.seq < expected_seq - 1:
+            return head.seq + 1, "inserted event after the chain head"
+        return expected_seq, "events after the last one were removed"
+    if head is not None and head.seq > expected_seq - 1:
+        return expected_seq, "events after the last one were removed"
+    return None
+
+
+def _check_anchors(anchors: list[dict[str, Any]], seen: dict[int, str], checkpoint: AuditCheckpoint | None) -> tuple[int, str] | None:
+    """(seq, problem) for the first anchored head the chain no longer has, else None."""
+    for anchor in anchors:
+        seq = int(anchor.get("seq", 0))
+        if checkpoint is not None and seq <= checkpoint.seq:
+            continue  # purged by retention, vouched for by the checkpoint
+        if seq not in seen:
+            return seq, f"event anchored at {anchor.get('ts')} is missing (removed)"
+        if seen[seq] != anchor.get("hash"):
+            return seq, f"chain rewritten: event {seq} no longer matches the head anchored at {anchor.get('ts')}"
+    return None
+
+
 def _verify_one(session: Session, chain: str, anchors: list[dict[str, Any]], start: str) -> dict[str, Any]:
     """Recompute one chain; report the first event that was altered, removed or inserted."""
     legacy = chain == LEGACY
@@ -338,13 +362,8 @@ def _verify_one(session: Session, chain: str, anchors: list[dict[str, Any]], sta
         seen[ev.seq] = ev.hash
         prev_prev, prev = prev, ev.hash
         expected_seq = ev.seq + 1
-    head = session.scalar(select(AuditHead).where(AuditHead.chain == chain))
-    if head is not None and head.seq and head.hash != prev:
-        if head.seq < expected_seq - 1:
-            return _bad(chain, count, head.seq + 1, "inserted event after the chain head")
-        return _bad(chain, count, expected_seq, "events after the last one were removed")
-    if head is not None and head.seq > expected_seq - 1:
-        return _bad(chain, count, expected_seq, "events after the last one were removed")
+    if (problem := _check_head(session.scalar(select(AuditHead).where(AuditHead.chain == chain)), prev, expected_seq)) is not None:
+        return _bad(chain, count, *problem)
     vouched_by = chain if checkpoint is not None and vouched else None
     if not vouched and legacy:  # the frozen legacy chain's checkpoints are vouched for in the installation chain
         purges = select(AuditEvent).where(AuditEvent.chain == INSTALLATION, AuditEvent.action == "retention_purge")
@@ -357,14 +376,8 @@ def _verify_one(session: Session, chain: str, anchors: list[dict[str, Any]], sta
     if not vouched:
         return _bad(chain, count, checkpoint.seq, "retention checkpoint not vouched for by a retention_purge event (events removed)")
     mine = [a for a in anchors if a.get("chain", LEGACY) == chain]
-    for anchor in mine:
-        seq = int(anchor.get("seq", 0))
-        if checkpoint is not None and seq <= checkpoint.seq:
-            continue
-        if seq not in seen:
-            return _bad(chain, count, seq, f"event anchored at {anchor.get('ts')} is missing (removed)")
-        if seen[seq] != anchor.get("hash"):
-            return _bad(chain, count, seq, f"chain rewritten: event {seq} no longer matches the head anchored at {anchor.get('ts')}")
+    if (problem := _check_anchors(mine, seen, checkpoint)) is not None:
+        return _bad(chain, count, *problem)
     report = {
         "ok": True,
         "chain": chain,
