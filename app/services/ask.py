@@ -367,26 +367,22 @@ class AskService:
     def _output_guard(self, turn: Turn, release: Release, sentences: list[str], *, final: bool) -> bool:
         """The output guard before the last of ``sentences`` is released; True when it read them all.
 
-        Each sentence is read with the question and the ``guard_window - 1`` sentences before
-        it, so harm split over neighbouring sentences is seen together; the final sentence
-        waits for a check of the whole answer as well (harm spread further apart). A window
-        that holds the whole answer is read once. An unsafe verdict, or a guard error (fail
-        closed, guard/policy.py), sets ``release.blocked``: the answer stops there.
+        A sentence is read with the question and the ``guard_window - 1`` sentences before it,
+        so harm split over neighbouring sentences is seen together; the final sentence is read
+        with the whole answer (harm spread further apart), which holds its window too. So the
+        guard reads no more text than when it read the whole answer before every sentence
+        (``guard_window`` 0), in as many checks, plus one when grounding removed the final
+        sentence. An unsafe verdict, or a guard error (fail closed, guard/policy.py), sets
+        ``release.blocked``: the answer stops there.
         """
-        whole = not self.guard_window or len(sentences) <= self.guard_window
-        texts = [sentences] if whole else [sentences[-self.guard_window :]]
-        if final and not whole:
-            texts.append(sentences)
-        for text in texts:
-            t = time.perf_counter()
-            release.output = self.s.moderator.check_answer(turn.question, " ".join(text), policy=turn.policy,
-                                                           language=turn.language)
-            release.guard_ms += _ms(t)
-            release.guard_checks += 1
-            if not release.output.allowed:
-                release.blocked = True
-                return False
-        return whole or final
+        whole = final or not self.guard_window or len(sentences) <= self.guard_window
+        t = time.perf_counter()
+        release.output = self.s.moderator.check_answer(turn.question, " ".join(sentences if whole else sentences[-self.guard_window :]),
+                                                       policy=turn.policy, language=turn.language)
+        release.guard_ms += _ms(t)
+        release.guard_checks += 1
+        release.blocked = not release.output.allowed
+        return whole
 
     def _retrieve(self, course_id: int, query: str, history: list[tuple[str, str]]) -> list[RetrievedPassage]:
         """Retrieve; a short follow-up that finds nothing is retried with the previous question."""

@@ -82,8 +82,8 @@ def test_harm_spread_wider_than_the_window_is_stopped_before_the_final_sentence(
     assert _released(events) == [_words(S_CO2), _words(S_WATER), _words(S_STOMATA)]
     assert any(e["type"] == "refusal" for e in events)
     assert events[-1]["result"].blocked and "sunlight" not in events[-1]["result"].answer
-    window, whole = guard.answers[-2:]
-    assert "sunlight" in window and "carbon dioxide" not in window
+    window, whole = guard.answers[-2:]  # the third sentence's window, then the whole answer
+    assert "soil" in window and "stomata" in window and "carbon dioxide" not in window
     assert "carbon dioxide" in whole and "sunlight" in whole
 
 
@@ -95,8 +95,8 @@ def test_the_final_sentence_is_released_only_after_the_whole_answer_check(app_co
     assert not events[-1]["result"].blocked
     *windows, whole = seen[-1]  # the checks made before the final sentence reached the student
     assert "carbon dioxide" in whole and "soil" in whole and "stomata" in whole
-    # the sentences before it were each read in their window (window 1: alone), the final one too
-    assert [sum(w in t for w in ("carbon dioxide", "soil", "stomata")) for t in windows] == [1, 1, 1]
+    # the sentences before it were each read in their window (window 1: alone)
+    assert [sum(w in t for w in ("carbon dioxide", "soil", "stomata")) for t in windows] == [1, 1]
 
 
 def test_a_guard_error_at_the_whole_answer_check_withholds_the_final_sentence(app_config):
@@ -129,9 +129,8 @@ def test_a_long_answer_is_read_in_windows_and_once_whole(app_config):
     assert marks == [
         (True, False, False, False),  # the first sentence: its window is the whole answer so far
         (True, True, False, False),
-        (False, True, True, False),  # windows of two sentences
-        (False, False, True, True),
-        (True, True, True, True),  # before the final sentence: the whole answer
+        (False, True, True, False),  # a window of two sentences
+        (True, True, True, True),  # before the final sentence: the whole answer, its window included
     ]
 
 
@@ -154,3 +153,18 @@ def test_a_sentence_ending_in_a_line_break_waits_only_for_the_next_text():
     assert next(stream) == ("Line one.", False)
     assert pulled == ["Line one.\n", "Line"]  # released as soon as the next sentence began
     assert next(stream) == ("\nLine two.", True)
+
+
+def test_the_window_reads_no_more_than_the_whole_answer_before_every_sentence(app_config, tmp_path, template_db):
+    import shutil
+
+    answer = f"{S_FOOD} {S_CO2} {S_WATER} {S_STOMATA} {S_SUN}"
+    _, windowed, _ = _ask(app_config, answer, window=2, guard=SplitHarmGuard(("never said",)))
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(template_db, other / "kateder.db")
+    _, whole, _ = _ask({**app_config, "HOME": str(other), "DATABASE_URL": f"sqlite:///{other / 'kateder.db'}"}, answer, window=0,
+                       guard=SplitHarmGuard(("never said",)))
+    assert len(windowed.answers) == len(whole.answers) == 5
+    assert sum(map(len, windowed.answers)) < sum(map(len, whole.answers))
+    assert windowed.answers[-1] == whole.answers[-1]  # the same whole-answer check before the final sentence
