@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from app.retrieval_terms import terms
+from core.e5 import pad
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +97,6 @@ def encode_pair(tokenizer, query: str, text: str, max_length: int, language: str
     budget = max(8, max_length - len(q) - len(prefix) - 4)
     p = best_window(tokenizer, query, text, budget, language)
     return [tokenizer.bos, *q, tokenizer.eos, tokenizer.eos, *prefix, *p, tokenizer.eos][:max_length]
-
-
-def pad(seqs: Sequence[Sequence[int]], pad_id: int):
-    """Right-pad id lists into ``(ids, mask)`` long tensors."""
-    import torch
-
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for row, seq in enumerate(seqs):
-        ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return ids, mask
 
 
 def build_network(base, depth: int):

@@ -384,3 +384,16 @@ class E5Embedder:
     def embed_query(self, text: str) -> list[float]:
         """Embed one search query (adds the ``query: `` prefix)."""
         return self._embed([f"query: {text}"])[0]
+
+
+def pad(seqs: Sequence[Sequence[int]], pad_id: int):
+    """Right-pad id lists into ``(ids, mask)`` long tensors (the encoder's batch input)."""
+    import torch
+
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, : len(seq)] = 1
+    return ids, mask

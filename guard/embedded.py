@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.e5 import pad
 from core.language import detect_language
 from core.model_card import ModelCard
 from guard.normalize import normalize
@@ -96,19 +97,6 @@ def windows(
     width = max_tokens - 2
     chunks = [content[i : i + width] for i in range(0, max(len(content), 1), width)][:max_windows]
     return [[tokenizer.bos, *chunk, tokenizer.eos] for chunk in chunks]
-
-
-def pad(seqs: Sequence[Sequence[int]], pad_id: int):
-    """Right-pad id lists into ``(ids, mask)`` tensors."""
-    import torch
-
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for row, seq in enumerate(seqs):
-        ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return ids, mask
 
 
 class EmbeddedModel:
