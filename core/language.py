@@ -19,6 +19,17 @@ _STOPWORDS = {
     "nb": "og i det som en et er på for med av til den ikke om har de jeg hva hvordan hvorfor hvem når hvor hvilken kan du seg han hun skal fra eller også der ble vært mye noe".split(),
 }
 _STOP_SETS = {lang: set(words) for lang, words in _STOPWORDS.items()}
+# Further function words that tell the languages apart. They weigh in language
+# identification only; retrieval keeps the stopword lists above (its stored terms depend
+# on them).
+_CUES = {
+    "en": "has have had were will would which whose into than there been many much".split(),
+    "sv": "vart sina dina mina fick efter mellan vilket även utan någon något".split(),
+    "de": "in viele wieviel hat haben hatte einen einem einer wird werden wurden zum zur sein seine seiner ihre ihr vom am um als wenn welcher welches welchen welchem gibt dieser diese".split(),
+    "it": "a gli d quanto quanta quanti quante dal dalla dai nella nelle sul sulla alla agli ha hanno era erano viene fu".split(),
+    "nb": "hvilke hvilket fikk sine dine mine etter mellom uten noen hvor ikke var".split(),
+}
+_CUE_SETS = {lang: _STOP_SETS[lang] | set(words) for lang, words in _CUES.items()}
 _LETTERS = {
     "sv": set("äö"),
     "nb": set("æø"),
@@ -28,13 +39,26 @@ _LETTERS = {
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
+def _letter_words(text: str) -> list[str]:
+    """The words whose letters count as evidence: not names.
+
+    A capitalised word after the first is taken for a name ("Temüjin", "Müller") and its
+    letters are left out, unless nothing else is left.
+    """
+    words = _WORD.findall(text)
+    plain = [w for i, w in enumerate(words) if i == 0 or not w[:1].isupper()]
+    return plain or words
+
+
 def detect_language(text: str, default: str = "en") -> str:
     """The most likely of the five languages; ``default`` when there is no evidence."""
     words = [w.lower() for w in _WORD.findall(text)]
     if not words:
         return default
-    scores = {lang: sum(w in stops for w in words) for lang, stops in _STOP_SETS.items()}
-    letters = set(text.lower())
+    scores: dict[str, float] = {
+        lang: sum(w in cues for w in words) for lang, cues in _CUE_SETS.items()
+    }
+    letters = set("".join(_letter_words(text)).lower())
     for lang, marks in _LETTERS.items():
         if letters & marks:
             scores[lang] += 1.5
