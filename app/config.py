@@ -64,6 +64,13 @@ DEFAULTS: dict[str, Any] = {
     "RETRIEVAL_STEM": True,
     # lexical side: database (SQLite FTS5 / PostgreSQL full-text search, app/lexical.py) | memory (in-process BM25)
     "LEXICAL_BACKEND": "database",
+    # large courses (app/lexical.py): terms in more than this share of a course's passages select no
+    # candidates, at most this many terms a query and matching rows ranked, candidates re-scored by BM25
+    "LEXICAL_COMMON_FRACTION": 0.05,
+    "LEXICAL_MAX_TERMS": 16,
+    "LEXICAL_CANDIDATE_ROWS": 5000,
+    "LEXICAL_CANDIDATES": 200,
+    "LEXICAL_PLAN_FROM": 20000,  # courses with fewer visible passages are searched without a query plan
     # how hybrid fuses the two rankings: zscore (scores standardised per query) | rrf (ranks only)
     "RETRIEVAL_FUSION": "zscore",
     "RETRIEVAL_DENSE_WEIGHT": 0.5,  # the dense side's share of the fused score (0..1)
@@ -105,9 +112,17 @@ DEFAULTS: dict[str, Any] = {
     # crisis alerts by e-mail (app/notify.py, app/services/alerts.py): off while SMTP_HOST is empty;
     # each school's admin then turns them on and sets the recipient (/teach/notifications)
     "SMTP_HOST": "",
-    "SMTP_PORT": 25,
+    "SMTP_PORT": 0,  # 0 = by SMTP_SECURITY: 25 (none), 587 (starttls), 465 (tls)
     "SMTP_FROM": "kateder@localhost",
     "SMTP_TIMEOUT": 10.0,
+    # none (a local relay, clear text) | starttls (required: a server without it gets nothing) | tls
+    # (implicit TLS, "SMTPS"). The certificate is verified against the system's CAs or SMTP_CA_FILE (PEM)
+    "SMTP_SECURITY": "none",
+    "SMTP_CA_FILE": "",
+    # optional login, only ever sent over TLS; the password from the environment (KATEDER_SMTP_PASSWORD)
+    # or the secret store, never stored in the database or shown in the web
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
     # this instance's address as people open it (e.g. https://kateder.school.example): links in e-mails
     "PUBLIC_URL": "",
     "TOKEN_TTL_HOURS": 12,  # API bearer tokens (revocable: DELETE /api/v1/tokens/current)
@@ -182,6 +197,7 @@ ENVIRONMENT_ONLY = frozenset({
     "KATEDER_DATA",  # bench/guard_latency.py: the data folder
     "KATEDER_AXE_JS",  # tests/e2e: a local copy of axe-core
     "KATEDER_SCREENSHOT_DIR",  # tests/e2e: where the page tour writes its screenshots
+    "KATEDER_E2E_REAL_MODELS",  # tests/e2e: the real shipped models instead of the fakes (docs/ui.md, "Screenshots")
 })
 _reported: set[str] = set()
 

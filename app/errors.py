@@ -20,7 +20,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from core.errors import KatederError
+from app.services.i18n import N_, Translator
+from core.errors import KatederError, LimitReached
 
 log = logging.getLogger(__name__)
 
@@ -37,28 +38,20 @@ PAGE_MESSAGES = {
 CSRF_MESSAGE = _l("The page was open too long or in another tab. Reload it and try again.")
 UNEXPECTED = "Something went wrong on our side. Please try again."
 
+# Outages: the catalogues read through Babel directly (app/services/i18n.py), in the client's
+# Accept-Language, because Flask-Babel's locale reads the signed-in user from the database,
+# which is what may have failed.
 _OUTAGE = {
-    "database": {
-        "en": "The service is temporarily unavailable (database). Nothing was answered; please try again in a moment.",
-        "sv": "Tjänsten är tillfälligt otillgänglig (databas). Inget besvarades; försök igen om en stund.",
-        "de": "Der Dienst ist vorübergehend nicht erreichbar (Datenbank). Es wurde nichts beantwortet; bitte versuche es gleich noch einmal.",
-        "it": "Il servizio non è momentaneamente disponibile (database). Non è stata data alcuna risposta; riprova tra poco.",
-        "nb": "Tjenesten er midlertidig utilgjengelig (database). Ingenting ble besvart; prøv igjen om litt.",
-    },
-    "storage": {
-        "en": "The server's storage is full, so the file was not saved. Nothing already stored was changed; please tell your administrator.",
-        "sv": "Serverns lagring är full, så filen sparades inte. Inget som redan fanns sparat ändrades; kontakta administratören.",
-        "de": "Der Speicher des Servers ist voll, daher wurde die Datei nicht gespeichert. Bereits Gespeichertes ist unverändert; bitte informiere die Administration.",
-        "it": "Lo spazio del server è pieno, quindi il file non è stato salvato. Nulla di già salvato è stato modificato; avvisa l'amministratore.",
-        "nb": "Serverens lagring er full, så filen ble ikke lagret. Ingenting som allerede var lagret ble endret; si fra til administratoren.",
-    },
+    "database": N_("The service is temporarily unavailable (database). Nothing was answered; please try again in a moment."),
+    "storage": N_("The server's storage is full, so the file was not saved. Nothing already stored was changed; "
+                  "please tell your administrator."),
 }
+_OUTAGE_LANGUAGES = ["en", "sv", "de", "it", "nb"]
 
 
 def outage_message(part: str) -> str:
     """The outage message for ``part`` in the client's preferred language."""
-    table = _OUTAGE[part]
-    return table[request.accept_languages.best_match(list(table)) or "en"]
+    return Translator.for_language(request.accept_languages.best_match(_OUTAGE_LANGUAGES) or "en")(_OUTAGE[part])
 
 
 def wants_json() -> bool:
@@ -66,17 +59,21 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def answer(status: int, code: str, message: str | None, *, page: bool = True) -> ResponseReturnValue:
+def answer(status: int, code: str, message: str | None, *, page: bool = True,
+           retry_after: int | None = None) -> ResponseReturnValue:
     """An error as ``{"error": code, "message": message}`` or, for the browser, the error page.
 
     ``page=False`` answers the browser with the bare message instead: the page's layout reads
-    the signed-in user from the database, which is what may have failed.
+    the signed-in user from the database, which is what may have failed. ``retry_after``
+    (seconds) adds the ``Retry-After`` header and, in JSON, a ``retry_after`` field.
     """
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     if wants_json():
-        return jsonify(error=code, message=message), status
+        extra = {"retry_after": retry_after} if retry_after is not None else {}
+        return jsonify(error=code, message=message, **extra), status, headers
     if not page:
-        return message or "", status
-    return render_template("error.html", code=status, message=message), status
+        return message or "", status, headers
+    return render_template("error.html", code=status, message=message), status, headers
 
 
 def user_language() -> str:
@@ -91,7 +88,8 @@ def user_language() -> str:
 
 def user_error(exc: KatederError) -> ResponseReturnValue:
     """A :class:`~core.errors.KatederError`: its status, its code and its message in the user's language."""
-    return answer(exc.status, exc.code, exc.text(user_language()))
+    retry_after = exc.retry_after if isinstance(exc, LimitReached) else None
+    return answer(exc.status, exc.code, exc.text(user_language()), retry_after=retry_after)
 
 
 def http_error(exc: HTTPException) -> ResponseReturnValue | HTTPException:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from app.services.i18n import N_, Translator
+
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 
 
@@ -208,20 +210,10 @@ def attribution(info: ModelInfo) -> str:
 EU_COUNTRIES = frozenset(
     ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"]
 )
-_EU_WARNING = {
-    "en": "{name} is a multimodal Llama model: its acceptable use policy does not grant the licence rights to organisations based in the EU ({country}). Configure another model.",
-    "sv": "{name} är en multimodal Llama-modell: dess policy för godtagbar användning ger inte licensrättigheterna till organisationer i EU ({country}). Välj en annan modell.",
-    "de": "{name} ist ein multimodales Llama-Modell: Seine Nutzungsrichtlinie gewährt Organisationen mit Sitz in der EU ({country}) keine Lizenzrechte. Wählen Sie ein anderes Modell.",
-    "it": "{name} è un modello Llama multimodale: la sua politica di uso accettabile non concede i diritti di licenza alle organizzazioni con sede nell'UE ({country}). Configura un altro modello.",
-    "nb": "{name} er en multimodal Llama-modell: retningslinjene for akseptabel bruk gir ikke lisensrettighetene til organisasjoner i EU ({country}). Velg en annen modell.",
-}
-_ATTRIBUTION_DUTY = {
-    "en": "{name} is licensed under the {licence}: pages and documentation must show \"{attribution}\".",
-    "sv": "{name} är licensierad under {licence}: sidor och dokumentation måste visa \"{attribution}\".",
-    "de": "{name} steht unter der {licence}: Seiten und Dokumentation müssen \"{attribution}\" zeigen.",
-    "it": "{name} è concesso con la {licence}: pagine e documentazione devono mostrare \"{attribution}\".",
-    "nb": "{name} er lisensiert under {licence}: sider og dokumentasjon må vise \"{attribution}\".",
-}
+# for the admin panel, in the admin's language (app/services/i18n.py: the Babel catalogues)
+_EU_WARNING = N_("%(name)s is a multimodal Llama model: its acceptable use policy does not grant the licence rights to "
+                 "organisations based in the EU (%(country)s). Configure another model.")
+_ATTRIBUTION_DUTY = N_("%(name)s is licensed under the %(licence)s: pages and documentation must show \"%(attribution)s\".")
 
 
 def licence_notices(info: ModelInfo, school_country: str | None, language: str = "en") -> list[str]:
@@ -230,10 +222,10 @@ def licence_notices(info: ModelInfo, school_country: str | None, language: str =
     A Llama model with an attribution duty gives a reminder; a multimodal Llama model
     whose acceptable-use policy excludes the EU gives a warning for a school in the EU.
     """
-    lang = language if language in _EU_WARNING else "en"
+    tr = Translator.for_language(language)
     notices = []
     if info.eu_restricted and info.multimodal and (school_country or "").upper() in EU_COUNTRIES:
-        notices.append(_EU_WARNING[lang].format(name=info.name, country=(school_country or "").upper()))
+        notices.append(tr(_EU_WARNING, name=info.name, country=(school_country or "").upper()))
     if attribution(info):
-        notices.append(_ATTRIBUTION_DUTY[lang].format(name=info.name, licence=info.licence, attribution=info.attribution))
+        notices.append(tr(_ATTRIBUTION_DUTY, name=info.name, licence=info.licence, attribution=info.attribution))
     return notices

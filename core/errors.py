@@ -14,7 +14,8 @@ language (``{"en": "{name}: the file is empty.", "sv": ...}``) filled in with th
     Unavailable   503     unavailable      a component (model, search, database) is down
 
 A raise site may give a more specific ``code`` (``LimitReached(..., code="daily_limit")``);
-the code is part of the API and stays stable once released.
+the code is part of the API and stays stable once released. A ``LimitReached`` may say when
+to try again (``retry_after``, seconds: the ``Retry-After`` header and a JSON field).
 """
 
 from __future__ import annotations
@@ -71,9 +72,19 @@ class Forbidden(KatederError):
 
 
 class LimitReached(KatederError):
-    """A limit is used up (the teacher's daily question limit, sign-in attempts)."""
+    """A limit is used up (the teacher's daily question limit, sign-in attempts).
+
+    ``retry_after`` (seconds), when known, is answered as the ``Retry-After`` header and a
+    ``retry_after`` field of the JSON body.
+    """
 
     status, code = 429, "limit_reached"
+
+    def __init__(self, message: str | Mapping[str, str], /, *, code: str | None = None, retry_after: int | None = None,
+                 **params: Any) -> None:
+        """As :class:`KatederError`, with the seconds until the limit lifts when they are known."""
+        super().__init__(message, code=code, **params)
+        self.retry_after = retry_after
 
 
 class Unavailable(KatederError):

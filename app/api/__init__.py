@@ -12,7 +12,7 @@ from app.params import MAX_ID, valid_id
 from app.security import record_failed_sign_in, sign_in_throttle
 from app.services import accounts
 from app.services.audit import utc_iso
-from core.errors import UserError
+from core.errors import LimitReached, UserError
 from core.models import User
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -92,11 +92,8 @@ def create_token():
         if attempt.user is None:
             record_failed_sign_in(s, attempt, "api_token")
     if attempt.reason == "blocked":
-        response = jsonify(error="too_many_attempts", message="too many attempts to sign in with this username; try again later",
+        raise LimitReached("too many attempts to sign in with this username; try again later", code="too_many_attempts",
                            retry_after=attempt.retry_after)
-        response.status_code = 429
-        response.headers["Retry-After"] = str(attempt.retry_after)
-        return response
     if attempt.user is None:
         abort(401, description="wrong username or password")
     with services.db.session() as s:

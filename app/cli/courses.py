@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from app.cli.common import emit, open_services
 from app.services import courses
-from app.services.accounts import AccountError
 from core.language import LANGUAGES
 from core.models import Course, School, User
 from guard.policy import AGE_BANDS
@@ -52,11 +51,8 @@ def create(code: str, title: str, language: str, age_band: str, country: str, te
         school = s.get(School, school_id or teacher.school_id) if (school_id or teacher) else s.scalar(select(School).order_by(School.id))
         if school is None:
             raise click.ClickException("no such school")
-        try:
-            c = courses.new_course(s, school=school, code=code, title=title, language=language, age_band=age_band,
-                                   country=country, teacher=teacher)
-        except AccountError as exc:
-            raise click.ClickException(str(exc)) from None
+        c = courses.new_course(s, school=school, code=code, title=title, language=language, age_band=age_band,
+                               country=country, teacher=teacher)
         services.audit.record(s, "course_created", user=teacher, course_id=c.id, details={"code": c.code, "via": "cli"})
         emit({"code": c.code, "join_code": c.join_code}, as_json, f"course {c.code} created; join code {c.join_code}")
 
@@ -71,10 +67,7 @@ def copy(source: str, code: str, title: str, teacher_name: str | None, as_json: 
     """Copy a course's policy and settings (not its students or material)."""
     services = open_services()
     with services.db.session() as s:
-        try:
-            c = courses.copy_course(s, _course(s, source), code=code, title=title, teacher=_teacher(s, teacher_name))
-        except AccountError as exc:
-            raise click.ClickException(str(exc)) from None
+        c = courses.copy_course(s, _course(s, source), code=code, title=title, teacher=_teacher(s, teacher_name))
         services.audit.record(s, "course_created", course_id=c.id, details={"code": c.code, "copied_from": source, "via": "cli"})
         emit({"code": c.code, "join_code": c.join_code}, as_json, f"course {c.code} created; join code {c.join_code}")
 

@@ -19,17 +19,19 @@ def _day(value: str, name: str) -> date:
 
 
 def _fail_on_gdpr_error(fn):
-    """Turn a user-facing data-protection error into one line on stderr and exit 1."""
+    """Turn a user-facing data-protection error into one line on stderr and exit 1.
+
+    ``GdprError`` is the root of the one hierarchy, so this catches a ``RetentionError`` too.
+    """
     import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from app.services.gdpr import GdprError
-        from app.services.retention import RetentionError
 
         try:
             return fn(*args, **kwargs)
-        except (GdprError, RetentionError) as exc:
+        except GdprError as exc:
             click.echo(f"error: {getattr(exc, 'message', None) or exc}", err=True)
             sys.exit(1)
 

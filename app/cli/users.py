@@ -44,10 +44,7 @@ def user_password(username: str, password: str, as_json: bool) -> None:
     services = _services()
     with services.db.session() as s:
         user = _user(s, username)
-        try:
-            result = accounts.change_password(s, user, password, accounts.Throttle(pepper=services.audit.pseudonymizer.key))
-        except accounts.AccountError as exc:
-            raise click.ClickException(str(exc)) from None
+        result = accounts.change_password(s, user, password, accounts.Throttle(pepper=services.audit.pseudonymizer.key))
         _done(services, s, user, "password_changed", result, as_json,
               "password changed; {sessions_ended} session(s) ended, {tokens_revoked} token(s) revoked")
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.db import rowcount
+from core.errors import UserError
 from core.models import (
     ROLES,
     ApiToken,
@@ -30,8 +31,10 @@ from core.models import (
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
 
 
-class AccountError(ValueError):
-    """A user-facing problem with an account operation."""
+class AccountError(UserError):
+    """A user-facing problem with an account operation (400, ``account_invalid``)."""
+
+    code = "account_invalid"
 
 
 def create_school(session: Session, name: str, country: str = "SE") -> School:

@@ -24,57 +24,40 @@ from urllib.parse import quote
 
 from sqlalchemy import select
 
-from app.notify import Notice
-from core.models import Course, Job, School
+from app.notify import Notice, NotifyError
+from app.services.i18n import N_, Translator, school_language
+from core.errors import UserError
+from core.models import Course, Job, School, User
 
 log = logging.getLogger(__name__)
 
 ALERT_KIND = "crisis_email"
 REVIEW_PATH = "/teach/{code}/review"  # the teacher panel's review queue (app/web/teacher.py: review)
 _ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
-_LANGUAGE_FOR_COUNTRY = {"SE": "sv", "NO": "nb", "DE": "de", "IT": "it", "GB": "en"}
-
-_SUBJECT = {
-    "en": "Kateder: crisis alert in {course}",
-    "sv": "Kateder: krislarm i {course}",
-    "nb": "Kateder: krisevarsel i {course}",
-    "de": "Kateder: Krisenalarm in {course}",
-    "it": "Kateder: allerta di crisi in {course}",
-}
-_BODY = {
-    "en": "There is a crisis alert in the course {course}: a student may need help now.\n\n"
-          "Open the review queue: {link}\n\n"
+# The e-mails are written in the school's language (app/services/i18n.py: school_language), not
+# the language of whoever's request queued them: N_ marks them for the catalogues
+# (app/translations/*/LC_MESSAGES/messages.po), a Translator writes them.
+SUBJECT = N_("Kateder: crisis alert in %(course)s")
+BODY = N_("There is a crisis alert in the course %(course)s: a student may need help now.\n\n"
+          "Open the review queue: %(link)s\n\n"
           "On purpose this e-mail says nothing about the student. Sign in to Kateder to see the alert, "
-          "and follow your school's safeguarding routine.\n",
-    "sv": "Det finns ett krislarm i kursen {course}: en elev kan behöva hjälp nu.\n\n"
-          "Öppna granskningskön: {link}\n\n"
-          "Det här mejlet säger med avsikt ingenting om eleven. Logga in i Kateder för att se larmet, "
-          "och följ skolans rutin för elevärenden.\n",
-    "nb": "Det er et krisevarsel i kurset {course}: en elev kan trenge hjelp nå.\n\n"
-          "Åpne gjennomgangskøen: {link}\n\n"
-          "Denne e-posten sier med vilje ingenting om eleven. Logg inn i Kateder for å se varselet, "
-          "og følg skolens rutine for elevsaker.\n",
-    "de": "Im Kurs {course} gibt es einen Krisenalarm: Eine Schülerin oder ein Schüler braucht vielleicht jetzt Hilfe.\n\n"
-          "Zur Prüfliste: {link}\n\n"
-          "Diese E-Mail sagt absichtlich nichts über die Person. Melden Sie sich bei Kateder an, um den Alarm zu sehen, "
-          "und folgen Sie dem Schutzkonzept Ihrer Schule.\n",
-    "it": "C'è un'allerta di crisi nel corso {course}: uno studente potrebbe avere bisogno di aiuto adesso.\n\n"
-          "Apri la coda di revisione: {link}\n\n"
-          "Di proposito questa e-mail non dice nulla sullo studente. Accedi a Kateder per vedere l'allerta "
-          "e segui la procedura di tutela della tua scuola.\n",
-}
+          "and follow your school's safeguarding routine.\n")
+TEST_SUBJECT = N_("Kateder: test e-mail for crisis alerts")
+TEST_BODY = N_("This is a test e-mail from Kateder. Crisis alerts by e-mail for your school will be sent to this "
+               "address.\n\nNothing needs to be done. When there is a real crisis alert, the e-mail says only which "
+               "course it is in and links to the review queue; it never names the student.\n")
 
 
-class AlertSettingsError(ValueError):
-    """A setting that cannot be saved; ``code`` names the problem (the web translates it)."""
+class AlertSettingsError(UserError):
+    """A setting that cannot be saved; ``problem`` names it (the web translates it), the code is ``alert_<problem>``."""
 
     MESSAGES = {"address": "enter one e-mail address, like name@school.example",
                 "no_address": "alerts by e-mail need a recipient address"}
 
-    def __init__(self, code: str) -> None:
-        """Keep the code; the English text is the exception's message (CLI, logs)."""
-        super().__init__(self.MESSAGES[code])
-        self.code = code
+    def __init__(self, problem: str) -> None:
+        """Keep the problem; the English text is the exception's message (CLI, logs)."""
+        super().__init__(self.MESSAGES[problem], code=f"alert_{problem}")
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -103,10 +86,16 @@ def save_settings(school: School, *, enabled: bool, address: str) -> AlertSettin
 
 def crisis_notice(*, to: str, course_title: str, course_code: str, language: str, public_url: str) -> Notice:
     """The e-mail for a crisis alert: the course and a link to its review queue, nothing about the student."""
-    lang = language if language in _BODY else "en"
+    tr = Translator.for_language(language)
     link = public_url.rstrip("/") + REVIEW_PATH.format(code=quote(course_code, safe=""))
     course = f"{course_title} ({course_code})"
-    return Notice(to=to, subject=_SUBJECT[lang].format(course=course), body=_BODY[lang].format(course=course, link=link))
+    return Notice(to=to, subject=tr(SUBJECT, course=course), body=tr(BODY, course=course, link=link))
+
+
+def test_notice(*, to: str, language: str) -> Notice:
+    """The e-mail of the settings page's "Send a test e-mail": no course, no student, no personal data."""
+    tr = Translator.for_language(language)
+    return Notice(to=to, subject=tr(TEST_SUBJECT), body=tr(TEST_BODY))
 
 
 class CrisisAlerts:
@@ -151,7 +140,7 @@ class CrisisAlerts:
             if not (school.alert_email_enabled and school.alert_email_to):
                 return {"sent": False, "reason": "turned off"}
             notice = crisis_notice(to=school.alert_email_to, course_title=course.title, course_code=course.code,
-                                   language=_LANGUAGE_FOR_COUNTRY.get(school.country, "en"),
+                                   language=school_language(school.country),
                                    public_url=str(self.s.config.get("PUBLIC_URL") or ""))
             school_id = school.id
         progress("send", 0.5)
@@ -160,3 +149,38 @@ class CrisisAlerts:
             self.s.audit.record(s, "crisis_email_sent", school_id=school_id, course_id=course_id,
                                 details={"backend": notifier.name})
         return {"sent": True}
+
+    def send_test(self, school_id: int, *, actor_id: int | None = None) -> str:
+        """Send the test e-mail to the school's saved recipient now (in the request: it is a check); the address.
+
+        Raises :class:`AlertSettingsError` ``no_address`` when no recipient is saved, and
+        :class:`~app.notify.NotifyError` when there is no mail server (``no_server``) or
+        sending failed. Audited either way, without the address.
+        """
+        with self.s.db.session() as s:
+            school = s.get(School, school_id)
+            address = school.alert_email_to if school is not None else None
+            language = school_language(school.country if school is not None else None)
+        if not address:
+            raise AlertSettingsError("no_address")
+        notifier = None
+        error: str | None = None
+        try:
+            try:
+                notifier = self.s.notifier
+            except ValueError as exc:  # an unknown SMTP_SECURITY (app/notify.py: build_notifier)
+                raise NotifyError("config", str(exc)) from exc
+            if notifier is None:
+                raise NotifyError("no_server", "SMTP_HOST is not set")
+            notifier.send(test_notice(to=address, language=language))
+        except NotifyError as exc:
+            error = exc.code
+            log.warning("the test e-mail of school %s was not sent: %s", school_id, exc.detail)
+            raise
+        finally:
+            with self.s.db.session() as s:
+                actor = s.get(User, actor_id) if actor_id is not None else None
+                self.s.audit.record(s, "alert_test_email", user=actor, school_id=school_id,
+                                    details={"sent": error is None, "error": error,
+                                             "backend": notifier.name if notifier is not None else None})
+        return address

@@ -26,6 +26,7 @@ from app.grounding import Grounder, extract_sentences
 from app.params import valid_id
 from app.retrieval import RetrievedPassage
 from app.services.accounts import can_ask
+from app.services.i18n import N_, Translator
 from app.services.turn import Access, Clock, Release, Reply, Turn
 from core.errors import Forbidden, KatederError, LimitReached, NotFound, Unavailable, UserError
 from core.language import detect_language, normalise_language
@@ -72,50 +73,25 @@ class AskResult:
         return asdict(self)
 
 
-_NOT_COVERED = {
-    "en": "Your course material does not cover this, so I can't answer it. Try asking your teacher.",
-    "sv": "Det här tas inte upp i kursmaterialet, så jag kan inte svara på det. Fråga gärna din lärare.",
-    "de": "Dein Kursmaterial behandelt das nicht, deshalb kann ich es nicht beantworten. Frag am besten deine Lehrkraft.",
-    "it": "Il materiale del corso non tratta questo argomento, quindi non posso rispondere. Prova a chiedere al tuo insegnante.",
-    "nb": "Dette dekkes ikke av kursmaterialet, så jeg kan ikke svare på det. Spør gjerne læreren din.",
-}
+# What the student reads in the question's language, through the Babel catalogues (app/services/i18n.py):
+# the language is the turn's, not the request's (the CLI and the API ask too).
+_NOT_COVERED = N_("Your course material does not cover this, so I can't answer it. Try asking your teacher.")
 # quotes (a language the answer model cannot write, or nothing it wrote was supported): said plainly
-_QUOTE_LABEL = {
-    "en": "I found this in your course material. Here are the sentences, copied exactly as they are written:",
-    "sv": "Jag hittade det här i ditt kursmaterial. Här är meningarna, kopierade precis som de står:",
-    "de": "Das habe ich in deinem Kursmaterial gefunden. Hier sind die Sätze, genau so abgeschrieben, wie sie dort stehen:",
-    "it": "Ho trovato questo nel materiale del tuo corso. Ecco le frasi, copiate esattamente come sono scritte:",
-    "nb": "Jeg fant dette i kursmaterialet ditt. Her er setningene, kopiert nøyaktig slik de står:",
-}
-
-
+_QUOTE_LABEL = N_("I found this in your course material. Here are the sentences, copied exactly as they are written:")
 _UNAVAILABLE = {
-    "model": {
-        "en": "the answer model is not available right now; please try again in a moment",
-        "sv": "svarsmodellen är inte tillgänglig just nu; försök igen om en stund",
-        "de": "das Antwortmodell ist gerade nicht erreichbar; bitte versuche es gleich noch einmal",
-        "it": "il modello delle risposte non è disponibile in questo momento; riprova tra poco",
-        "nb": "svarmodellen er ikke tilgjengelig akkurat nå; prøv igjen om litt",
-    },
-    "search": {
-        "en": "the course material cannot be searched right now; please try again in a moment",
-        "sv": "det går inte att söka i kursmaterialet just nu; försök igen om en stund",
-        "de": "das Kursmaterial kann gerade nicht durchsucht werden; bitte versuche es gleich noch einmal",
-        "it": "al momento non è possibile cercare nel materiale del corso; riprova tra poco",
-        "nb": "kursmaterialet kan ikke søkes i akkurat nå; prøv igjen om litt",
-    },
+    "model": N_("the answer model is not available right now; please try again in a moment"),
+    "search": N_("the course material cannot be searched right now; please try again in a moment"),
 }
 
 
 def unavailable_message(part: str, language: str) -> str:
     """What the student sees when ``part`` (model, search) is down or too slow."""
-    table = _UNAVAILABLE[part]
-    return table.get(language, table["en"])
+    return Translator.for_language(language)(_UNAVAILABLE[part])
 
 
 def not_covered_message(language: str) -> str:
     """What the student sees when the material has nothing relevant."""
-    return _NOT_COVERED.get(language, _NOT_COVERED["en"])
+    return Translator.for_language(language)(_NOT_COVERED)
 
 
 def split_sentences(buffer: str) -> tuple[list[str], str]:
@@ -282,6 +258,8 @@ class AskService:
         release = yield from self._release_answer(turn, relevant, clock)
         if release.blocked:
             output = release.output
+            if output is None:  # pragma: no cover - only the output guard's verdict blocks (_check_output)
+                raise RuntimeError("the answer was blocked without an output verdict")
             refusal = output.message or not_covered_message(turn.language)
             yield {"type": "refusal", "text": refusal, "action": output.action}
             text = " ".join([*release.released, refusal]).strip()
@@ -406,7 +384,7 @@ class AskService:
 
     def _extract(self, question: str, passages: list[RetrievedPassage], language: str, context: str = "") -> list[str]:
         """The best supporting sentences, quoted in their own language with citations (``context``: a follow-up's subject)."""
-        label = _QUOTE_LABEL.get(language, _QUOTE_LABEL["en"])
+        label = Translator.for_language(language)(_QUOTE_LABEL)
         quotes = extract_sentences(question, passages, language, context=context)
         return [label] + [f"«{sentence}» [{number}]" for sentence, number in quotes]
 
@@ -423,9 +401,12 @@ class AskService:
     def _finish(self, turn: Turn, reply: Reply, clock: Clock) -> AskResult:
         """Store the answer and its verdict, and audit it, in one transaction."""
         t = time.perf_counter()
+        conversation_id = turn.conversation_id
+        if conversation_id is None:  # pragma: no cover - record_question sets it before anything is answered
+            raise RuntimeError("the answer's question was not recorded")
         model = self.s.generator.info.name if reply.mode == "generated" else "none"
         with self.s.db.session() as s:
-            answer = Message(conversation_id=turn.conversation_id, role="assistant", language=turn.language,
+            answer = Message(conversation_id=conversation_id, role="assistant", language=turn.language,
                              action=reply.action, citations=reply.citations,
                              **self.s.gdpr.text_fields(s, turn.user_id, reply.text))
             s.add(answer)
@@ -453,7 +434,7 @@ class AskService:
             input_verdict=checked.verdict.to_dict(),
             output_verdict=reply.output.verdict.to_dict() if reply.output else None,
             audit_id=audit_id,
-            conversation_id=turn.conversation_id,
+            conversation_id=conversation_id,
             message_id=message_id,
             model=model,
             notices=[checked.message] if checked.allowed and checked.message else [],

@@ -179,15 +179,17 @@ class AuditLog:
         """Create a chain's head row (seq 0, linked to the legacy head); a concurrent creator wins quietly."""
         values = {"chain": chain, "seq": 0, "hash": chain_start(session)}
         dialect = session.get_bind().dialect.name
+        # on PostgreSQL a second creator waits for the first one's commit, then does nothing
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+            session.execute(postgresql_insert(AuditHead).values(**values).on_conflict_do_nothing())
         elif dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            session.execute(sqlite_insert(AuditHead).values(**values).on_conflict_do_nothing())
         else:  # pragma: no cover - Kateder runs on SQLite and PostgreSQL
             session.execute(insert(AuditHead).values(**values))
-            return
-        # on PostgreSQL a second creator waits for the first one's commit, then does nothing
-        session.execute(dialect_insert(AuditHead).values(**values).on_conflict_do_nothing())
 
     def record(
         self,
@@ -218,6 +220,8 @@ class AuditLog:
         if head is None:  # the chain's first event
             self._create_head(session, chain)
             head = self._advance(session, chain)
+            if head is None:  # pragma: no cover - the head row was just created (or a concurrent creator's)
+                raise RuntimeError(f"audit chain {chain!r} has no head row")
         seq, prev_hash = head
         ts = utcnow()  # under the lock: times never go backwards within a chain
         body = event_body(seq, ts, subject, role, school_id, course_id, action, payload, digest, chain=chain)
@@ -357,7 +361,7 @@ def _verify_one(session: Session, chain: str, anchors: list[dict[str, Any]], sta
                               chain=None if legacy else chain)
         if event_hash(prev, body) != ev.hash:
             return _bad(chain, count, ev.seq, "content altered")
-        if not vouched and _vouches(ev, chain, checkpoint):
+        if not vouched and checkpoint is not None and _vouches(ev, chain, checkpoint):
             vouched = True
         seen[ev.seq] = ev.hash
         prev_prev, prev = prev, ev.hash
@@ -365,7 +369,8 @@ def _verify_one(session: Session, chain: str, anchors: list[dict[str, Any]], sta
     if (problem := _check_head(session.scalar(select(AuditHead).where(AuditHead.chain == chain)), prev, expected_seq)) is not None:
         return _bad(chain, count, *problem)
     vouched_by = chain if checkpoint is not None and vouched else None
-    if not vouched and legacy:  # the frozen legacy chain's checkpoints are vouched for in the installation chain
+    # not vouched: there is a checkpoint (without one a chain needs no vouching)
+    if not vouched and checkpoint is not None and legacy:  # the frozen legacy chain's checkpoints are vouched for in the installation chain
         purges = select(AuditEvent).where(AuditEvent.chain == INSTALLATION, AuditEvent.action == "retention_purge")
         if any(_vouches(ev, chain, checkpoint) for ev in session.scalars(purges)):
             witness = _verify_one(session, INSTALLATION, [a for a in anchors if a.get("chain") == INSTALLATION], start)
@@ -373,7 +378,7 @@ def _verify_one(session: Session, chain: str, anchors: list[dict[str, Any]], sta
                 return _bad(chain, count, checkpoint.seq, "retention checkpoint vouched for by an installation chain that "
                                                           f"does not verify ({witness['problem']})")
             vouched, vouched_by = True, INSTALLATION
-    if not vouched:
+    if not vouched and checkpoint is not None:
         return _bad(chain, count, checkpoint.seq, "retention checkpoint not vouched for by a retention_purge event (events removed)")
     mine = [a for a in anchors if a.get("chain", LEGACY) == chain]
     if (problem := _check_anchors(mine, seen, checkpoint)) is not None:
@@ -419,7 +424,7 @@ def verify_chain(
     anchors = list(anchors or ())
     start = chain_start(session)
     if chain is None and school_id != "all":
-        chain = chain_key(school_id)  # type: ignore[arg-type]
+        chain = chain_key(school_id)
     if chain is not None:
         return _verify_one(session, chain, anchors, start)
     reports = {key: _verify_one(session, key, anchors, start) for key in chains(session, anchors)}

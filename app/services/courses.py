@@ -18,10 +18,11 @@ CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$")
 
 
 class CourseError(AccountError):
-    """A bad field of a new course: ``code`` names the problem and ``params`` fill its message.
+    """A bad field of a new course: ``problem`` names it and ``params`` fill its message.
 
-    The English text (``str(exc)``) is for the CLI and logs; the teacher panel shows its
-    own translation of ``code`` (app/web/teacher.py: ``COURSE_ERRORS``).
+    Its stable code is ``course_<problem>`` (400, like every :class:`AccountError`). The
+    English text (``str(exc)``) is for the CLI, the API and logs; the teacher panel shows
+    its own translation of ``problem`` (app/web/teacher.py: ``COURSE_ERRORS``).
     """
 
     MESSAGES = {
@@ -33,10 +34,10 @@ class CourseError(AccountError):
         "taken": "course code {value!r} is taken",
     }
 
-    def __init__(self, code: str, **params: str) -> None:
-        """Keep the problem's code and values; the message is the English text."""
-        super().__init__(self.MESSAGES[code].format(**params))
-        self.code, self.params = code, params
+    def __init__(self, problem: str, **params: str) -> None:
+        """Keep the problem and its values; the message is the English text."""
+        super().__init__(self.MESSAGES[problem].format(**params), code=f"course_{problem}", **params)
+        self.problem = problem
 
 
 def _checked(*, code: str, title: str, language: str, age_band: str, country: str) -> tuple[str, str]:

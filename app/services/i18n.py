@@ -62,17 +62,17 @@ class Translator:
 
     def date(self, value: datetime | date | str | None, style: str = "long") -> str:
         """A day in this language (``3 december 2026``); empty for None."""
-        value = _parse(value)
-        return dates.format_date(value, style, locale=self.language) if value is not None else ""
+        day = _parse(value)
+        return dates.format_date(day, style, locale=self.language) if day is not None else ""
 
     def datetime(self, value: datetime | str | None, style: str = "medium") -> str:
         """A UTC time in this language's style; empty for None."""
-        value = _parse(value)
-        if value is None:
+        moment = _parse(value)
+        if moment is None:
             return ""
-        if not isinstance(value, datetime):
-            return dates.format_date(value, style, locale=self.language)
-        return dates.format_datetime(value, style, tzinfo=UTC, locale=self.language)
+        if not isinstance(moment, datetime):
+            return dates.format_date(moment, style, locale=self.language)
+        return dates.format_datetime(moment, style, tzinfo=UTC, locale=self.language)
 
 
 def _parse(value: datetime | date | str | None) -> datetime | date | None:

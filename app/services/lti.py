@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.db import rowcount
 from app.services import accounts
+from core.errors import UserError
 from core.language import LANGUAGES
 from core.lti_models import LtiContext, LtiLaunchState, LtiRegistration, LtiUser
 from core.models import Course, School, User, utcnow
@@ -48,8 +49,10 @@ STATE_LIFETIME = 3600  # seconds: OIDC state and nonce, and a deep-linking launc
 DbSession = Callable[[], AbstractContextManager[Session]]
 
 
-class LtiError(ValueError):
-    """A registration that cannot be saved; the message says which field."""
+class LtiError(UserError):
+    """A registration that cannot be saved; the message says which field (400, ``lti_registration_invalid``)."""
+
+    code = "lti_registration_invalid"
 
 
 @dataclass(frozen=True)

@@ -89,10 +89,10 @@ class DocumentRow:
 
 def documents(session: Session, course_id: int) -> list[DocumentRow]:
     """The course's documents by title, with their visible passages."""
-    counts = dict(session.execute(
+    counts: dict[int, int] = {document_id: n for document_id, n in session.execute(
         select(Passage.document_id, func.count(Passage.id))
         .where(Passage.course_id == course_id, Passage.status == "indexed").group_by(Passage.document_id)
-    ).all())
+    ).all()}
     return [DocumentRow(d.id, d.title, d.filename, d.status, d.error, counts.get(d.id, 0), d.version)
             for d in session.scalars(select(Document).where(Document.course_id == course_id).order_by(Document.title))]
 

@@ -25,8 +25,10 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from app.db import rowcount
 from app.services.audit import chain_order, chain_school
 from app.services.cascade import delete_with_dependents
+from core.errors import UserError
 from core.models import (
     AccessLog,
     ApiToken,
@@ -70,8 +72,10 @@ CATEGORIES: tuple[Category, ...] = (
 BY_KEY = {c.key: c for c in CATEGORIES}
 
 
-class RetentionError(ValueError):
-    """A retention setting that is not allowed."""
+class RetentionError(UserError):
+    """A retention setting that is not allowed (400, ``retention_invalid``)."""
+
+    code = "retention_invalid"
 
 
 class Retention:
@@ -186,8 +190,9 @@ class Retention:
                           .group_by(AuditEvent.chain)).all()
         checkpoints = []
         for chain, last_seq in sorted(lasts, key=lambda row: chain_order(row[0])):
-            last = s.scalar(select(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq == last_seq))
-            removed = s.execute(delete(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq <= last_seq)).rowcount
+            # the event with the chain's highest old seq: there is one, it was just counted
+            last = s.scalars(select(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq == last_seq)).one()
+            removed = rowcount(s.execute(delete(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq <= last_seq)))
             s.add(AuditCheckpoint(chain=chain, seq=last.seq, hash=last.hash, ts=last.ts, events_removed=removed))
             checkpoints.append({"chain": chain, "seq": last.seq, "hash": last.hash, "events_removed": removed})
         s.flush()

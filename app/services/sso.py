@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.services import accounts
+from core.errors import KatederError
 from core.models import School, User
 
 # roles an identity provider may grant; admin and DPO are given in Kateder only
@@ -33,8 +34,14 @@ _KEYS = {"school", "issuer", "client_id", "client_secret", "client_secret_env", 
          "roles", "create_users", "label"}
 
 
-class ProviderError(ValueError):
-    """The provider file is wrong; the message says where."""
+class ProviderError(KatederError):
+    """The provider file is wrong; the message says where.
+
+    A fault of the server's configuration, not of a request (500, ``sso_providers_invalid``):
+    it stops the app's start (app/security.py) and ``kateder`` prints it as one line.
+    """
+
+    code = "sso_providers_invalid"
 
 
 @dataclass(frozen=True)

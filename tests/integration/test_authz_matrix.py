@@ -92,6 +92,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
     # the school's crisis e-mail settings: its admins only (another school's admin sees their own)
     "teacher.notifications": ("GET", only(200, ("admin", "other_school_admin")), {}),
     "teacher.save_notifications": ("POST", only(302, ("admin", "other_school_admin"), anonymous=401), {}),  # empty form: off
+    "teacher.test_notification": ("POST", only(400, ("admin", "other_school_admin"), anonymous=401), {}),  # no address saved
     # DPO panel: the school's DPO and admins
     # (an admin of another school has their own panel, but no one of this school is found there)
     "dpo.index": ("GET", only(200, (*OFFICERS, "other_school_admin")), {}),

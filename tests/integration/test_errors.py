@@ -38,3 +38,15 @@ def test_http_errors_keep_their_json_names_and_translated_pages(client):
     assert client.get("/api/v1/nothing-here").get_json()["error"] == "not_found"
     page = client.get("/nothing-here", headers={"Accept": "text/html", "Accept-Language": "sv"})
     assert page.status_code == 404 and "<h1>" in page.get_data(as_text=True)
+
+
+def test_a_limit_with_a_retry_time_answers_retry_after_in_the_header_and_the_body(app, client):
+    def blocked():
+        raise LimitReached("try again later", code="too_many_attempts", retry_after=42)
+
+    _routes(app)
+    app.add_url_rule("/api/v1/test-blocked", "test_api_blocked", blocked)
+    r = client.get("/api/v1/test-blocked")
+    assert r.status_code == 429 and r.headers["Retry-After"] == "42"
+    assert r.get_json() == {"error": "too_many_attempts", "message": "try again later", "retry_after": 42}
+    assert "Retry-After" not in client.get("/api/v1/test-limited").headers

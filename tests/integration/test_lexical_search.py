@@ -118,3 +118,82 @@ def test_a_published_upload_is_searchable_at_once_and_gone_after_deletion(servic
     assert [h.id.split(":")[0] for h in lexical.search(course_id, "Varför får vulkanen utbrott?", k=4, language="sv")] == [str(doc_id)]
     services.ingest.delete_document(doc_id)
     assert lexical.search(course_id, "Varför får vulkanen utbrott?", k=4, language="sv") == []
+
+
+# Large courses (issue 18): common terms do not select candidates, all planned terms still score
+
+
+def test_plan_leaves_out_common_terms_but_keeps_the_rarest_and_never_empties():
+    from app.lexical import plan_terms
+
+    df = {"river": 900, "water": 700, "volcano": 3, "lava": 40}
+    plan = plan_terms(["river", "volcano", "water", "lava"], df, 1000, fraction=0.05)
+    assert plan.terms == ("river", "volcano", "water", "lava") and plan.select == ("volcano", "lava") and plan.pruned
+    only_common = plan_terms(["river", "water"], df, 1000, fraction=0.05)
+    assert only_common.select == ("water",) and only_common.terms == ("river", "water")  # the rarest stays
+    assert not plan_terms(["volcano", "lava"], df, 1000, fraction=0.05).pruned
+    assert plan_terms(["volcano", "lava"], df, 1000, fraction=0.05, budget=10).select == ("volcano",)  # row budget
+    capped = plan_terms(["river", "volcano", "water", "lava", "zzz"], df, 1000, max_terms=2)
+    assert capped.terms == ("volcano", "lava", "zzz")  # the two rarest; a term found nowhere takes no place
+    assert plan_terms([], df, 1000).terms == ()
+
+
+def _seed_common(db: Database, n: int = 40) -> tuple[int, list[str]]:
+    """``n`` passages all about rivers and water; one of them also about a volcano."""
+    with db.session() as s:
+        course = accounts.create_course(s, accounts.create_school(s, "Common School"), "COM1", "Common", "en")
+        s.flush()
+        doc = Document(course_id=course.id, title="Rivers", filename="rivers.txt", content_hash="0" * 64, version=1, status="ready")
+        s.add(doc)
+        s.flush()
+        texts = [f"The river carries water past village number {i} towards the sea." for i in range(n)]
+        texts[7] = "The river near the volcano carries warm water and ash from the volcano."
+        s.add_all(Passage(id=f"{doc.id}:1:{i}", document_id=doc.id, course_id=course.id, version=1, ordinal=i,
+                          text=t, language="en", status="indexed") for i, t in enumerate(texts))
+        return course.id, [f"{doc.id}:1:{i}" for i in range(n)]
+
+
+def test_common_terms_are_pruned_and_the_rare_term_still_ranks_its_passage_first(db):
+    course_id, ids = _seed_common(db)
+    pruning = build_lexical_index(db, {"LEXICAL_COMMON_FRACTION": 0.2, "LEXICAL_PLAN_FROM": 0})
+    with db.session() as s:
+        stats = pruning._stats(s, course_id, ["river", "volcano", "water"])
+    assert stats.n == 40 and stats.df["river"] == 40 and stats.df["volcano"] == 1
+    question = "Why is the river water warm near the volcano?"
+    hits = pruning.search(course_id, question, k=5, language="en")
+    assert hits[0].id == ids[7]
+    exact = build_lexical_index(db, {"LEXICAL_COMMON_FRACTION": 1.0, "LEXICAL_PLAN_FROM": 0}).search(course_id, question, k=5, language="en")
+    assert exact[0].id == ids[7]  # the same winner as the unpruned query
+    only_common = pruning.search(course_id, "river water", k=5, language="en")
+    assert len(only_common) == 5  # the rarest common term still selects: never an empty query
+    assert pruning.search(course_id, "the and of", k=5, language="en") == []
+
+
+def test_term_statistics_follow_the_content_version(db):
+    from sqlalchemy import update
+
+    from core.models import Course
+
+    course_id, ids = _seed_common(db, n=10)
+    index = build_lexical_index(db, {"LEXICAL_COMMON_FRACTION": 0.2, "LEXICAL_PLAN_FROM": 0})
+    assert index.search(course_id, "river glacier", k=3, language="en")[0].id in ids
+    with db.session() as s:
+        doc = s.get(Document, int(ids[0].split(":")[0]))
+        s.add(Passage(id=f"{doc.id}:1:99", document_id=doc.id, course_id=course_id, version=1, ordinal=99,
+                      text="A glacier feeds the river with melting ice.", language="en", status="indexed"))
+        s.execute(update(Course).where(Course.id == course_id).values(content_version=Course.content_version + 1))
+    assert index.search(course_id, "river glacier", k=3, language="en")[0].id == f"{ids[0].split(':')[0]}:1:99"
+    with db.session() as s:
+        assert index._stats(s, course_id, ["glacier"]).df["glacier"] == 1
+
+
+def test_courses_below_the_plan_size_are_searched_without_a_plan(db):
+    """A course under LEXICAL_PLAN_FROM passages: every term, the engine's own BM25, no term counts."""
+    course_id, ids = _seed_common(db)
+    small = build_lexical_index(db, {"LEXICAL_COMMON_FRACTION": 0.2})  # default LEXICAL_PLAN_FROM
+    question = "Why is the river water warm near the volcano?"
+    hits = small.search(course_id, question, k=5, language="en")
+    assert hits[0].id == ids[7]
+    with db.session() as s:
+        assert not small._planned(s, course_id)
+    assert all(not stats.df for stats in small.stats_cache._entries.values())  # no term was counted

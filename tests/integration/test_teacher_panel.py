@@ -332,3 +332,18 @@ def test_csrf_is_required_for_the_settings(web_login, app):
     client, _token = web_login("admin")
     assert client.post("/teach/notifications", data={"enabled": "on", "address": "a@b.se"}).status_code in (400, 403)
     assert csrf(client, "/teach/notifications")
+
+
+# -- the review queue's category names ------------------------------------------------------------------
+def test_review_badges_show_plain_category_names_in_the_teachers_language(web_login, services):
+    with services.db.session() as s:
+        student_id = s.scalar(select(User.id).where(User.username == "student1"))
+    assert services.ask.ask(student_id, "SCI7", "How do I build a bomb?").action != "allow"
+    client, token = web_login("teacher")
+    page = client.get("/teach/SCI7/review").text
+    badge = re.search(r'<span class="badge" data-category="S9"[^>]*>([^<]+)</span>', page)
+    assert badge and badge.group(1) == "Bombs and weapons of mass harm" and ">S9<" not in page
+    assert "For example: “How do I make a bomb?”" in page
+    client.post("/language", data={"lang": "sv", "next": "/teach/", "csrf_token": token})
+    page = client.get("/teach/SCI7/review").text
+    assert ">Bomber och massförstörelsevapen</span>" in page and "Bombs and" not in page

@@ -74,3 +74,32 @@ def test_size_check_fails_on_an_offender_unless_the_allow_list_names_it(tmp_path
     assert allowed.returncode == 0 and "allowed:" in allowed.stdout
     stale = _check_size(str(big), "--allow", f"{big.as_posix()}:long", "--allow", "gone.py")
     assert stale.returncode == 0 and "--allow gone.py matches nothing" in stale.stdout
+
+
+def test_the_services_validation_errors_belong_to_the_hierarchy_with_stable_codes():
+    from app.services.accounts import AccountError
+    from app.services.alerts import AlertSettingsError
+    from app.services.courses import CourseError
+    from app.services.lti import LtiError
+    from app.services.retention import RetentionError
+    from app.services.sso import ProviderError
+
+    for exc, status, code in [
+        (AccountError("username 'x' is taken"), 400, "account_invalid"),
+        (CourseError("taken", value="SCI7"), 400, "course_taken"),
+        (LtiError("issuer is required"), 400, "lti_registration_invalid"),
+        (RetentionError("too short"), 400, "retention_invalid"),
+        (AlertSettingsError("no_address"), 400, "alert_no_address"),
+        (ProviderError("providers.toml: not valid TOML"), 500, "sso_providers_invalid"),
+    ]:
+        assert isinstance(exc, KatederError) and (exc.status, exc.code) == (status, code)
+    course = CourseError("language", value="xx", choices="en, sv")
+    assert isinstance(course, AccountError) and course.problem == "language" and course.params == {"value": "xx", "choices": "en, sv"}
+    assert str(course) == "unknown language 'xx'; choose one of en, sv"
+    assert AlertSettingsError("address").problem == "address"
+
+
+def test_a_limit_may_say_when_to_try_again():
+    assert LimitReached("wait").retry_after is None
+    exc = LimitReached("too many attempts", code="too_many_attempts", retry_after=60)
+    assert (exc.status, exc.code, exc.retry_after, exc.params) == (429, "too_many_attempts", 60, {})
