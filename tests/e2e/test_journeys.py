@@ -33,7 +33,7 @@ def test_student_asks_and_sees_cited_streamed_answer(browser_page, sign_in, live
     page.get_by_label("Your question").fill("Where does photosynthesis happen?")
     page.get_by_role("button", name="Ask", exact=True).click()
     answer = page.locator("article.msg.assistant").last
-    expect(answer.locator(".text")).to_contain_text("photosynthesis")
+    expect(answer.locator(".text")).to_contain_text(re.compile("photosynthesis", re.IGNORECASE))
     source = answer.locator("button.source").first
     expect(source).to_contain_text("Photosynthesis")
     expect(answer).to_have_attribute("aria-busy", "false")
@@ -77,7 +77,7 @@ def test_unsafe_question_is_refused_and_teacher_sees_alert(browser_page, sign_in
     expect(first).to_contain_text("Suicide and self-harm")
     expect(page.locator("section.review-group").first.locator("h2")).to_contain_text("student1")  # grouped per student
     expect(first.locator(".review-preview")).to_contain_text("kill myself")  # redacted preview, no click needed
-    weapons = page.locator("article.review-item", has_text="Indiscriminate weapons")
+    weapons = page.locator("article.review-item", has_text="Bombs and weapons of mass harm")
     expect(weapons).to_have_count(1)
     page.screenshot(path=str(shots / "journey-2-teacher-alert.png"), full_page=True)
     # reading the student's words needs a written reason (logged for the DPO)
@@ -88,7 +88,7 @@ def test_unsafe_question_is_refused_and_teacher_sees_alert(browser_page, sign_in
     page.go_back()
     page.reload()
     weapons.get_by_role("button", name="Mark as false positive").click()
-    expect(page.locator("article.review-item", has_text="Indiscriminate weapons")).to_have_count(0)
+    expect(page.locator("article.review-item", has_text="Bombs and weapons of mass harm")).to_have_count(0)
 
 
 def test_open_teacher_page_shows_a_new_crisis_alert_live(browser_page, sign_in, live_server):

@@ -104,7 +104,7 @@ def test_crisis_is_first_in_queue_and_false_positive_clears_it(web_login, servic
     assert "critical alert" in teacher.get("/teach/").text
     assert teacher.get("/teach/alerts").get_json()["courses"] == [{"code": "SCI7", "critical": 1, "url": "/teach/SCI7/review"}]
     page = teacher.get("/teach/SCI7/review").text
-    assert page.index("Suicide and self-harm") < page.index("Indiscriminate weapons")
+    assert page.index("Suicide and self-harm") < page.index("Bombs and weapons of mass harm")
     with services.db.session() as s:
         vid = s.scalar(select(GuardVerdict.id).where(GuardVerdict.action == "block", GuardVerdict.stage == "input"))
     teacher.post(f"/teach/SCI7/review/{vid}", data={"decision": "false_positive", "csrf_token": ttoken})

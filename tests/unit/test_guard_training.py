@@ -82,7 +82,10 @@ def test_the_plan_names_every_source():
     for src in ("strongreject", "simplesafetytests", "coconot-contrast"):
         assert plan[src]["role"] == "test"
     rows = list(project_rows())
-    assert {role_of(ex, plan) for ex in rows} <= {"train", "dev"}
+    # the project's rows train and choose, except the pairs written after the shipped
+    # weights were trained, which are a held-out test source of their own
+    assert {role_of(ex, plan) for ex in rows if ex.source != "written-general"} <= {"train", "dev"}
+    assert {role_of(ex, plan) for ex in rows if ex.source == "written-general"} == {"test"}
 
 
 def _ex(text, label, source="written", split="train", **kw) -> Example:
