@@ -240,13 +240,14 @@ class _PlannedIndex:
 
         return self.stats_cache.get((course_id, int(version)), build)
 
-    def _planned(self, s, course_id: int) -> bool:
-        """Whether the course is large enough to be searched with a query plan."""
-        return self._course(s, course_id).n >= self.settings["plan_from"]
-
-    def _stats(self, s, course_id: int, wanted: Sequence[str]) -> CourseStats:
-        """The course's statistics with the document frequencies of ``wanted`` filled in."""
+    def _planned(self, s, course_id: int) -> CourseStats | None:
+        """The course's statistics when it is large enough to be searched with a query plan."""
         stats = self._course(s, course_id)
+        return stats if stats.n >= self.settings["plan_from"] else None
+
+    def _stats(self, s, course_id: int, wanted: Sequence[str], course: CourseStats | None = None) -> CourseStats:
+        """The course's statistics with the document frequencies of ``wanted`` filled in."""
+        stats = course or self._course(s, course_id)
         for term in [t for t in dict.fromkeys(wanted) if t not in stats.df]:
             stats.df[term] = int(s.execute(self._df_sql, {"course": course_id, **self._df_params(term)}).scalar() or 0)
         return stats
@@ -276,11 +277,12 @@ class SqliteFtsIndex(_PlannedIndex):
         if not wanted:
             return []
         with self.db.session() as s:
-            if not self._planned(s, course_id):
+            course = self._planned(s, course_id)
+            if course is None:
                 match = " OR ".join(_fts_phrase(t) for t in wanted)
                 rows = s.execute(_SQLITE_SEARCH, {"match": match, "course": course_id, "k": k}).all()
                 return [LexicalHit(pid, -float(rank)) for pid, rank in rows]
-            stats = self._stats(s, course_id, wanted)
+            stats = self._stats(s, course_id, wanted, course)
             plan = self.plan(stats, wanted)
             if not plan.pruned:
                 match = " OR ".join(_fts_phrase(t) for t in plan.terms)
@@ -321,11 +323,12 @@ class PostgresFtsIndex(_PlannedIndex):
             wanted = sorted(s.execute(_PG_LEXEMES, {"config": config, "query": query}).scalars())
             if not wanted:
                 return []
-            if not self._planned(s, course_id):
+            course = self._planned(s, course_id)
+            if course is None:
                 tokens = " | ".join(dict.fromkeys(words(query)))
                 rows = s.execute(_PG_SEARCH, {"config": config, "query": tokens, "course": course_id, "k": k}).all()
                 return [LexicalHit(pid, float(rank)) for pid, rank in rows]
-            stats = self._stats(s, course_id, wanted)
+            stats = self._stats(s, course_id, wanted, course)
             plan = self.plan(stats, wanted)
             n = max(stats.n, 1)
             params: dict = {"course": course_id, "k": max(k, self.settings["candidates"]), "lexemes": list(plan.terms),

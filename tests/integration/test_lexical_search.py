@@ -26,13 +26,20 @@ INFLECTED = [("Vad gör växterna med solljus?", "sv", "sv"), ("Når er valget?"
              ("Welcher König regierte Schweden?", "de", "de"), ("When does water evaporate?", "en", "en")]
 
 
+def _course_with_document(s, school: str, code: str, language: str, title: str) -> tuple:
+    """A new school's course (named like its code) with one ready document, flushed."""
+    course = accounts.create_course(s, accounts.create_school(s, school), code, code.title(), language)
+    s.flush()
+    doc = Document(course_id=course.id, title=title, filename=f"{title.lower()}.txt", content_hash="0" * 64, version=1,
+                   status="ready")
+    s.add(doc)
+    s.flush()
+    return course, doc
+
+
 def _seed(db: Database) -> int:
     with db.session() as s:
-        course = accounts.create_course(s, accounts.create_school(s, "Lexical School"), "LEX1", "Lexical", "sv")
-        s.flush()
-        doc = Document(course_id=course.id, title="Mixed", filename="mixed.txt", content_hash="0" * 64, version=1, status="ready")
-        s.add(doc)
-        s.flush()
+        course, doc = _course_with_document(s, "Lexical School", "LEX1", "sv", "Mixed")
         s.add_all(Passage(id=f"{doc.id}:1:{i}", document_id=doc.id, course_id=course.id, version=1, ordinal=i,
                           text=text, language=lang, status="indexed") for i, (lang, text) in enumerate(ROWS))
         return course.id
@@ -141,11 +148,7 @@ def test_plan_leaves_out_common_terms_but_keeps_the_rarest_and_never_empties():
 def _seed_common(db: Database, n: int = 40) -> tuple[int, list[str]]:
     """``n`` passages all about rivers and water; one of them also about a volcano."""
     with db.session() as s:
-        course = accounts.create_course(s, accounts.create_school(s, "Common School"), "COM1", "Common", "en")
-        s.flush()
-        doc = Document(course_id=course.id, title="Rivers", filename="rivers.txt", content_hash="0" * 64, version=1, status="ready")
-        s.add(doc)
-        s.flush()
+        course, doc = _course_with_document(s, "Common School", "COM1", "en", "Rivers")
         texts = [f"The river carries water past village number {i} towards the sea." for i in range(n)]
         texts[7] = "The river near the volcano carries warm water and ash from the volcano."
         s.add_all(Passage(id=f"{doc.id}:1:{i}", document_id=doc.id, course_id=course.id, version=1, ordinal=i,
