@@ -26,6 +26,12 @@ def _config(backend: str | None) -> dict:
 @click.option("--max-minutes", type=float, default=None, help="Wall-time budget for the whole run.")
 @click.option("--exclude", multiple=True, help="Leave a source out of training (ablation).")
 @click.option("--margin-weight", type=float, default=None, help="Weight of the pairwise loss.")
+@click.option(
+    "--plan",
+    "plan_name",
+    default=None,
+    help="Source plan under guard/data (default: sources.json, the shipped recipe).",
+)
 @click.option("--smoke", is_flag=True, help="A tiny run on a small sample (CI).")
 @click.option(
     "--out",
@@ -35,7 +41,7 @@ def _config(backend: str | None) -> dict:
     help="Where to write guard-e5.safetensors/.json (default: guard/weights).",
 )
 def train_command(
-    seed, samples, depth, device, max_minutes, exclude, margin_weight, smoke, out_dir
+    seed, samples, depth, device, max_minutes, exclude, margin_weight, plan_name, smoke, out_dir
 ):
     """Fine-tune the embedded classifier on guard/data/sources.json's plan (seeded)."""
     from dataclasses import replace
@@ -53,6 +59,7 @@ def train_command(
             "max_minutes": max_minutes,
             "exclude": tuple(exclude) or None,
             "margin_weight": margin_weight,
+            "sources": plan_name,
         }.items()
         if v is not None
     }

@@ -21,23 +21,35 @@ def load_plan(name: str = "sources.json") -> dict[str, dict]:
     return {k: v for k, v in plan.items() if not k.startswith("_")}
 
 
-def role_of(ex: Example, plan: dict[str, dict]) -> str:
-    """``train``, ``dev`` or ``test`` for the source (a translation follows its original)."""
+def _entry(ex: Example, plan: dict[str, dict]) -> dict:
     base = ex.origin.split(":", 1)[1] if ex.origin.startswith("translated:") else ex.source
     entry = plan.get(base) or plan.get(ex.source)
     if entry is None:
         raise ValueError(f"source {ex.source!r} is missing from the source plan")
-    return entry["role"]
+    return entry
+
+
+def role_of(ex: Example, plan: dict[str, dict]) -> str:
+    """``train``, ``dev`` or ``test`` for the source (a translation follows its original)."""
+    return _entry(ex, plan)["role"]
 
 
 def partition(
     examples: Sequence[Example], plan: dict[str, dict]
 ) -> tuple[list[Example], list[Example], list[Example]]:
-    """``(train, dev, test)``: held-out sources whole, the rest by their own split."""
+    """``(train, dev, test)``: held-out sources whole, the rest by their own split.
+
+    A plan entry's optional ``train_labels`` (e.g. ``["unsafe"]``) keeps only those labels
+    of the source's train split in training, so a source of minimal pairs can teach its
+    harmful side alone; its dev and test splits stay whole.
+    """
     parts: dict[str, list[Example]] = {"train": [], "dev": [], "test": []}
     for ex in examples:
-        role = role_of(ex, plan)
+        entry = _entry(ex, plan)
+        role = entry["role"]
         if role == "train":
+            if ex.split == "train" and ex.label not in entry.get("train_labels", (ex.label,)):
+                continue
             parts[ex.split].append(ex)
         elif role == "dev":
             parts["test" if ex.split == "test" else "dev"].append(ex)

@@ -108,6 +108,24 @@ def test_partition_holds_out_whole_sources_and_follows_translations():
     assert sorted(e.text for e in test) == ["a", "e"]
 
 
+def test_train_labels_keep_one_side_of_a_pair_source_in_training_only():
+    """The v6 plan trains written-general's harmful rows alone; dev and test stay whole."""
+    plan = load_plan("sources-v6-lone.json")
+    assert load_plan()["written-general"]["role"] == "test"  # the shipped recipe is unchanged
+    rows = [
+        _ex("harm", "unsafe", "written-general", "train", pair_id="g1"),
+        _ex("twin", "safe", "written-general", "train", pair_id="g1"),
+        _ex("dev-harm", "unsafe", "written-general", "dev", pair_id="g2"),
+        _ex("dev-twin", "safe", "written-general", "dev", pair_id="g2"),
+        _ex("test-twin", "safe", "written-general", "test", pair_id="g3"),
+        _ex("other-twin", "safe", "written", "train", pair_id="w1"),
+    ]
+    train, dev, test = partition(rows, plan)
+    assert [e.text for e in train] == ["harm", "other-twin"]
+    assert [e.text for e in dev] == ["dev-harm", "dev-twin"]
+    assert [e.text for e in test] == ["test-twin"]
+
+
 def test_pairs_are_drawn_together_and_sources_weigh_by_sqrt_size():
     """A minimal pair is one sampling unit; a source's share is weight x sqrt(rows)."""
     plan = {"written": {"weight": 2.0}, "alpaca-harmless": {"weight": 1.0}}
