@@ -50,7 +50,9 @@ def on_starting(server) -> None:
     try:
         services.db.migrate()
         services.audit  # noqa: B018 - creates secrets/pseudonym.key unless KATEDER_PSEUDONYM_KEY is set
-        getattr(services, "gdpr", None)  # creates secrets/master.key unless KATEDER_MASTER_KEY is set
+        getattr(
+            services, "gdpr", None
+        )  # creates secrets/master.key unless KATEDER_MASTER_KEY is set
     finally:
         services.db.dispose()
 

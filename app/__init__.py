@@ -25,7 +25,9 @@ def _secret_key(home: Path) -> str:
     return path.read_text().strip()
 
 
-def create_app(config: Mapping[str, Any] | None = None, *, services: Services | Mapping[str, Any] | None = None) -> Flask:
+def create_app(
+    config: Mapping[str, Any] | None = None, *, services: Services | Mapping[str, Any] | None = None
+) -> Flask:
     """Build the Flask app.
 
     Args:
@@ -42,7 +44,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, services: Services | 
     app.url_map.converters["int"] = IdConverter  # every <int:...> is a bounded id (app/params.py)
     app.config.update(cfg)
     app.config["SECRET_KEY"] = cfg.get("SECRET_KEY") or _secret_key(home)
-    if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is None (no limit), so setdefault never applied
+    if (
+        app.config.get("MAX_CONTENT_LENGTH") is None
+    ):  # Flask's default is None (no limit), so setdefault never applied
         app.config["MAX_CONTENT_LENGTH"] = int(cfg["MAX_UPLOAD_BYTES"]) + 1024 * 1024
     if not isinstance(services, Services):
         services = Services(cfg, **dict(services or {}))

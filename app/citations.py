@@ -55,7 +55,9 @@ def renumber(text: str, citations: list[dict[str, Any]]) -> tuple[str, list[dict
     return text, [{**c, "number": order.numbers[old]} for old, c in ranked]
 
 
-def in_order(events: Generator[dict[str, Any], None, R], *, passages: int) -> Generator[dict[str, Any], None, R]:
+def in_order(
+    events: Generator[dict[str, Any], None, R], *, passages: int
+) -> Generator[dict[str, Any], None, R]:
     """Pass ``events`` through with ``sentence`` texts renumbered; renumber the returned reply too.
 
     ``passages`` is how many passages the markers may point at (1..passages). The reply

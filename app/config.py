@@ -188,17 +188,19 @@ DEFAULTS.update(SERVER_DEFAULTS)
 DEFAULTS.update(GUARD_DEFAULTS)
 
 # KATEDER_* variables that are not configuration keys: tools and test suites read them directly
-ENVIRONMENT_ONLY = frozenset({
-    "KATEDER_EVAL_DATA",  # app/evaluation.py: the evaluation data folder
-    "KATEDER_RERANKER_CACHE",  # app/reranker_training.py: cached embeddings, candidates and logits
-    "KATEDER_TEST_PG",  # tests: the PostgreSQL admin URL
-    "KATEDER_PRODUCTION_GUARD",  # tests/production: the guard backend of the production suite
-    "KATEDER_SHARED_DATA",  # guard data and evaluation harnesses: the shared data folder
-    "KATEDER_DATA",  # bench/guard_latency.py: the data folder
-    "KATEDER_AXE_JS",  # tests/e2e: a local copy of axe-core
-    "KATEDER_SCREENSHOT_DIR",  # tests/e2e: where the page tour writes its screenshots
-    "KATEDER_E2E_REAL_MODELS",  # tests/e2e: the real shipped models instead of the fakes (docs/ui.md, "Screenshots")
-})
+ENVIRONMENT_ONLY = frozenset(
+    {
+        "KATEDER_EVAL_DATA",  # app/evaluation.py: the evaluation data folder
+        "KATEDER_RERANKER_CACHE",  # app/reranker_training.py: cached embeddings, candidates and logits
+        "KATEDER_TEST_PG",  # tests: the PostgreSQL admin URL
+        "KATEDER_PRODUCTION_GUARD",  # tests/production: the guard backend of the production suite
+        "KATEDER_SHARED_DATA",  # guard data and evaluation harnesses: the shared data folder
+        "KATEDER_DATA",  # bench/guard_latency.py: the data folder
+        "KATEDER_AXE_JS",  # tests/e2e: a local copy of axe-core
+        "KATEDER_SCREENSHOT_DIR",  # tests/e2e: where the page tour writes its screenshots
+        "KATEDER_E2E_REAL_MODELS",  # tests/e2e: the real shipped models instead of the fakes (docs/ui.md, "Screenshots")
+    }
+)
 _reported: set[str] = set()
 
 
@@ -208,7 +210,11 @@ def unknown_variables(environ: dict[str, str] | None = None) -> list[tuple[str, 
     names = [f"KATEDER_{key}" for key in DEFAULTS]
     unknown = []
     for name in sorted(environ):
-        if name.startswith("KATEDER_") and name not in ENVIRONMENT_ONLY and name.removeprefix("KATEDER_") not in DEFAULTS:
+        if (
+            name.startswith("KATEDER_")
+            and name not in ENVIRONMENT_ONLY
+            and name.removeprefix("KATEDER_") not in DEFAULTS
+        ):
             close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
             unknown.append((name, close[0] if close else None))
     return unknown
@@ -224,13 +230,19 @@ def _coerce(raw: str, default: Any) -> Any:
     return raw
 
 
-def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict[str, Any]:
+def load_config(
+    overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Merge code defaults, ``KATEDER_*`` environment variables and explicit overrides."""
     environ = os.environ if environ is None else environ
     for name, close in unknown_variables(environ):
         if name not in _reported:  # once per process, at start-up (create_app, the CLI, gunicorn)
             _reported.add(name)
-            log.warning("%s is not a Kateder setting and is ignored%s", name, f" (did you mean {close}?)" if close else "")
+            log.warning(
+                "%s is not a Kateder setting and is ignored%s",
+                name,
+                f" (did you mean {close}?)" if close else "",
+            )
     config = dict(DEFAULTS)
     for name, raw in environ.items():
         if not name.startswith("KATEDER_"):
@@ -241,7 +253,9 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
         try:
             config[key] = _coerce(raw, DEFAULTS[key])
         except ValueError:
-            raise ValueError(f"{name}={raw!r} is not a valid {type(DEFAULTS[key]).__name__}") from None
+            raise ValueError(
+                f"{name}={raw!r} is not a valid {type(DEFAULTS[key]).__name__}"
+            ) from None
     config.update(overrides or {})
     home = Path(config["HOME"]).resolve()
     config["HOME"] = str(home)

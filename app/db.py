@@ -24,7 +24,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-    register_sqlite_functions(dbapi_connection)  # kateder_terms for the FTS5 triggers (migration 0006)
+    register_sqlite_functions(
+        dbapi_connection
+    )  # kateder_terms for the FTS5 triggers (migration 0006)
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -42,16 +42,22 @@ UNEXPECTED = "Something went wrong on our side. Please try again."
 # Accept-Language, because Flask-Babel's locale reads the signed-in user from the database,
 # which is what may have failed.
 _OUTAGE = {
-    "database": N_("The service is temporarily unavailable (database). Nothing was answered; please try again in a moment."),
-    "storage": N_("The server's storage is full, so the file was not saved. Nothing already stored was changed; "
-                  "please tell your administrator."),
+    "database": N_(
+        "The service is temporarily unavailable (database). Nothing was answered; please try again in a moment."
+    ),
+    "storage": N_(
+        "The server's storage is full, so the file was not saved. Nothing already stored was changed; "
+        "please tell your administrator."
+    ),
 }
 _OUTAGE_LANGUAGES = ["en", "sv", "de", "it", "nb"]
 
 
 def outage_message(part: str) -> str:
     """The outage message for ``part`` in the client's preferred language."""
-    return Translator.for_language(request.accept_languages.best_match(_OUTAGE_LANGUAGES) or "en")(_OUTAGE[part])
+    return Translator.for_language(request.accept_languages.best_match(_OUTAGE_LANGUAGES) or "en")(
+        _OUTAGE[part]
+    )
 
 
 def wants_json() -> bool:
@@ -59,8 +65,14 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def answer(status: int, code: str, message: str | None, *, page: bool = True,
-           retry_after: int | None = None) -> ResponseReturnValue:
+def answer(
+    status: int,
+    code: str,
+    message: str | None,
+    *,
+    page: bool = True,
+    retry_after: int | None = None,
+) -> ResponseReturnValue:
     """An error as ``{"error": code, "message": message}`` or, for the browser, the error page.
 
     ``page=False`` answers the browser with the bare message instead: the page's layout reads
@@ -99,7 +111,9 @@ def http_error(exc: HTTPException) -> ResponseReturnValue | HTTPException:
         return answer(status, exc.name.lower().replace(" ", "_"), exc.description)
     if status not in PAGE_MESSAGES:
         return exc  # werkzeug's own page
-    return answer(status, exc.name, str(CSRF_MESSAGE if isinstance(exc, CSRFError) else PAGE_MESSAGES[status]))
+    return answer(
+        status, exc.name, str(CSRF_MESSAGE if isinstance(exc, CSRFError) else PAGE_MESSAGES[status])
+    )
 
 
 def database_down(exc: Exception) -> ResponseReturnValue:

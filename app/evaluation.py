@@ -55,15 +55,26 @@ class EvalSet:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""
-        return {"passages": [asdict(p) for p in self.passages], "questions": [asdict(q) for q in self.questions]}
+        return {
+            "passages": [asdict(p) for p in self.passages],
+            "questions": [asdict(q) for q in self.questions],
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalSet:
         """Parse the JSON form; raise ValueError on a malformed file."""
         try:
-            passages = [EvalPassage(str(p["id"]), p["text"], p.get("language") or "en", p.get("group", "")) for p in data["passages"]]
+            passages = [
+                EvalPassage(str(p["id"]), p["text"], p.get("language") or "en", p.get("group", ""))
+                for p in data["passages"]
+            ]
             questions = [
-                EvalQuestion(q["question"], None if q.get("gold") is None else str(q["gold"]), q.get("language") or "en", q.get("group", ""))
+                EvalQuestion(
+                    q["question"],
+                    None if q.get("gold") is None else str(q["gold"]),
+                    q.get("language") or "en",
+                    q.get("group", ""),
+                )
                 for q in data["questions"]
             ]
         except (KeyError, TypeError) as exc:
@@ -71,7 +82,9 @@ class EvalSet:
         ids = {p.id for p in passages}
         missing = [q.gold for q in questions if q.gold is not None and q.gold not in ids]
         if missing:
-            raise ValueError(f"{len(missing)} gold ids are not among the passages, e.g. {missing[0]!r}")
+            raise ValueError(
+                f"{len(missing)} gold ids are not among the passages, e.g. {missing[0]!r}"
+            )
         return cls(passages, questions)
 
     @classmethod
@@ -106,7 +119,11 @@ def _squad_rows(data: Mapping[str, Any]) -> Iterable[tuple[str, str, list[str]]]
             group = article.get("title") or ""
             if not group:  # NorQuAD: one entry per question; group by source document
                 answers = [a for qa in para["qas"] for a in qa.get("answers", [])]
-                group = f"doc{answers[0]['document_id']}" if answers and "document_id" in answers[0] else f"a{i}"
+                group = (
+                    f"doc{answers[0]['document_id']}"
+                    if answers and "document_id" in answers[0]
+                    else f"a{i}"
+                )
             questions = [qa["question"] for qa in para["qas"] if not qa.get("is_impossible")]
             yield group, para["context"], questions
 
@@ -175,7 +192,9 @@ SOURCES: dict[str, tuple[str, str]] = {
     "swequad-mc": ("swequad-mc/training.json", "sv"),
 }
 # sources that are not SQuAD-style, with their row readers
-ROW_READERS: dict[str, Callable[[Mapping[str, Any]], Iterable[tuple[str, str, list[str]]]]] = {"swequad-mc": _swequad_rows}
+ROW_READERS: dict[str, Callable[[Mapping[str, Any]], Iterable[tuple[str, str, list[str]]]]] = {
+    "swequad-mc": _swequad_rows
+}
 # sources whose dev/test halves are split by passage (all questions of a text on one side)
 SPLIT_BY_PASSAGE = frozenset({"swequad-mc"})
 
@@ -188,7 +207,9 @@ def convert_source(name: str, root: str | os.PathLike[str] | None = None, **kwar
     path = Path(root or data_dir()) / rel
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found; set KATEDER_EVAL_DATA to the qa folder")
-    return convert_squad(path, language, prefix=f"{name}:", rows=ROW_READERS.get(name, _squad_rows), **kwargs)
+    return convert_squad(
+        path, language, prefix=f"{name}:", rows=ROW_READERS.get(name, _squad_rows), **kwargs
+    )
 
 
 def merge(sets: Iterable[EvalSet]) -> EvalSet:
@@ -200,7 +221,9 @@ def merge(sets: Iterable[EvalSet]) -> EvalSet:
     return out
 
 
-def split_questions(evalset: EvalSet, dev_share: float = 0.5, seed: int = SEED, *, by_passage: bool = False) -> tuple[list[EvalQuestion], list[EvalQuestion]]:
+def split_questions(
+    evalset: EvalSet, dev_share: float = 0.5, seed: int = SEED, *, by_passage: bool = False
+) -> tuple[list[EvalQuestion], list[EvalQuestion]]:
     """A fixed dev/test split of the questions (for tuning on dev, reporting on test).
 
     ``by_passage``: all questions of one passage (of one held-out group when unanswerable)
@@ -216,7 +239,9 @@ def split_questions(evalset: EvalSet, dev_share: float = 0.5, seed: int = SEED, 
     units = sorted({key(q) for q in evalset.questions})
     rng.shuffle(units)
     dev_units = set(units[: int(len(units) * dev_share)])
-    return [q for q in evalset.questions if key(q) in dev_units], [q for q in evalset.questions if key(q) not in dev_units]
+    return [q for q in evalset.questions if key(q) in dev_units], [
+        q for q in evalset.questions if key(q) not in dev_units
+    ]
 
 
 # -- indexing ----------------------------------------------------------------------------------
@@ -231,13 +256,17 @@ def parent_id(passage_id: str) -> str:
     return passage_id.split(CHUNK_MARK, 1)[0]
 
 
-def _chunked(services, evalset: EvalSet, chunk_tokens: int, overlap_tokens: int) -> list[EvalPassage]:
+def _chunked(
+    services, evalset: EvalSet, chunk_tokens: int, overlap_tokens: int
+) -> list[EvalPassage]:
     """The eval passages split the way ingestion splits a document (``ingest.split``)."""
     from ingest.loaders import Segment
     from ingest.split import Splitter
     from ingest.tokens import build_tokenize
 
-    splitter = Splitter(build_tokenize(services.config, services.embedder), chunk_tokens, overlap_tokens)
+    splitter = Splitter(
+        build_tokenize(services.config, services.embedder), chunk_tokens, overlap_tokens
+    )
     out = []
     for p in evalset.passages:
         if CHUNK_MARK in p.id:
@@ -247,8 +276,16 @@ def _chunked(services, evalset: EvalSet, chunk_tokens: int, overlap_tokens: int)
     return out
 
 
-def index_eval_set(services, evalset: EvalSet, code: str = "EVAL", batch: int = 64, progress: Progress | None = None,
-                   *, chunk_tokens: int = 0, overlap_tokens: int = 30) -> int:
+def index_eval_set(
+    services,
+    evalset: EvalSet,
+    code: str = "EVAL",
+    batch: int = 64,
+    progress: Progress | None = None,
+    *,
+    chunk_tokens: int = 0,
+    overlap_tokens: int = 30,
+) -> int:
     """Load the passages into a new course of ``services`` (database + vector store); its id.
 
     ``chunk_tokens`` > 0: every eval passage becomes one document, split into chunks of that
@@ -261,21 +298,55 @@ def index_eval_set(services, evalset: EvalSet, code: str = "EVAL", batch: int = 
     from app.services import accounts
     from core.models import Course, Document, Passage, School
 
-    passages = _chunked(services, evalset, chunk_tokens, overlap_tokens) if chunk_tokens > 0 else evalset.passages
+    passages = (
+        _chunked(services, evalset, chunk_tokens, overlap_tokens)
+        if chunk_tokens > 0
+        else evalset.passages
+    )
     with services.db.session() as s:
-        school = s.scalar(select(School).where(School.name == "Kateder evaluation")) or accounts.create_school(s, "Kateder evaluation", "SE")
-        course = accounts.create_course(s, school, code, f"Evaluation {code}", evalset.passages[0].language if evalset.passages else "en")
+        school = s.scalar(
+            select(School).where(School.name == "Kateder evaluation")
+        ) or accounts.create_school(s, "Kateder evaluation", "SE")
+        course = accounts.create_course(
+            s,
+            school,
+            code,
+            f"Evaluation {code}",
+            evalset.passages[0].language if evalset.passages else "en",
+        )
         s.flush()
         course_id = course.id
         docs: dict[str, int] = {}
         for group in dict.fromkeys(p.group or "material" for p in passages):
-            doc = Document(course_id=course_id, title=group[:300], filename=f"{group[:200]}.txt", content_hash="eval", version=1, status="ready")
+            doc = Document(
+                course_id=course_id,
+                title=group[:300],
+                filename=f"{group[:200]}.txt",
+                content_hash="eval",
+                version=1,
+                status="ready",
+            )
             s.add(doc)
             s.flush()
             docs[group] = doc.id
         for i, p in enumerate(passages):
-            s.add(Passage(id=p.id, document_id=docs[p.group or "material"], course_id=course_id, version=1, ordinal=i, text=p.text, language=p.language, status="indexed"))
-        s.execute(update(Course).where(Course.id == course_id).values(content_version=Course.content_version + 1))
+            s.add(
+                Passage(
+                    id=p.id,
+                    document_id=docs[p.group or "material"],
+                    course_id=course_id,
+                    version=1,
+                    ordinal=i,
+                    text=p.text,
+                    language=p.language,
+                    status="indexed",
+                )
+            )
+        s.execute(
+            update(Course)
+            .where(Course.id == course_id)
+            .values(content_version=Course.content_version + 1)
+        )
         doc_of = {p.id: docs[p.group or "material"] for p in passages}
     if services.config.get("RETRIEVAL_MODE") == "bm25":
         return course_id  # no dense side to fill
@@ -283,7 +354,10 @@ def index_eval_set(services, evalset: EvalSet, code: str = "EVAL", batch: int = 
         chunk = passages[start : start + batch]
         vectors = services.embedder.embed_documents([p.text for p in chunk])
         services.vector_store.upsert(
-            course_id, [p.id for p in chunk], vectors, [p.text for p in chunk],
+            course_id,
+            [p.id for p in chunk],
+            vectors,
+            [p.text for p in chunk],
             [{"document_id": doc_of[p.id], "version": 1, "language": p.language} for p in chunk],
         )
         if progress is not None:
@@ -304,7 +378,13 @@ class RankedRun:
     background: float | None = None  # the retriever's background cosine for this question
 
 
-def run_questions(retriever, course_id: int, questions: Sequence[EvalQuestion], k: int = 10, progress: Progress | None = None) -> list[RankedRun]:
+def run_questions(
+    retriever,
+    course_id: int,
+    questions: Sequence[EvalQuestion],
+    k: int = 10,
+    progress: Progress | None = None,
+) -> list[RankedRun]:
     """Retrieve the top ``k`` eval passages for every question.
 
     A course indexed in chunks is asked for up to ``4 k`` chunks; each eval passage counts
@@ -319,9 +399,19 @@ def run_questions(retriever, course_id: int, questions: Sequence[EvalQuestion], 
             got = retriever.retrieve(course_id, q.question, 4 * k)
         if chunked:
             seen: set[str] = set()
-            got = [p for p in got if parent_id(p.id) not in seen and not seen.add(parent_id(p.id))][:k]
-        runs.append(RankedRun(q, tuple(parent_id(p.id) for p in got), tuple(p.dense for p in got), tuple(p.lexical for p in got), tuple(p.relevant for p in got),
-                              got[0].background if got else None))
+            got = [p for p in got if parent_id(p.id) not in seen and not seen.add(parent_id(p.id))][
+                :k
+            ]
+        runs.append(
+            RankedRun(
+                q,
+                tuple(parent_id(p.id) for p in got),
+                tuple(p.dense for p in got),
+                tuple(p.lexical for p in got),
+                tuple(p.relevant for p in got),
+                got[0].background if got else None,
+            )
+        )
         if progress is not None:
             progress("questions", i, len(questions))
     return runs
@@ -330,7 +420,9 @@ def run_questions(retriever, course_id: int, questions: Sequence[EvalQuestion], 
 Relevance = Callable[[float, float, float | None], bool]  # (cosine, coverage, background)
 
 
-def metrics(runs: Sequence[RankedRun], relevant: Relevance | None = None, top_k: int = 4) -> dict[str, Any]:
+def metrics(
+    runs: Sequence[RankedRun], relevant: Relevance | None = None, top_k: int = 4
+) -> dict[str, Any]:
     """hit@1, hit@5, MRR@10 on answerable questions; declined/answered rates with the floor.
 
     ``relevant(dense, lexical, background)`` re-decides relevance (for tuning); by default the
@@ -343,14 +435,21 @@ def metrics(runs: Sequence[RankedRun], relevant: Relevance | None = None, top_k:
         unanswerable = [r for r in rs if r.question.gold is None]
         out: dict[str, Any] = {"n": len(answerable)}
         if answerable:
-            ranks = [r.ids.index(r.question.gold) + 1 if r.question.gold in r.ids else None for r in answerable]
+            ranks = [
+                r.ids.index(r.question.gold) + 1 if r.question.gold in r.ids else None
+                for r in answerable
+            ]
             out["hit_at_1"] = round(sum(1 for x in ranks if x == 1) / len(ranks), 4)
             out["hit_at_5"] = round(sum(1 for x in ranks if x and x <= 5) / len(ranks), 4)
             out["mrr_at_10"] = round(sum(1 / x for x in ranks if x and x <= 10) / len(ranks), 4)
-            out["answered"] = round(sum(not _declined(r, relevant, top_k) for r in answerable) / len(answerable), 4)
+            out["answered"] = round(
+                sum(not _declined(r, relevant, top_k) for r in answerable) / len(answerable), 4
+            )
         if unanswerable:
             out["n_unanswerable"] = len(unanswerable)
-            out["declined"] = round(sum(_declined(r, relevant, top_k) for r in unanswerable) / len(unanswerable), 4)
+            out["declined"] = round(
+                sum(_declined(r, relevant, top_k) for r in unanswerable) / len(unanswerable), 4
+            )
         return out
 
     by_language: dict[str, list[RankedRun]] = defaultdict(list)
@@ -364,7 +463,10 @@ def metrics(runs: Sequence[RankedRun], relevant: Relevance | None = None, top_k:
 def _declined(run: RankedRun, relevant: Relevance | None, top_k: int) -> bool:
     if relevant is None:
         return not any(run.relevant[:top_k])
-    return not any(relevant(d, lex, run.background) for d, lex in zip(run.dense[:top_k], run.lexical[:top_k], strict=True))
+    return not any(
+        relevant(d, lex, run.background)
+        for d, lex in zip(run.dense[:top_k], run.lexical[:top_k], strict=True)
+    )
 
 
 def rule_of(tuned: Mapping[str, Any]) -> Relevance:
@@ -374,8 +476,13 @@ def rule_of(tuned: Mapping[str, Any]) -> Relevance:
     return RelevanceRule(tuned["dense"], tuned["weight"], tuned.get("lift", 0.0)).passes
 
 
-def tune_floor(runs: Sequence[RankedRun], target_declined: float = 0.95, top_k: int = 4,
-               weights: Sequence[float] = (0.0, 0.05, 0.1, 0.2, 0.3), lifts: Sequence[float] = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0)) -> dict[str, Any]:
+def tune_floor(
+    runs: Sequence[RankedRun],
+    target_declined: float = 0.95,
+    top_k: int = 4,
+    weights: Sequence[float] = (0.0, 0.05, 0.1, 0.2, 0.3),
+    lifts: Sequence[float] = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0),
+) -> dict[str, Any]:
     """The ``RelevanceRule`` (floor, coverage weight, lift) tuned on ``runs`` (a dev split).
 
     Grid search: among rules whose declined rate reaches ``target_declined`` in every
@@ -401,7 +508,9 @@ def tune_floor(runs: Sequence[RankedRun], target_declined: float = 0.95, top_k: 
     fallback: tuple[float, float, float, float] | None = None
     for weight in weights:
         for lift in lifts:
-            lifted = np.nan_to_num(lift * (cos - background[:, None]))  # no background: no lift term
+            lifted = np.nan_to_num(
+                lift * (cos - background[:, None])
+            )  # no background: no lift term
             score = np.where(present, cos + weight * cov + lifted, -np.inf).max(axis=1)
             kept = score[:, None] >= floors[None, :]  # questions x floors
             answered = kept[answerable].mean(axis=0) if answerable.any() else np.zeros(len(floors))
@@ -436,7 +545,12 @@ class EvalRun:
 
         self._tmp = tempfile.TemporaryDirectory(prefix="kateder-eval-")
         home = Path(self._tmp.name)
-        cfg = {**self.config, "HOME": str(home), "DATABASE_URL": self.config.get("DATABASE_URL") or f"sqlite:///{home / 'eval.db'}", "SECRET_KEY": "eval"}
+        cfg = {
+            **self.config,
+            "HOME": str(home),
+            "DATABASE_URL": self.config.get("DATABASE_URL") or f"sqlite:///{home / 'eval.db'}",
+            "SECRET_KEY": "eval",
+        }
         self.services = get_services(create_app(cfg, services=dict(self.components)))
         self.services.db.migrate()
         return self.services
@@ -447,8 +561,16 @@ class EvalRun:
         self._tmp.cleanup()
 
 
-def retrieval_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, components: Mapping[str, Any] | None = None,
-                   progress: Progress | None = None, *, chunk_tokens: int = 0, orphans: int = 0, seed: int = SEED) -> dict[str, Any]:
+def retrieval_eval(
+    evalset: EvalSet,
+    config: Mapping[str, Any] | None = None,
+    components: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    *,
+    chunk_tokens: int = 0,
+    orphans: int = 0,
+    seed: int = SEED,
+) -> dict[str, Any]:
     """Index ``evalset`` into a fresh store (in chunks if ``chunk_tokens``) and report retrieval metrics.
 
     ``orphans`` > 0: that many answerable questions (seeded sample) are also asked of a copy
@@ -456,7 +578,9 @@ def retrieval_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, co
     """
     with EvalRun(dict(config or {}), dict(components or {})) as services:
         overlap = int(services.config.get("CHUNK_OVERLAP_TOKENS", 30))
-        course_id = index_eval_set(services, evalset, progress=progress, chunk_tokens=chunk_tokens, overlap_tokens=overlap)
+        course_id = index_eval_set(
+            services, evalset, progress=progress, chunk_tokens=chunk_tokens, overlap_tokens=overlap
+        )
         runs = run_questions(services.retriever, course_id, evalset.questions, progress=progress)
         report = metrics(runs, top_k=services.retriever.top_k)
         report["embedder"] = getattr(services.embedder, "name", "")
@@ -468,17 +592,45 @@ def retrieval_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, co
             chosen = random.Random(seed).sample(answerable, min(orphans, len(answerable)))
             removed = {q.gold for q in chosen}
             # passage ids are primary keys: the copy's carry a prefix (orphaned questions have no gold)
-            rest = EvalSet([EvalPassage(f"orphan:{p.id}", p.text, p.language, p.group) for p in evalset.passages if p.id not in removed], [])
-            orphan_id = index_eval_set(services, rest, "ORPHAN", progress=progress, chunk_tokens=chunk_tokens, overlap_tokens=overlap)
+            rest = EvalSet(
+                [
+                    EvalPassage(f"orphan:{p.id}", p.text, p.language, p.group)
+                    for p in evalset.passages
+                    if p.id not in removed
+                ],
+                [],
+            )
+            orphan_id = index_eval_set(
+                services,
+                rest,
+                "ORPHAN",
+                progress=progress,
+                chunk_tokens=chunk_tokens,
+                overlap_tokens=overlap,
+            )
             asked = [EvalQuestion(q.question, None, q.language, q.group) for q in chosen]
-            orphaned = metrics(run_questions(services.retriever, orphan_id, asked, progress=progress), top_k=services.retriever.top_k)
-            report["orphans"] = {"n": len(asked), "declined": orphaned.get("declined"),
-                                 "by_language": {lang: b.get("declined") for lang, b in orphaned["by_language"].items()}}
+            orphaned = metrics(
+                run_questions(services.retriever, orphan_id, asked, progress=progress),
+                top_k=services.retriever.top_k,
+            )
+            report["orphans"] = {
+                "n": len(asked),
+                "declined": orphaned.get("declined"),
+                "by_language": {
+                    lang: b.get("declined") for lang, b in orphaned["by_language"].items()
+                },
+            }
         return report
 
 
-def answer_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, components: Mapping[str, Any] | None = None, limit: int = 50, seed: int = SEED,
-                progress: Progress | None = None) -> dict[str, Any]:
+def answer_eval(
+    evalset: EvalSet,
+    config: Mapping[str, Any] | None = None,
+    components: Mapping[str, Any] | None = None,
+    limit: int = 50,
+    seed: int = SEED,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Ask up to ``limit`` questions through the full ask pipeline; report citing and declining.
 
     ``cites_gold``: share of answerable questions whose answer cites the gold passage;
@@ -499,7 +651,9 @@ def answer_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, compo
         with services.db.session() as s:
             course = s.get(Course, course_id)
             course.daily_question_limit = 10**6
-            teacher = accounts.create_user(s, course.school, "eval-teacher", "eval-" + os.urandom(8).hex(), "teacher")
+            teacher = accounts.create_user(
+                s, course.school, "eval-teacher", "eval-" + os.urandom(8).hex(), "teacher"
+            )
             accounts.enrol(s, teacher, course)
             code = course.code
             s.flush()
@@ -517,14 +671,22 @@ def answer_eval(evalset: EvalSet, config: Mapping[str, Any] | None = None, compo
         unanswerable = [(q, r) for q, r, _ in items if q.gold is None]
         out: dict[str, Any] = {"n": len(answerable), "n_unanswerable": len(unanswerable)}
         if answerable:
-            out["cites_gold"] = round(sum(any(c["passage_id"] == q.gold for c in r.citations) for q, r in answerable) / len(answerable), 4)
-            out["declined_answerable"] = round(sum(r.mode == "not_covered" for _, r in answerable) / len(answerable), 4)
+            out["cites_gold"] = round(
+                sum(any(c["passage_id"] == q.gold for c in r.citations) for q, r in answerable)
+                / len(answerable),
+                4,
+            )
+            out["declined_answerable"] = round(
+                sum(r.mode == "not_covered" for _, r in answerable) / len(answerable), 4
+            )
             modes: dict[str, int] = defaultdict(int)
             for _, r in answerable:
                 modes[r.mode] += 1
             out["modes"] = dict(modes)
         if unanswerable:
-            out["declined"] = round(sum(r.mode == "not_covered" for _, r in unanswerable) / len(unanswerable), 4)
+            out["declined"] = round(
+                sum(r.mode == "not_covered" for _, r in unanswerable) / len(unanswerable), 4
+            )
         return out
 
     by_language: dict[str, list] = defaultdict(list)

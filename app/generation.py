@@ -111,7 +111,9 @@ def _llamacpp(config: Mapping[str, Any]) -> Generator:
 def _openai(config: Mapping[str, Any]) -> Generator:
     url = config.get("GENERATOR_URL")
     if not url:
-        raise ValueError("GENERATOR=openai needs KATEDER_GENERATOR_URL (e.g. http://127.0.0.1:8080/v1)")
+        raise ValueError(
+            "GENERATOR=openai needs KATEDER_GENERATOR_URL (e.g. http://127.0.0.1:8080/v1)"
+        )
     name = config.get("GENERATOR_MODEL") or "default"
 
     def factory():
@@ -137,7 +139,9 @@ def _openai(config: Mapping[str, Any]) -> Generator:
 def _transformers(config: Mapping[str, Any]) -> Generator:
     path = config.get("GENERATOR_MODEL_PATH")
     if not path or not Path(path).is_dir():
-        raise FileNotFoundError(f"GENERATOR=transformers needs KATEDER_GENERATOR_MODEL_PATH set to a model directory (got {path!r})")
+        raise FileNotFoundError(
+            f"GENERATOR=transformers needs KATEDER_GENERATOR_MODEL_PATH set to a model directory (got {path!r})"
+        )
 
     def factory():
         from app.hf_chat import TransformersChat
@@ -160,7 +164,9 @@ def build_generator(config: Mapping[str, Any]) -> Generator:
     try:
         factory = GENERATORS[name]
     except KeyError:
-        raise ValueError(f"unknown GENERATOR {name!r}; choose one of {sorted(GENERATORS)}") from None
+        raise ValueError(
+            f"unknown GENERATOR {name!r}; choose one of {sorted(GENERATORS)}"
+        ) from None
     return factory(config)
 
 
@@ -172,18 +178,86 @@ BUILT_WITH_LLAMA = "Built with Llama"
 # (lower case, "_" and " " read as "-"), first match wins. Languages are the ones the
 # model card lists as supported; the rest are answered extractively.
 REGISTRY: tuple[tuple[str, ModelInfo], ...] = (
-    (r"smollm2", ModelInfo("SmolLM2-135M-Instruct", ("en",), "Apache-2.0", "SmolLM2 by Hugging Face (Apache-2.0)")),
-    (r"llama-?4", ModelInfo("Llama 4", _LLAMA_4, "Llama 4 Community License", BUILT_WITH_LLAMA, multimodal=True, eu_restricted=True)),
-    (r"llama-?3\.2-.*vision", ModelInfo("Llama 3.2 Vision", ("en",), "Llama 3.2 Community License", BUILT_WITH_LLAMA, multimodal=True, eu_restricted=True)),
-    (r"llama-?guard-?4", ModelInfo("Llama Guard 4", _LLAMA_4, "Llama 4 Community License", BUILT_WITH_LLAMA, multimodal=True, eu_restricted=True)),
-    (r"llama-?guard", ModelInfo("Llama Guard 3", _LLAMA_31, "Llama 3.1/3.2 Community License", BUILT_WITH_LLAMA)),
-    (r"llama-?3\.3", ModelInfo("Llama 3.3", _LLAMA_31, "Llama 3.3 Community License", BUILT_WITH_LLAMA)),
-    (r"llama-?3\.2", ModelInfo("Llama 3.2", _LLAMA_31, "Llama 3.2 Community License", BUILT_WITH_LLAMA)),
-    (r"llama-?3\.1", ModelInfo("Llama 3.1", _LLAMA_31, "Llama 3.1 Community License", BUILT_WITH_LLAMA)),
-    (r"llama-?3", ModelInfo("Meta Llama 3", ("en",), "Meta Llama 3 Community License", "Built with Meta Llama 3")),
-    (r"llama-?2", ModelInfo("Llama 2", ("en",), "Llama 2 Community License", "Llama 2 is licensed under the LLAMA 2 Community License, Copyright (c) Meta Platforms, Inc.")),
-    (r"llama", ModelInfo("Llama", ("en",), "Llama Community License (check the version)", BUILT_WITH_LLAMA)),
-    (r"mistral", ModelInfo("Mistral", ("en", "fr", "de", "es", "it"), "Apache-2.0 (check the model card)")),
+    (
+        r"smollm2",
+        ModelInfo(
+            "SmolLM2-135M-Instruct", ("en",), "Apache-2.0", "SmolLM2 by Hugging Face (Apache-2.0)"
+        ),
+    ),
+    (
+        r"llama-?4",
+        ModelInfo(
+            "Llama 4",
+            _LLAMA_4,
+            "Llama 4 Community License",
+            BUILT_WITH_LLAMA,
+            multimodal=True,
+            eu_restricted=True,
+        ),
+    ),
+    (
+        r"llama-?3\.2-.*vision",
+        ModelInfo(
+            "Llama 3.2 Vision",
+            ("en",),
+            "Llama 3.2 Community License",
+            BUILT_WITH_LLAMA,
+            multimodal=True,
+            eu_restricted=True,
+        ),
+    ),
+    (
+        r"llama-?guard-?4",
+        ModelInfo(
+            "Llama Guard 4",
+            _LLAMA_4,
+            "Llama 4 Community License",
+            BUILT_WITH_LLAMA,
+            multimodal=True,
+            eu_restricted=True,
+        ),
+    ),
+    (
+        r"llama-?guard",
+        ModelInfo("Llama Guard 3", _LLAMA_31, "Llama 3.1/3.2 Community License", BUILT_WITH_LLAMA),
+    ),
+    (
+        r"llama-?3\.3",
+        ModelInfo("Llama 3.3", _LLAMA_31, "Llama 3.3 Community License", BUILT_WITH_LLAMA),
+    ),
+    (
+        r"llama-?3\.2",
+        ModelInfo("Llama 3.2", _LLAMA_31, "Llama 3.2 Community License", BUILT_WITH_LLAMA),
+    ),
+    (
+        r"llama-?3\.1",
+        ModelInfo("Llama 3.1", _LLAMA_31, "Llama 3.1 Community License", BUILT_WITH_LLAMA),
+    ),
+    (
+        r"llama-?3",
+        ModelInfo(
+            "Meta Llama 3", ("en",), "Meta Llama 3 Community License", "Built with Meta Llama 3"
+        ),
+    ),
+    (
+        r"llama-?2",
+        ModelInfo(
+            "Llama 2",
+            ("en",),
+            "Llama 2 Community License",
+            "Llama 2 is licensed under the LLAMA 2 Community License, Copyright (c) Meta Platforms, Inc.",
+        ),
+    ),
+    (
+        r"llama",
+        ModelInfo(
+            "Llama", ("en",), "Llama Community License (check the version)", BUILT_WITH_LLAMA
+        ),
+    ),
+    (
+        r"mistral",
+        ModelInfo("Mistral", ("en", "fr", "de", "es", "it"), "Apache-2.0 (check the model card)"),
+    ),
     (r"qwen", ModelInfo("Qwen", ("en", "de", "it", "fr", "es", "pt"), "check the model card")),
 )
 
@@ -208,12 +282,44 @@ def attribution(info: ModelInfo) -> str:
 
 
 EU_COUNTRIES = frozenset(
-    ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"]
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
 )
 # for the admin panel, in the admin's language (app/services/i18n.py: the Babel catalogues)
-_EU_WARNING = N_("%(name)s is a multimodal Llama model: its acceptable use policy does not grant the licence rights to "
-                 "organisations based in the EU (%(country)s). Configure another model.")
-_ATTRIBUTION_DUTY = N_("%(name)s is licensed under the %(licence)s: pages and documentation must show \"%(attribution)s\".")
+_EU_WARNING = N_(
+    "%(name)s is a multimodal Llama model: its acceptable use policy does not grant the licence rights to "
+    "organisations based in the EU (%(country)s). Configure another model."
+)
+_ATTRIBUTION_DUTY = N_(
+    '%(name)s is licensed under the %(licence)s: pages and documentation must show "%(attribution)s".'
+)
 
 
 def licence_notices(info: ModelInfo, school_country: str | None, language: str = "en") -> list[str]:
@@ -227,5 +333,12 @@ def licence_notices(info: ModelInfo, school_country: str | None, language: str =
     if info.eu_restricted and info.multimodal and (school_country or "").upper() in EU_COUNTRIES:
         notices.append(tr(_EU_WARNING, name=info.name, country=(school_country or "").upper()))
     if attribution(info):
-        notices.append(tr(_ATTRIBUTION_DUTY, name=info.name, licence=info.licence, attribution=info.attribution))
+        notices.append(
+            tr(
+                _ATTRIBUTION_DUTY,
+                name=info.name,
+                licence=info.licence,
+                attribution=info.attribution,
+            )
+        )
     return notices

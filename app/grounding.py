@@ -18,8 +18,27 @@ from app.retrieval import RetrievedPassage, terms
 CITATION = re.compile(r"\s*\[(\d{1,2})\]")
 # words that carry no fact and are common in answers ("the text says...")
 _FILLER = {
-    "source", "sources", "text", "material", "course", "according", "answer", "question", "says", "said",
-    "kalla", "kallan", "quelle", "fonte", "kilde", "kilden", "also", "bra", "gut", "bene", "godt",
+    "source",
+    "sources",
+    "text",
+    "material",
+    "course",
+    "according",
+    "answer",
+    "question",
+    "says",
+    "said",
+    "kalla",
+    "kallan",
+    "quelle",
+    "fonte",
+    "kilde",
+    "kilden",
+    "also",
+    "bra",
+    "gut",
+    "bene",
+    "godt",
 }
 
 
@@ -39,7 +58,12 @@ def content_terms(sentence: str, language: str | None = None) -> set[str]:
     return {t for t in terms(CITATION.sub(" ", sentence), language) if t not in _FILLER}
 
 
-def support(sentence: str, passage_text: str, language: str | None = None, passage_language: str | None = None) -> float:
+def support(
+    sentence: str,
+    passage_text: str,
+    language: str | None = None,
+    passage_language: str | None = None,
+) -> float:
     """Share of the sentence's content terms found in the passage (0..1; 0 for no terms)."""
     wanted = content_terms(sentence, language)
     if not wanted:
@@ -51,7 +75,12 @@ def support(sentence: str, passage_text: str, language: str | None = None, passa
 class Grounder:
     """Checks the sentences of one answer against the passages it was written from."""
 
-    def __init__(self, passages: Sequence[RetrievedPassage], language: str | None = None, min_support: float = 0.5) -> None:
+    def __init__(
+        self,
+        passages: Sequence[RetrievedPassage],
+        language: str | None = None,
+        min_support: float = 0.5,
+    ) -> None:
         """Pre-compute the passages' term sets."""
         self.passages = list(passages)
         self.language = language
@@ -64,20 +93,34 @@ class Grounder:
 
     def check(self, sentence: str) -> Checked:
         """Keep, re-cite or reject one sentence."""
-        cited = tuple(dict.fromkeys(int(n) for n in CITATION.findall(sentence) if 1 <= int(n) <= len(self.passages)))
+        cited = tuple(
+            dict.fromkeys(
+                int(n) for n in CITATION.findall(sentence) if 1 <= int(n) <= len(self.passages)
+            )
+        )
         wanted = content_terms(sentence, self.language)
         if not wanted or not self.passages:
             return Checked(sentence, False, cited, 0.0)
         scores = {n: self._score(wanted, n) for n in range(1, len(self.passages) + 1)}
         good = [n for n in cited if scores[n] >= self.min_support]
         if good:
-            return Checked(sentence, True, tuple(good), max(scores[n] for n in good), changed=len(good) != len(cited))
+            return Checked(
+                sentence,
+                True,
+                tuple(good),
+                max(scores[n] for n in good),
+                changed=len(good) != len(cited),
+            )
         best = max(scores, key=lambda n: (scores[n], -n))
         if scores[best] < self.min_support:
             return Checked(sentence, False, cited, max((scores[n] for n in cited), default=0.0))
         bare = CITATION.sub("", sentence).rstrip()
         end = len(bare) - len(bare.rstrip(".!?")) if bare[-1:] in ".!?" else 0
-        text = f"{bare[: len(bare) - end]} [{best}]{bare[len(bare) - end :]}" if end else f"{bare} [{best}]"
+        text = (
+            f"{bare[: len(bare) - end]} [{best}]{bare[len(bare) - end :]}"
+            if end
+            else f"{bare} [{best}]"
+        )
         return Checked(text, True, (best,), scores[best], changed=True)
 
 
@@ -90,8 +133,14 @@ def passage_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if len(s.strip()) > 3]
 
 
-def extract_sentences(question: str, passages: Sequence[RetrievedPassage], language: str | None = None, limit: int = 2,
-                      *, context: str = "") -> list[tuple[str, int]]:
+def extract_sentences(
+    question: str,
+    passages: Sequence[RetrievedPassage],
+    language: str | None = None,
+    limit: int = 2,
+    *,
+    context: str = "",
+) -> list[tuple[str, int]]:
     """The sentences of ``passages`` that best answer ``question``, as (sentence, passage number).
 
     Sentences are scored by the IDF-weighted question terms they contain (stemmed, in
@@ -123,8 +172,16 @@ def extract_sentences(question: str, passages: Sequence[RetrievedPassage], langu
         return sum(math.log(1 + n / df[t]) for t in found)
 
     scored = sorted(
-        ((weight(have) + CONTEXT_WEIGHT * weight(near) - 0.05 * (number - 1), number, position, sentence, have)
-         for number, position, sentence, have, near in candidates),
+        (
+            (
+                weight(have) + CONTEXT_WEIGHT * weight(near) - 0.05 * (number - 1),
+                number,
+                position,
+                sentence,
+                have,
+            )
+            for number, position, sentence, have, near in candidates
+        ),
         key=lambda item: (-item[0], item[1], item[2]),
     )
     answering = [item for item in scored if item[4]]

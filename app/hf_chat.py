@@ -42,14 +42,20 @@ class TransformersChat(BaseChatModel):
                 from transformers import AutoModelForCausalLM, AutoTokenizer
 
                 torch.set_num_threads(max(1, self.threads))
-                self._tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
-                self._model = AutoModelForCausalLM.from_pretrained(self.model_path, local_files_only=True).eval()
+                self._tokenizer = AutoTokenizer.from_pretrained(
+                    self.model_path, local_files_only=True
+                )
+                self._model = AutoModelForCausalLM.from_pretrained(
+                    self.model_path, local_files_only=True
+                ).eval()
         return self._model, self._tokenizer
 
     def _input_ids(self, messages: list[BaseMessage], tokenizer) -> Any:
         chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
         if getattr(tokenizer, "chat_template", None):
-            encoded = tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+            encoded = tokenizer.apply_chat_template(
+                chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
             return encoded["input_ids"]
         text = "\n".join(f"{m['role']}: {m['content']}" for m in chat) + "\nassistant:"
         return tokenizer(text, return_tensors="pt")["input_ids"]
@@ -66,7 +72,9 @@ class TransformersChat(BaseChatModel):
 
         model, tokenizer = self._load()
         input_ids = self._input_ids(messages, tokenizer)
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=120)
+        streamer = TextIteratorStreamer(
+            tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=120
+        )
         errors: list[BaseException] = []
 
         def run() -> None:
@@ -77,7 +85,9 @@ class TransformersChat(BaseChatModel):
                     max_new_tokens=int(kwargs.get("max_tokens", self.max_new_tokens)),
                     do_sample=False,
                     streamer=streamer,
-                    pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+                    pad_token_id=tokenizer.pad_token_id
+                    if tokenizer.pad_token_id is not None
+                    else tokenizer.eos_token_id,
                 )
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 errors.append(exc)
@@ -103,5 +113,7 @@ class TransformersChat(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         """The whole answer at once (joined from the stream)."""
-        text = "".join(str(c.message.content) for c in self._stream(messages, stop, run_manager, **kwargs))
+        text = "".join(
+            str(c.message.content) for c in self._stream(messages, stop, run_manager, **kwargs)
+        )
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])

@@ -63,7 +63,9 @@ class LexicalIndex(Protocol):
 
     name: str
 
-    def search(self, course_id: int, query: str, *, k: int, language: str | None = None) -> list[LexicalHit]:
+    def search(
+        self, course_id: int, query: str, *, k: int, language: str | None = None
+    ) -> list[LexicalHit]:
         """The best ``k`` hits, best first (any query term may match)."""
         ...
 
@@ -84,7 +86,9 @@ class CourseStats:
 
     n: int  # visible passages
     avg_len: float  # mean passage length in index terms (SQLite) or distinct lexemes (PostgreSQL)
-    df: dict[str, int] = field(default_factory=dict)  # term -> visible passages holding it (filled on demand)
+    df: dict[str, int] = field(
+        default_factory=dict
+    )  # term -> visible passages holding it (filled on demand)
     at: float = field(default_factory=time.monotonic)
 
 
@@ -129,8 +133,15 @@ class TermPlan:
         return len(self.select) < len(self.terms)
 
 
-def plan_terms(wanted: Sequence[str], df: Mapping[str, int], n: int, *, fraction: float = COMMON_FRACTION,
-               max_terms: int = MAX_TERMS, budget: int = CANDIDATE_ROWS) -> TermPlan:
+def plan_terms(
+    wanted: Sequence[str],
+    df: Mapping[str, int],
+    n: int,
+    *,
+    fraction: float = COMMON_FRACTION,
+    max_terms: int = MAX_TERMS,
+    budget: int = CANDIDATE_ROWS,
+) -> TermPlan:
     """The ``max_terms`` rarest terms of ``wanted``; which of them select candidates.
 
     Selecting: rarest first, each in at most ``fraction`` of the ``n`` passages, while their
@@ -141,7 +152,9 @@ def plan_terms(wanted: Sequence[str], df: Mapping[str, int], n: int, *, fraction
     """
     distinct = list(dict.fromkeys(wanted))
     order = {t: i for i, t in enumerate(distinct)}
-    occurring = sorted((t for t in distinct if df.get(t, 0) > 0), key=lambda t: (df[t], order[t]))[:max_terms]
+    occurring = sorted((t for t in distinct if df.get(t, 0) > 0), key=lambda t: (df[t], order[t]))[
+        :max_terms
+    ]
     select, rows = [], 0
     for t in occurring:
         if df[t] > fraction * n or rows + df[t] > budget:
@@ -151,36 +164,53 @@ def plan_terms(wanted: Sequence[str], df: Mapping[str, int], n: int, *, fraction
     select = select or occurring[:1]
     keep = set(occurring) | {t for t in distinct if df.get(t, 0) <= 0}
     chosen = set(select) | {t for t in distinct if df.get(t, 0) <= 0}
-    return TermPlan(tuple(t for t in distinct if t in keep), tuple(t for t in distinct if t in chosen))
+    return TermPlan(
+        tuple(t for t in distinct if t in keep), tuple(t for t in distinct if t in chosen)
+    )
 
 
-def bm25_scores(candidates: Iterable[tuple[str, Mapping[str, int], float]], plan: TermPlan, stats: CourseStats,
-                *, k1: float = 1.2, b: float = 0.75) -> dict[str, float]:
+def bm25_scores(
+    candidates: Iterable[tuple[str, Mapping[str, int], float]],
+    plan: TermPlan,
+    stats: CourseStats,
+    *,
+    k1: float = 1.2,
+    b: float = 0.75,
+) -> dict[str, float]:
     """Okapi BM25 of each (passage id, term frequencies, length) over all of ``plan``'s terms."""
     n = max(stats.n, 1)
-    idf = {t: math.log(1 + (n - stats.df.get(t, 0) + 0.5) / (stats.df.get(t, 0) + 0.5)) for t in plan.terms}
+    idf = {
+        t: math.log(1 + (n - stats.df.get(t, 0) + 0.5) / (stats.df.get(t, 0) + 0.5))
+        for t in plan.terms
+    }
     avg = stats.avg_len or 1.0
     out: dict[str, float] = {}
     for pid, tf, length in candidates:
         norm = k1 * (1 - b + b * length / avg)
-        out[pid] = sum(idf[t] * f * (k1 + 1) / (f + norm) for t in plan.terms if (f := tf.get(t, 0)))
+        out[pid] = sum(
+            idf[t] * f * (k1 + 1) / (f + norm) for t in plan.terms if (f := tf.get(t, 0))
+        )
     return out
 
 
 def _settings(config: Mapping | None) -> dict:
     config = config or {}
-    return {"fraction": float(config.get("LEXICAL_COMMON_FRACTION", COMMON_FRACTION)),
-            "max_terms": int(config.get("LEXICAL_MAX_TERMS", MAX_TERMS)),
-            "budget": int(config.get("LEXICAL_CANDIDATE_ROWS", CANDIDATE_ROWS)),
-            "candidates": int(config.get("LEXICAL_CANDIDATES", RESCORE_CANDIDATES)),
-            "plan_from": int(config.get("LEXICAL_PLAN_FROM", PLAN_FROM))}
+    return {
+        "fraction": float(config.get("LEXICAL_COMMON_FRACTION", COMMON_FRACTION)),
+        "max_terms": int(config.get("LEXICAL_MAX_TERMS", MAX_TERMS)),
+        "budget": int(config.get("LEXICAL_CANDIDATE_ROWS", CANDIDATE_ROWS)),
+        "candidates": int(config.get("LEXICAL_CANDIDATES", RESCORE_CANDIDATES)),
+        "plan_from": int(config.get("LEXICAL_PLAN_FROM", PLAN_FROM)),
+    }
 
 
 _VISIBLE = "p.course_id = :course AND p.version = d.version AND p.status = 'indexed'"
 _VISIBLE_FROM = "FROM passages p JOIN documents d ON d.id = p.document_id"
 _CONTENT_VERSION = sql("SELECT content_version FROM courses WHERE id = :course")
-_SQLITE_FROM = "FROM passages_fts JOIN passages_lexical l ON l.id = passages_fts.rowid JOIN passages p ON p.id = l.passage_id " \
+_SQLITE_FROM = (
+    "FROM passages_fts JOIN passages_lexical l ON l.id = passages_fts.rowid JOIN passages p ON p.id = l.passage_id "
     "JOIN documents d ON d.id = p.document_id"
+)
 _SQLITE_SEARCH = sql(
     f"SELECT p.id, bm25(passages_fts) AS rank {_SQLITE_FROM} WHERE passages_fts MATCH :match AND {_VISIBLE} "
     "ORDER BY rank LIMIT :k"
@@ -209,9 +239,15 @@ _PG_SEARCH = sql(
     "/ (hits.tf + 1.2 * (0.25 + 0.75 * hits.len / avg.len))) AS rank "
     "FROM hits JOIN df ON df.lexeme = hits.lexeme, n, avg GROUP BY hits.id ORDER BY rank DESC LIMIT :k"
 )
-_PG_LEXEMES = sql("SELECT DISTINCT unnest(tsvector_to_array(to_tsvector(CAST(:config AS regconfig), :query)))")
-_PG_DF = sql(f"SELECT count(*) {_VISIBLE_FROM} WHERE p.search_vector @@ CAST(:tq AS tsquery) AND {_VISIBLE}")
-_PG_STATS = sql(f"SELECT count(*), coalesce(avg(length(p.search_vector)), 0) {_VISIBLE_FROM} WHERE {_VISIBLE}")
+_PG_LEXEMES = sql(
+    "SELECT DISTINCT unnest(tsvector_to_array(to_tsvector(CAST(:config AS regconfig), :query)))"
+)
+_PG_DF = sql(
+    f"SELECT count(*) {_VISIBLE_FROM} WHERE p.search_vector @@ CAST(:tq AS tsquery) AND {_VISIBLE}"
+)
+_PG_STATS = sql(
+    f"SELECT count(*), coalesce(avg(length(p.search_vector)), 0) {_VISIBLE_FROM} WHERE {_VISIBLE}"
+)
 
 
 def _fts_phrase(term: str) -> str:
@@ -245,17 +281,29 @@ class _PlannedIndex:
         stats = self._course(s, course_id)
         return stats if stats.n >= self.settings["plan_from"] else None
 
-    def _stats(self, s, course_id: int, wanted: Sequence[str], course: CourseStats | None = None) -> CourseStats:
+    def _stats(
+        self, s, course_id: int, wanted: Sequence[str], course: CourseStats | None = None
+    ) -> CourseStats:
         """The course's statistics with the document frequencies of ``wanted`` filled in."""
         stats = course or self._course(s, course_id)
         for term in [t for t in dict.fromkeys(wanted) if t not in stats.df]:
-            stats.df[term] = int(s.execute(self._df_sql, {"course": course_id, **self._df_params(term)}).scalar() or 0)
+            stats.df[term] = int(
+                s.execute(self._df_sql, {"course": course_id, **self._df_params(term)}).scalar()
+                or 0
+            )
         return stats
 
     def plan(self, stats: CourseStats, wanted: Sequence[str]) -> TermPlan:
         """:func:`plan_terms` with this index's settings."""
         st = self.settings
-        return plan_terms(wanted, stats.df, stats.n, fraction=st["fraction"], max_terms=st["max_terms"], budget=st["budget"])
+        return plan_terms(
+            wanted,
+            stats.df,
+            stats.n,
+            fraction=st["fraction"],
+            max_terms=st["max_terms"],
+            budget=st["budget"],
+        )
 
 
 class SqliteFtsIndex(_PlannedIndex):
@@ -267,7 +315,9 @@ class SqliteFtsIndex(_PlannedIndex):
     def _df_params(self, term: str) -> dict:
         return {"match": _fts_phrase(term)}
 
-    def search(self, course_id: int, query: str, *, k: int, language: str | None = None) -> list[LexicalHit]:
+    def search(
+        self, course_id: int, query: str, *, k: int, language: str | None = None
+    ) -> list[LexicalHit]:
         """FTS5 MATCH of the planned query terms within the course's visible passages.
 
         Without common terms: FTS5's ``bm25()``, ``ORDER BY rank LIMIT k``. With: the best
@@ -280,23 +330,32 @@ class SqliteFtsIndex(_PlannedIndex):
             course = self._planned(s, course_id)
             if course is None:
                 match = " OR ".join(_fts_phrase(t) for t in wanted)
-                rows = s.execute(_SQLITE_SEARCH, {"match": match, "course": course_id, "k": k}).all()
+                rows = s.execute(
+                    _SQLITE_SEARCH, {"match": match, "course": course_id, "k": k}
+                ).all()
                 return [LexicalHit(pid, -float(rank)) for pid, rank in rows]
             stats = self._stats(s, course_id, wanted, course)
             plan = self.plan(stats, wanted)
             if not plan.pruned:
                 match = " OR ".join(_fts_phrase(t) for t in plan.terms)
-                rows = s.execute(_SQLITE_SEARCH, {"match": match, "course": course_id, "k": k}).all()
+                rows = s.execute(
+                    _SQLITE_SEARCH, {"match": match, "course": course_id, "k": k}
+                ).all()
                 return [LexicalHit(pid, -float(rank)) for pid, rank in rows]
             match = " OR ".join(_fts_phrase(t) for t in plan.select)
-            found = s.execute(_SQLITE_CANDIDATES, {"match": match, "course": course_id,
-                                                   "k": max(k, self.settings["candidates"])}).all()
+            found = s.execute(
+                _SQLITE_CANDIDATES,
+                {"match": match, "course": course_id, "k": max(k, self.settings["candidates"])},
+            ).all()
         candidates = []
         for pid, text in found:
             tokens = (text or "").split()
             candidates.append((pid, Counter(tokens), float(len(tokens))))
         scores = bm25_scores(candidates, plan, stats)
-        return [LexicalHit(pid, score) for pid, score in sorted(scores.items(), key=lambda kv: -kv[1])[:k]]
+        return [
+            LexicalHit(pid, score)
+            for pid, score in sorted(scores.items(), key=lambda kv: -kv[1])[:k]
+        ]
 
 
 class PostgresFtsIndex(_PlannedIndex):
@@ -314,7 +373,9 @@ class PostgresFtsIndex(_PlannedIndex):
     def _df_params(self, term: str) -> dict:
         return {"tq": _tsquery_lexeme(term)}
 
-    def search(self, course_id: int, query: str, *, k: int, language: str | None = None) -> list[LexicalHit]:
+    def search(
+        self, course_id: int, query: str, *, k: int, language: str | None = None
+    ) -> list[LexicalHit]:
         """The query's lexemes in its language (``to_tsvector``), planned, matched through GIN."""
         if not words(query):
             return []
@@ -326,18 +387,29 @@ class PostgresFtsIndex(_PlannedIndex):
             course = self._planned(s, course_id)
             if course is None:
                 tokens = " | ".join(dict.fromkeys(words(query)))
-                rows = s.execute(_PG_SEARCH, {"config": config, "query": tokens, "course": course_id, "k": k}).all()
+                rows = s.execute(
+                    _PG_SEARCH, {"config": config, "query": tokens, "course": course_id, "k": k}
+                ).all()
                 return [LexicalHit(pid, float(rank)) for pid, rank in rows]
             stats = self._stats(s, course_id, wanted, course)
             plan = self.plan(stats, wanted)
             n = max(stats.n, 1)
-            params: dict = {"course": course_id, "k": max(k, self.settings["candidates"]), "lexemes": list(plan.terms),
-                            "tq": " | ".join(_tsquery_lexeme(t) for t in plan.select)}
+            params: dict = {
+                "course": course_id,
+                "k": max(k, self.settings["candidates"]),
+                "lexemes": list(plan.terms),
+                "tq": " | ".join(_tsquery_lexeme(t) for t in plan.select),
+            }
             weights = []
             for i, t in enumerate(plan.select):
                 df = stats.df.get(t, 0)
-                params[f"q{i}"], params[f"w{i}"] = _tsquery_lexeme(t), math.log(1 + (n - df + 0.5) / (df + 0.5))
-                weights.append(f"CASE WHEN p.search_vector @@ CAST(:q{i} AS tsquery) THEN :w{i} ELSE 0 END")
+                params[f"q{i}"], params[f"w{i}"] = (
+                    _tsquery_lexeme(t),
+                    math.log(1 + (n - df + 0.5) / (df + 0.5)),
+                )
+                weights.append(
+                    f"CASE WHEN p.search_vector @@ CAST(:q{i} AS tsquery) THEN :w{i} ELSE 0 END"
+                )
             statement = sql(
                 f"WITH c AS (SELECT p.id, p.search_vector AS v {_VISIBLE_FROM} WHERE p.search_vector @@ CAST(:tq AS tsquery) "
                 f"AND {_VISIBLE} ORDER BY {' + '.join(weights)} DESC, p.id LIMIT :k) "
@@ -352,13 +424,23 @@ class PostgresFtsIndex(_PlannedIndex):
             if lexeme is not None:
                 tf[pid][lexeme] = int(count or 1)
         scores = bm25_scores(((pid, tf[pid], lengths[pid]) for pid in lengths), plan, stats)
-        return [LexicalHit(pid, score) for pid, score in sorted(scores.items(), key=lambda kv: -kv[1])[:k] if score > 0]
+        return [
+            LexicalHit(pid, score)
+            for pid, score in sorted(scores.items(), key=lambda kv: -kv[1])[:k]
+            if score > 0
+        ]
 
 
 class BM25Index:
     """Okapi BM25 over a fixed set of passages (an inverted index in memory)."""
 
-    def __init__(self, rows: Sequence[tuple[str, str, str | None]], k1: float = 1.4, b: float = 0.75, stem: bool = True) -> None:
+    def __init__(
+        self,
+        rows: Sequence[tuple[str, str, str | None]],
+        k1: float = 1.4,
+        b: float = 0.75,
+        stem: bool = True,
+    ) -> None:
         """Index ``rows`` of (passage id, text, language)."""
         self.ids = [pid for pid, _, _ in rows]
         self.k1, self.b, self.stem = k1, b, stem
@@ -426,17 +508,27 @@ class MemoryBM25Index:
             if cached and cached[0] == version:
                 return cached[1]
             rows = s.execute(
-                select(Passage.id, Passage.text, Passage.language).join(Document, Passage.document_id == Document.id)
-                .where(Passage.course_id == course_id, Passage.version == Document.version, Passage.status == "indexed")
+                select(Passage.id, Passage.text, Passage.language)
+                .join(Document, Passage.document_id == Document.id)
+                .where(
+                    Passage.course_id == course_id,
+                    Passage.version == Document.version,
+                    Passage.status == "indexed",
+                )
             ).all()
         index = BM25Index([tuple(r) for r in rows], stem=self.stem)
         with self._lock:
             self._cache[course_id] = (version, index)
         return index
 
-    def search(self, course_id: int, query: str, *, k: int, language: str | None = None) -> list[LexicalHit]:
+    def search(
+        self, course_id: int, query: str, *, k: int, language: str | None = None
+    ) -> list[LexicalHit]:
         """Okapi BM25 over the course's visible passages."""
-        return [LexicalHit(pid, score) for pid, score in self._index(course_id).search(query, k, language)]
+        return [
+            LexicalHit(pid, score)
+            for pid, score in self._index(course_id).search(query, k, language)
+        ]
 
 
 def build_lexical_index(db, config) -> LexicalIndex:

@@ -67,15 +67,27 @@ class SmtpNotifier:
 
     name = "smtp"
 
-    def __init__(self, host: str, port: int = 25, *, sender: str = "kateder@localhost", timeout: float = 10.0,
-                 security: str = "none", username: str = "", password: str = "", ca_file: str = "") -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int = 25,
+        *,
+        sender: str = "kateder@localhost",
+        timeout: float = 10.0,
+        security: str = "none",
+        username: str = "",
+        password: str = "",
+        ca_file: str = "",
+    ) -> None:
         """Use the SMTP server at ``host:port`` with ``sender`` as the From address.
 
         ``security`` is one of :data:`SECURITY_MODES`; ``ca_file`` a PEM bundle to verify the
         server's certificate with instead of the system's (a school's own CA).
         """
         if security not in SECURITY_MODES:
-            raise ValueError(f"SMTP_SECURITY must be one of {', '.join(SECURITY_MODES)}, not {security!r}")
+            raise ValueError(
+                f"SMTP_SECURITY must be one of {', '.join(SECURITY_MODES)}, not {security!r}"
+            )
         self.host, self.port, self.sender, self.timeout = host, int(port), sender, float(timeout)
         self.security, self.username, self.ca_file = security, username, ca_file
         self._password = password  # not in repr, logs or errors
@@ -106,20 +118,30 @@ class SmtpNotifier:
     def _connect(self) -> smtplib.SMTP:
         """A connection, encrypted as configured (STARTTLS done), not yet logged in."""
         if self.username and self.security == "none":
-            raise NotifyError("config", "SMTP_USERNAME is set but SMTP_SECURITY is none: a password is never sent in clear text")
+            raise NotifyError(
+                "config",
+                "SMTP_USERNAME is set but SMTP_SECURITY is none: a password is never sent in clear text",
+            )
         try:
             if self.security == "tls":
-                return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.tls_context())
+                return smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=self.tls_context()
+                )
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         except ssl.SSLError as exc:
             raise NotifyError("tls", f"TLS with {self.host}:{self.port} failed: {exc}") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise NotifyError("connect", f"no connection to {self.host}:{self.port}: {exc}") from exc
+            raise NotifyError(
+                "connect", f"no connection to {self.host}:{self.port}: {exc}"
+            ) from exc
         if self.security == "starttls":
             try:
                 smtp.ehlo()
                 if not smtp.has_extn("starttls"):
-                    raise NotifyError("no_starttls", f"{self.host}:{self.port} does not offer STARTTLS; nothing was sent")
+                    raise NotifyError(
+                        "no_starttls",
+                        f"{self.host}:{self.port} does not offer STARTTLS; nothing was sent",
+                    )
                 smtp.starttls(context=self.tls_context())
                 smtp.ehlo()  # the capabilities again, now over TLS (RFC 3207)
             except NotifyError:
@@ -127,10 +149,15 @@ class SmtpNotifier:
                 raise
             except ssl.SSLError as exc:
                 smtp.close()
-                raise NotifyError("tls", f"STARTTLS with {self.host}:{self.port} failed: {exc}") from exc
+                raise NotifyError(
+                    "tls", f"STARTTLS with {self.host}:{self.port} failed: {exc}"
+                ) from exc
             except (smtplib.SMTPException, OSError) as exc:
                 smtp.close()
-                raise NotifyError("no_starttls", f"STARTTLS with {self.host}:{self.port} failed: {exc}; nothing was sent") from exc
+                raise NotifyError(
+                    "no_starttls",
+                    f"STARTTLS with {self.host}:{self.port} failed: {exc}; nothing was sent",
+                ) from exc
         return smtp
 
     def _login(self, smtp: smtplib.SMTP) -> None:
@@ -141,7 +168,10 @@ class SmtpNotifier:
         except smtplib.SMTPNotSupportedError as exc:
             raise NotifyError("no_auth", f"{self.host}:{self.port} offers no login (AUTH)") from exc
         except smtplib.SMTPAuthenticationError as exc:
-            raise NotifyError("login", f"{self.host}:{self.port} refused the login of {self.username!r} ({exc.smtp_code})") from exc
+            raise NotifyError(
+                "login",
+                f"{self.host}:{self.port} refused the login of {self.username!r} ({exc.smtp_code})",
+            ) from exc
         except smtplib.SMTPException as exc:
             raise NotifyError("no_auth", f"login at {self.host}:{self.port} failed: {exc}") from exc
 
@@ -154,11 +184,15 @@ class SmtpNotifier:
         except NotifyError:
             raise
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
-            raise NotifyError("refused", f"{self.host}:{self.port} refused the message: {exc}") from exc
+            raise NotifyError(
+                "refused", f"{self.host}:{self.port} refused the message: {exc}"
+            ) from exc
         except smtplib.SMTPResponseException as exc:
             raise NotifyError("smtp", f"{self.host}:{self.port} answered {exc.smtp_code}") from exc
         except (smtplib.SMTPException, OSError) as exc:
-            raise NotifyError("connect", f"the connection to {self.host}:{self.port} failed: {exc}") from exc
+            raise NotifyError(
+                "connect", f"the connection to {self.host}:{self.port} failed: {exc}"
+            ) from exc
         finally:
             try:
                 smtp.quit()
@@ -178,7 +212,13 @@ def build_notifier(config: Mapping[str, Any]) -> Notifier | None:
     security = str(config.get("SMTP_SECURITY") or "none").strip().lower()
     default_port = {"none": 25, "starttls": 587, "tls": 465}.get(security, 25)
     port = int(config.get("SMTP_PORT") or default_port)
-    return SmtpNotifier(host, port, sender=str(config.get("SMTP_FROM") or "kateder@localhost"),
-                        timeout=float(config.get("SMTP_TIMEOUT", 10.0)), security=security,
-                        username=str(config.get("SMTP_USERNAME") or ""), password=str(config.get("SMTP_PASSWORD") or ""),
-                        ca_file=str(config.get("SMTP_CA_FILE") or ""))
+    return SmtpNotifier(
+        host,
+        port,
+        sender=str(config.get("SMTP_FROM") or "kateder@localhost"),
+        timeout=float(config.get("SMTP_TIMEOUT", 10.0)),
+        security=security,
+        username=str(config.get("SMTP_USERNAME") or ""),
+        password=str(config.get("SMTP_PASSWORD") or ""),
+        ca_file=str(config.get("SMTP_CA_FILE") or ""),
+    )

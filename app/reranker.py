@@ -57,7 +57,9 @@ def _word_terms(word: str, language: str) -> frozenset[str]:
     return frozenset(terms(word, language))
 
 
-def best_window(tokenizer, query: str, text: str, budget: int, language: str | None = None) -> list[int]:
+def best_window(
+    tokenizer, query: str, text: str, budget: int, language: str | None = None
+) -> list[int]:
     """Token ids of the ``budget``-token window of ``text`` holding most of the query's terms.
 
     A 200-token chunk is longer than the pair leaves room for; the window slides over
@@ -90,13 +92,17 @@ def best_window(tokenizer, query: str, text: str, budget: int, language: str | N
     return out[:budget]
 
 
-def encode_pair(tokenizer, query: str, text: str, max_length: int, language: str | None = None) -> list[int]:
+def encode_pair(
+    tokenizer, query: str, text: str, max_length: int, language: str | None = None
+) -> list[int]:
     """``<s> query: Q </s></s> passage: window </s>`` (XLM-R pair format), at most ``max_length`` ids."""
     q = tokenizer.content_ids(f"query: {query}")[:QUERY_TOKENS]
     prefix = tokenizer.content_ids("passage:")
     budget = max(8, max_length - len(q) - len(prefix) - 4)
     p = best_window(tokenizer, query, text, budget, language)
-    return [tokenizer.bos, *q, tokenizer.eos, tokenizer.eos, *prefix, *p, tokenizer.eos][:max_length]
+    return [tokenizer.bos, *q, tokenizer.eos, tokenizer.eos, *prefix, *p, tokenizer.eos][
+        :max_length
+    ]
 
 
 def build_network(base, depth: int):
@@ -108,7 +114,9 @@ def build_network(base, depth: int):
 
         def __init__(self) -> None:
             super().__init__()
-            self.layers = torch.nn.ModuleList(copy.deepcopy(layer) for layer in base.encoder.layer[:depth])
+            self.layers = torch.nn.ModuleList(
+                copy.deepcopy(layer) for layer in base.encoder.layer[:depth]
+            )
             self.head = torch.nn.Linear(base.config.hidden_size, 1)
             torch.nn.init.normal_(self.head.weight, std=0.02)
             torch.nn.init.zeros_(self.head.bias)
@@ -184,7 +192,9 @@ class CrossEncoderScorer:
             return self.net(self.base.embeddings(input_ids=ids), mask).float().tolist()
 
 
-def load_scorer(weights_dir: Path = WEIGHTS_DIR, *, int8: bool | None = None) -> tuple[CrossEncoderScorer, dict[str, Any]]:
+def load_scorer(
+    weights_dir: Path = WEIGHTS_DIR, *, int8: bool | None = None
+) -> tuple[CrossEncoderScorer, dict[str, Any]]:
     """The cross-encoder of ``weights_dir`` and its metadata."""
     from safetensors.torch import load_file
 
@@ -193,7 +203,12 @@ def load_scorer(weights_dir: Path = WEIGHTS_DIR, *, int8: bool | None = None) ->
     meta = json.loads((weights_dir / f"{WEIGHTS_NAME}.json").read_text(encoding="utf-8"))
     loaded = load_e5()
     net = build_network(loaded.model, int(meta["depth"]))
-    net.load_state_dict({k: v.float() for k, v in load_file(str(weights_dir / f"{WEIGHTS_NAME}.safetensors")).items()})
+    net.load_state_dict(
+        {
+            k: v.float()
+            for k, v in load_file(str(weights_dir / f"{WEIGHTS_NAME}.safetensors")).items()
+        }
+    )
     net.eval()
     use_int8 = bool(meta.get("int8", False)) if int8 is None else int8
     if use_int8:
@@ -206,7 +221,9 @@ class E5CrossReranker:
 
     name = "e5-cross"
 
-    def __init__(self, scorer, calibrations: Mapping[str, Calibration], candidates: int = 20) -> None:
+    def __init__(
+        self, scorer, calibrations: Mapping[str, Calibration], candidates: int = 20
+    ) -> None:
         """``calibrations`` by language, with a ``"default"`` entry for the rest."""
         if "default" not in calibrations:
             raise ValueError("the calibration needs a 'default' entry")
@@ -227,8 +244,13 @@ class E5CrossReranker:
         cal = self.calibration(language)
         logits = self.scorer.logits(query, [p.text for p in head], language)
         probs = [cal.probability(features(z, p)) for z, p in zip(logits, head, strict=True)]
-        out = [replace(p, rerank=pr, relevant=pr >= cal.threshold) for p, pr in zip(head, probs, strict=True)]
-        return sorted(out, key=lambda p: p.rerank, reverse=True) + [replace(p, relevant=False) for p in tail]
+        out = [
+            replace(p, rerank=pr, relevant=pr >= cal.threshold)
+            for p, pr in zip(head, probs, strict=True)
+        ]
+        return sorted(out, key=lambda p: p.rerank, reverse=True) + [
+            replace(p, relevant=False) for p in tail
+        ]
 
 
 _LOCK = threading.Lock()
@@ -268,6 +290,9 @@ def build_reranker(config: Mapping[str, Any]) -> Reranker | None:
         return None
     weights_dir = Path(config.get("RERANKER_WEIGHTS") or WEIGHTS_DIR)
     if not weights_present(weights_dir):
-        log.warning("RETRIEVAL_RERANKER=e5-cross but no calibrated weights in %s: using the relevance rule", weights_dir)
+        log.warning(
+            "RETRIEVAL_RERANKER=e5-cross but no calibrated weights in %s: using the relevance rule",
+            weights_dir,
+        )
         return None
     return load_reranker(weights_dir, int(config.get("RERANK_CANDIDATES", 20)))

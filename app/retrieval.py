@@ -30,7 +30,13 @@ RRF_K = 60
 CANDIDATES = 40  # passages taken from each side before fusion
 
 
-def fuse(lexical: Sequence[tuple[str, float]], dense: Mapping[str, float], *, method: str = "zscore", dense_weight: float = 0.5) -> dict[str, float]:
+def fuse(
+    lexical: Sequence[tuple[str, float]],
+    dense: Mapping[str, float],
+    *,
+    method: str = "zscore",
+    dense_weight: float = 0.5,
+) -> dict[str, float]:
     """One score per candidate from the BM25 list and the dense cosines (higher is better).
 
     ``zscore``: each side's scores are standardised over its own candidates (mean 0, sd 1)
@@ -48,7 +54,9 @@ def fuse(lexical: Sequence[tuple[str, float]], dense: Mapping[str, float], *, me
         return dict(fused)
     if method != "zscore":
         raise ValueError(f"unknown fusion {method!r}; choose one of {FUSIONS}")
-    candidates = list(dict.fromkeys([*sides[0][0], *sides[1][0]]))  # lexical first: ties keep that order
+    candidates = list(
+        dict.fromkeys([*sides[0][0], *sides[1][0]])
+    )  # lexical first: ties keep that order
     for scores, weight in sides:
         if not scores:
             continue
@@ -119,11 +127,17 @@ class RetrievedPassage:
     lexical: float  # IDF-weighted share of the query's content terms found in the passage
     relevant: bool
     background: float | None = None  # mean cosine of the 5th-20th nearest passages (RelevanceRule)
-    rerank: float | None = None  # the reranker's calibrated probability (app.reranker), when one is configured
+    rerank: float | None = (
+        None  # the reranker's calibrated probability (app.reranker), when one is configured
+    )
 
     def citation(self, number: int, excerpt_chars: int = 240) -> dict[str, Any]:
         """The JSON citation shown to students and returned by the API."""
-        excerpt = self.text if len(self.text) <= excerpt_chars else self.text[:excerpt_chars].rsplit(" ", 1)[0] + "…"
+        excerpt = (
+            self.text
+            if len(self.text) <= excerpt_chars
+            else self.text[:excerpt_chars].rsplit(" ", 1)[0] + "…"
+        )
         return {
             "number": number,
             "passage_id": self.id,
@@ -145,7 +159,9 @@ class Retriever(Protocol):
         ...
 
 
-def lexical_coverage(query: str, text: str, query_language: str | None = None, text_language: str | None = None) -> float:
+def lexical_coverage(
+    query: str, text: str, query_language: str | None = None, text_language: str | None = None
+) -> float:
     """Share of the query's content terms (stemmed, folded) that occur in ``text`` (0..1)."""
     wanted = set(terms(query, query_language))
     if not wanted:
@@ -164,7 +180,9 @@ class HybridRetriever:
     the cosine floor or ``RETRIEVAL_LEXICAL_FLOOR`` of coverage.
     """
 
-    def __init__(self, db, embedder, store, config: Mapping[str, Any], reranker: Any = None) -> None:
+    def __init__(
+        self, db, embedder, store, config: Mapping[str, Any], reranker: Any = None
+    ) -> None:
         """Use ``db`` for visibility and BM25, ``embedder`` + ``store`` for the dense side.
 
         ``reranker`` (an ``app.reranker.Reranker``, optional) reorders the best fused
@@ -188,9 +206,13 @@ class HybridRetriever:
             raise ValueError(f"unknown RETRIEVAL_FUSION {self.fusion!r}; choose one of {FUSIONS}")
         self.dense_weight = float(config.get("RETRIEVAL_DENSE_WEIGHT", 0.5))
         if not 0.0 <= self.dense_weight <= 1.0:
-            raise ValueError(f"RETRIEVAL_DENSE_WEIGHT must be between 0 and 1, not {self.dense_weight}")
+            raise ValueError(
+                f"RETRIEVAL_DENSE_WEIGHT must be between 0 and 1, not {self.dense_weight}"
+            )
         self.lexical = build_lexical_index(db, config)
-        self._term_sets: dict[str, frozenset[str]] = {}  # passage id -> its terms (ids are immutable per version)
+        self._term_sets: dict[
+            str, frozenset[str]
+        ] = {}  # passage id -> its terms (ids are immutable per version)
         self._lock = threading.Lock()
 
     def _relevant(self, cos: float, cov: float, background: float | None = None) -> bool:
@@ -209,8 +231,12 @@ class HybridRetriever:
             rows = s.execute(
                 select(Passage, Document.title)
                 .join(Document, Passage.document_id == Document.id)
-                .where(Passage.id.in_(list(ids)), Passage.course_id == course_id,
-                       Passage.version == Document.version, Passage.status == "indexed")
+                .where(
+                    Passage.id.in_(list(ids)),
+                    Passage.course_id == course_id,
+                    Passage.version == Document.version,
+                    Passage.status == "indexed",
+                )
             ).all()
         return {p.id: (p, title) for p, title in rows}
 
@@ -233,40 +259,83 @@ class HybridRetriever:
         """
         sets = {pid: self._term_set(p) for pid, (p, _) in info.items()}
         n = len(sets)
-        idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t in wanted for df in [sum(t in s for s in sets.values())]}
+        idf = {
+            t: math.log(1 + (n - df + 0.5) / (df + 0.5))
+            for t in wanted
+            for df in [sum(t in s for s in sets.values())]
+        }
         total = sum(idf.values())
-        return {pid: (sum(idf[t] for t in wanted if t in s) / total if total else 0.0) for pid, s in sets.items()}
+        return {
+            pid: (sum(idf[t] for t in wanted if t in s) / total if total else 0.0)
+            for pid, s in sets.items()
+        }
 
     def retrieve(self, course_id: int, query: str, k: int | None = None) -> list[RetrievedPassage]:
         """Fuse lexical and dense rankings; keep only visible passages."""
         k = k or self.top_k
         depth = max(CANDIDATES, k)  # fixed, so that fusion sees the same candidates whatever k is
         language = detect_language(query)
-        hits: list[LexicalHit] = self.lexical.search(course_id, query, k=depth, language=language) if self.mode != "dense" else []
+        hits: list[LexicalHit] = (
+            self.lexical.search(course_id, query, k=depth, language=language)
+            if self.mode != "dense"
+            else []
+        )
         lexical = [(h.id, h.score) for h in hits]
         dense_hits = []
         if self.mode != "bm25":
             count = self.store.count(course_id)
-            dense_hits = self.store.query(course_id, self.embedder.embed_query(query), min(depth, count)) if count else []
-        info = self._visible(course_id, list(dict.fromkeys([*(h[0] for h in lexical), *(h.id for h in dense_hits)])))
+            dense_hits = (
+                self.store.query(course_id, self.embedder.embed_query(query), min(depth, count))
+                if count
+                else []
+            )
+        info = self._visible(
+            course_id, list(dict.fromkeys([*(h[0] for h in lexical), *(h.id for h in dense_hits)]))
+        )
         if not info:
             return []
         dense = {h.id: h.score for h in dense_hits if h.id in info}
         background = background_of(list(dense.values()))
-        fused = fuse([h for h in lexical if h[0] in info], dense, method=self.fusion, dense_weight=self.dense_weight)
+        fused = fuse(
+            [h for h in lexical if h[0] in info],
+            dense,
+            method=self.fusion,
+            dense_weight=self.dense_weight,
+        )
         width = max(k, self.reranker.candidates) if self.reranker is not None else k
         ranked = sorted(fused, key=fused.get, reverse=True)[:width]
         coverage = self._coverages(set(terms(query, language, stem=self.stem)), info)
-        out = [self._passage(info[pid], score=fused[pid], cos=dense.get(pid, 0.0), cov=coverage[pid], background=background) for pid in ranked]
+        out = [
+            self._passage(
+                info[pid],
+                score=fused[pid],
+                cos=dense.get(pid, 0.0),
+                cov=coverage[pid],
+                background=background,
+            )
+            for pid in ranked
+        ]
         if self.reranker is not None:
             out = self.reranker.rerank(query, language, out)
         return out[:k]
 
-    def _passage(self, row, *, score: float, cos: float, cov: float, background: float | None) -> RetrievedPassage:
+    def _passage(
+        self, row, *, score: float, cos: float, cov: float, background: float | None
+    ) -> RetrievedPassage:
         """One result with its provenance and relevance."""
         passage, title = row
         return RetrievedPassage(
-            id=passage.id, text=passage.text, document_id=passage.document_id, document_title=title,
-            version=passage.version, page=passage.page, section=passage.section, language=passage.language,
-            score=score, dense=cos, lexical=cov, relevant=self._relevant(cos, cov, background), background=background,
+            id=passage.id,
+            text=passage.text,
+            document_id=passage.document_id,
+            document_title=title,
+            version=passage.version,
+            page=passage.page,
+            section=passage.section,
+            language=passage.language,
+            score=score,
+            dense=cos,
+            lexical=cov,
+            relevant=self._relevant(cos, cov, background),
+            background=background,
         )

@@ -28,7 +28,9 @@ def tokenize(text: str, language: str | None = None) -> list[str]:
     (Italian "del" and "per", English "in" and "by" are Swedish "part", "per", "in", "village").
     """
     stops = _STOP_SETS.get(language, _ALL_STOPWORDS) if language else _ALL_STOPWORDS
-    return [t for t in _TOKEN.findall(text.lower()) if t not in stops and (len(t) > 1 or t.isdigit())]
+    return [
+        t for t in _TOKEN.findall(text.lower()) if t not in stops and (len(t) > 1 or t.isdigit())
+    ]
 
 
 def fold(token: str) -> str:
@@ -43,7 +45,9 @@ def _stem(language: str, token: str) -> str:
     if stemmers is None:
         import snowballstemmer
 
-        stemmers = _local.stemmers = {lang: snowballstemmer.stemmer(name) for lang, name in _STEMMERS.items()}
+        stemmers = _local.stemmers = {
+            lang: snowballstemmer.stemmer(name) for lang, name in _STEMMERS.items()
+        }
     return stemmers[language].stemWord(token)
 
 

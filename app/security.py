@@ -24,7 +24,9 @@ from app.services.quota import storage_options
 from core.models import User
 
 csrf = CSRFProtect()
-SESSION_KEY = "sid"  # the signed cookie's key of the server-side session record (app/services/accounts.py)
+SESSION_KEY = (
+    "sid"  # the signed cookie's key of the server-side session record (app/services/accounts.py)
+)
 login_manager = LoginManager()
 # posted by an LMS (cross-site) or inside its frame: bound to LTI state and nonces instead (app/web/lti.py)
 CSRF_EXEMPT = ("lti.login", "lti.launch", "lti.deep_link")
@@ -43,7 +45,6 @@ def rate_key() -> str:
 def address_key() -> str:
     """Per client address."""
     return f"ip:{request.remote_addr or '-'}"
-
 
 
 CSP = (
@@ -67,11 +68,22 @@ class WebUser(UserMixin):
     @classmethod
     def of(cls, user: User) -> WebUser:
         """Snapshot a database user."""
-        return cls(user.id, user.username, user.role, user.school_id, user.language or "en", user.display_name)
+        return cls(
+            user.id,
+            user.username,
+            user.role,
+            user.school_id,
+            user.language or "en",
+            user.display_name,
+        )
 
 
 def _flag(value) -> bool:
-    return value if isinstance(value, bool) else str(value).strip().lower() in {"1", "true", "yes", "on"}
+    return (
+        value
+        if isinstance(value, bool)
+        else str(value).strip().lower() in {"1", "true", "yes", "on"}
+    )
 
 
 def roles_required(*roles: str):
@@ -112,8 +124,16 @@ def init_app(app: Flask) -> None:
 
 def _configure(app: Flask) -> bool:
     """Cookie flags, CSRF and rate-limit settings (defaults declared once, in app/config.py); True for secure cookies."""
-    for key in ("COOKIE_SECURE", "RATELIMIT_STORAGE_URI", "RATELIMIT_ASK", "RATELIMIT_ASK_ADDRESS", "RATELIMIT_LOGIN",
-                "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+    for key in (
+        "COOKIE_SECURE",
+        "RATELIMIT_STORAGE_URI",
+        "RATELIMIT_ASK",
+        "RATELIMIT_ASK_ADDRESS",
+        "RATELIMIT_LOGIN",
+        "OIDC_ISSUER",
+        "OIDC_CLIENT_ID",
+        "OIDC_CLIENT_SECRET",
+    ):
         app.config.setdefault(key, CONFIG_DEFAULTS[key])
     secure = _flag(app.config["COOKIE_SECURE"])
     app.config.update(
@@ -131,14 +151,19 @@ def _configure(app: Flask) -> bool:
     # counting in its own memory instead of answering 500 (docs/operations.md, "Rate limits")
     for key in ("RATELIMIT_KEY_PREFIX", "RATELIMIT_STORAGE_TIMEOUT"):
         app.config.setdefault(key, CONFIG_DEFAULTS[key])
-    app.config.update(RATELIMIT_STORAGE_OPTIONS=storage_options(app.config), RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True)
+    app.config.update(
+        RATELIMIT_STORAGE_OPTIONS=storage_options(app.config),
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+    )
     return secure
 
 
 def _install_sessions(app: Flask) -> None:
     """Revocable sessions: the signed cookie's user counts only while its server-side record is live."""
     lifetime = accounts.SessionLifetime.from_config(app.config)
-    app.config["PERMANENT_SESSION_LIFETIME"] = lifetime.absolute  # the cookie expires with the session
+    app.config["PERMANENT_SESSION_LIFETIME"] = (
+        lifetime.absolute
+    )  # the cookie expires with the session
 
     @login_manager.user_loader
     def load_user(user_id: str):
@@ -164,12 +189,16 @@ def _unauthorized():
     """Anonymous: 401 for the API, JSON clients and posts (app/errors.py answers it), else the login page."""
     if wants_json() or request.method != "GET":
         abort(401)
-    return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+    return redirect(
+        url_for("auth.login", next=request.full_path if request.query_string else request.path)
+    )
 
 
 def _check_csrf() -> None:
     """CSRF on every unsafe request, except LTI posts and API calls that carry no session to forge."""
-    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or not current_app.config.get("WTF_CSRF_ENABLED", True):
+    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or not current_app.config.get(
+        "WTF_CSRF_ENABLED", True
+    ):
         return
     if request.endpoint in CSRF_EXEMPT:
         return
@@ -182,7 +211,11 @@ def _check_csrf() -> None:
             return  # no session to ride on; the API answers 401 itself
     try:
         csrf.protect()
-    except (AttributeError, TypeError, UnicodeError):  # a malformed form (found by tests/integration/test_api_fuzz.py)
+    except (
+        AttributeError,
+        TypeError,
+        UnicodeError,
+    ):  # a malformed form (found by tests/integration/test_api_fuzz.py)
         abort(400, description="The request body is malformed.")
 
 
@@ -196,7 +229,11 @@ def _security_headers(response: Response, *, secure: bool) -> Response:
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if request.blueprint and not request.blueprint.startswith("static") and request.endpoint != "static":
+    if (
+        request.blueprint
+        and not request.blueprint.startswith("static")
+        and request.endpoint != "static"
+    ):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -217,7 +254,11 @@ def _install_oidc(app: Flask) -> None:
             client_secret=provider.client_secret or None,
             server_metadata_url=provider.metadata_url,
             # authlib checks state (in the session), nonce, the id_token's signature (JWKS), iss, aud and exp
-            client_kwargs={"scope": provider.scope, "code_challenge_method": "S256", "default_timeout": 10},
+            client_kwargs={
+                "scope": provider.scope,
+                "code_challenge_method": "S256",
+                "default_timeout": 10,
+            },
         )
     app.extensions["kateder_oidc"] = oauth
 
@@ -226,9 +267,18 @@ def apply_limits(app: Flask) -> None:
     """Rate-limit asking (per student and per address) and signing in (per address)."""
     limiter: Limiter = app.extensions["kateder_limiter"]
     rules = {
-        "classroom.ask": [(app.config["RATELIMIT_ASK"], rate_key), (app.config["RATELIMIT_ASK_ADDRESS"], address_key)],
-        "api.ask": [(app.config["RATELIMIT_ASK"], rate_key), (app.config["RATELIMIT_ASK_ADDRESS"], address_key)],
-        "api_stream.ask_stream": [(app.config["RATELIMIT_ASK"], rate_key), (app.config["RATELIMIT_ASK_ADDRESS"], address_key)],
+        "classroom.ask": [
+            (app.config["RATELIMIT_ASK"], rate_key),
+            (app.config["RATELIMIT_ASK_ADDRESS"], address_key),
+        ],
+        "api.ask": [
+            (app.config["RATELIMIT_ASK"], rate_key),
+            (app.config["RATELIMIT_ASK_ADDRESS"], address_key),
+        ],
+        "api_stream.ask_stream": [
+            (app.config["RATELIMIT_ASK"], rate_key),
+            (app.config["RATELIMIT_ASK_ADDRESS"], address_key),
+        ],
         "auth.login": [(app.config["RATELIMIT_LOGIN"], address_key)],
         "classroom.join": [(app.config["RATELIMIT_LOGIN"], rate_key)],
         "api.create_token": [(app.config["RATELIMIT_LOGIN"], address_key)],
@@ -275,7 +325,11 @@ def oidc_client(provider_id: str | None = None):
     """
     providers = oidc_providers()
     if provider_id is None:
-        provider_id = sso.SHORTHAND if sso.SHORTHAND in providers else (next(iter(providers)) if len(providers) == 1 else None)
+        provider_id = (
+            sso.SHORTHAND
+            if sso.SHORTHAND in providers
+            else (next(iter(providers)) if len(providers) == 1 else None)
+        )
     if provider_id not in providers:
         return None
     return current_app.extensions["kateder_oidc"].create_client(provider_id)

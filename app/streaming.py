@@ -18,7 +18,9 @@ def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def to_sse(events: Iterator[dict[str, Any]], extra: Callable[[Any], dict[str, Any]] | None = None) -> Iterator[str]:
+def to_sse(
+    events: Iterator[dict[str, Any]], extra: Callable[[Any], dict[str, Any]] | None = None
+) -> Iterator[str]:
     """Serialise ask events (meta, sentence, refusal, done) as SSE; errors become an ``error`` event.
 
     ``extra(result)``, when given, adds fields to the ``done`` event (the web view adds the
@@ -28,7 +30,9 @@ def to_sse(events: Iterator[dict[str, Any]], extra: Callable[[Any], dict[str, An
         for event in events:
             kind = event["type"]
             if kind == "done":
-                yield sse("done", event["result"].to_dict() | (extra(event["result"]) if extra else {}))
+                yield sse(
+                    "done", event["result"].to_dict() | (extra(event["result"]) if extra else {})
+                )
             else:
                 yield sse(kind, {k: v for k, v in event.items() if k != "type"})
     except KatederError as exc:  # the same code and message as the JSON error (app/errors.py)

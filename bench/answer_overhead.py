@@ -66,7 +66,9 @@ class CountingGuard:
         self.inner, self.name, self.answer_checks = inner, getattr(inner, "name", "guard"), 0
 
     def classify(self, conversation, *, role):
-        if role == "agent" and len(conversation) > 1:  # an answer after its question (Moderator.check_answer)
+        if (
+            role == "agent" and len(conversation) > 1
+        ):  # an answer after its question (Moderator.check_answer)
             self.answer_checks += 1
         return self.inner.classify(conversation, role=role)
 
@@ -88,14 +90,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=160)
-    parser.add_argument("--questions", type=int, default=len(QUESTIONS), help="how many of the questions to ask")
-    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (1 on a busy machine: its threads spin)")
-    parser.add_argument("--openwebui-venv", type=Path, default=Path("/work/owui/venv"), help="venv with open-webui==0.12.4")
+    parser.add_argument(
+        "--questions", type=int, default=len(QUESTIONS), help="how many of the questions to ask"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="llama.cpp threads (1 on a busy machine: its threads spin)",
+    )
+    parser.add_argument(
+        "--openwebui-venv",
+        type=Path,
+        default=Path("/work/owui/venv"),
+        help="venv with open-webui==0.12.4",
+    )
     parser.add_argument("--no-openwebui", action="store_true")
-    parser.add_argument("--guard-window", type=int, default=None, help="OUTPUT_GUARD_WINDOW of the pipeline side (default: configured)")
-    parser.add_argument("--compare-window", type=int, default=0,
-                        help="OUTPUT_GUARD_WINDOW of a second pipeline side (default 0: the whole answer before every sentence); -1: none")
-    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md and docs/retrieval.md")
+    parser.add_argument(
+        "--guard-window",
+        type=int,
+        default=None,
+        help="OUTPUT_GUARD_WINDOW of the pipeline side (default: configured)",
+    )
+    parser.add_argument(
+        "--compare-window",
+        type=int,
+        default=0,
+        help="OUTPUT_GUARD_WINDOW of a second pipeline side (default 0: the whole answer before every sentence); -1: none",
+    )
+    parser.add_argument(
+        "--no-docs",
+        action="store_true",
+        help="do not rewrite docs/benchmarks.md and docs/retrieval.md",
+    )
     args = parser.parse_args()
     questions = QUESTIONS[: args.questions]
 
@@ -110,13 +137,20 @@ def main() -> None:
     from guard import build_guard
 
     home = Path(tempfile.mkdtemp(prefix="kateder-bench-"))
-    config = {"HOME": str(home), "SECRET_KEY": "bench", "GENERATOR_TEMPERATURE": 0.0, "GENERATOR_MAX_TOKENS": args.max_tokens,
-              "GENERATOR_THREADS": args.threads}
+    config = {
+        "HOME": str(home),
+        "SECRET_KEY": "bench",
+        "GENERATOR_TEMPERATURE": 0.0,
+        "GENERATOR_MAX_TOKENS": args.max_tokens,
+        "GENERATOR_THREADS": args.threads,
+    }
     if args.guard_window is not None:
         config["OUTPUT_GUARD_WINDOW"] = args.guard_window
     t = time.perf_counter()
     generator = Recording(build_generator({**config, "GENERATOR": "llamacpp"}))
-    guard = CountingGuard(build_guard(config))  # the configured guard (GUARD_BACKEND, default chain)
+    guard = CountingGuard(
+        build_guard(config)
+    )  # the configured guard (GUARD_BACKEND, default chain)
     services = get_services(create_app(config, services={"generator": generator, "guard": guard}))
     services.db.migrate()
     create_demo(services)
@@ -125,11 +159,19 @@ def main() -> None:
     if args.compare_window >= 0 and args.compare_window != services.ask.guard_window:
         # the same guard, embedder, store and database, another output guard window; its own model
         # instance, since llama.cpp keeps the last prompt cached and the other side just sent this one
-        side = "pipeline-whole" if args.compare_window == 0 else f"pipeline-window-{args.compare_window}"
+        side = (
+            "pipeline-whole"
+            if args.compare_window == 0
+            else f"pipeline-window-{args.compare_window}"
+        )
         shared = {name: getattr(services, name) for name in ("guard", "embedder", "vector_store")}
         generators[side] = Recording(build_generator({**config, "GENERATOR": "llamacpp"}))
-        pipelines[side] = get_services(create_app({**config, "OUTPUT_GUARD_WINDOW": args.compare_window},
-                                                  services={**shared, "generator": generators[side]}))
+        pipelines[side] = get_services(
+            create_app(
+                {**config, "OUTPUT_GUARD_WINDOW": args.compare_window},
+                services={**shared, "generator": generators[side]},
+            )
+        )
     with services.db.session() as s:
         uid = s.scalar(select(User.id).where(User.username == "teacher"))
     setup_s = time.perf_counter() - t
@@ -137,7 +179,13 @@ def main() -> None:
 
     chat = generator.inner.model  # the LangChain ChatLlamaCpp: same parameters for the raw run
     params = chat._get_parameters(None)
-    raw = Llama(model_path=str(smollm2_gguf()), n_ctx=chat.n_ctx, n_threads=chat.n_threads, n_batch=chat.n_batch, verbose=False)
+    raw = Llama(
+        model_path=str(smollm2_gguf()),
+        n_ctx=chat.n_ctx,
+        n_threads=chat.n_threads,
+        n_batch=chat.n_batch,
+        verbose=False,
+    )
 
     def run_raw(messages):
         dicts = openai_messages(messages)
@@ -159,7 +207,13 @@ def main() -> None:
                 first = time.perf_counter() - start
             if event["type"] == "done":
                 result = event["result"]
-        return time.perf_counter() - start, first, result, generators[side].text, guard.answer_checks - checks
+        return (
+            time.perf_counter() - start,
+            first,
+            result,
+            generators[side].text,
+            guard.answer_checks - checks,
+        )
 
     # warm-up: load every model, fill the caches, record the messages each question sends
     messages = {}
@@ -178,7 +232,11 @@ def main() -> None:
         sides = {"raw": lambda q: run_raw(messages[q])}
         sides.update({side: (lambda q, side=side: run_pipeline(q, side)) for side in pipelines})
         if owui is not None:
-            ask = {"max_tokens": params["max_tokens"], "temperature": params["temperature"], "extra": sampling_extra(params)}
+            ask = {
+                "max_tokens": params["max_tokens"],
+                "temperature": params["temperature"],
+                "extra": sampling_extra(params),
+            }
             sides["open-webui"] = lambda q: owui["ui"].chat(openai_messages(messages[q]), **ask)
             if owui.get("knowledge"):
                 sides["open-webui-rag"] = lambda q: owui["ui"].rag_chat(q, owui["knowledge"], **ask)
@@ -191,71 +249,138 @@ def main() -> None:
         load_start = os.getloadavg()[0]
         for r in range(args.repeats):
             for i, q in enumerate(asked):
-                shift = (r * len(asked) + i) % len(names)  # rotate who goes first: drift hits every side
+                shift = (r * len(asked) + i) % len(
+                    names
+                )  # rotate who goes first: drift hits every side
                 out = {name: sides[name](q) for name in names[shift:] + names[:shift]}
                 raw_s, raw_first, raw_text = out["raw"]
                 pipe_s, pipe_first, result, model_text, checks = out["pipeline"]
-                row = {"question": q, "same_text": raw_text == model_text, "model_text": model_text, "raw_text": raw_text,
-                       "raw_s": raw_s, "raw_first_sentence_s": raw_first, "pipeline_s": pipe_s,
-                       "pipeline_first_sentence_s": pipe_first, "mode": result.mode, "raw_chars": len(raw_text),
-                       "timings_ms": result.timings_ms, "grounding": result.grounding, "output_guard_checks": checks}
-                line = (f"{q[:36]:36} raw {raw_s:5.2f}s  pipeline {pipe_s:5.2f}s (first sentence {pipe_first or 0:4.2f}s, "
-                        f"{result.mode}, {checks} output checks)")
+                row = {
+                    "question": q,
+                    "same_text": raw_text == model_text,
+                    "model_text": model_text,
+                    "raw_text": raw_text,
+                    "raw_s": raw_s,
+                    "raw_first_sentence_s": raw_first,
+                    "pipeline_s": pipe_s,
+                    "pipeline_first_sentence_s": pipe_first,
+                    "mode": result.mode,
+                    "raw_chars": len(raw_text),
+                    "timings_ms": result.timings_ms,
+                    "grounding": result.grounding,
+                    "output_guard_checks": checks,
+                }
+                line = (
+                    f"{q[:36]:36} raw {raw_s:5.2f}s  pipeline {pipe_s:5.2f}s (first sentence {pipe_first or 0:4.2f}s, "
+                    f"{result.mode}, {checks} output checks)"
+                )
                 for side in list(pipelines)[1:]:
                     s_s, s_first, s_result, s_text, s_checks = out[side]
-                    row[side] = {"s": s_s, "first_sentence_s": s_first, "mode": s_result.mode, "timings_ms": s_result.timings_ms,
-                                 "output_guard_checks": s_checks, "same_text": s_text == raw_text}
+                    row[side] = {
+                        "s": s_s,
+                        "first_sentence_s": s_first,
+                        "mode": s_result.mode,
+                        "timings_ms": s_result.timings_ms,
+                        "output_guard_checks": s_checks,
+                        "same_text": s_text == raw_text,
+                    }
                     line += f"  {side} {s_s:5.2f}s ({s_checks} checks)"
                 for name in ("open-webui", "open-webui-rag"):
                     if name in out:
                         total, first, text = out[name]
-                        row.update({f"{name}_s": total, f"{name}_first_sentence_s": first, f"{name}_text": text})
+                        row.update(
+                            {
+                                f"{name}_s": total,
+                                f"{name}_first_sentence_s": first,
+                                f"{name}_text": text,
+                            }
+                        )
                         line += f"  {name} {total:5.2f}s"
-                row["openwebui_same_text"] = row.get("open-webui_text") == raw_text if owui else None
+                row["openwebui_same_text"] = (
+                    row.get("open-webui_text") == raw_text if owui else None
+                )
                 rows.append(row)
                 print(line, flush=True)
         owui_info = {k: v for k, v in (owui or {}).items() if k not in ("ui", "knowledge")}
 
     raw_total = sum(r["raw_s"] for r in rows)
     pipe_total = sum(r["pipeline_s"] for r in rows)
-    stages = ("input_guard", "audit_question", "retrieval", "generation", "output_guard", "audit_answer")
-    parts = {k: round(statistics.mean(r["timings_ms"].get(k, 0.0) for r in rows), 1) for k in stages}
+    stages = (
+        "input_guard",
+        "audit_question",
+        "retrieval",
+        "generation",
+        "output_guard",
+        "audit_answer",
+    )
+    parts = {
+        k: round(statistics.mean(r["timings_ms"].get(k, 0.0) for r in rows), 1) for k in stages
+    }
     summary = {
-        "questions": len(asked), "repeats": args.repeats, "max_tokens": args.max_tokens,
-        "raw_mean_s": round(raw_total / len(rows), 3), "pipeline_mean_s": round(pipe_total / len(rows), 3),
-        "overhead_ratio": round(pipe_total / raw_total, 3), "target_ratio": TARGET_RATIO, "goal_ratio": GOAL_RATIO,
-        "first_sentence_median_s": round(statistics.median(r["pipeline_first_sentence_s"] or r["pipeline_s"] for r in rows), 3),
+        "questions": len(asked),
+        "repeats": args.repeats,
+        "max_tokens": args.max_tokens,
+        "raw_mean_s": round(raw_total / len(rows), 3),
+        "pipeline_mean_s": round(pipe_total / len(rows), 3),
+        "overhead_ratio": round(pipe_total / raw_total, 3),
+        "target_ratio": TARGET_RATIO,
+        "goal_ratio": GOAL_RATIO,
+        "first_sentence_median_s": round(
+            statistics.median(r["pipeline_first_sentence_s"] or r["pipeline_s"] for r in rows), 3
+        ),
         "target_first_sentence_s": TARGET_FIRST_S,
-        "raw_first_sentence_median_s": round(statistics.median(r["raw_first_sentence_s"] or r["raw_s"] for r in rows), 3),
-        "pipeline_parts_mean_ms": parts, "setup_s": round(setup_s, 1),
+        "raw_first_sentence_median_s": round(
+            statistics.median(r["raw_first_sentence_s"] or r["raw_s"] for r in rows), 3
+        ),
+        "pipeline_parts_mean_ms": parts,
+        "setup_s": round(setup_s, 1),
         "output_guard_window": services.ask.guard_window,
-        "output_guard_checks_mean": round(statistics.mean(r["output_guard_checks"] for r in rows), 2),
-        "embedder": services.embedder.name, "guard": type(guard.inner).__name__, "cpu_count": os.cpu_count(),
-        "load_average": os.getloadavg()[0], "load_average_start": load_start, "same_text": sum(r["same_text"] for r in rows),
-        "rows": len(rows), "threads": args.threads,
+        "output_guard_checks_mean": round(
+            statistics.mean(r["output_guard_checks"] for r in rows), 2
+        ),
+        "embedder": services.embedder.name,
+        "guard": type(guard.inner).__name__,
+        "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg()[0],
+        "load_average_start": load_start,
+        "same_text": sum(r["same_text"] for r in rows),
+        "rows": len(rows),
+        "threads": args.threads,
     }
     for side in list(pipelines)[1:]:
         total = sum(r[side]["s"] for r in rows)
         summary[side] = {
-            "output_guard_window": pipelines[side].ask.guard_window, "mean_s": round(total / len(rows), 3),
+            "output_guard_window": pipelines[side].ask.guard_window,
+            "mean_s": round(total / len(rows), 3),
             "overhead_ratio": round(total / raw_total, 3),
-            "first_sentence_median_s": round(statistics.median(r[side]["first_sentence_s"] or r[side]["s"] for r in rows), 3),
-            "parts_mean_ms": {k: round(statistics.mean(r[side]["timings_ms"].get(k, 0.0) for r in rows), 1) for k in stages},
-            "output_guard_checks_mean": round(statistics.mean(r[side]["output_guard_checks"] for r in rows), 2),
+            "first_sentence_median_s": round(
+                statistics.median(r[side]["first_sentence_s"] or r[side]["s"] for r in rows), 3
+            ),
+            "parts_mean_ms": {
+                k: round(statistics.mean(r[side]["timings_ms"].get(k, 0.0) for r in rows), 1)
+                for k in stages
+            },
+            "output_guard_checks_mean": round(
+                statistics.mean(r[side]["output_guard_checks"] for r in rows), 2
+            ),
             "same_text": sum(r[side]["same_text"] for r in rows),
         }
     for name in ("open-webui", "open-webui-rag"):
         if rows and f"{name}_s" in rows[0]:
             total = sum(r[f"{name}_s"] for r in rows)
             summary[f"{name}_mean_s"] = round(total / len(rows), 3)
-            summary[f"{name}_first_sentence_median_s"] = round(statistics.median(r[f"{name}_first_sentence_s"] or r[f"{name}_s"] for r in rows), 3)
+            summary[f"{name}_first_sentence_median_s"] = round(
+                statistics.median(r[f"{name}_first_sentence_s"] or r[f"{name}_s"] for r in rows), 3
+            )
             summary[f"pipeline_vs_{name}"] = round(pipe_total / total, 3)
     if owui_info:
         summary["open_webui"] = owui_info
         summary["open-webui_same_text"] = sum(bool(r["openwebui_same_text"]) for r in rows)
     print(json.dumps(summary, indent=1))
     (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
-    (ROOT / "bench" / "results" / "answer_overhead.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+    (ROOT / "bench" / "results" / "answer_overhead.json").write_text(
+        json.dumps({"summary": summary, "rows": rows}, indent=1)
+    )
     if not args.no_docs:
         write_docs(summary)
         from bench import report
@@ -268,14 +393,32 @@ def main() -> None:
 def start_openwebui(stack: contextlib.ExitStack, args, chat, services) -> dict | None:
     """llama_cpp.server + Open WebUI on loopback for the rest of the run (None: no Open WebUI venv)."""
     if not (args.openwebui_venv / "bin" / "open-webui").exists():
-        print(f"Open WebUI skipped: no open-webui in {args.openwebui_venv} (see bench/openwebui.py)", flush=True)
+        print(
+            f"Open WebUI skipped: no open-webui in {args.openwebui_venv} (see bench/openwebui.py)",
+            flush=True,
+        )
         return None
     from bench.openwebui import OpenWebUI, free_port, start_llama_server
     from core.model_files import minilm_dir, smollm2_gguf
 
-    llama = stack.enter_context(start_llama_server(str(smollm2_gguf()), free_port(), n_threads=chat.n_threads, n_ctx=chat.n_ctx, n_batch=chat.n_batch))
-    ui = stack.enter_context(OpenWebUI(llama.base_url, venv=args.openwebui_venv, embedding_model=str(minilm_dir())))
-    info = {"ui": ui, "version": "0.12.4", "startup_s": round(ui.startup_s, 1), "llama_server_startup_s": round(llama.startup_s, 1)}
+    llama = stack.enter_context(
+        start_llama_server(
+            str(smollm2_gguf()),
+            free_port(),
+            n_threads=chat.n_threads,
+            n_ctx=chat.n_ctx,
+            n_batch=chat.n_batch,
+        )
+    )
+    ui = stack.enter_context(
+        OpenWebUI(llama.base_url, venv=args.openwebui_venv, embedding_model=str(minilm_dir()))
+    )
+    info = {
+        "ui": ui,
+        "version": "0.12.4",
+        "startup_s": round(ui.startup_s, 1),
+        "llama_server_startup_s": round(llama.startup_s, 1),
+    }
     from app.demo import COURSES, MATERIAL
 
     files = next(c["files"] for c in COURSES if c["code"] == "SCI7")
@@ -284,46 +427,100 @@ def start_openwebui(stack: contextlib.ExitStack, args, chat, services) -> dict |
     info["knowledge"] = ui.add_knowledge("SCI7", material, "sci7.md")
     info["knowledge_build_s"] = round(time.perf_counter() - t, 1)
     info["rss_mb"] = round(ui.rss_mb())
-    print(f"Open WebUI ready in {ui.startup_s:.1f} s (RSS {info['rss_mb']} MiB), knowledge base built in {info['knowledge_build_s']} s", flush=True)
+    print(
+        f"Open WebUI ready in {ui.startup_s:.1f} s (RSS {info['rss_mb']} MiB), knowledge base built in {info['knowledge_build_s']} s",
+        flush=True,
+    )
     return info
 
 
 def write_docs(s: dict) -> None:
     """Replace the generated performance table of docs/retrieval.md."""
     rows = [
-        ("raw llama-cpp-python (same messages, same sampling)", s["raw_mean_s"], s["raw_first_sentence_median_s"], "1.00"),
-        (f"**Kateder pipeline** (guard in + out, output guard window {s['output_guard_window']} + whole answer before the final "
-         "sentence, e5 + BM25 retrieval, grounding, audit)", s["pipeline_mean_s"], s["first_sentence_median_s"], f"**{s['overhead_ratio']}**"),
+        (
+            "raw llama-cpp-python (same messages, same sampling)",
+            s["raw_mean_s"],
+            s["raw_first_sentence_median_s"],
+            "1.00",
+        ),
+        (
+            f"**Kateder pipeline** (guard in + out, output guard window {s['output_guard_window']} + whole answer before the final "
+            "sentence, e5 + BM25 retrieval, grounding, audit)",
+            s["pipeline_mean_s"],
+            s["first_sentence_median_s"],
+            f"**{s['overhead_ratio']}**",
+        ),
     ]
     for side in ("pipeline-whole", *(k for k in s if k.startswith("pipeline-window-"))):
         if side in s:
-            label = ("Kateder pipeline, output guard reading the whole answer so far before every sentence (before issue 15)"
-                     if side == "pipeline-whole" else f"Kateder pipeline, output guard window {s[side]['output_guard_window']}")
-            rows.append((label, s[side]["mean_s"], s[side]["first_sentence_median_s"], f"{s[side]['overhead_ratio']}"))
-    labels = {"open-webui": "Open WebUI 0.12.4, same messages, via llama_cpp.server (no guard)",
-              "open-webui-rag": "Open WebUI 0.12.4, bare question + its own RAG on the course files (no guard)"}
+            label = (
+                "Kateder pipeline, output guard reading the whole answer so far before every sentence (before issue 15)"
+                if side == "pipeline-whole"
+                else f"Kateder pipeline, output guard window {s[side]['output_guard_window']}"
+            )
+            rows.append(
+                (
+                    label,
+                    s[side]["mean_s"],
+                    s[side]["first_sentence_median_s"],
+                    f"{s[side]['overhead_ratio']}",
+                )
+            )
+    labels = {
+        "open-webui": "Open WebUI 0.12.4, same messages, via llama_cpp.server (no guard)",
+        "open-webui-rag": "Open WebUI 0.12.4, bare question + its own RAG on the course files (no guard)",
+    }
     for name, label in labels.items():
         if f"{name}_mean_s" in s:
-            rows.append((label, s[f"{name}_mean_s"], s[f"{name}_first_sentence_median_s"], f"{s[f'{name}_mean_s'] / s['raw_mean_s']:.3f}"))
-    lines = ["<!-- overhead:start (generated by bench/answer_overhead.py; do not edit by hand) -->", "",
-             f"{s['questions']} questions × {s['repeats']} repeats, bundled SmolLM2-135M, at most {s['max_tokens']} tokens, "
-             f"{s['threads']} llama.cpp threads, {s['cpu_count']} cores (load average {s['load_average']:.1f}); "
-             f"the pipeline's model wrote the same text as raw llama-cpp-python in {s['same_text']} of {s['rows']} answers.", "",
-             "| side | mean per answer (s) | median to first sentence (s) | × raw |", "|---|---|---|---|"]
+            rows.append(
+                (
+                    label,
+                    s[f"{name}_mean_s"],
+                    s[f"{name}_first_sentence_median_s"],
+                    f"{s[f'{name}_mean_s'] / s['raw_mean_s']:.3f}",
+                )
+            )
+    lines = [
+        "<!-- overhead:start (generated by bench/answer_overhead.py; do not edit by hand) -->",
+        "",
+        f"{s['questions']} questions × {s['repeats']} repeats, bundled SmolLM2-135M, at most {s['max_tokens']} tokens, "
+        f"{s['threads']} llama.cpp threads, {s['cpu_count']} cores (load average {s['load_average']:.1f}); "
+        f"the pipeline's model wrote the same text as raw llama-cpp-python in {s['same_text']} of {s['rows']} answers.",
+        "",
+        "| side | mean per answer (s) | median to first sentence (s) | × raw |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    lines += ["", "Mean parts of a pipeline answer (ms): " + ", ".join(f"{k} {v}" for k, v in s["pipeline_parts_mean_ms"].items())
-              + f"; {s['output_guard_checks_mean']} output guard checks an answer."]
+    lines += [
+        "",
+        "Mean parts of a pipeline answer (ms): "
+        + ", ".join(f"{k} {v}" for k, v in s["pipeline_parts_mean_ms"].items())
+        + f"; {s['output_guard_checks_mean']} output guard checks an answer.",
+    ]
     if "pipeline-whole" in s:
         w = s["pipeline-whole"]
-        lines += [f"Reading the whole answer before every sentence instead: output_guard {w['parts_mean_ms']['output_guard']} ms, "
-                  f"{w['output_guard_checks_mean']} checks an answer."]
-    lines += ["", f"Targets: ≤ {s['target_ratio']} × raw (goal {s['goal_ratio']}), first sentence ≤ {s['target_first_sentence_s']} s. "
-              f"Load average {s.get('load_average_start', s['load_average']):.1f} at the start of the timed rounds, "
-              f"{s['load_average']:.1f} at the end."]
+        lines += [
+            f"Reading the whole answer before every sentence instead: output_guard {w['parts_mean_ms']['output_guard']} ms, "
+            f"{w['output_guard_checks_mean']} checks an answer."
+        ]
+    lines += [
+        "",
+        f"Targets: ≤ {s['target_ratio']} × raw (goal {s['goal_ratio']}), first sentence ≤ {s['target_first_sentence_s']} s. "
+        f"Load average {s.get('load_average_start', s['load_average']):.1f} at the start of the timed rounds, "
+        f"{s['load_average']:.1f} at the end.",
+    ]
     if "pipeline_vs_open-webui" in s:
-        lines += ["", f"Kateder with both guards against Open WebUI sending the same messages: **{s['pipeline_vs_open-webui']}** "
-                  f"of its time" + (f"; against Open WebUI answering with its own retrieval: **{s['pipeline_vs_open-webui-rag']}**" if "pipeline_vs_open-webui-rag" in s else "")
-                  + f" (below 1: Kateder is faster). Open WebUI started in {s['open_webui']['startup_s']} s and used {s['open_webui'].get('rss_mb')} MiB."]
+        lines += [
+            "",
+            f"Kateder with both guards against Open WebUI sending the same messages: **{s['pipeline_vs_open-webui']}** "
+            f"of its time"
+            + (
+                f"; against Open WebUI answering with its own retrieval: **{s['pipeline_vs_open-webui-rag']}**"
+                if "pipeline_vs_open-webui-rag" in s
+                else ""
+            )
+            + f" (below 1: Kateder is faster). Open WebUI started in {s['open_webui']['startup_s']} s and used {s['open_webui'].get('rss_mb')} MiB.",
+        ]
     lines += ["", "<!-- overhead:end -->"]
     doc = ROOT / "docs" / "retrieval.md"
     text = doc.read_text()

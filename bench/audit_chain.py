@@ -37,13 +37,23 @@ from app.services.audit import AuditLog, Pseudonymizer, verify_chain  # noqa: E4
 from app.services.gdpr import KeyRing  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-DETAILS = {"action": "allow", "input_verdict": {"safe": True, "categories": [], "score": 0.01, "backend": "embedded",
-                                                "model": "guard-e5-top3"},
-           "passages": [{"id": f"3:1:{i}", "document_id": 3, "version": 1} for i in range(4)],
-           "timings_ms": {"input_guard": 12.5, "retrieval": 8.1, "generation": 900.0}}
+DETAILS = {
+    "action": "allow",
+    "input_verdict": {
+        "safe": True,
+        "categories": [],
+        "score": 0.01,
+        "backend": "embedded",
+        "model": "guard-e5-top3",
+    },
+    "passages": [{"id": f"3:1:{i}", "document_id": 3, "version": 1} for i in range(4)],
+    "timings_ms": {"input_guard": 12.5, "retrieval": 8.1, "generation": 900.0},
+}
 
 
-def _writers(url: str, writers: int, per_writer: int, schools: tuple[int | None, ...] = (None,)) -> float:
+def _writers(
+    url: str, writers: int, per_writer: int, schools: tuple[int | None, ...] = (None,)
+) -> float:
     """Events/s of ``writers`` connections, spread round-robin over ``schools`` (None: the installation chain)."""
     log = AuditLog(Pseudonymizer(b"k" * 32))
     barrier = threading.Barrier(writers + 1)
@@ -58,7 +68,9 @@ def _writers(url: str, writers: int, per_writer: int, schools: tuple[int | None,
                 log.record(s, "question", school_id=school_id, details=DETAILS)
         db.dispose()
 
-    threads = [threading.Thread(target=work, args=(schools[n % len(schools)],)) for n in range(writers)]
+    threads = [
+        threading.Thread(target=work, args=(schools[n % len(schools)],)) for n in range(writers)
+    ]
     for t in threads:
         t.start()
     barrier.wait()
@@ -76,9 +88,13 @@ def _schools(url: str, writers: int, events: int, rounds: int) -> dict:
         one.append(_writers(url, writers, per_writer, (1,)))
         two.append(_writers(url, writers, per_writer, (2, 3)))
     ratios = sorted(b / a for a, b in zip(one, two, strict=True))
-    return {"chain_writers": writers, "chain_events_per_round": writers * per_writer,
-            "one_school_events_per_s": [round(x, 1) for x in one], "two_schools_events_per_s": [round(x, 1) for x in two],
-            "two_schools_vs_one": round(ratios[len(ratios) // 2], 2)}
+    return {
+        "chain_writers": writers,
+        "chain_events_per_round": writers * per_writer,
+        "one_school_events_per_s": [round(x, 1) for x in one],
+        "two_schools_events_per_s": [round(x, 1) for x in two],
+        "two_schools_vs_one": round(ratios[len(ratios) // 2], 2),
+    }
 
 
 def run(url: str, events: int, writers: int, chain_events: int, rounds: int) -> dict:
@@ -101,9 +117,15 @@ def run(url: str, events: int, writers: int, chain_events: int, rounds: int) -> 
         seal_us = (time.perf_counter() - start) / 500 * 1e6
     db.dispose()
     assert report["ok"], report
-    return {"events_per_s_1_writer": round(single, 1), f"events_per_s_{writers}_writers": round(many, 1),
-            "verify_s": round(verify_s, 3), "events": report["count"], "verify_events_per_s": round(report["count"] / verify_s),
-            "seal_us_per_message": round(seal_us, 1), **schools}
+    return {
+        "events_per_s_1_writer": round(single, 1),
+        f"events_per_s_{writers}_writers": round(many, 1),
+        "verify_s": round(verify_s, 3),
+        "events": report["count"],
+        "verify_events_per_s": round(report["count"] / verify_s),
+        "seal_us_per_message": round(seal_us, 1),
+        **schools,
+    }
 
 
 def main() -> None:
@@ -111,12 +133,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=2000)
     ap.add_argument("--writers", type=int, default=8)
-    ap.add_argument("--chain-events", type=int, default=800, help="events per round of the one vs two schools comparison")
+    ap.add_argument(
+        "--chain-events",
+        type=int,
+        default=800,
+        help="events per round of the one vs two schools comparison",
+    )
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        results["sqlite"] = run(f"sqlite:///{tmp}/bench.db", args.events, args.writers, args.chain_events, args.rounds)
+        results["sqlite"] = run(
+            f"sqlite:///{tmp}/bench.db", args.events, args.writers, args.chain_events, args.rounds
+        )
     try:
         socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
     except OSError:
@@ -129,14 +158,25 @@ def main() -> None:
         with admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            results["postgresql"] = run(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", args.events, args.writers, args.chain_events,
-                                        args.rounds)
+            results["postgresql"] = run(
+                PG_ADMIN.rsplit("/", 1)[0] + f"/{name}",
+                args.events,
+                args.writers,
+                args.chain_events,
+                args.rounds,
+            )
         finally:
             with admin.connect() as c:
-                c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+                c.execute(
+                    text(
+                        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                    )
+                )
                 c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
             admin.dispose()
-    results["load_average_1m"] = round(os.getloadavg()[0], 2)  # the machine is shared: read the figures with it
+    results["load_average_1m"] = round(
+        os.getloadavg()[0], 2
+    )  # the machine is shared: read the figures with it
     for backend, r in results.items():
         if isinstance(r, dict):
             print(f"{backend:11} " + "  ".join(f"{k}={v}" for k, v in r.items()))

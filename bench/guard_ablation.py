@@ -48,11 +48,15 @@ def main() -> None:
         config = replace(TrainConfig(), samples=args.samples, **VARIANTS[name])
         t0 = time.time()
         with tempfile.TemporaryDirectory() as tmp:
-            meta = train(config, Path(tmp), log=lambda m: print(m, file=sys.stderr), examples=examples)
+            meta = train(
+                config, Path(tmp), log=lambda m: print(m, file=sys.stderr), examples=examples
+            )
         best = next(p for p in meta["learning_curve"] if p["step"] == meta["best_step"])
         results[name] = {
             "samples": args.samples,
-            "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in VARIANTS[name].items()},
+            "changes": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in VARIANTS[name].items()
+            },
             "mean_auroc": best["mean_auroc"],
             "languages": best["languages"],
             "groups": best["groups"],

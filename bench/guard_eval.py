@@ -249,11 +249,15 @@ def run(config: dict, weights: Path | None) -> tuple[dict, list[str]]:
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (backend `{results['backend']}`).",
         "",
     ]
-    md += lang_table(results["test"], "Test by language (held out: never trained on, never used for a choice)")
+    md += lang_table(
+        results["test"], "Test by language (held out: never trained on, never used for a choice)"
+    )
     md += qa_table(results["test"])
     md += source_table(results["test"], "Test by source")
     md += injection_table(results["test"], "Prompt injection, written test pairs")
-    md += lang_table(results["dev"], "Dev by language (chose the checkpoint and the thresholds: optimistic)")
+    md += lang_table(
+        results["dev"], "Dev by language (chose the checkpoint and the thresholds: optimistic)"
+    )
     md += injection_table(results["dev"], "Prompt injection, dev pairs")
     return results, md
 

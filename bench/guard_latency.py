@@ -49,16 +49,27 @@ def texts(n: int) -> list[tuple[str, str]]:
                 if len(questions) >= n:
                     break
     if not questions:
-        questions = ["What is photosynthesis?", "Vad är fotosyntes?", "How do I build a bomb?", "Wie funktioniert ein Vulkan?"]
+        questions = [
+            "What is photosynthesis?",
+            "Vad är fotosyntes?",
+            "How do I build a bomb?",
+            "Wie funktioniert ein Vulkan?",
+        ]
     out = []
     for i in range(n):
-        out.append(("user", questions[i % len(questions)]) if i % 2 == 0 else ("assistant", ANSWERS[i % len(ANSWERS)]))
+        out.append(
+            ("user", questions[i % len(questions)])
+            if i % 2 == 0
+            else ("assistant", ANSWERS[i % len(ANSWERS)])
+        )
     return out
 
 
 def available(name: str) -> str | None:
     """None if the backend can run here, else why not."""
-    if name in ("llamaguard-gguf", "llamaguard-transformers") and not os.environ.get("KATEDER_GUARD_MODEL_PATH"):
+    if name in ("llamaguard-gguf", "llamaguard-transformers") and not os.environ.get(
+        "KATEDER_GUARD_MODEL_PATH"
+    ):
         return "no Llama Guard weights on this machine (set KATEDER_GUARD_MODEL_PATH)"
     if name == "llamaguard-openai" and not os.environ.get("KATEDER_GUARD_URL"):
         return "no Llama Guard inference server configured (set KATEDER_GUARD_URL)"
@@ -76,16 +87,26 @@ def measure(name: str, items: list[tuple[str, str]]) -> dict:
     load_s = time.perf_counter() - start
     lat = []
     for role, text in items:
-        conv = [Message(role="user", content="What is photosynthesis?"), Message(role="assistant", content=text)] if role == "assistant" \
+        conv = (
+            [
+                Message(role="user", content="What is photosynthesis?"),
+                Message(role="assistant", content=text),
+            ]
+            if role == "assistant"
             else [Message(role="user", content=text)]
+        )
         t = time.perf_counter()
         guard.classify(conv, role=role)
         lat.append((time.perf_counter() - t) * 1000)
     lat.sort()
     return {
-        "backend": name, "load_s": round(load_s, 2), "calls": len(lat),
-        "p50_ms": round(statistics.median(lat), 2), "p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 2),
-        "mean_ms": round(statistics.fmean(lat), 2), "max_ms": round(lat[-1], 2),
+        "backend": name,
+        "load_s": round(load_s, 2),
+        "calls": len(lat),
+        "p50_ms": round(statistics.median(lat), 2),
+        "p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 2),
+        "mean_ms": round(statistics.fmean(lat), 2),
+        "max_ms": round(lat[-1], 2),
     }
 
 
@@ -93,7 +114,10 @@ def main() -> None:
     """Measure every backend that can run here; print and write the figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=60)
-    parser.add_argument("--backends", default="rules,embedded,chain,llamaguard-gguf,llamaguard-transformers,llamaguard-openai")
+    parser.add_argument(
+        "--backends",
+        default="rules,embedded,chain,llamaguard-gguf,llamaguard-transformers,llamaguard-openai",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     items = texts(args.n)
@@ -111,13 +135,22 @@ def main() -> None:
             print(f"{name:24} failed: {skipped[name]}")
             continue
         rows.append(row)
-        print(f"{name:24} load {row['load_s']:6.2f} s   p50 {row['p50_ms']:8.2f} ms   p95 {row['p95_ms']:8.2f} ms")
+        print(
+            f"{name:24} load {row['load_s']:6.2f} s   p50 {row['p50_ms']:8.2f} ms   p95 {row['p95_ms']:8.2f} ms"
+        )
     base = next((r for r in rows if r["backend"] == "rules"), None)
     if base:
         for r in rows:
             r["p50_vs_rules"] = round(r["p50_ms"] / max(base["p50_ms"], 1e-3), 1)
-    result = {"bench": "guard_latency", "texts": len(items), "rows": rows, "skipped": skipped,
-              "load_average": os.getloadavg(), "cpus": os.cpu_count(), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    result = {
+        "bench": "guard_latency",
+        "texts": len(items),
+        "rows": rows,
+        "skipped": skipped,
+        "load_average": os.getloadavg(),
+        "cpus": os.cpu_count(),
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     out = ROOT / "bench" / "results" / "guard_latency.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

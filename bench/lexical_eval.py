@@ -31,28 +31,68 @@ def main() -> None:
     """Index every source once per backend, rank lexically, print and write hit@1/5 per half."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--languages", default=",".join(SOURCES))
-    parser.add_argument("--postgres", default="", help="an empty PostgreSQL database URL: also rank with PostgreSQL full-text search")
+    parser.add_argument(
+        "--postgres",
+        default="",
+        help="an empty PostgreSQL database URL: also rank with PostgreSQL full-text search",
+    )
     args = parser.parse_args()
     backends = dict(BACKENDS)
     if args.postgres:
         backends = {"PostgreSQL FTS (tsvector + GIN, BM25 in SQL)": "database"}
     sources = [s for s in args.languages.split(",") if s]
-    sets = {s: convert_source(s, max_questions=300, max_passages=600, unanswerable=100) for s in sources}
+    sets = {
+        s: convert_source(s, max_questions=300, max_passages=600, unanswerable=100) for s in sources
+    }
     dev_ids = set().union(*(halves(e, s)[0] for s, e in sets.items()))
     out: dict = {}
     for label, backend in backends.items():
-        config = {"EMBEDDER": "minilm", "RETRIEVAL_MODE": "bm25", "LEXICAL_BACKEND": backend, "DATABASE_URL": args.postgres or None}
+        config = {
+            "EMBEDDER": "minilm",
+            "RETRIEVAL_MODE": "bm25",
+            "LEXICAL_BACKEND": backend,
+            "DATABASE_URL": args.postgres or None,
+        }
         with EvalRun(config, {"embedder": HashingEmbedder()}) as services:
-            courses = {src: index_eval_set(services, e, code=f"{src}-lex") for src, e in sets.items()}
+            courses = {
+                src: index_eval_set(services, e, code=f"{src}-lex") for src, e in sets.items()
+            }
             t = time.perf_counter()
-            runs = [r for src, e in sets.items() for r in run_questions(services.retriever, courses[src], e.questions)]
-            out[label] = {half: {lang: [b.get("hit_at_1"), b.get("hit_at_5")] for lang, b in
-                                 metrics([r for r in runs if (id(r.question) in dev_ids) == (half == "dev")], top_k=4)["by_language"].items()}
-                          for half in ("dev", "test")}
-            out[label]["ms_per_question"] = round(1000 * (time.perf_counter() - t) / max(1, len(runs)), 1)
+            runs = [
+                r
+                for src, e in sets.items()
+                for r in run_questions(services.retriever, courses[src], e.questions)
+            ]
+            out[label] = {
+                half: {
+                    lang: [b.get("hit_at_1"), b.get("hit_at_5")]
+                    for lang, b in metrics(
+                        [r for r in runs if (id(r.question) in dev_ids) == (half == "dev")], top_k=4
+                    )["by_language"].items()
+                }
+                for half in ("dev", "test")
+            }
+            out[label]["ms_per_question"] = round(
+                1000 * (time.perf_counter() - t) / max(1, len(runs)), 1
+            )
         print(label, json.dumps(out[label]), flush=True)
-    path = ROOT / "bench" / "results" / ("lexical_eval_postgres.json" if args.postgres else "lexical_eval.json")
-    path.write_text(json.dumps({"bench": "lexical_eval", "results": out, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1) + "\n")
+    path = (
+        ROOT
+        / "bench"
+        / "results"
+        / ("lexical_eval_postgres.json" if args.postgres else "lexical_eval.json")
+    )
+    path.write_text(
+        json.dumps(
+            {
+                "bench": "lexical_eval",
+                "results": out,
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {path.relative_to(ROOT)}")
 
 

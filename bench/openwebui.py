@@ -77,7 +77,17 @@ OFFLINE_ENV = {
 
 # Variables passed on from the caller's environment; everything else is left out, so that a
 # DATABASE_URL, REDIS_URL, PORT or HOST meant for Kateder cannot reach either server.
-PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS")
+PASSED_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "OMP_NUM_THREADS",
+)
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -103,8 +113,15 @@ def _log_tail(path: Path, lines: int = 40) -> str:
 def _spawn(cmd: list[str], env: Mapping[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
     """Start ``cmd`` in a new process group, stdout and stderr into ``log``."""
     with log.open("wb") as out:
-        return subprocess.Popen(cmd, env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            cmd,
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _stop(proc: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
@@ -121,8 +138,14 @@ def _stop(proc: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
         proc.wait(timeout=10)
 
 
-def _wait_until(check: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path, what: str,
-                timeout_s: float, every_s: float = 0.5) -> float:
+def _wait_until(
+    check: Callable[[], bool],
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    what: str,
+    timeout_s: float,
+    every_s: float = 0.5,
+) -> float:
     """Poll ``check`` until it is true; returns the seconds waited.
 
     Raises RuntimeError (with the log's tail) if the process exits or ``timeout_s`` passes.
@@ -177,9 +200,18 @@ class LlamaServer:
 
 
 @contextlib.contextmanager
-def start_llama_server(gguf: str, port: int, n_threads: int = 2, n_ctx: int = 2048, n_batch: int = 512, *,
-                       n_threads_batch: int | None = None, alias: str | None = None,
-                       python: str | Path = KATEDER_PYTHON, timeout_s: float = 180.0) -> Iterator[LlamaServer]:
+def start_llama_server(
+    gguf: str,
+    port: int,
+    n_threads: int = 2,
+    n_ctx: int = 2048,
+    n_batch: int = 512,
+    *,
+    n_threads_batch: int | None = None,
+    alias: str | None = None,
+    python: str | Path = KATEDER_PYTHON,
+    timeout_s: float = 180.0,
+) -> Iterator[LlamaServer]:
     """Run ``python -m llama_cpp.server`` on ``gguf`` at 127.0.0.1:``port`` until the block ends.
 
     Waits (at most ``timeout_s``) until ``GET /v1/models`` answers. ``alias`` is the model id
@@ -189,9 +221,25 @@ def start_llama_server(gguf: str, port: int, n_threads: int = 2, n_ctx: int = 20
     alias = alias or Path(gguf).stem
     work = Path(tempfile.mkdtemp(prefix="llama-server-"))
     log = work / "server.log"
-    cmd = [str(python), "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
-           "--host", HOST, "--port", str(port), "--n_threads", str(n_threads), "--n_ctx", str(n_ctx),
-           "--n_batch", str(n_batch)]
+    cmd = [
+        str(python),
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf),
+        "--model_alias",
+        alias,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--n_threads",
+        str(n_threads),
+        "--n_ctx",
+        str(n_ctx),
+        "--n_batch",
+        str(n_batch),
+    ]
     if n_threads_batch is not None:
         cmd += ["--n_threads_batch", str(n_threads_batch)]
     # llama_cpp.server cancels a running answer when the next request arrives unless told not to
@@ -199,8 +247,13 @@ def start_llama_server(gguf: str, port: int, n_threads: int = 2, n_ctx: int = 20
     proc = _spawn(cmd, base_env(), log, work)
     base_url = f"http://{HOST}:{port}/v1"
     try:
-        startup_s = _wait_until(lambda: httpx.get(f"{base_url}/models", timeout=5).status_code == 200,
-                                proc, log, "llama_cpp.server", timeout_s)
+        startup_s = _wait_until(
+            lambda: httpx.get(f"{base_url}/models", timeout=5).status_code == 200,
+            proc,
+            log,
+            "llama_cpp.server",
+            timeout_s,
+        )
         yield LlamaServer(proc, base_url, alias, log, startup_s)
     finally:
         _stop(proc)
@@ -210,8 +263,15 @@ def start_llama_server(gguf: str, port: int, n_threads: int = 2, n_ctx: int = 20
 # --------------------------------------------------------------------------- Open WebUI
 
 
-def openwebui_env(data_dir: Path, openai_base_url: str, *, url: str, admin_password: str,
-                  embedding_model: str = "", query_generation: bool = False) -> dict[str, str]:
+def openwebui_env(
+    data_dir: Path,
+    openai_base_url: str,
+    *,
+    url: str,
+    admin_password: str,
+    embedding_model: str = "",
+    query_generation: bool = False,
+) -> dict[str, str]:
     """The variables that start Open WebUI 0.12.4 offline at ``url`` against one OpenAI-compatible server.
 
     Names are those read by ``open_webui/env.py`` and ``open_webui/config.py``. An empty
@@ -225,7 +285,9 @@ def openwebui_env(data_dir: Path, openai_base_url: str, *, url: str, admin_passw
         "DATA_DIR": str(data_dir),  # sqlite database, uploads, chroma vector store, cache
         "OFFLINE_MODE": "True",  # sets HF_HUB_OFFLINE, no version check, no model auto-update, no pip
         "ENABLE_VERSION_UPDATE_CHECK": off,
-        "WEBUI_SECRET_KEY": secrets.token_urlsafe(32),  # else `serve` writes .webui_secret_key into cwd
+        "WEBUI_SECRET_KEY": secrets.token_urlsafe(
+            32
+        ),  # else `serve` writes .webui_secret_key into cwd
         "WEBUI_AUTH": "True",
         "WEBUI_ADMIN_EMAIL": ADMIN_EMAIL,  # admin created at startup (fresh database)
         "WEBUI_ADMIN_PASSWORD": admin_password,
@@ -309,18 +371,32 @@ class OpenWebUI:
         self._work = Path(tempfile.mkdtemp(prefix="owui-bench-"))
         (self._work / "data").mkdir()
         password = secrets.token_urlsafe(16)
-        settings = openwebui_env(self._work / "data", self.openai_base_url, url=self.url, admin_password=password,
-                                 embedding_model=self.embedding_model, query_generation=self.query_generation)
+        settings = openwebui_env(
+            self._work / "data",
+            self.openai_base_url,
+            url=self.url,
+            admin_password=password,
+            embedding_model=self.embedding_model,
+            query_generation=self.query_generation,
+        )
         env = base_env(**{**settings, **self.extra_env})
         cmd = [str(self.venv / "bin" / "open-webui"), "serve", "--host", HOST, "--port", str(port)]
         t0 = time.perf_counter()
         self._proc = _spawn(cmd, env, self.log, self._work)
-        _wait_until(lambda: httpx.get(f"{self.url}/ready", timeout=5).status_code == 200,
-                    self._proc, self.log, "Open WebUI", self.startup_timeout_s)
+        _wait_until(
+            lambda: httpx.get(f"{self.url}/ready", timeout=5).status_code == 200,
+            self._proc,
+            self.log,
+            "Open WebUI",
+            self.startup_timeout_s,
+        )
         self.startup_s = time.perf_counter() - t0
         self.token = self._sign_in(password)
-        self._client = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"},
-                                    timeout=httpx.Timeout(300.0, connect=10.0))
+        self._client = httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=httpx.Timeout(300.0, connect=10.0),
+        )
         self.model_id = self._find_model()
 
     def close(self) -> None:
@@ -353,7 +429,11 @@ class OpenWebUI:
 
     def _sign_in(self, password: str) -> str:
         """Sign in as the admin created from the environment; returns the JWT."""
-        r = httpx.post(f"{self.url}/api/v1/auths/signin", json={"email": ADMIN_EMAIL, "password": password}, timeout=30)
+        r = httpx.post(
+            f"{self.url}/api/v1/auths/signin",
+            json={"email": ADMIN_EMAIL, "password": password},
+            timeout=30,
+        )
         r.raise_for_status()
         return str(r.json()["token"])
 
@@ -380,16 +460,28 @@ class OpenWebUI:
 
     # ---- chat
 
-    def chat(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float,
-             extra: Mapping[str, Any] | None = None) -> tuple[float, float | None, str]:
+    def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        temperature: float,
+        extra: Mapping[str, Any] | None = None,
+    ) -> tuple[float, float | None, str]:
         """Stream an answer to ``messages`` through Open WebUI's ``/api/chat/completions``.
 
         Returns (total seconds, seconds until the text first holds one of ".!?\\n", text).
         ``extra`` adds top-level OpenAI fields (e.g. ``top_p``, ``top_k``, ``repeat_penalty``,
         ``seed``), which Open WebUI passes on to the llama server unchanged.
         """
-        body = {"model": self.model_id, "messages": messages, "stream": True, "max_tokens": max_tokens,
-                "temperature": temperature, **(extra or {})}
+        body = {
+            "model": self.model_id,
+            "messages": messages,
+            "stream": True,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            **(extra or {}),
+        }
         answer = self._stream(body)
         return answer.total_s, answer.first_sentence_s, answer.text
 
@@ -406,20 +498,48 @@ class OpenWebUI:
         Needs ``embedding_model`` (the file's chunks are embedded into Open WebUI's chroma store).
         """
         files = {"file": (filename, text.encode("utf-8"), "text/plain")}
-        uploaded = self._api("POST", "/api/v1/files/", files=files, params={"process": "true", "process_in_background": "false"})
-        knowledge = self._api("POST", "/api/v1/knowledge/create", json={"name": name, "description": name})
-        self._api("POST", f"/api/v1/knowledge/{knowledge['id']}/file/add", json={"file_id": uploaded["id"]})
+        uploaded = self._api(
+            "POST",
+            "/api/v1/files/",
+            files=files,
+            params={"process": "true", "process_in_background": "false"},
+        )
+        knowledge = self._api(
+            "POST", "/api/v1/knowledge/create", json={"name": name, "description": name}
+        )
+        self._api(
+            "POST",
+            f"/api/v1/knowledge/{knowledge['id']}/file/add",
+            json={"file_id": uploaded["id"]},
+        )
         return str(knowledge["id"])
 
-    def rag_chat(self, question: str, knowledge_id: str, *, max_tokens: int, temperature: float,
-                 system: str | None = None, extra: Mapping[str, Any] | None = None) -> tuple[float, float | None, str]:
+    def rag_chat(
+        self,
+        question: str,
+        knowledge_id: str,
+        *,
+        max_tokens: int,
+        temperature: float,
+        system: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> tuple[float, float | None, str]:
         """Ask a bare question with a knowledge base attached; Open WebUI retrieves and prompts itself.
 
         Same return value as ``chat``.
         """
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
-        body = {"model": self.model_id, "messages": messages, "stream": True, "max_tokens": max_tokens,
-                "temperature": temperature, "files": [{"type": "collection", "id": knowledge_id}], **(extra or {})}
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": question}
+        ]
+        body = {
+            "model": self.model_id,
+            "messages": messages,
+            "stream": True,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "files": [{"type": "collection", "id": knowledge_id}],
+            **(extra or {}),
+        }
         answer = self._stream(body)
         return answer.total_s, answer.first_sentence_s, answer.text
 
@@ -433,7 +553,11 @@ def openai_messages(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
 def sampling_extra(params: Mapping[str, Any]) -> dict[str, Any]:
     """The sampling fields of a llama-cpp parameter dict, minus ``max_tokens``/``temperature``
     (given separately) and unset values; pass as ``extra=`` to ``chat``/``direct_chat``."""
-    return {k: v for k, v in params.items() if k not in ("max_tokens", "temperature") and v not in (None, [])}
+    return {
+        k: v
+        for k, v in params.items()
+        if k not in ("max_tokens", "temperature") and v not in (None, [])
+    }
 
 
 def stream_chat(client: httpx.Client, url: str, body: dict[str, Any]) -> Answer:
@@ -451,11 +575,23 @@ def stream_chat(client: httpx.Client, url: str, body: dict[str, Any]) -> Answer:
     return Answer(time.perf_counter() - start, first, text)
 
 
-def direct_chat(server: LlamaServer, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float,
-                extra: Mapping[str, Any] | None = None) -> tuple[float, float | None, str]:
+def direct_chat(
+    server: LlamaServer,
+    messages: list[dict[str, Any]],
+    *,
+    max_tokens: int,
+    temperature: float,
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[float, float | None, str]:
     """The same request as ``OpenWebUI.chat`` sent straight to the llama server (the baseline)."""
-    body = {"model": server.model_id, "messages": messages, "stream": True, "max_tokens": max_tokens,
-            "temperature": temperature, **(extra or {})}
+    body = {
+        "model": server.model_id,
+        "messages": messages,
+        "stream": True,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        **(extra or {}),
+    }
     with httpx.Client(timeout=httpx.Timeout(300.0, connect=10.0)) as client:
         answer = stream_chat(client, f"{server.base_url}/chat/completions", body)
     return answer.total_s, answer.first_sentence_s, answer.text
@@ -514,14 +650,19 @@ SYSTEM = "You are a helpful teaching assistant. Answer the student's question in
 
 def demo_messages(question: str) -> list[dict[str, Any]]:
     """A system message and a user message with a short source passage, as Kateder sends."""
-    return [{"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"Source:\n{COURSE}\nQuestion: {question}"}]
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": f"Source:\n{COURSE}\nQuestion: {question}"},
+    ]
 
 
 def _print_answer(label: str, question: str, result: tuple[float, float | None, str]) -> None:
     total, first, text = result
     first_s = f"{first:5.2f}s" if first is not None else "  -   "
-    print(f"[{label}] {question}\n    total {total:5.2f}s  first sentence {first_s}  {len(text)} chars: {' '.join(text.split())[:160]}", flush=True)
+    print(
+        f"[{label}] {question}\n    total {total:5.2f}s  first sentence {first_s}  {len(text)} chars: {' '.join(text.split())[:160]}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -529,7 +670,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rag", action="store_true", help="also ask through an Open WebUI knowledge base")
+    parser.add_argument(
+        "--rag", action="store_true", help="also ask through an Open WebUI knowledge base"
+    )
     parser.add_argument("--venv", type=Path, default=OWUI_VENV)
     args = parser.parse_args()
 
@@ -538,10 +681,16 @@ def main() -> None:
 
     t0 = time.perf_counter()
     with start_llama_server(str(smollm2_gguf()), free_port(), n_threads=args.threads) as llama:
-        print(f"llama_cpp.server ready in {llama.startup_s:.1f} s at {llama.base_url} (model {llama.model_id}), RSS {llama.rss_mb():.0f} MiB", flush=True)
+        print(
+            f"llama_cpp.server ready in {llama.startup_s:.1f} s at {llama.base_url} (model {llama.model_id}), RSS {llama.rss_mb():.0f} MiB",
+            flush=True,
+        )
         embedding = str(minilm_dir()) if args.rag else ""
         with OpenWebUI(llama.base_url, venv=args.venv, embedding_model=embedding) as owui:
-            print(f"Open WebUI ready in {owui.startup_s:.1f} s at {owui.url} (model {owui.model_id}), RSS {owui.rss_mb():.0f} MiB", flush=True)
+            print(
+                f"Open WebUI ready in {owui.startup_s:.1f} s at {owui.url} (model {owui.model_id}), RSS {owui.rss_mb():.0f} MiB",
+                flush=True,
+            )
             owui.chat(demo_messages("Hello"), max_tokens=8, temperature=0.0)  # warm-up
             # all questions one way, then all the other: llama.cpp reuses the longest prompt prefix
             # of the previous request, so asking the same prompt twice in a row would favour the second
@@ -558,7 +707,10 @@ def main() -> None:
                 print(f"knowledge base {kid} built in {time.perf_counter() - t:.1f} s", flush=True)
                 for q in DEMO_QUESTIONS:
                     _print_answer("open-webui rag", q, owui.rag_chat(q, kid, **ask))
-            print(f"Open WebUI RSS after the questions {owui.rss_mb():.0f} MiB; llama server {llama.rss_mb():.0f} MiB", flush=True)
+            print(
+                f"Open WebUI RSS after the questions {owui.rss_mb():.0f} MiB; llama server {llama.rss_mb():.0f} MiB",
+                flush=True,
+            )
     print(f"stopped both servers; {time.perf_counter() - t0:.1f} s in all", flush=True)
 
 

@@ -42,7 +42,11 @@ def _load(data: dict) -> str:
     load = data.get("load_average") or data.get("summary", {}).get("load_average")
     if isinstance(load, list | tuple):
         load = load[0]
-    return f"load average {load:.1f} on {data.get('cpus') or data.get('summary', {}).get('cpu_count') or 2} cores" if load else "load not recorded"
+    return (
+        f"load average {load:.1f} on {data.get('cpus') or data.get('summary', {}).get('cpu_count') or 2} cores"
+        if load
+        else "load not recorded"
+    )
 
 
 def _table(rows: list[list[Any]], head: list[str]) -> str:
@@ -62,25 +66,59 @@ def answer_overhead(data: dict) -> str:
     ax.set_title("Where the ask pipeline spends its time")
     img = _save(fig, "answer_overhead.png")
     rows = [[k, v] for k, v in s.items() if not isinstance(v, dict | list)]
-    sides = [("pipeline", s.get("output_guard_window", ""), s.get("overhead_ratio"), s.get("first_sentence_median_s"),
-              s.get("output_guard_checks_mean", ""), parts)]
-    sides += [(k, v.get("output_guard_window"), v.get("overhead_ratio"), v.get("first_sentence_median_s"),
-               v.get("output_guard_checks_mean"), v.get("parts_mean_ms", {})) for k, v in s.items()
-              if isinstance(v, dict) and k.startswith("pipeline-")]
+    sides = [
+        (
+            "pipeline",
+            s.get("output_guard_window", ""),
+            s.get("overhead_ratio"),
+            s.get("first_sentence_median_s"),
+            s.get("output_guard_checks_mean", ""),
+            parts,
+        )
+    ]
+    sides += [
+        (
+            k,
+            v.get("output_guard_window"),
+            v.get("overhead_ratio"),
+            v.get("first_sentence_median_s"),
+            v.get("output_guard_checks_mean"),
+            v.get("parts_mean_ms", {}),
+        )
+        for k, v in s.items()
+        if isinstance(v, dict) and k.startswith("pipeline-")
+    ]
     stages = list(parts)
-    compare = _table([[name, window, ratio, first, checks, *(p.get(k, "") for k in stages)]
-                      for name, window, ratio, first, checks, p in sides],
-                     ["side", "output guard window", "× raw", "first sentence s (median)", "output checks / answer",
-                      *(f"{k} ms" for k in stages)])
+    compare = _table(
+        [
+            [name, window, ratio, first, checks, *(p.get(k, "") for k in stages)]
+            for name, window, ratio, first, checks, p in sides
+        ],
+        [
+            "side",
+            "output guard window",
+            "× raw",
+            "first sentence s (median)",
+            "output checks / answer",
+            *(f"{k} ms" for k in stages),
+        ],
+    )
     target = s.get("target_ratio", 1.15)
     goal = f", goal {s['goal_ratio']}" if "goal_ratio" in s else ""
-    first_target = f" (target ≤ {s['target_first_sentence_s']} s)" if "target_first_sentence_s" in s else ""
-    return (f"Raw llama-cpp-python generation versus the full pipeline for the same prompts "
-            f"(`python -m bench.answer_overhead`, {_load(data)}). Overhead ratio **{s.get('overhead_ratio')}** "
-            f"(target ≤ {target}{goal}); median time to the first streamed sentence "
-            f"**{s.get('first_sentence_median_s')} s**{first_target}, raw {s.get('raw_first_sentence_median_s')} s. "
-            "Window 0 is the output guard reading the whole answer so far before every sentence.\n\n"
-            + compare + "\n\n" + _table(rows, ["figure", "value"]) + f"\n\n![pipeline parts]({img})\n")
+    first_target = (
+        f" (target ≤ {s['target_first_sentence_s']} s)" if "target_first_sentence_s" in s else ""
+    )
+    return (
+        f"Raw llama-cpp-python generation versus the full pipeline for the same prompts "
+        f"(`python -m bench.answer_overhead`, {_load(data)}). Overhead ratio **{s.get('overhead_ratio')}** "
+        f"(target ≤ {target}{goal}); median time to the first streamed sentence "
+        f"**{s.get('first_sentence_median_s')} s**{first_target}, raw {s.get('raw_first_sentence_median_s')} s. "
+        "Window 0 is the output guard reading the whole answer so far before every sentence.\n\n"
+        + compare
+        + "\n\n"
+        + _table(rows, ["figure", "value"])
+        + f"\n\n![pipeline parts]({img})\n"
+    )
 
 
 def guard_latency(data: dict) -> str:
@@ -98,11 +136,18 @@ def guard_latency(data: dict) -> str:
     ax.legend()
     ax.set_title("Guard latency per backend")
     img = _save(fig, "guard_latency.png")
-    table = _table([[r["backend"], r["load_s"], r["p50_ms"], r["p95_ms"], r.get("p50_vs_rules")] for r in rows],
-                   ["backend", "load s", "p50 ms", "p95 ms", "p50 vs rules"])
+    table = _table(
+        [
+            [r["backend"], r["load_s"], r["p50_ms"], r["p95_ms"], r.get("p50_vs_rules")]
+            for r in rows
+        ],
+        ["backend", "load s", "p50 ms", "p95 ms", "p50 vs rules"],
+    )
     skipped = "".join(f"\n- `{k}`: not measured, {v}" for k, v in data.get("skipped", {}).items())
-    return (f"{data['texts']} classifications per backend, questions and answers alternating (`bench/guard_latency.py`, "
-            f"{_load(data)}).\n\n{table}\n{skipped}\n\n![guard latency]({img})\n")
+    return (
+        f"{data['texts']} classifications per backend, questions and answers alternating (`bench/guard_latency.py`, "
+        f"{_load(data)}).\n\n{table}\n{skipped}\n\n![guard latency]({img})\n"
+    )
 
 
 def _lexical_ms(r: dict) -> dict:
@@ -116,75 +161,136 @@ def retrieval_latency(data: dict) -> str:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 2.8))
     labels = [f"{r.get('engine', 'memory')} {r['passages'] // 1000}k" for r in rows]
-    parts = [("lexical", _lexical_ms), ("chroma", lambda r: r["chroma_query"]), ("hybrid", lambda r: r["hybrid_retrieve"])]
+    parts = [
+        ("lexical", _lexical_ms),
+        ("chroma", lambda r: r["chroma_query"]),
+        ("hybrid", lambda r: r["hybrid_retrieve"]),
+    ]
     width = 0.8 / len(parts)
     for j, (name, get) in enumerate(parts):
-        ax.bar([i + j * width for i in range(len(rows))], [get(r)["p95_ms"] for r in rows], width, label=name)
+        ax.bar(
+            [i + j * width for i in range(len(rows))],
+            [get(r)["p95_ms"] for r in rows],
+            width,
+            label=name,
+        )
     ax.set_xticks([i + width * (len(parts) - 1) / 2 for i in range(len(rows))], labels)
     ax.set_ylabel("p95 ms")
     ax.legend()
     ax.set_title("Retrieval latency, query embedding excluded")
     img = _save(fig, "retrieval_latency.png")
-    table = _table([[r.get("engine", "memory"), f"{r['passages']:,}", r["embed_query"]["p50_ms"],
-                     f"{_lexical_ms(r)['p50_ms']} / {_lexical_ms(r)['p95_ms']}", r.get("lexical_first_query_ms", ""),
-                     f"{r['chroma_query']['p50_ms']} / {r['chroma_query']['p95_ms']}",
-                     f"{r['hybrid_retrieve']['p50_ms']} / {r['hybrid_retrieve']['p95_ms']}",
-                     (r.get("time_to_searchable") or {}).get("ms", ""), r.get("load_average_1m", "")] for r in rows],
-                   ["engine", "passages", "embed p50 ms", "lexical p50/p95 ms", "lexical first query ms", "Chroma p50/p95 ms",
-                    "hybrid p50/p95 ms (no embedding)", "time-to-searchable ms", "load avg (before, after)"])
-    return (f"One course with N synthetic passages on each database engine; Chroma runs as its own server over HTTP; "
-            f"queries and the new upload are embedded with {data['embedder']} (corpus vectors: {data['corpus_vectors']}) "
-            f"(`bench/retrieval_latency.py`, {_load(data)}). Hybrid retrieval is timed without the query embedding, "
-            f"which is the embed column.\n\n{table}\n\n![retrieval latency]({img})\n")
+    table = _table(
+        [
+            [
+                r.get("engine", "memory"),
+                f"{r['passages']:,}",
+                r["embed_query"]["p50_ms"],
+                f"{_lexical_ms(r)['p50_ms']} / {_lexical_ms(r)['p95_ms']}",
+                r.get("lexical_first_query_ms", ""),
+                f"{r['chroma_query']['p50_ms']} / {r['chroma_query']['p95_ms']}",
+                f"{r['hybrid_retrieve']['p50_ms']} / {r['hybrid_retrieve']['p95_ms']}",
+                (r.get("time_to_searchable") or {}).get("ms", ""),
+                r.get("load_average_1m", ""),
+            ]
+            for r in rows
+        ],
+        [
+            "engine",
+            "passages",
+            "embed p50 ms",
+            "lexical p50/p95 ms",
+            "lexical first query ms",
+            "Chroma p50/p95 ms",
+            "hybrid p50/p95 ms (no embedding)",
+            "time-to-searchable ms",
+            "load avg (before, after)",
+        ],
+    )
+    return (
+        f"One course with N synthetic passages on each database engine; Chroma runs as its own server over HTTP; "
+        f"queries and the new upload are embedded with {data['embedder']} (corpus vectors: {data['corpus_vectors']}) "
+        f"(`bench/retrieval_latency.py`, {_load(data)}). Hybrid retrieval is timed without the query embedding, "
+        f"which is the embed column.\n\n{table}\n\n![retrieval latency]({img})\n"
+    )
 
 
 def ingest(data: dict) -> str:
     """(4) ingestion throughput versus raw embedding (bench/ingest_speed.py)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 2.4))
-    ax.bar(["ingestion", "raw embedding"], [data.get("chunks_per_s", 0), data.get("raw_chunks_per_s", 0)], color=["#4c72b0", "#999999"])
+    ax.bar(
+        ["ingestion", "raw embedding"],
+        [data.get("chunks_per_s", 0), data.get("raw_chunks_per_s", 0)],
+        color=["#4c72b0", "#999999"],
+    )
     ax.set_ylabel("chunks per second")
     ax.set_title(f"Ingestion vs raw embedding (ratio {data.get('ratio')})")
     img = _save(fig, "ingest.png")
     rows = [[k, v] for k, v in data.items() if not isinstance(v, dict | list)]
-    return (f"`bench/ingest_speed.py`: ratio **{data.get('ratio')}** (target ≥ {data.get('target_ratio', 0.9)}).\n\n"
-            + _table(rows, ["figure", "value"]) + f"\n\n![ingestion]({img})\n")
+    return (
+        f"`bench/ingest_speed.py`: ratio **{data.get('ratio')}** (target ≥ {data.get('target_ratio', 0.9)}).\n\n"
+        + _table(rows, ["figure", "value"])
+        + f"\n\n![ingestion]({img})\n"
+    )
 
 
 def load_test(data: dict) -> str:
     """(5) the load test (bench/load_test.py)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 2.8))
-    stages = {k: v for k, v in data["stage_mean_ms"].items() if k not in ("total", "first_sentence")}
+    stages = {
+        k: v for k, v in data["stage_mean_ms"].items() if k not in ("total", "first_sentence")
+    }
     ax.barh(list(stages), list(stages.values()), color="#55a868")
     ax.set_xscale("log")
     ax.set_xlabel("mean ms per question under load (log)")
-    ax.set_title(f"{data['students']} students x {data['questions_each']} questions, {data['gunicorn_workers']} gunicorn workers")
+    ax.set_title(
+        f"{data['students']} students x {data['questions_each']} questions, {data['gunicorn_workers']} gunicorn workers"
+    )
     img = _save(fig, "load_test.png")
     a = data["audit"]
-    table = _table([
-        ["requests", data["requests"]], ["errors", data["errors"]], ["p50 latency s", data["p50_s"]], ["p95 latency s", data["p95_s"]],
-        ["max latency s", data["max_s"]], ["throughput questions/min", data["throughput_qpm"]], ["wall s", data["wall_s"]],
-        ["answer modes", ", ".join(f"{k}: {v}" for k, v in data["modes"].items())],
-        ["exactly one question event", f"{a['question_events_exactly_one']} of {a['questions_sent']}"],
-        ["missing / duplicated question events", f"{a['question_events_missing']} / {a['question_events_duplicated']}"],
-        ["answers with their audit record", a["answers_with_audit_record"]], ["audit chain verifies", a["chain_ok"]],
-        ["generator max tokens", data["generator_max_tokens"]],
-    ], ["figure", "value"])
+    table = _table(
+        [
+            ["requests", data["requests"]],
+            ["errors", data["errors"]],
+            ["p50 latency s", data["p50_s"]],
+            ["p95 latency s", data["p95_s"]],
+            ["max latency s", data["max_s"]],
+            ["throughput questions/min", data["throughput_qpm"]],
+            ["wall s", data["wall_s"]],
+            ["answer modes", ", ".join(f"{k}: {v}" for k, v in data["modes"].items())],
+            [
+                "exactly one question event",
+                f"{a['question_events_exactly_one']} of {a['questions_sent']}",
+            ],
+            [
+                "missing / duplicated question events",
+                f"{a['question_events_missing']} / {a['question_events_duplicated']}",
+            ],
+            ["answers with their audit record", a["answers_with_audit_record"]],
+            ["audit chain verifies", a["chain_ok"]],
+            ["generator max tokens", data["generator_max_tokens"]],
+        ],
+        ["figure", "value"],
+    )
     total = data["stage_mean_ms"].get("total", 0.0) / 1000
     gen = data["stage_mean_ms"].get("generation", 0.0) / 1000
-    reading = (f"Reading: the pipeline itself took {total:.1f} s a question on average, {gen:.1f} s of it waiting for "
-               f"generation; the rest of the {data['p50_s']} s median is queueing, because one CPU-only llama_cpp.server "
-               "answers one request at a time and gunicorn had 2 workers x 4 threads for "
-               f"{data['students']} students. The correctness figures are the point of this run: no errors, exactly one "
-               "question event per question, every answer on record, chain intact. Latency on real hardware comes from "
-               f"the inference replicas (docs/scaling.md). Answer modes: {data['modes'].get('extractive', 0)} of "
-               f"{data['requests']} answers quoted the material (extractive) because grounding removed every sentence of "
-               f"SmolLM2's {data['generator_max_tokens']}-token answer, or the model returned nothing (a llama_cpp.server "
-               "started without --interrupt_requests False cancels a streaming answer when the next request arrives).")
-    return (f"30 simulated students over HTTP against gunicorn with the real stack (PostgreSQL, Chroma server, "
-            f"SmolLM2 on llama_cpp.server, MiniLM, the default guard) (`bench/load_test.py`, {_load(data)}).\n\n"
-            f"{table}\n\n{reading}\n\n![load test stages]({img})\n")
+    reading = (
+        f"Reading: the pipeline itself took {total:.1f} s a question on average, {gen:.1f} s of it waiting for "
+        f"generation; the rest of the {data['p50_s']} s median is queueing, because one CPU-only llama_cpp.server "
+        "answers one request at a time and gunicorn had 2 workers x 4 threads for "
+        f"{data['students']} students. The correctness figures are the point of this run: no errors, exactly one "
+        "question event per question, every answer on record, chain intact. Latency on real hardware comes from "
+        f"the inference replicas (docs/scaling.md). Answer modes: {data['modes'].get('extractive', 0)} of "
+        f"{data['requests']} answers quoted the material (extractive) because grounding removed every sentence of "
+        f"SmolLM2's {data['generator_max_tokens']}-token answer, or the model returned nothing (a llama_cpp.server "
+        "started without --interrupt_requests False cancels a streaming answer when the next request arrives)."
+    )
+    return (
+        f"30 simulated students over HTTP against gunicorn with the real stack (PostgreSQL, Chroma server, "
+        f"SmolLM2 on llama_cpp.server, MiniLM, the default guard) (`bench/load_test.py`, {_load(data)}).\n\n"
+        f"{table}\n\n{reading}\n\n![load test stages]({img})\n"
+    )
 
 
 SECTIONS = [
@@ -199,7 +305,11 @@ SECTIONS = [
 def _flatten(data: Any, prefix: str = "", depth: int = 0) -> list[list[Any]]:
     if isinstance(data, dict) and depth < 4:
         return [row for k, v in data.items() for row in _flatten(v, f"{prefix}{k} / ", depth + 1)]
-    if isinstance(data, list) and len(data) <= 6 and all(isinstance(x, int | float | str) for x in data):
+    if (
+        isinstance(data, list)
+        and len(data) <= 6
+        and all(isinstance(x, int | float | str) for x in data)
+    ):
         data = ", ".join(f"{x:.3g}" if isinstance(x, float) else str(x) for x in data)
     if isinstance(data, dict | list):
         return []
@@ -209,7 +319,11 @@ def _flatten(data: Any, prefix: str = "", depth: int = 0) -> list[list[Any]]:
 def generic(name: str, data: dict) -> str:
     """The figures (up to four levels deep) of a results file this report has no section for."""
     rows = _flatten(data.get("summary", data))[:80]
-    return (_table(rows, ["figure", "value"]) + f"\n\nFrom `bench/results/{name}.json`.\n") if rows else "(no figures)\n"
+    return (
+        (_table(rows, ["figure", "value"]) + f"\n\nFrom `bench/results/{name}.json`.\n")
+        if rows
+        else "(no figures)\n"
+    )
 
 
 # Assumptions the measurements on this machine cannot give; replace them with figures measured
@@ -247,12 +361,23 @@ def _web_cost_ms(found: dict) -> tuple[dict, str]:
         out_calls = max(1, round(lt.get("output_guard", 0.0) / lt["input_guard"]))
         preferred = [r for r in retrieval if r.get("engine") == "postgres"] or retrieval
         small = min(preferred, key=lambda r: r["passages"])
-        est = {"input_guard": g, "retrieval": small["hybrid_retrieve"]["p50_ms"], "output_guard": g * out_calls, **audit}
+        est = {
+            "input_guard": g,
+            "retrieval": small["hybrid_retrieve"]["p50_ms"],
+            "output_guard": g * out_calls,
+            **audit,
+        }
         where = f" on {small['engine']}" if small.get("engine") else ""
-        est["retrieval"] += small.get("embed_query", {}).get("p50_ms", 0.0) if small.get("engine") else 0.0
-        return est, (f"the component benches (embedded guard p50 x {1 + out_calls} calls a question, hybrid retrieval p50 at "
-                     f"{small['passages']:,} passages{where} plus its query embedding, audit writes measured in the pipeline)")
-    return {k: float(lt.get(k, 0.0)) for k in keys}, "bench/load_test.py stage means (under load: an upper bound)"
+        est["retrieval"] += (
+            small.get("embed_query", {}).get("p50_ms", 0.0) if small.get("engine") else 0.0
+        )
+        return est, (
+            f"the component benches (embedded guard p50 x {1 + out_calls} calls a question, hybrid retrieval p50 at "
+            f"{small['passages']:,} passages{where} plus its query embedding, audit writes measured in the pipeline)"
+        )
+    return {
+        k: float(lt.get(k, 0.0)) for k in keys
+    }, "bench/load_test.py stage means (under load: an upper bound)"
 
 
 def _bm25_note(found: dict) -> list[str]:
@@ -262,27 +387,39 @@ def _bm25_note(found: dict) -> list[str]:
     if not rows:
         return []
     if "engine" not in rows[0]:  # results of the former in-process BM25 bench
-        return ["- **Lexical search runs in the database** (app/lexical.py: SQLite FTS5, PostgreSQL tsvector + GIN with "
-                "BM25; common terms of large courses select no candidates), shared by all web workers, nothing rebuilt in "
-                "a worker after a change. bench/results/retrieval_latency.json predates it (in-process BM25, MiniLM): "
-                "rerun bench/retrieval_latency.py for the SQLite and PostgreSQL figures at 10,000 and 100,000 passages."]
+        return [
+            "- **Lexical search runs in the database** (app/lexical.py: SQLite FTS5, PostgreSQL tsvector + GIN with "
+            "BM25; common terms of large courses select no candidates), shared by all web workers, nothing rebuilt in "
+            "a worker after a change. bench/results/retrieval_latency.json predates it (in-process BM25, MiniLM): "
+            "rerun bench/retrieval_latency.py for the SQLite and PostgreSQL figures at 10,000 and 100,000 passages."
+        ]
     target = data.get("targets", {}).get("hybrid_p95_ms", 50)
     tts_target = data.get("targets", {}).get("time_to_searchable_ms", 1000)
     figures = "; ".join(
         f"{r['engine']} {r['passages']:,}: lexical p50 {_lexical_ms(r)['p50_ms']} / p95 {_lexical_ms(r)['p95_ms']} ms, "
         f"hybrid p95 {r['hybrid_retrieve']['p95_ms']} ms, searchable after {(r.get('time_to_searchable') or {}).get('ms')} ms"
-        for r in rows)
+        for r in rows
+    )
     met = [r for r in rows if r["hybrid_retrieve"]["p95_ms"] <= target]
     missed = [r for r in rows if r["hybrid_retrieve"]["p95_ms"] > target]
-    tts_missed = [r for r in rows if ((r.get("time_to_searchable") or {}).get("ms") or 1e9) > tts_target]
+    tts_missed = [
+        r for r in rows if ((r.get("time_to_searchable") or {}).get("ms") or 1e9) > tts_target
+    ]
     loads = [x for r in rows for x in r.get("load_average_1m", [])]
+
     def names(sel: list[dict]) -> str:
         return ", ".join(f"{r['engine']} {r['passages']:,}" for r in sel)
 
-    verdict = (f"Target hybrid p95 <= {target} ms (query embedding excluded): met for {names(met) or 'none'}"
-               + (f"; missed for {names(missed)}" if missed else "")
-               + f". Time-to-searchable <= {tts_target} ms: "
-               + ("met on every engine and size." if not tts_missed else f"missed for {names(tts_missed)}."))
+    verdict = (
+        f"Target hybrid p95 <= {target} ms (query embedding excluded): met for {names(met) or 'none'}"
+        + (f"; missed for {names(missed)}" if missed else "")
+        + f". Time-to-searchable <= {tts_target} ms: "
+        + (
+            "met on every engine and size."
+            if not tts_missed
+            else f"missed for {names(tts_missed)}."
+        )
+    )
     return [
         "- **Lexical search runs in the database** (app/lexical.py: SQLite FTS5 over pre-stemmed terms, PostgreSQL "
         "tsvector + GIN with BM25), shared by all web workers, nothing rebuilt in a worker after a change. Each query's "
@@ -301,19 +438,27 @@ def _audit_note(found: dict, audit_ms: float) -> list[str]:
     pg = found.get("audit_chain", {}).get("postgresql", {})
     measured = ""
     if "two_schools_vs_one" in pg:
-        one, two, ratio = pg["one_school_events_per_s"], pg["two_schools_events_per_s"], pg["two_schools_vs_one"]
+        one, two, ratio = (
+            pg["one_school_events_per_s"],
+            pg["two_schools_events_per_s"],
+            pg["two_schools_vs_one"],
+        )
         spread = max(max(one) / min(one), max(two) / min(two))
-        measured = (f" Measured with bench/audit_chain.py on PostgreSQL, {pg['chain_writers']} writer connections, "
-                    f"{len(one)} alternating rounds: one school's chain {', '.join(map(str, one))} appends/s, the same "
-                    f"connections split over two schools {', '.join(map(str, two))} appends/s together; median ratio "
-                    f"{ratio}x (load average {found['audit_chain'].get('load_average_1m', '?')} at the end, on a shared "
-                    f"2-core machine with PostgreSQL and other jobs on the same cores; sealing one message, pure CPU, "
-                    f"took {pg.get('seal_us_per_message')} µs).")
+        measured = (
+            f" Measured with bench/audit_chain.py on PostgreSQL, {pg['chain_writers']} writer connections, "
+            f"{len(one)} alternating rounds: one school's chain {', '.join(map(str, one))} appends/s, the same "
+            f"connections split over two schools {', '.join(map(str, two))} appends/s together; median ratio "
+            f"{ratio}x (load average {found['audit_chain'].get('load_average_1m', '?')} at the end, on a shared "
+            f"2-core machine with PostgreSQL and other jobs on the same cores; sealing one message, pure CPU, "
+            f"took {pg.get('seal_us_per_message')} µs)."
+        )
         if ratio < 1.8:
-            measured += (f" That is below the 1.8x target: the same configuration varied up to {spread:.1f}x between "
-                         "rounds, so this machine's CPU rather than the chain lock is the likely limit; rerun on a "
-                         "database with cores to spare. That writers of different schools do not wait for each other's "
-                         "lock is shown directly by tests/integration/test_audit_concurrency.py.")
+            measured += (
+                f" That is below the 1.8x target: the same configuration varied up to {spread:.1f}x between "
+                "rounds, so this machine's CPU rather than the chain lock is the likely limit; rerun on a "
+                "database with cores to spare. That writers of different schools do not wait for each other's "
+                "lock is shown directly by tests/integration/test_audit_concurrency.py."
+            )
     return [
         "- **The audit hash chains are serial per school, not per installation.** Every audit append locks its own "
         "school's chain head row until its transaction commits (revision 0009; docs/gdpr.md), so one school's appends "
@@ -357,9 +502,17 @@ def scaling(found: dict) -> str:
         f"Web side (everything except generation), from {web_src}, next to the same stages measured inside the "
         "load test:",
         "",
-        _table([[k, round(v, 1), lt["stage_mean_ms"].get(k)] for k, v in web_ms.items()]
-               + [["**total**", round(web_s * 1000, 1), round(sum(lt["stage_mean_ms"].get(k, 0.0) for k in web_ms), 1)]],
-               ["stage", "ms per question (used below)", "mean in the load test"]),
+        _table(
+            [[k, round(v, 1), lt["stage_mean_ms"].get(k)] for k, v in web_ms.items()]
+            + [
+                [
+                    "**total**",
+                    round(web_s * 1000, 1),
+                    round(sum(lt["stage_mean_ms"].get(k, 0.0) for k in web_ms), 1),
+                ]
+            ],
+            ["stage", "ms per question (used below)", "mean in the load test"],
+        ),
         "",
         f"The development machine had 2 cores shared with about six other engineers' jobs (load "
         f"{_load(lt).split(' on ')[0].replace('load average ', '')}); wall-clock milliseconds there overstate the CPU "
@@ -370,9 +523,15 @@ def scaling(found: dict) -> str:
         "llama_cpp.server (which answers one request at a time: the queue there is the latency).",
     ]
     if guard_rows:
-        lines.append("- Guard per classification (p50): " + ", ".join(f"{k} {v['p50_ms']} ms" for k, v in guard_rows.items()) + ".")
+        lines.append(
+            "- Guard per classification (p50): "
+            + ", ".join(f"{k} {v['p50_ms']} ms" for k, v in guard_rows.items())
+            + "."
+        )
     if chroma_ms is not None:
-        lines.append(f"- Chroma query over HTTP at {chroma_n:,} passages in one course: p50 {chroma_ms} ms.")
+        lines.append(
+            f"- Chroma query over HTTP at {chroma_n:,} passages in one course: p50 {chroma_ms} ms."
+        )
     lines += [
         "",
         "## Assumptions (not measurable here)",
@@ -396,14 +555,41 @@ def scaling(found: dict) -> str:
         courses = students / 10_000 * a["courses_per_10k_students"]
         passages = courses * a["passages_per_course"]
         chroma_gb = passages * a["bytes_per_passage"] / 1e9
-        chroma_cores = math.ceil(qps * a["retrievals_per_question"] * (chroma_ms or 10) / 1000 / a["utilisation"])
+        chroma_cores = math.ceil(
+            qps * a["retrievals_per_question"] * (chroma_ms or 10) / 1000 / a["utilisation"]
+        )
         appends = 2 * qps
         db_gb_year = students * a["questions_per_student_year"] * a["db_bytes_per_question"] / 1e9
-        rows.append([name, f"{students:,}", f"{qps:,.0f}", f"{tokens_s:,.0f}", replicas, web_cores,
-                     f"{passages / 1e6:,.1f} M / {chroma_gb:,.0f} GB", chroma_cores, f"{appends:,.0f}", f"{db_gb_year:,.0f} GB"])
+        rows.append(
+            [
+                name,
+                f"{students:,}",
+                f"{qps:,.0f}",
+                f"{tokens_s:,.0f}",
+                replicas,
+                web_cores,
+                f"{passages / 1e6:,.1f} M / {chroma_gb:,.0f} GB",
+                chroma_cores,
+                f"{appends:,.0f}",
+                f"{db_gb_year:,.0f} GB",
+            ]
+        )
     lines += [
-        _table(rows, ["site", "students", "peak questions/s", "tokens/s", "inference replicas (GPUs)", "web cores",
-                      "passages / Chroma RAM", "Chroma cores", "audit appends/s", "PostgreSQL growth/year"]),
+        _table(
+            rows,
+            [
+                "site",
+                "students",
+                "peak questions/s",
+                "tokens/s",
+                "inference replicas (GPUs)",
+                "web cores",
+                "passages / Chroma RAM",
+                "Chroma cores",
+                "audit appends/s",
+                "PostgreSQL growth/year",
+            ],
+        ),
         "",
         "How each column is computed: questions/s = students x 2 / 60; tokens/s = questions/s x answer tokens; "
         "replicas = tokens/s / (replica tokens/s x utilisation); web cores = questions/s x measured web seconds per "
@@ -421,7 +607,7 @@ def scaling(found: dict) -> str:
         "- **Ingestion workers** (`kateder worker`): claim jobs atomically from PostgreSQL with a lease; add as many as "
         "uploads need (uploads peak at term start, not during lessons).",
         "- **Chroma**: every course is its own collection, so courses shard cleanly over several servers "
-        "(`CHROMA_SERVERS`, docs/operations.md, \"Several Chroma servers\"): each course's server is stored with the "
+        '(`CHROMA_SERVERS`, docs/operations.md, "Several Chroma servers"): each course\'s server is stored with the '
         "course, new courses go to `CHROMA_DEFAULT_SERVER` (or a stable hash of the course id), and `kateder reindex "
         "--to-server NAME` moves a course while it keeps answering. One server per group of schools keeps each index in "
         "RAM (the Chroma RAM column divided by the servers), and a server that fails takes down only its own courses. "
@@ -470,9 +656,13 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 out.append(render(found[name]))
             except (KeyError, TypeError, ValueError) as exc:
-                out.append(f"(could not render `{name}.json`: {exc})\n\n" + generic(name, found[name]))
+                out.append(
+                    f"(could not render `{name}.json`: {exc})\n\n" + generic(name, found[name])
+                )
         else:
-            out.append(f"Not measured yet: run the script that writes `bench/results/{name}.json`.\n")
+            out.append(
+                f"Not measured yet: run the script that writes `bench/results/{name}.json`.\n"
+            )
     others = [n for n in found if n not in {s[0] for s in SECTIONS}]
     if others:
         out += ["## Other results", ""]
@@ -481,7 +671,9 @@ def main(argv: list[str] | None = None) -> int:
     DOCS.mkdir(exist_ok=True)
     (DOCS / "benchmarks.md").write_text("\n".join(out).rstrip() + "\n", encoding="utf-8")
     (DOCS / "scaling.md").write_text(scaling(found), encoding="utf-8")
-    print(f"wrote docs/benchmarks.md and docs/scaling.md ({len(found)} results, plots in docs/img/)")
+    print(
+        f"wrote docs/benchmarks.md and docs/scaling.md ({len(found)} results, plots in docs/img/)"
+    )
     return 0
 
 

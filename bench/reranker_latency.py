@@ -47,12 +47,31 @@ def workload(n_questions: int, candidates: int = 20):
     out = []
     for name in ("swequad-mc", "squad-it"):
         es = convert_source(name, max_questions=n_questions, max_passages=200, unanswerable=0)
-        chunks = [c.text for p in es.passages[:60] for c in split.split([Segment(p.text)], p.language)]
+        chunks = [
+            c.text for p in es.passages[:60] for c in split.split([Segment(p.text)], p.language)
+        ]
         chunks.sort(key=len, reverse=True)
         pool = chunks[: candidates * 3]
         for i, q in enumerate(es.questions[: n_questions // 2]):
             texts = [pool[(i + j) % len(pool)] for j in range(candidates)]
-            ps = [RetrievedPassage(f"c{j}", t, 1, "doc", 1, None, None, q.language, 1.0 - j / 40, 0.85, 0.3, False, 0.8) for j, t in enumerate(texts)]
+            ps = [
+                RetrievedPassage(
+                    f"c{j}",
+                    t,
+                    1,
+                    "doc",
+                    1,
+                    None,
+                    None,
+                    q.language,
+                    1.0 - j / 40,
+                    0.85,
+                    0.3,
+                    False,
+                    0.8,
+                )
+                for j, t in enumerate(texts)
+            ]
             out.append((q.question, q.language, ps))
     return out
 
@@ -67,8 +86,12 @@ def time_reranker(reranker, work, repeats: int = 1) -> dict:
             reranker.rerank(q, lang, ps)
             times.append((time.perf_counter() - t) * 1000)
     times.sort()
-    return {"p50_ms": round(statistics.median(times), 1), "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
-            "mean_ms": round(statistics.fmean(times), 1), "n": len(times)}
+    return {
+        "p50_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
+        "mean_ms": round(statistics.fmean(times), 1),
+        "n": len(times),
+    }
 
 
 def main() -> None:
@@ -76,8 +99,12 @@ def main() -> None:
     ap.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--questions", type=int, default=30)
-    ap.add_argument("--sweep", default="", help="untrained DEPTHxLENGTH sizes to time, e.g. 2x96,4x128")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "reranker_latency.json")
+    ap.add_argument(
+        "--sweep", default="", help="untrained DEPTHxLENGTH sizes to time, e.g. 2x96,4x128"
+    )
+    ap.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "reranker_latency.json"
+    )
     args = ap.parse_args()
 
     import torch
@@ -94,18 +121,35 @@ def main() -> None:
             depth, length = (int(x) for x in size.split("x"))
             net = build_network(loaded.model, depth).eval()
             for int8 in (False, True):
-                scorer = CrossEncoderScorer(quantize(net) if int8 else net, loaded.model, loaded.tokenizer, length)
-                r = {"depth": depth, "max_length": length, "int8": int8, **time_reranker(E5CrossReranker(scorer, cal), work)}
+                scorer = CrossEncoderScorer(
+                    quantize(net) if int8 else net, loaded.model, loaded.tokenizer, length
+                )
+                r = {
+                    "depth": depth,
+                    "max_length": length,
+                    "int8": int8,
+                    **time_reranker(E5CrossReranker(scorer, cal), work),
+                }
                 rows.append(r)
                 print(json.dumps(r), flush=True)
     else:
         for int8 in (False, True):
             scorer, meta = load_scorer(args.weights, int8=int8)
-            r = {"weights": str(args.weights), "depth": meta["depth"], "max_length": meta["max_length"], "int8": int8,
-                 **time_reranker(E5CrossReranker(scorer, cal), work)}
+            r = {
+                "weights": str(args.weights),
+                "depth": meta["depth"],
+                "max_length": meta["max_length"],
+                "int8": int8,
+                **time_reranker(E5CrossReranker(scorer, cal), work),
+            }
             rows.append(r)
             print(json.dumps(r), flush=True)
-    report = {"threads": args.threads, "candidates": 20, "load_average": os.getloadavg()[0], "rows": rows}
+    report = {
+        "threads": args.threads,
+        "candidates": 20,
+        "load_average": os.getloadavg()[0],
+        "rows": rows,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
 

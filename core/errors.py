@@ -32,7 +32,9 @@ class KatederError(Exception):
     status: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str | Mapping[str, str], /, *, code: str | None = None, **params: Any) -> None:
+    def __init__(
+        self, message: str | Mapping[str, str], /, *, code: str | None = None, **params: Any
+    ) -> None:
         """``message`` is the text, or templates by language filled in with ``params``."""
         if code is not None:
             self.code = code
@@ -80,8 +82,15 @@ class LimitReached(KatederError):
 
     status, code = 429, "limit_reached"
 
-    def __init__(self, message: str | Mapping[str, str], /, *, code: str | None = None, retry_after: int | None = None,
-                 **params: Any) -> None:
+    def __init__(
+        self,
+        message: str | Mapping[str, str],
+        /,
+        *,
+        code: str | None = None,
+        retry_after: int | None = None,
+        **params: Any,
+    ) -> None:
         """As :class:`KatederError`, with the seconds until the limit lifts when they are known."""
         super().__init__(message, code=code, **params)
         self.retry_after = retry_after

@@ -9,7 +9,13 @@ from __future__ import annotations
 import re
 
 LANGUAGES = ("en", "sv", "de", "it", "nb")
-LANGUAGE_NAMES = {"en": "English", "sv": "Svenska", "de": "Deutsch", "it": "Italiano", "nb": "Norsk bokmål"}
+LANGUAGE_NAMES = {
+    "en": "English",
+    "sv": "Svenska",
+    "de": "Deutsch",
+    "it": "Italiano",
+    "nb": "Norsk bokmål",
+}
 
 _STOPWORDS = {
     "en": "the a an and or of to in is are was were what why how who when where which does do did can you i it this that with for on from be by as at not about their they he she his her".split(),
@@ -74,5 +80,13 @@ def normalise_language(code: str | None, default: str = "en") -> str:
     if not code:
         return default
     code = code.lower().replace("_", "-").split("-")[0]
-    code = {"no": "nb", "nob": "nb", "nn": "nb", "swe": "sv", "deu": "de", "ita": "it", "eng": "en"}.get(code, code)
+    code = {
+        "no": "nb",
+        "nob": "nb",
+        "nn": "nb",
+        "swe": "sv",
+        "deu": "de",
+        "ita": "it",
+        "eng": "en",
+    }.get(code, code)
     return code if code in LANGUAGES else default

@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # SPDX spellings of the licence ids that Hugging Face model cards use in their front matter
-_SPDX = {"apache-2.0": "Apache-2.0", "mit": "MIT", "bsd-3-clause": "BSD-3-Clause", "cc-by-4.0": "CC-BY-4.0",
-         "cc-by-sa-4.0": "CC-BY-SA-4.0", "llama3.1": "Llama 3.1 Community License", "llama3.2": "Llama 3.2 Community License"}
+_SPDX = {
+    "apache-2.0": "Apache-2.0",
+    "mit": "MIT",
+    "bsd-3-clause": "BSD-3-Clause",
+    "cc-by-4.0": "CC-BY-4.0",
+    "cc-by-sa-4.0": "CC-BY-SA-4.0",
+    "llama3.1": "Llama 3.1 Community License",
+    "llama3.2": "Llama 3.2 Community License",
+}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ def package_dir(name: str) -> Path:
     """The folder of an installed package, found without importing it."""
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"the package {name!r} is not installed; run the README's install command")
+        raise FileNotFoundError(
+            f"the package {name!r} is not installed; run the README's install command"
+        )
     return Path(next(iter(spec.submodule_search_locations)))
 
 

@@ -72,7 +72,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     school: Mapped[School] = relationship(back_populates="users")
-    enrolments: Mapped[list[Enrolment]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    enrolments: Mapped[list[Enrolment]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
 
 
 class ApiToken(Base):
@@ -103,7 +105,9 @@ class SignInThrottle(Base):
     name_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    last_failure_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
 
 
 class UserSession(Base):
@@ -145,7 +149,9 @@ class Course(Base):
     chroma_server: Mapped[str | None] = mapped_column(String(64))
 
     school: Mapped[School] = relationship(back_populates="courses")
-    enrolments: Mapped[list[Enrolment]] = relationship(back_populates="course", cascade="all, delete-orphan")
+    enrolments: Mapped[list[Enrolment]] = relationship(
+        back_populates="course", cascade="all, delete-orphan"
+    )
     documents: Mapped[list[Document]] = relationship(back_populates="course")
 
 
@@ -185,10 +191,14 @@ class Document(Base):
     error: Mapped[str | None] = mapped_column(Text)
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
 
     course: Mapped[Course] = relationship(back_populates="documents")
-    passages: Mapped[list[Passage]] = relationship(back_populates="document", cascade="all, delete-orphan")
+    passages: Mapped[list[Passage]] = relationship(
+        back_populates="document", cascade="all, delete-orphan"
+    )
 
 
 class Passage(Base):
@@ -197,7 +207,9 @@ class Passage(Base):
     __tablename__ = "passages"
 
     id: Mapped[str] = mapped_column(String(80), primary_key=True)  # "<doc>:<version>:<ordinal>"
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     ordinal: Mapped[int] = mapped_column(Integer)
@@ -229,7 +241,9 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
 
 
 class Conversation(Base):
@@ -257,18 +271,24 @@ class Message(Base):
     __tablename__ = "messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
     role: Mapped[str] = mapped_column(String(16))  # user | assistant
     text: Mapped[str | None] = mapped_column(Text)
     text_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     language: Mapped[str | None] = mapped_column(String(8))
-    action: Mapped[str] = mapped_column(String(16), default="allow")  # allow care block crisis error
+    action: Mapped[str] = mapped_column(
+        String(16), default="allow"
+    )  # allow care block crisis error
     citations: Mapped[list[Any]] = mapped_column(default=list)
     feedback: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
-    verdicts: Mapped[list[GuardVerdict]] = relationship(back_populates="message", cascade="all, delete-orphan")
+    verdicts: Mapped[list[GuardVerdict]] = relationship(
+        back_populates="message", cascade="all, delete-orphan"
+    )
 
 
 class GuardVerdict(Base):
@@ -277,7 +297,9 @@ class GuardVerdict(Base):
     __tablename__ = "guard_verdicts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
     passage_id: Mapped[str | None] = mapped_column(String(80))
     course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id"))
     stage: Mapped[str] = mapped_column(String(16))  # input | output | material
@@ -305,7 +327,9 @@ class AuditEvent(Base):
     chain: Mapped[str] = mapped_column(String(40))
     seq: Mapped[int] = mapped_column(Integer)  # position within its chain
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    subject: Mapped[str | None] = mapped_column(String(64), index=True)  # HMAC pseudonym of the user
+    subject: Mapped[str | None] = mapped_column(
+        String(64), index=True
+    )  # HMAC pseudonym of the user
     role: Mapped[str | None] = mapped_column(String(16))
     school_id: Mapped[int | None] = mapped_column(Integer)
     course_id: Mapped[int | None] = mapped_column(Integer)

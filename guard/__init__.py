@@ -160,4 +160,14 @@ def build_guard(config: Mapping[str, Any] | None = None) -> Guard:
     return _factory(name)(config)
 
 
-__all__ = ["Action", "BACKENDS", "DEFAULTS", "Guard", "Message", "Role", "Verdict", "build_guard", "setting"]
+__all__ = [
+    "Action",
+    "BACKENDS",
+    "DEFAULTS",
+    "Guard",
+    "Message",
+    "Role",
+    "Verdict",
+    "build_guard",
+    "setting",
+]

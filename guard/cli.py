@@ -21,7 +21,9 @@ def _config(backend: str | None) -> dict:
 @guard_group.command("train")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the shipped one).")
 @click.option("--samples", type=int, default=None, help="Training samples to draw (run length).")
-@click.option("--depth", type=int, default=None, help="Encoder layers to keep and fine-tune (12 = all).")
+@click.option(
+    "--depth", type=int, default=None, help="Encoder layers to keep and fine-tune (12 = all)."
+)
 @click.option("--device", default=None, help="cpu (default) or cuda.")
 @click.option("--max-minutes", type=float, default=None, help="Wall-time budget for the whole run.")
 @click.option("--exclude", multiple=True, help="Leave a source out of training (ablation).")
@@ -90,7 +92,9 @@ def train_command(
     default=None,
     help="Weights directory (default: guard/weights).",
 )
-@click.option("--int8/--no-int8", default=False, help="Calibrate for int8 inference (default: fp32).")
+@click.option(
+    "--int8/--no-int8", default=False, help="Calibrate for int8 inference (default: fp32)."
+)
 def calibrate_command(weights_dir, int8):
     """Re-choose the per-language thresholds of trained weights on the dev sources."""
     from guard.embedded import WEIGHTS_DIR

@@ -31,7 +31,9 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CODES = tuple(CATEGORIES)  # S1..S14, the order of the hazard logits
 OUTPUTS = ("unsafe", *CODES, "injection")  # the head's logits (v1 weights lack "injection")
 MAX_TOKENS = 128
-LICENCE = "base model MIT (intfloat/multilingual-e5-small); classifier head Apache-2.0 (this project)"
+LICENCE = (
+    "base model MIT (intfloat/multilingual-e5-small); classifier head Apache-2.0 (this project)"
+)
 
 
 def prefix(role: str) -> str:
@@ -227,10 +229,17 @@ class EmbeddedGuard:
         else:
             try:
                 meta = json.loads((self.weights_dir / "guard-e5.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):  # no weights here (or being rewritten): name and licence only
+            except (
+                OSError,
+                ValueError,
+            ):  # no weights here (or being rewritten): name and licence only
                 meta = {}
         version = f"{meta.get('model', 'guard-e5')} on {meta.get('base', 'multilingual-e5-small')}"
-        return ModelCard(name="Kateder guard (fine-tuned multilingual-e5-small)", version=version, licence=LICENCE)
+        return ModelCard(
+            name="Kateder guard (fine-tuned multilingual-e5-small)",
+            version=version,
+            licence=LICENCE,
+        )
 
     @property
     def threshold(self) -> float:

@@ -87,7 +87,11 @@ def redact(text: str) -> tuple[str, tuple[str, ...]]:
     kinds: list[str] = []
     for label, pattern, check in _DETECTORS:
 
-        def repl(m: re.Match[str], label: str = label, check: Callable[[re.Match[str]], bool] | None = check) -> str:
+        def repl(
+            m: re.Match[str],
+            label: str = label,
+            check: Callable[[re.Match[str]], bool] | None = check,
+        ) -> str:
             if check and not check(m):
                 return m.group(0)
             kinds.append(label)

@@ -554,10 +554,17 @@ def age_presets() -> dict[str, dict[str, Any]]:
     for band in AGE_BANDS:
         raw = data[band]
         actions = dict(raw["actions"])
-        bad = {c: a for c, a in actions.items() if c not in CATEGORIES or c == SELF_HARM or a not in CATEGORY_ACTIONS}
+        bad = {
+            c: a
+            for c, a in actions.items()
+            if c not in CATEGORIES or c == SELF_HARM or a not in CATEGORY_ACTIONS
+        }
         if bad:
             raise ValueError(f"{PRESETS_FILE.name}: preset {band!r} has invalid actions {bad}")
-        presets[band] = {"actions": actions, "daily_question_limit": int(raw["daily_question_limit"])}
+        presets[band] = {
+            "actions": actions,
+            "daily_question_limit": int(raw["daily_question_limit"]),
+        }
     return presets
 
 

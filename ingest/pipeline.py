@@ -71,7 +71,9 @@ class _Scanned:
 class IngestPipeline:
     """Turns uploaded files into searchable passages of one course."""
 
-    def __init__(self, db, embedder, store, moderator, config: Mapping[str, Any], files: FileStore) -> None:
+    def __init__(
+        self, db, embedder, store, moderator, config: Mapping[str, Any], files: FileStore
+    ) -> None:
         """Wire the steps to the database, the embedder, the vector store and the guard."""
         self.db, self.embedder, self.store, self.moderator = db, embedder, store, moderator
         self.files = files
@@ -93,7 +95,11 @@ class IngestPipeline:
         if self._splitter is None:
             with self._lock:
                 if self._splitter is None:
-                    self._splitter = Splitter(build_tokenize(self.config, self.embedder), self.chunk_tokens, self.overlap_tokens)
+                    self._splitter = Splitter(
+                        build_tokenize(self.config, self.embedder),
+                        self.chunk_tokens,
+                        self.overlap_tokens,
+                    )
         return self._splitter
 
     # ------------------------------------------------------------------ steps
@@ -102,7 +108,9 @@ class IngestPipeline:
         """Validate name, size, magic bytes and zip structure; open the document once."""
         name = validate.safe_filename(filename)
         fmt = validate.check(name, data, self.limits)
-        if fmt in PLAIN_FORMATS and len(data) > 4 * self.max_chars:  # a UTF-8 character has at most 4 bytes
+        if (
+            fmt in PLAIN_FORMATS and len(data) > 4 * self.max_chars
+        ):  # a UTF-8 character has at most 4 bytes
             raise IngestError("too_much_text", name=name, limit=f"{self.max_chars:,}")
         loaders.open_document(fmt, data, name)  # fails fast on encrypted or damaged files
         return Upload(name, fmt, sha256(data), len(data))
@@ -125,7 +133,9 @@ class IngestPipeline:
         upload = self.prepare(filename, data)
         self.store_original(data)
         try:
-            return self.run(course_id, upload, uploaded_by=uploaded_by, title=title, progress=progress)
+            return self.run(
+                course_id, upload, uploaded_by=uploaded_by, title=title, progress=progress
+            )
         except BaseException:
             self.drop_file_if_unused(upload.digest)
             raise
@@ -148,14 +158,36 @@ class IngestPipeline:
             if course is None:
                 raise IngestError("no_course", course=course_id)
             course_language, policy_data = course.language, dict(course.policy or {})
-            same = s.scalar(select(Document).where(Document.course_id == course_id, Document.content_hash == upload.digest, Document.version > 0))
+            same = s.scalar(
+                select(Document).where(
+                    Document.course_id == course_id,
+                    Document.content_hash == upload.digest,
+                    Document.version > 0,
+                )
+            )
             if same is not None:
                 report("done", 1.0)
-                return IngestResult(same.id, same.filename, same.version, "unchanged", notes=["identical content is already indexed"])
-            doc = s.scalar(select(Document).where(Document.course_id == course_id, Document.filename == upload.filename))
+                return IngestResult(
+                    same.id,
+                    same.filename,
+                    same.version,
+                    "unchanged",
+                    notes=["identical content is already indexed"],
+                )
+            doc = s.scalar(
+                select(Document).where(
+                    Document.course_id == course_id, Document.filename == upload.filename
+                )
+            )
             if doc is None:
-                doc = Document(course_id=course_id, filename=upload.filename, title=title or _title(upload.filename),
-                               content_hash=upload.digest, version=0, uploaded_by=uploaded_by)
+                doc = Document(
+                    course_id=course_id,
+                    filename=upload.filename,
+                    title=title or _title(upload.filename),
+                    content_hash=upload.digest,
+                    version=0,
+                    uploaded_by=uploaded_by,
+                )
                 s.add(doc)
                 s.flush()
             elif title:
@@ -167,14 +199,39 @@ class IngestPipeline:
             new_version = doc.version + 1
             doc_id, doc_title = doc.id, doc.title
         try:
-            return self._index(course_id, doc_id, doc_title, new_version, upload, course_language, policy_data, report, t0, auto_title)
+            return self._index(
+                course_id,
+                doc_id,
+                doc_title,
+                new_version,
+                upload,
+                course_language,
+                policy_data,
+                report,
+                t0,
+                auto_title,
+            )
         except BaseException:
             self._abandon(doc_id, new_version, previous_status, course_id)
             raise
 
-    def _index(self, course_id, doc_id, doc_title, new_version, upload, language, policy_data, report, t0, auto_title) -> IngestResult:
+    def _index(
+        self,
+        course_id,
+        doc_id,
+        doc_title,
+        new_version,
+        upload,
+        language,
+        policy_data,
+        report,
+        t0,
+        auto_title,
+    ) -> IngestResult:
         # a previous attempt at this version may have been killed half-way: start clean
-        self.store.delete(course_id, where={"$and": [{"document_id": doc_id}, {"version": new_version}]})
+        self.store.delete(
+            course_id, where={"$and": [{"document_id": doc_id}, {"version": new_version}]}
+        )
         data = self.files.get(upload.digest)
         total_segments, segments = loaders.open_document(upload.fmt, data, upload.filename)
         t_load = time.perf_counter()
@@ -182,7 +239,9 @@ class IngestPipeline:
         embedded = 0
         embed_s = upsert_s = wait_s = 0.0
         t_wait = time.perf_counter()
-        for batch in self._produce(self._limited(segments, upload.filename), language, policy_data, upload.filename):
+        for batch in self._produce(
+            self._limited(segments, upload.filename), language, policy_data, upload.filename
+        ):
             wait_s += time.perf_counter() - t_wait
             scanned.extend(batch)
             visible = [x.chunk for x in batch if x.held_reason is None]
@@ -204,7 +263,9 @@ class IngestPipeline:
             report("embed", 0.02 + 0.93 * min(1.0, done))
             t_wait = time.perf_counter()
         if not scanned:
-            raise IngestError("no_text_layer" if upload.fmt == "pdf" else "no_text", name=upload.filename)
+            raise IngestError(
+                "no_text_layer" if upload.fmt == "pdf" else "no_text", name=upload.filename
+            )
         report("publish", 0.96)
         t_publish = time.perf_counter()
         held = [x for x in scanned if x.held_reason is not None]
@@ -212,21 +273,38 @@ class IngestPipeline:
         if upload.fmt == "pdf":
             pages_with_text = len({x.chunk.page for x in scanned})
             if pages_with_text < total_segments:
-                notes.append(f"{total_segments - pages_with_text} of {total_segments} pages had no text layer (scanned?) and were skipped; OCR is not available")
+                notes.append(
+                    f"{total_segments - pages_with_text} of {total_segments} pages had no text layer (scanned?) and were skipped; OCR is not available"
+                )
         heading = (scanned[0].chunk.section or "").split(" > ")[0].strip() if auto_title else ""
-        old_version, old_hash = self._publish(course_id, doc_id, new_version, upload, scanned, held, heading[:300])
+        old_version, old_hash = self._publish(
+            course_id, doc_id, new_version, upload, scanned, held, heading[:300]
+        )
         if old_version:
-            self.store.delete(course_id, where={"$and": [{"document_id": doc_id}, {"version": old_version}]})
+            self.store.delete(
+                course_id, where={"$and": [{"document_id": doc_id}, {"version": old_version}]}
+            )
             if old_hash != upload.digest:
                 self.drop_file_if_unused(old_hash)
         report("done", 1.0)
         total = time.perf_counter() - t0
         return IngestResult(
-            doc_id, upload.filename, new_version, "held" if held else "ready", embedded, len(held),
-            pages=total_segments if upload.fmt in ("pdf", "pptx") else 0, notes=notes,
-            timings_s={"total": round(total, 3), "open": round(t_load - t0, 3), "wait_for_chunks": round(wait_s, 3),
-                       "embed": round(embed_s, 3), "upsert": round(upsert_s, 3),
-                       "publish": round(time.perf_counter() - t_publish, 3)},
+            doc_id,
+            upload.filename,
+            new_version,
+            "held" if held else "ready",
+            embedded,
+            len(held),
+            pages=total_segments if upload.fmt in ("pdf", "pptx") else 0,
+            notes=notes,
+            timings_s={
+                "total": round(total, 3),
+                "open": round(t_load - t0, 3),
+                "wait_for_chunks": round(wait_s, 3),
+                "embed": round(embed_s, 3),
+                "upsert": round(upsert_s, 3),
+                "publish": round(time.perf_counter() - t_publish, 3),
+            },
         )
 
     def _limited(self, segments, name: str):
@@ -238,7 +316,9 @@ class IngestPipeline:
                 raise IngestError("too_much_text", name=name, limit=f"{self.max_chars:,}")
             yield seg
 
-    def _batches(self, segments, language: str, policy_data: dict, name: str = "") -> Iterator[list[_Scanned]]:
+    def _batches(
+        self, segments, language: str, policy_data: dict, name: str = ""
+    ) -> Iterator[list[_Scanned]]:
         """Load -> split -> scan, in batches of chunks (the first one small, so the model starts early)."""
         from guard.policy import CoursePolicy
 
@@ -250,10 +330,22 @@ class IngestPipeline:
         for index, seg in enumerate(segments):
             for chunk in splitter.split([seg], language):
                 if ordinal >= self.max_passages:
-                    raise IngestError("too_many_passages", name=name, limit=f"{self.max_passages:,}")
-                chunk = Chunk(ordinal, chunk.text, chunk.page, chunk.section, chunk.char_start, chunk.char_end, chunk.language)
+                    raise IngestError(
+                        "too_many_passages", name=name, limit=f"{self.max_passages:,}"
+                    )
+                chunk = Chunk(
+                    ordinal,
+                    chunk.text,
+                    chunk.page,
+                    chunk.section,
+                    chunk.char_start,
+                    chunk.char_end,
+                    chunk.language,
+                )
                 ordinal += 1
-                result = self.moderator.check_material(chunk.text, language=chunk.language, policy=policy)
+                result = self.moderator.check_material(
+                    chunk.text, language=chunk.language, policy=policy
+                )
                 reason = None if result.allowed else _reason(result)
                 batch.append(_Scanned(chunk, reason, result.verdict, index))
                 if len(batch) >= size:
@@ -262,7 +354,9 @@ class IngestPipeline:
         if batch:
             yield batch
 
-    def _produce(self, segments, language: str, policy_data: dict, name: str = "") -> Iterator[list[_Scanned]]:
+    def _produce(
+        self, segments, language: str, policy_data: dict, name: str = ""
+    ) -> Iterator[list[_Scanned]]:
         """The batches, made in a producer thread while the caller embeds when ``INGEST_OVERLAP`` is on."""
         batches = self._batches(segments, language, policy_data, name)
         if not self.overlap:
@@ -304,24 +398,52 @@ class IngestPipeline:
             stop.set()
             worker.join(timeout=30)
 
-    def _publish(self, course_id, doc_id, new_version, upload: Upload, scanned: list[_Scanned], held, title: str) -> tuple[int, str]:
+    def _publish(
+        self,
+        course_id,
+        doc_id,
+        new_version,
+        upload: Upload,
+        scanned: list[_Scanned],
+        held,
+        title: str,
+    ) -> tuple[int, str]:
         """Flip the document to the new version in one transaction."""
         with self.db.session() as s:
             s.add_all(
                 Passage(
-                    id=passage_id(doc_id, new_version, x.chunk.ordinal), document_id=doc_id, course_id=course_id,
-                    version=new_version, ordinal=x.chunk.ordinal, text=x.chunk.text, page=x.chunk.page,
-                    section=x.chunk.section, char_start=x.chunk.char_start, char_end=x.chunk.char_end,
-                    language=x.chunk.language, status="held" if x.held_reason else "indexed", flag_reason=x.held_reason,
+                    id=passage_id(doc_id, new_version, x.chunk.ordinal),
+                    document_id=doc_id,
+                    course_id=course_id,
+                    version=new_version,
+                    ordinal=x.chunk.ordinal,
+                    text=x.chunk.text,
+                    page=x.chunk.page,
+                    section=x.chunk.section,
+                    char_start=x.chunk.char_start,
+                    char_end=x.chunk.char_end,
+                    language=x.chunk.language,
+                    status="held" if x.held_reason else "indexed",
+                    flag_reason=x.held_reason,
                 )
                 for x in scanned
             )
             for x in held:
                 v = x.verdict
-                s.add(GuardVerdict(passage_id=passage_id(doc_id, new_version, x.chunk.ordinal), course_id=course_id,
-                                   stage="material", safe=False, action="hold", categories=list(getattr(v, "categories", ()) or ()),
-                                   score=float(getattr(v, "score", 0.0) or 0.0), backend=getattr(v, "backend", "") or "",
-                                   model=getattr(v, "model", "") or "", error=getattr(v, "error", None)))
+                s.add(
+                    GuardVerdict(
+                        passage_id=passage_id(doc_id, new_version, x.chunk.ordinal),
+                        course_id=course_id,
+                        stage="material",
+                        safe=False,
+                        action="hold",
+                        categories=list(getattr(v, "categories", ()) or ()),
+                        score=float(getattr(v, "score", 0.0) or 0.0),
+                        backend=getattr(v, "backend", "") or "",
+                        model=getattr(v, "model", "") or "",
+                        error=getattr(v, "error", None),
+                    )
+                )
             doc = s.get(Document, doc_id)
             old_version, old_hash = doc.version, doc.content_hash
             doc.version = new_version
@@ -332,14 +454,24 @@ class IngestPipeline:
             doc.language = _majority([x.chunk.language for x in scanned])
             doc.status = "held" if held else "ready"
             doc.error = None
-            s.execute(update(Course).where(Course.id == course_id).values(content_version=Course.content_version + 1))
-            s.execute(delete(Passage).where(Passage.document_id == doc_id, Passage.version == old_version))
+            s.execute(
+                update(Course)
+                .where(Course.id == course_id)
+                .values(content_version=Course.content_version + 1)
+            )
+            s.execute(
+                delete(Passage).where(Passage.document_id == doc_id, Passage.version == old_version)
+            )
         return old_version, old_hash
 
-    def _abandon(self, doc_id: int, version: int, previous_status: str | None, course_id: int) -> None:
+    def _abandon(
+        self, doc_id: int, version: int, previous_status: str | None, course_id: int
+    ) -> None:
         """After a failed run: drop its invisible vectors; forget a document that never became visible."""
         try:
-            self.store.delete(course_id, where={"$and": [{"document_id": doc_id}, {"version": version}]})
+            self.store.delete(
+                course_id, where={"$and": [{"document_id": doc_id}, {"version": version}]}
+            )
         finally:
             with self.db.session() as s:
                 doc = s.get(Document, doc_id)
@@ -357,10 +489,18 @@ class IngestPipeline:
             if p is None or p.status != "held":
                 raise IngestError("no_passage", passage=passage_id_)
             doc = s.get(Document, p.document_id)
-            meta = {"document_id": p.document_id, "version": p.version, "page": p.page, "section": p.section,
-                    "language": p.language, "title": doc.title}
+            meta = {
+                "document_id": p.document_id,
+                "version": p.version,
+                "page": p.page,
+                "section": p.section,
+                "language": p.language,
+                "title": doc.title,
+            }
             text, course_id = p.text, p.course_id
-        self.store.upsert(course_id, [passage_id_], self.embedder.embed_documents([text]), [text], [meta])
+        self.store.upsert(
+            course_id, [passage_id_], self.embedder.embed_documents([text]), [text], [meta]
+        )
         return self._set_review(passage_id_, "indexed")
 
     def reject_passage(self, passage_id_: str) -> Passage:
@@ -376,15 +516,29 @@ class IngestPipeline:
             p = s.get(Passage, passage_id_)
             p.status = status
             s.flush()
-            still_held = s.scalar(select(func.count()).select_from(Passage).where(
-                Passage.document_id == p.document_id, Passage.version == p.version, Passage.status == "held"))
+            still_held = s.scalar(
+                select(func.count())
+                .select_from(Passage)
+                .where(
+                    Passage.document_id == p.document_id,
+                    Passage.version == p.version,
+                    Passage.status == "held",
+                )
+            )
             doc = s.get(Document, p.document_id)
             if not still_held and doc.status == "held":
                 doc.status = "ready"
-            s.execute(update(GuardVerdict).where(GuardVerdict.passage_id == passage_id_, GuardVerdict.stage == "material")
-                      .values(reviewed="false_positive" if status == "indexed" else "confirmed"))
+            s.execute(
+                update(GuardVerdict)
+                .where(GuardVerdict.passage_id == passage_id_, GuardVerdict.stage == "material")
+                .values(reviewed="false_positive" if status == "indexed" else "confirmed")
+            )
             if status == "indexed":
-                s.execute(update(Course).where(Course.id == p.course_id).values(content_version=Course.content_version + 1))
+                s.execute(
+                    update(Course)
+                    .where(Course.id == p.course_id)
+                    .values(content_version=Course.content_version + 1)
+                )
             return p
 
     def delete_document(self, document_id: int) -> dict[str, Any]:
@@ -393,13 +547,22 @@ class IngestPipeline:
             doc = s.get(Document, document_id)
             if doc is None:
                 raise IngestError("no_document", document=document_id)
-            info = {"document_id": doc.id, "course_id": doc.course_id, "filename": doc.filename, "version": doc.version}
+            info = {
+                "document_id": doc.id,
+                "course_id": doc.course_id,
+                "filename": doc.filename,
+                "version": doc.version,
+            }
             course_id, digest = doc.course_id, doc.content_hash
             ids = list(s.scalars(select(Passage.id).where(Passage.document_id == document_id)))
             if ids:
                 s.execute(delete(GuardVerdict).where(GuardVerdict.passage_id.in_(ids)))
             s.delete(doc)
-            s.execute(update(Course).where(Course.id == course_id).values(content_version=Course.content_version + 1))
+            s.execute(
+                update(Course)
+                .where(Course.id == course_id)
+                .values(content_version=Course.content_version + 1)
+            )
         self.store.delete(course_id, where={"document_id": document_id})
         self.drop_file_if_unused(digest)
         return info
@@ -410,8 +573,12 @@ class IngestPipeline:
 
         with self.db.session() as s:
             used = s.scalar(select(Document.id).where(Document.content_hash == digest)) is not None
-            pending = s.execute(select(Job.id, Job.payload).where(Job.status.in_(("queued", "running")))).all()
-        if not used and not any((p or {}).get("digest") == digest and j != ignore_job for j, p in pending):
+            pending = s.execute(
+                select(Job.id, Job.payload).where(Job.status.in_(("queued", "running")))
+            ).all()
+        if not used and not any(
+            (p or {}).get("digest") == digest and j != ignore_job for j, p in pending
+        ):
             self.files.delete(digest)
 
 
@@ -426,14 +593,24 @@ def passage_id(document_id: int, version: int, ordinal: int) -> str:
 
 def vector_metadata(doc_id: int, version: int, title: str, c: Chunk | Passage) -> dict[str, Any]:
     """What a passage's vector carries in the store (a chunk being indexed or a stored passage)."""
-    return {"document_id": doc_id, "version": version, "page": c.page, "section": c.section,
-            "language": c.language, "title": title, "char_start": c.char_start, "char_end": c.char_end}
+    return {
+        "document_id": doc_id,
+        "version": version,
+        "page": c.page,
+        "section": c.section,
+        "language": c.language,
+        "title": title,
+        "char_start": c.char_start,
+        "char_end": c.char_end,
+    }
 
 
 def _reason(result) -> str:
     cats = ", ".join(result.verdict.categories)
     if result.reason == "injection":
-        return "instructions aimed at the model" + (f" ({', '.join(result.injection)})" if result.injection else "")
+        return "instructions aimed at the model" + (
+            f" ({', '.join(result.injection)})" if result.injection else ""
+        )
     if result.reason == "error":
         return f"safety check unavailable: {result.verdict.error}"
     return f"{result.reason}: {cats}" if cats else (result.reason or "flagged")

@@ -22,21 +22,42 @@ from ingest.pipeline import vector_metadata
 from ingest.routing import MoveResult, RoutingStore, move_course
 from ingest.store import Batch, MaterialChanged
 
-__all__ = ["MaterialChanged", "compact_collection", "embedded_batches", "move_to_server", "reindex_course"]
+__all__ = [
+    "MaterialChanged",
+    "compact_collection",
+    "embedded_batches",
+    "move_to_server",
+    "reindex_course",
+]
 
 
-def reindex_course(db, embedder, store, course_id: int, *, batch: int = 32,
-                   progress: Callable[[int, int], None] | None = None) -> int:
+def reindex_course(
+    db,
+    embedder,
+    store,
+    course_id: int,
+    *,
+    batch: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Re-embed the searchable passages of one course with ``embedder``; how many were written.
 
     ``progress(done, total)`` is called after each batch. Raises :class:`MaterialChanged`
     (and keeps the old vectors) when the course's material changed meanwhile.
     """
-    return store.replace(course_id, embedded_batches(db, embedder, course_id, batch=batch, progress=progress))
+    return store.replace(
+        course_id, embedded_batches(db, embedder, course_id, batch=batch, progress=progress)
+    )
 
 
-def embedded_batches(db, embedder, course_id: int, *, batch: int = 32,
-                     progress: Callable[[int, int], None] | None = None) -> Iterator[Batch]:
+def embedded_batches(
+    db,
+    embedder,
+    course_id: int,
+    *,
+    batch: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[Batch]:
     """The course's searchable passages, re-embedded ``batch`` at a time.
 
     Read now (LookupError for an unknown course); when the batches are used up, raises
@@ -49,26 +70,50 @@ def embedded_batches(db, embedder, course_id: int, *, batch: int = 32,
         rows = s.execute(
             select(Passage, Document.title)
             .join(Document, Passage.document_id == Document.id)
-            .where(Passage.course_id == course_id, Passage.version == Document.version, Passage.status == "indexed")
+            .where(
+                Passage.course_id == course_id,
+                Passage.version == Document.version,
+                Passage.status == "indexed",
+            )
             .order_by(Passage.document_id, Passage.ordinal)
         ).all()
-        passages = [(p.id, p.text, vector_metadata(p.document_id, p.version, title, p)) for p, title in rows]
+        passages = [
+            (p.id, p.text, vector_metadata(p.document_id, p.version, title, p)) for p, title in rows
+        ]
 
     def batches() -> Iterator[Batch]:
         for start in range(0, len(passages), batch):
             chunk = passages[start : start + batch]
             vectors = embedder.embed_documents([text for _, text, _ in chunk])
-            yield [pid for pid, _, _ in chunk], vectors, [text for _, text, _ in chunk], [meta for _, _, meta in chunk]
+            yield (
+                [pid for pid, _, _ in chunk],
+                vectors,
+                [text for _, text, _ in chunk],
+                [meta for _, _, meta in chunk],
+            )
             if progress is not None:
                 progress(min(start + batch, len(passages)), len(passages))
-        if _content_version(db, course_id) != version:  # checked before the swap: an upload meanwhile would be lost
-            raise MaterialChanged("the course's material changed during the re-index; nothing was replaced, run it again")
+        if (
+            _content_version(db, course_id) != version
+        ):  # checked before the swap: an upload meanwhile would be lost
+            raise MaterialChanged(
+                "the course's material changed during the re-index; nothing was replaced, run it again"
+            )
 
     return batches()
 
 
-def move_to_server(db, store: RoutingStore, course_id: int, target: str, *, embedder=None, batch: int = 32,
-                   drain_seconds: float = 5.0, progress: Callable[[int, int], None] | None = None) -> MoveResult:
+def move_to_server(
+    db,
+    store: RoutingStore,
+    course_id: int,
+    target: str,
+    *,
+    embedder=None,
+    batch: int = 32,
+    drain_seconds: float = 5.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> MoveResult:
     """Move a course's vectors to the Chroma server ``target`` (``kateder reindex --to-server``).
 
     Without ``embedder`` the old server's vectors are copied; with it the database's passages
@@ -80,16 +125,25 @@ def move_to_server(db, store: RoutingStore, course_id: int, target: str, *, embe
         raise LookupError(f"no course with id {course_id}")
     rebuild = None
     if embedder is not None:
+
         def rebuild() -> Iterator[Batch]:
             return embedded_batches(db, embedder, course_id, batch=batch, progress=progress)
 
-    return move_course(store, course_id, target, rebuild=rebuild,
-                       embed=embedder.embed_documents if embedder is not None else None,
-                       content_version=lambda: _content_version(db, course_id), drain_seconds=drain_seconds,
-                       progress=None if embedder is not None else progress)
+    return move_course(
+        store,
+        course_id,
+        target,
+        rebuild=rebuild,
+        embed=embedder.embed_documents if embedder is not None else None,
+        content_version=lambda: _content_version(db, course_id),
+        drain_seconds=drain_seconds,
+        progress=None if embedder is not None else progress,
+    )
 
 
-def compact_collection(store: Any, course_id: int, *, db=None, progress: Callable[[int], None] | None = None) -> bool:
+def compact_collection(
+    store: Any, course_id: int, *, db=None, progress: Callable[[int], None] | None = None
+) -> bool:
     """Rebuild a course's vectors from the store's own entries, so deleted passages leave its logs too (erasure).
 
     Chroma keeps every upsert in its embedded log until the segment is flushed; dropping a

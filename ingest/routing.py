@@ -65,7 +65,9 @@ def parse_servers(spec: str) -> dict[str, tuple[str, int]]:
         if not eq or not colon or not host or not port.isdigit():
             raise ValueError(f"CHROMA_SERVERS entry {entry!r} is not name=host:port")
         if not SERVER_NAME.fullmatch(name):
-            raise ValueError(f"CHROMA_SERVERS name {name!r}: use up to 31 letters, digits, '_' or '-'")
+            raise ValueError(
+                f"CHROMA_SERVERS name {name!r}: use up to 31 letters, digits, '_' or '-'"
+            )
         if name in servers:
             raise ValueError(f"CHROMA_SERVERS names {name!r} twice")
         servers[name] = (host, int(port))
@@ -113,7 +115,9 @@ class RoutingStore:
         if not stores:
             raise ValueError("a routing vector store needs at least one server")
         if default and default not in stores:
-            raise ValueError(f"CHROMA_DEFAULT_SERVER {default!r} is not one of CHROMA_SERVERS ({', '.join(stores)})")
+            raise ValueError(
+                f"CHROMA_DEFAULT_SERVER {default!r} is not one of CHROMA_SERVERS ({', '.join(stores)})"
+            )
         self.db = db
         self.stores = dict(stores)
         self.default = default
@@ -127,14 +131,19 @@ class RoutingStore:
     def route(self, course_id: int) -> Route:
         """The course's stored route; a course not yet routed is routed now, and the choice stored."""
         with self.db.session() as s:
-            row = s.execute(select(Course.id, Course.chroma_server).where(Course.id == course_id)).first()
+            row = s.execute(
+                select(Course.id, Course.chroma_server).where(Course.id == course_id)
+            ).first()
             if row is None:  # no such course (yet): route it, store nothing
                 return Route(self.choose(course_id))
             stored = row.chroma_server
             if stored is None:
                 # another process may route it at the same moment: the first to write wins for both
-                s.execute(update(Course).where(Course.id == course_id, Course.chroma_server.is_(None))
-                          .values(chroma_server=self.choose(course_id)))
+                s.execute(
+                    update(Course)
+                    .where(Course.id == course_id, Course.chroma_server.is_(None))
+                    .values(chroma_server=self.choose(course_id))
+                )
                 stored = s.scalar(select(Course.chroma_server).where(Course.id == course_id))
         return Route.parse(stored)
 
@@ -144,13 +153,19 @@ class RoutingStore:
             return self.stores[name]
         except KeyError:
             which = f"course {course_id} is routed to" if course_id is not None else "no"
-            raise UnknownServer(f"{which} Chroma server {name!r}, which CHROMA_SERVERS does not name "
-                                f"({', '.join(self.stores)}); name it again or move the course") from None
+            raise UnknownServer(
+                f"{which} Chroma server {name!r}, which CHROMA_SERVERS does not name "
+                f"({', '.join(self.stores)}); name it again or move the course"
+            ) from None
 
-    def switch(self, course_id: int, *, expect: Route, to: Route, content_version: int | None = None) -> bool:
+    def switch(
+        self, course_id: int, *, expect: Route, to: Route, content_version: int | None = None
+    ) -> bool:
         """Set the route to ``to`` if it is still ``expect`` (and the material still ``content_version``)."""
         with self.db.session() as s:
-            query = update(Course).where(Course.id == course_id, Course.chroma_server == str(expect))
+            query = update(Course).where(
+                Course.id == course_id, Course.chroma_server == str(expect)
+            )
             if content_version is not None:
                 query = query.where(Course.content_version == content_version)
             return bool(s.execute(query.values(chroma_server=str(to))).rowcount)
@@ -165,18 +180,36 @@ class RoutingStore:
 
     # ------------------------------------------------------------------ the store interface
 
-    def upsert(self, course_id: int, ids: Sequence[str], embeddings: Sequence[Sequence[float]], texts: Sequence[str],
-               metadatas: Sequence[Mapping[str, Any]]) -> None:
+    def upsert(
+        self,
+        course_id: int,
+        ids: Sequence[str],
+        embeddings: Sequence[Sequence[float]],
+        texts: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any]],
+    ) -> None:
         """Upsert on the course's server (and, during a move, on the new one too)."""
         for store in self._writers(course_id):
             store.upsert(course_id, ids, embeddings, texts, metadatas)
 
-    def delete(self, course_id: int, *, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None) -> None:
+    def delete(
+        self,
+        course_id: int,
+        *,
+        ids: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> None:
         """Delete on the course's server (and, during a move, on the new one too)."""
         for store in self._writers(course_id):
             store.delete(course_id, ids=ids, where=where)
 
-    def query(self, course_id: int, embedding: Sequence[float], k: int, where: Mapping[str, Any] | None = None) -> list[Hit]:
+    def query(
+        self,
+        course_id: int,
+        embedding: Sequence[float],
+        k: int,
+        where: Mapping[str, Any] | None = None,
+    ) -> list[Hit]:
         """Nearest passages, from the course's server."""
         return self._reader(course_id).query(course_id, embedding, k, where)
 
@@ -226,7 +259,12 @@ class RoutingStore:
                 clear(store, course_id)
                 cleared.append(name)
             except Exception as exc:  # noqa: BLE001 - reported per server; the others are still cleared
-                log.warning("could not delete course %s on Chroma server %s: %s", course_id, name, type(exc).__name__)
+                log.warning(
+                    "could not delete course %s on Chroma server %s: %s",
+                    course_id,
+                    name,
+                    type(exc).__name__,
+                )
                 failed.append(name)
         return cleared, failed
 
@@ -252,19 +290,36 @@ class MoveResult:
     copied: int = 0  # vectors written to the target by the copy
     repaired: int = 0  # vectors the final comparison added to or removed from the target
     already: bool = False  # the course was on the target already
-    old_removed: bool = True  # False: a server holding an old copy could not be reached to delete it
+    old_removed: bool = (
+        True  # False: a server holding an old copy could not be reached to delete it
+    )
     left_on: tuple[str, ...] = ()  # the servers that still hold an old copy
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form printed by ``kateder reindex --to-server --json``."""
-        return {"course_id": self.course_id, "from": self.source, "to": self.target, "passages": self.copied,
-                "repaired": self.repaired, "already": self.already, "old_removed": self.old_removed,
-                "left_on": list(self.left_on)}
+        return {
+            "course_id": self.course_id,
+            "from": self.source,
+            "to": self.target,
+            "passages": self.copied,
+            "repaired": self.repaired,
+            "already": self.already,
+            "old_removed": self.old_removed,
+            "left_on": list(self.left_on),
+        }
 
 
-def move_course(store: RoutingStore, course_id: int, target: str, *, rebuild: Callable[[], Iterable[Batch]] | None = None,
-                embed: Embed | None = None, content_version: Callable[[], int | None] | None = None,
-                drain_seconds: float = 5.0, progress: Callable[[int, int], None] | None = None) -> MoveResult:
+def move_course(
+    store: RoutingStore,
+    course_id: int,
+    target: str,
+    *,
+    rebuild: Callable[[], Iterable[Batch]] | None = None,
+    embed: Embed | None = None,
+    content_version: Callable[[], int | None] | None = None,
+    drain_seconds: float = 5.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> MoveResult:
     """Move a course's vectors to the server ``target`` (the steps are in the module docstring).
 
     ``rebuild()`` gives the batches to write (the database's passages re-embedded); without it
@@ -279,39 +334,74 @@ def move_course(store: RoutingStore, course_id: int, target: str, *, rebuild: Ca
     target_store = store.server(target)
     current = store.route(course_id)
     if current.server == target:  # there already, or an interrupted move away from it
-        if current.moving_to is not None and not store.switch(course_id, expect=current, to=Route(target)):
-            raise RouteChanged(f"course {course_id}: the route changed meanwhile; run the move again")
+        if current.moving_to is not None and not store.switch(
+            course_id, expect=current, to=Route(target)
+        ):
+            raise RouteChanged(
+                f"course {course_id}: the route changed meanwhile; run the move again"
+            )
         _, failed = store.remove_elsewhere(course_id, keep=target)
-        return MoveResult(course_id, target, target, already=True, old_removed=not failed, left_on=tuple(failed))
+        return MoveResult(
+            course_id, target, target, already=True, old_removed=not failed, left_on=tuple(failed)
+        )
     source = current.server
     source_store = store.server(source, course_id=course_id)
     clear(target_store, course_id)  # a partial copy of an earlier, interrupted move
     moving = Route(source, target)
     if not store.switch(course_id, expect=current, to=moving):
         raise RouteChanged(f"course {course_id}: the route changed meanwhile; run the move again")
-    if current.moving_to not in (None, target):  # an interrupted move elsewhere left a partial copy there
+    if current.moving_to not in (
+        None,
+        target,
+    ):  # an interrupted move elsewhere left a partial copy there
         with contextlib.suppress(Exception):
             clear(store.server(current.moving_to), course_id)
     try:
-        _drain(drain_seconds)  # calls that read the old route (they wrote to the old server only) finish
+        _drain(
+            drain_seconds
+        )  # calls that read the old route (they wrote to the old server only) finish
         version = content_version() if content_version is not None else None
         compare = True
         if rebuild is not None:
             try:
                 source_store.count(course_id)
             except Exception as exc:  # noqa: BLE001 - a lost server: rebuild from the database alone
-                log.warning("Chroma server %s cannot be read (%s); course %s is rebuilt from the database only",
-                            source, type(exc).__name__, course_id)
+                log.warning(
+                    "Chroma server %s cannot be read (%s); course %s is rebuilt from the database only",
+                    source,
+                    type(exc).__name__,
+                    course_id,
+                )
                 compare = False
-        copied = _copy(source_store, target_store, course_id, rebuild() if rebuild is not None else None, progress)
-        repaired = _repair(source_store, target_store, course_id, embed=embed if rebuild is not None else None) if compare else 0
+        copied = _copy(
+            source_store,
+            target_store,
+            course_id,
+            rebuild() if rebuild is not None else None,
+            progress,
+        )
+        repaired = (
+            _repair(
+                source_store, target_store, course_id, embed=embed if rebuild is not None else None
+            )
+            if compare
+            else 0
+        )
         if not store.switch(course_id, expect=moving, to=Route(target), content_version=version):
             if content_version is not None and content_version() != version:
-                raise MaterialChanged("the course's material changed during the move; nothing was switched, run it again")
-            raise RouteChanged(f"course {course_id}: the route changed during the move; nothing was switched")
+                raise MaterialChanged(
+                    "the course's material changed during the move; nothing was switched, run it again"
+                )
+            raise RouteChanged(
+                f"course {course_id}: the route changed during the move; nothing was switched"
+            )
     except BaseException:
-        with contextlib.suppress(Exception):  # the old server answered all along; it alone does again
-            if store.switch(course_id, expect=moving, to=Route(source)):  # else another move took over
+        with contextlib.suppress(
+            Exception
+        ):  # the old server answered all along; it alone does again
+            if store.switch(
+                course_id, expect=moving, to=Route(source)
+            ):  # else another move took over
                 _drain(drain_seconds)
                 clear(target_store, course_id)
         raise
@@ -319,9 +409,16 @@ def move_course(store: RoutingStore, course_id: int, target: str, *, rebuild: Ca
     try:
         clear(source_store, course_id)
     except Exception as exc:  # noqa: BLE001 - moved; the old copy is reported, and the next run deletes it
-        log.warning("course %s moved to %s, but its copy on %s could not be deleted: %s", course_id, target, source,
-                    type(exc).__name__)
-        return MoveResult(course_id, source, target, copied, repaired, old_removed=False, left_on=(source,))
+        log.warning(
+            "course %s moved to %s, but its copy on %s could not be deleted: %s",
+            course_id,
+            target,
+            source,
+            type(exc).__name__,
+        )
+        return MoveResult(
+            course_id, source, target, copied, repaired, old_removed=False, left_on=(source,)
+        )
     return MoveResult(course_id, source, target, copied, repaired)
 
 
@@ -330,8 +427,13 @@ def _drain(seconds: float) -> None:
         time.sleep(seconds)
 
 
-def _copy(source: VectorStore, target: VectorStore, course_id: int, batches: Iterable[Batch] | None,
-          progress: Callable[[int, int], None] | None) -> int:
+def _copy(
+    source: VectorStore,
+    target: VectorStore,
+    course_id: int,
+    batches: Iterable[Batch] | None,
+    progress: Callable[[int, int], None] | None,
+) -> int:
     """Write ``batches`` (default: the source's stored vectors) into the target's live collection."""
     total = 0
     if batches is None:
@@ -346,7 +448,14 @@ def _copy(source: VectorStore, target: VectorStore, course_id: int, batches: Ite
     return written
 
 
-def _repair(source: VectorStore, target: VectorStore, course_id: int, *, embed: Embed | None, passes: int = 3) -> int:
+def _repair(
+    source: VectorStore,
+    target: VectorStore,
+    course_id: int,
+    *,
+    embed: Embed | None,
+    passes: int = 3,
+) -> int:
     """Make the target hold exactly the source's ids: what other processes wrote or deleted during the copy.
 
     Every write during a move goes to the old server first, then to the new one, so the target
@@ -362,18 +471,22 @@ def _repair(source: VectorStore, target: VectorStore, course_id: int, *, embed: 
             break
         if extra:
             target.delete(course_id, ids=sorted(extra))
-        for ids, embeddings, texts, metadatas in (source.entries(course_id) if missing else ()):
+        for ids, embeddings, texts, metadatas in source.entries(course_id) if missing else ():
             pick = [i for i, pid in enumerate(ids) if pid in missing]
             if not pick:
                 continue
             chosen = [texts[i] for i in pick]
             vectors = embed(chosen) if embed is not None else [embeddings[i] for i in pick]
-            target.upsert(course_id, [ids[i] for i in pick], vectors, chosen, [metadatas[i] for i in pick])
+            target.upsert(
+                course_id, [ids[i] for i in pick], vectors, chosen, [metadatas[i] for i in pick]
+            )
         repaired += len(extra) + len(missing)
     return repaired
 
 
-def build_vector_store(config: Mapping[str, Any], embedder_name: str = "", *, db=None) -> VectorStore:
+def build_vector_store(
+    config: Mapping[str, Any], embedder_name: str = "", *, db=None
+) -> VectorStore:
     """The configured vector store: one per ``CHROMA_SERVERS`` entry behind a :class:`RoutingStore`, else the single one."""
     servers = parse_servers(str(config.get("CHROMA_SERVERS") or ""))
     default = str(config.get("CHROMA_DEFAULT_SERVER") or "")
@@ -382,8 +495,15 @@ def build_vector_store(config: Mapping[str, Any], embedder_name: str = "", *, db
             raise ValueError("CHROMA_DEFAULT_SERVER is set but CHROMA_SERVERS names no server")
         return build_single_store(config, embedder_name)
     if config.get("VECTOR_BACKEND", "chroma") != "chroma-http":
-        raise ValueError("CHROMA_SERVERS needs VECTOR_BACKEND=chroma-http (each entry is a `chroma run` server)")
+        raise ValueError(
+            "CHROMA_SERVERS needs VECTOR_BACKEND=chroma-http (each entry is a `chroma run` server)"
+        )
     if db is None:
-        raise ValueError("several Chroma servers need the database, where each course's server is stored")
-    stores = {name: ChromaStore(host=host, port=port, embedder_name=embedder_name) for name, (host, port) in servers.items()}
+        raise ValueError(
+            "several Chroma servers need the database, where each course's server is stored"
+        )
+    stores = {
+        name: ChromaStore(host=host, port=port, embedder_name=embedder_name)
+        for name, (host, port) in servers.items()
+    }
     return RoutingStore(db, stores, default=default)

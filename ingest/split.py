@@ -32,14 +32,18 @@ class Chunk:
 class Splitter:
     """Token-measured sentence packing per segment."""
 
-    def __init__(self, tokenize: Tokenize, chunk_tokens: int = 200, overlap_tokens: int = 30) -> None:
+    def __init__(
+        self, tokenize: Tokenize, chunk_tokens: int = 200, overlap_tokens: int = 30
+    ) -> None:
         """Build the LlamaIndex splitter around ``tokenize``."""
         from llama_index.core.node_parser import SentenceSplitter
 
         self.tokenize = tokenize
         self.chunk_tokens = chunk_tokens
         self._splitter = SentenceSplitter(
-            chunk_size=chunk_tokens, chunk_overlap=min(overlap_tokens, chunk_tokens // 2), tokenizer=tokenize,
+            chunk_size=chunk_tokens,
+            chunk_overlap=min(overlap_tokens, chunk_tokens // 2),
+            tokenizer=tokenize,
             paragraph_separator="\n\n",
         )
         # NLTK's punkt loads on the first text longer than one chunk (seconds): do it now, once
@@ -59,11 +63,23 @@ class Splitter:
                     at = min(cursor, len(seg.text))
                 cursor = at + 1
                 start = seg.char_start + at
-                yield Chunk(ordinal, text, seg.page, seg.section, start, start + len(text),
-                            detect_language(text, default_language))
+                yield Chunk(
+                    ordinal,
+                    text,
+                    seg.page,
+                    seg.section,
+                    start,
+                    start + len(text),
+                    detect_language(text, default_language),
+                )
                 ordinal += 1
 
 
-def split(segments: Iterable[Segment], tokenize: Tokenize, chunk_tokens: int = 200, overlap_tokens: int = 30) -> list[Chunk]:
+def split(
+    segments: Iterable[Segment],
+    tokenize: Tokenize,
+    chunk_tokens: int = 200,
+    overlap_tokens: int = 30,
+) -> list[Chunk]:
     """All chunks of ``segments`` (convenience for tests and scripts)."""
     return list(Splitter(tokenize, chunk_tokens, overlap_tokens).split(segments))

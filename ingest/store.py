@@ -38,11 +38,23 @@ class VectorStore(Protocol):
         """Insert or replace passages."""
         ...
 
-    def query(self, course_id: int, embedding: Sequence[float], k: int, where: Mapping[str, Any] | None = None) -> list[Hit]:
+    def query(
+        self,
+        course_id: int,
+        embedding: Sequence[float],
+        k: int,
+        where: Mapping[str, Any] | None = None,
+    ) -> list[Hit]:
         """The ``k`` nearest passages of one course."""
         ...
 
-    def delete(self, course_id: int, *, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None) -> None:
+    def delete(
+        self,
+        course_id: int,
+        *,
+        ids: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> None:
         """Remove passages by id or by metadata filter."""
         ...
 
@@ -79,7 +91,14 @@ def collection_name(course_id: int) -> str:
 class ChromaStore:
     """Chroma, embedded (PersistentClient) or as a server (HttpClient)."""
 
-    def __init__(self, *, path: str | None = None, host: str | None = None, port: int = 8000, embedder_name: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        path: str | None = None,
+        host: str | None = None,
+        port: int = 8000,
+        embedder_name: str = "",
+    ) -> None:
         """Open the client lazily: ``path`` for embedded use, ``host``/``port`` for a server."""
         self.path, self.host, self.port = path, host, port
         self.embedder_name = embedder_name
@@ -98,7 +117,9 @@ class ChromaStore:
 
                     settings = Settings(anonymized_telemetry=False, allow_reset=False)
                     if self.host:
-                        self._client = chromadb.HttpClient(host=self.host, port=self.port, settings=settings)
+                        self._client = chromadb.HttpClient(
+                            host=self.host, port=self.port, settings=settings
+                        )
                     else:
                         self._client = chromadb.PersistentClient(path=self.path, settings=settings)
         return self._client
@@ -141,7 +162,9 @@ class ChromaStore:
 
     def upsert(self, course_id, ids, embeddings, texts, metadatas) -> None:
         """Upsert into a course's collection."""
-        self._on_collection(course_id, lambda col: self._upsert(col, ids, embeddings, texts, metadatas))
+        self._on_collection(
+            course_id, lambda col: self._upsert(col, ids, embeddings, texts, metadatas)
+        )
 
     def _upsert(self, col, ids, embeddings, texts, metadatas) -> None:
         """Upsert in batches that respect Chroma's maximum batch size."""
@@ -160,17 +183,30 @@ class ChromaStore:
             return []
 
         def run(col):
-            return col.query(query_embeddings=[list(map(float, embedding))], n_results=k,
-                             where=dict(where) if where else None, include=["documents", "metadatas", "distances"])
+            return col.query(
+                query_embeddings=[list(map(float, embedding))],
+                n_results=k,
+                where=dict(where) if where else None,
+                include=["documents", "metadatas", "distances"],
+            )
 
         res = self._on_collection(course_id, run)
         hits = []
-        for pid, text, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True):
-            hits.append(Hit(id=pid, score=1.0 - float(dist), text=text or "", metadata=dict(meta or {})))
+        for pid, text, meta, dist in zip(
+            res["ids"][0],
+            res["documents"][0],
+            res["metadatas"][0],
+            res["distances"][0],
+            strict=True,
+        ):
+            hits.append(
+                Hit(id=pid, score=1.0 - float(dist), text=text or "", metadata=dict(meta or {}))
+            )
         return hits
 
     def delete(self, course_id, *, ids=None, where=None) -> None:
         """Delete passages by ids or by a metadata filter."""
+
         def run(col) -> None:
             if ids:
                 step = self.max_batch()
@@ -218,12 +254,18 @@ class ChromaStore:
         col = self._collection(course_id)
         offset = 0
         while True:
-            got = col.get(include=["embeddings", "documents", "metadatas"], limit=page, offset=offset)
+            got = col.get(
+                include=["embeddings", "documents", "metadatas"], limit=page, offset=offset
+            )
             ids = list(got["ids"])
             if not ids:
                 return
-            yield (ids, [list(map(float, e)) for e in got["embeddings"]], [t or "" for t in got["documents"]],
-                   [dict(m or {}) for m in got["metadatas"]])
+            yield (
+                ids,
+                [list(map(float, e)) for e in got["embeddings"]],
+                [t or "" for t in got["documents"]],
+                [dict(m or {}) for m in got["metadatas"]],
+            )
             offset += len(ids)
 
     def vacuum(self) -> bool:
@@ -235,7 +277,9 @@ class ChromaStore:
         if self.host or not self.path or not (Path(self.path) / "chroma.sqlite3").exists():
             return False
         try:
-            con = sqlite3.connect(Path(self.path) / "chroma.sqlite3", isolation_level=None, timeout=30)
+            con = sqlite3.connect(
+                Path(self.path) / "chroma.sqlite3", isolation_level=None, timeout=30
+            )
             try:
                 con.execute("VACUUM")
                 con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -290,7 +334,10 @@ class ChromaStore:
 
     def ids(self, course_id, where=None) -> list[str]:
         """Passage ids, optionally filtered by metadata."""
-        return self._on_collection(course_id, lambda col: list(col.get(where=dict(where) if where else None, include=[])["ids"]))
+        return self._on_collection(
+            course_id,
+            lambda col: list(col.get(where=dict(where) if where else None, include=[])["ids"]),
+        )
 
     def search_text(self, course_id, needle: str) -> list[str]:
         """Ids of passages whose stored text contains ``needle`` (used to verify deletion)."""
@@ -308,7 +355,9 @@ def _is_uuid(name: str) -> bool:
 
 def _clean_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     """Chroma metadata allows only str, int, float, bool; drop None values."""
-    return {k: v for k, v in meta.items() if v is not None and isinstance(v, str | int | float | bool)}
+    return {
+        k: v for k, v in meta.items() if v is not None and isinstance(v, str | int | float | bool)
+    }
 
 
 def build_vector_store(config: Mapping[str, Any], embedder_name: str = "") -> VectorStore:
@@ -321,5 +370,7 @@ def build_vector_store(config: Mapping[str, Any], embedder_name: str = "") -> Ve
         path.mkdir(parents=True, exist_ok=True)
         return ChromaStore(path=str(path), embedder_name=embedder_name)
     if backend == "chroma-http":
-        return ChromaStore(host=config["CHROMA_HOST"], port=int(config["CHROMA_PORT"]), embedder_name=embedder_name)
+        return ChromaStore(
+            host=config["CHROMA_HOST"], port=int(config["CHROMA_PORT"]), embedder_name=embedder_name
+        )
     raise ValueError(f"unknown VECTOR_BACKEND {backend!r}; choose chroma or chroma-http")

@@ -83,7 +83,7 @@ def safe_filename(name: str | None) -> str:
         raise IngestError("name_unusable")
     if len(cleaned) > 200:
         stem, dot, ext = cleaned.rpartition(".")
-        cleaned = (stem[: 190] + dot + ext[:9]) if dot else cleaned[:200]
+        cleaned = (stem[:190] + dot + ext[:9]) if dot else cleaned[:200]
     return cleaned
 
 
@@ -104,7 +104,9 @@ def sniff(data: bytes) -> str:
                     return "docx"
                 if "ppt/presentation.xml" in names:
                     return "pptx"
-                if "mimetype" in names and zf.read("mimetype")[:60].startswith(b"application/vnd.oasis.opendocument.text"):
+                if "mimetype" in names and zf.read("mimetype")[:60].startswith(
+                    b"application/vnd.oasis.opendocument.text"
+                ):
                     return "odt"
         except (zipfile.BadZipFile, OSError, EOFError, ValueError):
             return "a damaged zip archive"
@@ -118,8 +120,14 @@ def sniff(data: bytes) -> str:
     return "text"
 
 
-_DESCRIBE = {"pdf": "a PDF", "docx": "a Word document", "pptx": "a PowerPoint file", "odt": "an OpenDocument text",
-             "text": "text", "ole": "an old or password-protected Office file"}
+_DESCRIBE = {
+    "pdf": "a PDF",
+    "docx": "a Word document",
+    "pptx": "a PowerPoint file",
+    "odt": "an OpenDocument text",
+    "text": "text",
+    "ole": "an old or password-protected Office file",
+}
 
 
 def check(name: str, data: bytes, limits: Limits | None = None) -> str:
@@ -128,11 +136,18 @@ def check(name: str, data: bytes, limits: Limits | None = None) -> str:
     if not data:
         raise IngestError("empty", name=name)
     if len(data) > limits.max_bytes:
-        raise IngestError("too_large", name=name, size=f"{len(data) / 1e6:.1f}", limit=f"{limits.max_bytes / 1e6:.0f}")
+        raise IngestError(
+            "too_large",
+            name=name,
+            size=f"{len(data) / 1e6:.1f}",
+            limit=f"{limits.max_bytes / 1e6:.0f}",
+        )
     ext = extension(name)
     fmt = FORMATS.get(ext)
     if fmt is None:
-        raise IngestError("unsupported", name=name, ext=ext or "-", supported=", ".join(sorted(FORMATS)))
+        raise IngestError(
+            "unsupported", name=name, ext=ext or "-", supported=", ".join(sorted(FORMATS))
+        )
     actual = sniff(data)
     if actual == "ole" and fmt in ("docx", "pptx", "odt"):
         raise IngestError("legacy_office", name=name)
@@ -142,7 +157,9 @@ def check(name: str, data: bytes, limits: Limits | None = None) -> str:
         if actual != "text":
             raise IngestError("mismatch", name=name, ext=ext, actual=_DESCRIBE.get(actual, actual))
     elif actual != fmt:
-        if actual == "a damaged zip archive" or (fmt == "pdf" and actual == "text" and b"%PDF" in data[:2048]):
+        if actual == "a damaged zip archive" or (
+            fmt == "pdf" and actual == "text" and b"%PDF" in data[:2048]
+        ):
             raise IngestError("corrupt", name=name)
         raise IngestError("mismatch", name=name, ext=ext, actual=_DESCRIBE.get(actual, actual))
     if fmt in ("docx", "pptx", "odt"):
@@ -164,7 +181,9 @@ def check_zip(name: str, data: bytes, limits: Limits) -> None:
                     raise IngestError("legacy_office", name=name)
                 ratio = info.file_size / max(1, info.compress_size)
                 if info.file_size > 1_000_000 and ratio > limits.max_ratio:
-                    raise IngestError("zip_bomb", name=name, detail=f"compression ratio {ratio:.0f}:1")
+                    raise IngestError(
+                        "zip_bomb", name=name, detail=f"compression ratio {ratio:.0f}:1"
+                    )
             if total > limits.max_unzipped_bytes:
                 raise IngestError("zip_bomb", name=name, detail=f"{total / 1e6:.0f} MB unpacked")
             if zf.testzip() is not None:

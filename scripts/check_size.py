@@ -30,7 +30,9 @@ def function_sizes(path: Path) -> list[tuple[str, int, int]]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                 start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
-                out.append((f"{prefix}{child.name}", start, (child.end_lineno or start) - start + 1))
+                out.append(
+                    (f"{prefix}{child.name}", start, (child.end_lineno or start) - start + 1)
+                )
                 visit(child, f"{prefix}{child.name}.")
             elif isinstance(child, ast.ClassDef):
                 visit(child, f"{prefix}{child.name}.")
@@ -52,10 +54,17 @@ def offenders(paths: list[str], *, max_function: int, max_module: int) -> list[t
                 continue
             length = len(path.read_text(encoding="utf-8").splitlines())
             if length > max_module:
-                found.append((path.as_posix(), f"{path}: module has {length} lines (limit {max_module})"))
+                found.append(
+                    (path.as_posix(), f"{path}: module has {length} lines (limit {max_module})")
+                )
             for name, start, size in function_sizes(path):
                 if size > max_function:
-                    found.append((f"{path.as_posix()}:{name}", f"{path}:{start}: {name} has {size} lines (limit {max_function})"))
+                    found.append(
+                        (
+                            f"{path.as_posix()}:{name}",
+                            f"{path}:{start}: {name} has {size} lines (limit {max_function})",
+                        )
+                    )
     return found
 
 
@@ -73,8 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", default=list(DEFAULT_PATHS))
     parser.add_argument("--max-function", type=int, default=80)
     parser.add_argument("--max-module", type=int, default=600)
-    parser.add_argument("--allow", action="append", default=[], metavar="ENTRY",
-                        help="a known offender: path.py, path.py:function or folder/ (repeatable)")
+    parser.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="ENTRY",
+        help="a known offender: path.py, path.py:function or folder/ (repeatable)",
+    )
     args = parser.parse_args(argv)
     found = offenders(args.paths, max_function=args.max_function, max_module=args.max_module)
     used = {entry for key, _ in found if (entry := allowed_by(key, args.allow))}
@@ -84,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"allowed: {line}")
     for entry in args.allow:
         if entry not in used:
-            print(f"note: --allow {entry} matches nothing over a limit any more; remove it from the list")
+            print(
+                f"note: --allow {entry} matches nothing over a limit any more; remove it from the list"
+            )
     print("\n".join(new) if new else "all other functions and modules within the limits")
     return 1 if new else 0
 

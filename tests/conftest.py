@@ -23,7 +23,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-PG_ADMIN_URL = os.environ.get("KATEDER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "KATEDER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -59,7 +61,9 @@ def pg_url():
     """A fresh PostgreSQL database for one test (required in CI, skipped elsewhere if absent)."""
     if not _pg_up():
         if IN_CI:
-            pytest.fail("PostgreSQL at 127.0.0.1:5432 is required in CI (CI=true) but does not answer")
+            pytest.fail(
+                "PostgreSQL at 127.0.0.1:5432 is required in CI (CI=true) but does not answer"
+            )
         pytest.skip("no PostgreSQL server at 127.0.0.1:5432 (these tests run in CI)")
     from sqlalchemy import create_engine, text
 
@@ -73,7 +77,9 @@ def pg_url():
     db.dispose()
     yield url
     with admin.connect() as c:
-        c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        c.execute(
+            text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        )
         c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
 
@@ -95,7 +101,12 @@ def fakes() -> dict:
 @pytest.fixture
 def app_config(tmp_path, sqlite_url) -> dict:
     """Config for a test app in its own instance folder."""
-    return {"HOME": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url, "SECRET_KEY": "test", "TESTING": True}
+    return {
+        "HOME": str(tmp_path / "instance"),
+        "DATABASE_URL": sqlite_url,
+        "SECRET_KEY": "test",
+        "TESTING": True,
+    }
 
 
 @pytest.fixture
@@ -132,7 +143,9 @@ def login_token(client, demo):
     passwords = {u["username"]: u["password"] for u in demo["users"]}
 
     def _token(username: str) -> str:
-        r = client.post("/api/v1/tokens", json={"username": username, "password": passwords[username]})
+        r = client.post(
+            "/api/v1/tokens", json={"username": username, "password": passwords[username]}
+        )
         assert r.status_code == 200, r.get_json()
         return r.get_json()["token"]
 

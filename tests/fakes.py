@@ -58,8 +58,16 @@ class KeywordGuard:
         self.calls.append((role, text))
         if self.fail:
             raise TimeoutError("guard backend timed out")
-        cats = tuple(dict.fromkeys(c for w, codes in self.words.items() if w in text.lower() for c in codes))
-        return Verdict(safe=not cats, categories=cats, score=0.99 if cats else 0.01, backend=self.name, model="fake")
+        cats = tuple(
+            dict.fromkeys(c for w, codes in self.words.items() if w in text.lower() for c in codes)
+        )
+        return Verdict(
+            safe=not cats,
+            categories=cats,
+            score=0.99 if cats else 0.01,
+            backend=self.name,
+            model="fake",
+        )
 
 
 class SplitHarmGuard:
@@ -88,7 +96,13 @@ class SplitHarmGuard:
         if harmful and self.fail:
             raise TimeoutError("guard backend timed out")
         cats = ("S9",) if harmful else ()
-        return Verdict(safe=not cats, categories=cats, score=0.99 if cats else 0.01, backend=self.name, model="fake")
+        return Verdict(
+            safe=not cats,
+            categories=cats,
+            score=0.99 if cats else 0.01,
+            backend=self.name,
+            model="fake",
+        )
 
 
 class EchoGenerator:

@@ -78,7 +78,8 @@ def odt(sections: Sequence[tuple[int, str, str]]) -> bytes:
     from xml.sax.saxutils import escape
 
     body = "".join(
-        f'<text:h text:outline-level="{lvl}">{escape(h)}</text:h>' + "".join(f"<text:p>{escape(p)}</text:p>" for p in b.split("\n\n"))
+        f'<text:h text:outline-level="{lvl}">{escape(h)}</text:h>'
+        + "".join(f"<text:p>{escape(p)}</text:p>" for p in b.split("\n\n"))
         for lvl, h, b in sections
     )
     content = (
@@ -90,7 +91,9 @@ def odt(sections: Sequence[tuple[int, str, str]]) -> bytes:
     )
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("mimetype", "application/vnd.oasis.opendocument.text", compress_type=zipfile.ZIP_STORED)
+        zf.writestr(
+            "mimetype", "application/vnd.oasis.opendocument.text", compress_type=zipfile.ZIP_STORED
+        )
         zf.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
@@ -121,11 +124,30 @@ WATER_DE = (
 
 def filler(topic: str, sentences: int, seed: int = 0) -> str:
     """Varied English sentences about ``topic`` (for long documents)."""
-    verbs = ["describes", "explains", "compares", "illustrates", "summarises", "questions", "connects", "reviews"]
-    objects = ["the energy balance", "the historical sources", "an experiment in class", "a common misconception",
-               "the role of temperature", "the key vocabulary", "a worked example", "the evidence for it"]
+    verbs = [
+        "describes",
+        "explains",
+        "compares",
+        "illustrates",
+        "summarises",
+        "questions",
+        "connects",
+        "reviews",
+    ]
+    objects = [
+        "the energy balance",
+        "the historical sources",
+        "an experiment in class",
+        "a common misconception",
+        "the role of temperature",
+        "the key vocabulary",
+        "a worked example",
+        "the evidence for it",
+    ]
     out = []
     for i in range(sentences):
         k = seed * 7 + i
-        out.append(f"Paragraph {seed}.{i} {verbs[k % len(verbs)]} {topic} and {objects[(k * 3) % len(objects)]} in some detail.")
+        out.append(
+            f"Paragraph {seed}.{i} {verbs[k % len(verbs)]} {topic} and {objects[(k * 3) % len(objects)]} in some detail."
+        )
     return " ".join(out)

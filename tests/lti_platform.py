@@ -35,8 +35,12 @@ LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 
 def _pem_pair() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return private.decode(), public.decode()
 
 
@@ -59,8 +63,15 @@ class NextLaunch:
 
 class _Request(PlatformRequest):
     def build_metadata(self, request: Request):
-        return {"method": request.method, "form_data": request.form.to_dict(), "get_data": request.args.to_dict(),
-                "headers": request.headers, "content_type": request.content_type, "path": request.path, "json": None}
+        return {
+            "method": request.method,
+            "form_data": request.form.to_dict(),
+            "get_data": request.args.to_dict(),
+            "headers": request.headers,
+            "content_type": request.content_type,
+            "path": request.path,
+            "json": None,
+        }
 
 
 class _Config(LTI1P3PlatformConfAbstract):
@@ -87,13 +98,22 @@ class _Launch(LTIAdvantageMessageLaunchAbstract):
 class LtiPlatform:
     """A learning platform with one tool registered (Kateder), serving one thread on 127.0.0.1."""
 
-    def __init__(self, *, tool_base: str = "http://localhost", client_id: str = "kateder-client", deployment_id: str = "dep-1"):
+    def __init__(
+        self,
+        *,
+        tool_base: str = "http://localhost",
+        client_id: str = "kateder-client",
+        deployment_id: str = "dep-1",
+    ):
         """Bind to a free port; ``with`` starts serving."""
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.issuer = f"http://127.0.0.1:{self._server.server_port}"
         self.client_id, self.deployment_id = client_id, deployment_id
         self.private_key, self.public_key = _pem_pair()
-        self.tool_login_url, self.tool_launch_url = f"{tool_base}/lti/login", f"{tool_base}/lti/launch"
+        self.tool_login_url, self.tool_launch_url = (
+            f"{tool_base}/lti/login",
+            f"{tool_base}/lti/launch",
+        )
         self.next_launch = NextLaunch()
         self.deep_link_items: list[dict[str, Any]] = []
         self.tool_jwks: dict[str, Any] = {"keys": []}
@@ -115,17 +135,26 @@ class LtiPlatform:
         return self.issuer + "/deep_link_return"
 
     def _registration(self, deployment_id: str | None = None) -> Registration:
-        return (Registration().set_iss(self.issuer).set_client_id(self.client_id)
-                .set_deployment_id(deployment_id or self.deployment_id).set_oidc_login_url(self.tool_login_url)
-                .set_launch_url(self.tool_launch_url).set_deeplink_launch_url(self.tool_launch_url)
-                .set_platform_public_key(self.public_key).set_platform_private_key(self.private_key)
-                .set_tool_key_set(self.tool_jwks))
+        return (
+            Registration()
+            .set_iss(self.issuer)
+            .set_client_id(self.client_id)
+            .set_deployment_id(deployment_id or self.deployment_id)
+            .set_oidc_login_url(self.tool_login_url)
+            .set_launch_url(self.tool_launch_url)
+            .set_deeplink_launch_url(self.tool_launch_url)
+            .set_platform_public_key(self.public_key)
+            .set_platform_private_key(self.private_key)
+            .set_tool_key_set(self.tool_jwks)
+        )
 
     def login_initiation_url(self) -> str:
         """The third-party login initiation request the LMS sends the browser to (for ``next_launch``)."""
         config = _Config(registration=self._registration(self.next_launch.deployment_id))
         login = _Login(None, config)
-        login.set_lti_message_hint(hint="deep-link" if self.next_launch.deep_link else "resource-link-1")
+        login.set_lti_message_hint(
+            hint="deep-link" if self.next_launch.deep_link else "resource-link-1"
+        )
         if self.next_launch.deep_link:
             login.set_deeplinking_launch_url()
         return login.initiate_login(self.next_launch.sub)
@@ -133,7 +162,11 @@ class LtiPlatform:
     # -- HTTP -------------------------------------------------------------------------
     @Request.application
     def _app(self, request: Request) -> Response:
-        routes = {"/jwks": self._jwks, "/auth": self._auth, "/deep_link_return": self._deep_link_return}
+        routes = {
+            "/jwks": self._jwks,
+            "/auth": self._auth,
+            "/deep_link_return": self._deep_link_return,
+        }
         handler = routes.get(request.path)
         return handler(request) if handler else Response("not found", status=404)
 
@@ -156,7 +189,9 @@ class LtiPlatform:
         if nxt.custom:
             launch.set_custom_parameters_claim(nxt.custom)
         if nxt.deep_link:
-            launch.set_dl(self.deep_link_return_url, title="Add a tool", accept_types={"ltiResourceLink"})
+            launch.set_dl(
+                self.deep_link_return_url, title="Add a tool", accept_types={"ltiResourceLink"}
+            )
         if nxt.extra_claims:
             launch.set_extra_claims(nxt.extra_claims)
         launch.set_id_token_expiration(nxt.expires_in)
@@ -164,9 +199,11 @@ class LtiPlatform:
             data = launch.lti_launch()
         except Exception as exc:  # noqa: BLE001 - a bad authentication request from the tool
             return Response(f"invalid authentication request: {type(exc).__name__}", status=400)
-        page = (f'<form method="POST" action="{html.escape(data["launch_url"])}">'
-                f'<input type="hidden" name="id_token" value="{html.escape(data["id_token"])}">'
-                f'<input type="hidden" name="state" value="{html.escape(data["state"])}"></form>')
+        page = (
+            f'<form method="POST" action="{html.escape(data["launch_url"])}">'
+            f'<input type="hidden" name="id_token" value="{html.escape(data["id_token"])}">'
+            f'<input type="hidden" name="state" value="{html.escape(data["state"])}"></form>'
+        )
         return Response(page, mimetype="text/html")
 
     def _deep_link_return(self, request: Request) -> Response:
@@ -195,8 +232,12 @@ class LtiPlatform:
 def form_fields(page: str, field: str) -> tuple[str, dict[str, str]]:
     """The action and hidden fields of the form on ``page`` that carries the hidden ``field``."""
     for match in re.finditer(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', page, re.S):
-        fields = {html.unescape(n): html.unescape(v)
-                  for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', match.group(2))}
+        fields = {
+            html.unescape(n): html.unescape(v)
+            for n, v in re.findall(
+                r'<input type="hidden" name="([^"]+)" value="([^"]*)"', match.group(2)
+            )
+        }
         if field in fields:
             return html.unescape(match.group(1)), fields
     raise AssertionError(f"no form with a hidden {field!r} on the page:\n{page[:2000]}")

@@ -25,7 +25,9 @@ from werkzeug.wrappers import Request, Response
 
 
 def _key(kid: str) -> RSAKey:
-    return RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"}, private=True)
+    return RSAKey.generate_key(
+        2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"}, private=True
+    )
 
 
 class OidcProvider:
@@ -72,20 +74,30 @@ class OidcProvider:
 
     @staticmethod
     def _json(data: dict, status: int = 200) -> Response:
-        return Response(json.dumps(data), status=status, mimetype="application/json", headers={"Cache-Control": "no-store"})
+        return Response(
+            json.dumps(data),
+            status=status,
+            mimetype="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
 
     def _discovery(self, request: Request) -> Response:
-        return self._json({
-            "issuer": self.issuer,
-            "authorization_endpoint": self.issuer + "/authorize",
-            "token_endpoint": self.issuer + "/token",
-            "jwks_uri": self.issuer + "/jwks",
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        })
+        return self._json(
+            {
+                "issuer": self.issuer,
+                "authorization_endpoint": self.issuer + "/authorize",
+                "token_endpoint": self.issuer + "/token",
+                "jwks_uri": self.issuer + "/jwks",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
+            }
+        )
 
     def _jwks(self, request: Request) -> Response:
         return self._json({"keys": [self.key.as_dict(private=False)]})
@@ -94,12 +106,20 @@ class OidcProvider:
         q = request.args
         client = self.clients.get(q.get("client_id", ""))
         if client is None or q.get("redirect_uri") != client["redirect_uri"]:
-            return Response("unknown client or redirect_uri", status=400)  # never redirect to an unregistered URI
+            return Response(
+                "unknown client or redirect_uri", status=400
+            )  # never redirect to an unregistered URI
         if q.get("response_type") != "code" or "openid" not in q.get("scope", "").split():
             return Response("unsupported request", status=400)
         code = secrets.token_urlsafe(16)
-        self.codes[code] = {"client_id": q["client_id"], "redirect_uri": q["redirect_uri"], "nonce": q.get("nonce"),
-                            "challenge": q.get("code_challenge"), "method": q.get("code_challenge_method"), "claims": dict(self.claims)}
+        self.codes[code] = {
+            "client_id": q["client_id"],
+            "redirect_uri": q["redirect_uri"],
+            "nonce": q.get("nonce"),
+            "challenge": q.get("code_challenge"),
+            "method": q.get("code_challenge_method"),
+            "claims": dict(self.claims),
+        }
         target = q["redirect_uri"] + "?" + urlencode({"code": code, "state": q.get("state", "")})
         return Response(status=302, headers={"Location": target})
 
@@ -108,9 +128,16 @@ class OidcProvider:
         if header.startswith("Basic "):
             client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
         else:
-            client_id, secret = request.form.get("client_id", ""), request.form.get("client_secret", "")
+            client_id, secret = (
+                request.form.get("client_id", ""),
+                request.form.get("client_secret", ""),
+            )
         client = self.clients.get(client_id)
-        return client_id if client is not None and secrets.compare_digest(client["secret"], secret) else None
+        return (
+            client_id
+            if client is not None and secrets.compare_digest(client["secret"], secret)
+            else None
+        )
 
     def _token(self, request: Request) -> Response:
         self.token_requests += 1
@@ -118,22 +145,46 @@ class OidcProvider:
         if client_id is None:
             return self._json({"error": "invalid_client"}, 401)
         grant = self.codes.pop(request.form.get("code", ""), None)  # single use
-        if request.form.get("grant_type") != "authorization_code" or grant is None or grant["client_id"] != client_id \
-                or grant["redirect_uri"] != request.form.get("redirect_uri"):
+        if (
+            request.form.get("grant_type") != "authorization_code"
+            or grant is None
+            or grant["client_id"] != client_id
+            or grant["redirect_uri"] != request.form.get("redirect_uri")
+        ):
             return self._json({"error": "invalid_grant"}, 400)
         if grant["challenge"]:
             verifier = request.form.get("code_verifier", "")
-            digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            digest = (
+                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+                .rstrip(b"=")
+                .decode()
+            )
             if grant["method"] != "S256" or digest != grant["challenge"]:
                 return self._json({"error": "invalid_grant", "error_description": "PKCE"}, 400)
         now = int(time.time())
-        claims = {"iss": self.issuer, "aud": client_id, "iat": now, "exp": now + 300, "auth_time": now, **grant["claims"]}
+        claims = {
+            "iss": self.issuer,
+            "aud": client_id,
+            "iat": now,
+            "exp": now + 300,
+            "auth_time": now,
+            **grant["claims"],
+        }
         if grant["nonce"]:
             claims["nonce"] = grant["nonce"]
         claims.update(self.tamper)
-        id_token = jwt.encode({"alg": "RS256", "kid": "provider-key"}, claims, self.foreign_key or self.key)
-        return self._json({"access_token": secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": 300,
-                           "scope": "openid profile", "id_token": id_token})
+        id_token = jwt.encode(
+            {"alg": "RS256", "kid": "provider-key"}, claims, self.foreign_key or self.key
+        )
+        return self._json(
+            {
+                "access_token": secrets.token_urlsafe(24),
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "scope": "openid profile",
+                "id_token": id_token,
+            }
+        )
 
     # -- lifecycle --------------------------------------------------------------------
     def __enter__(self) -> OidcProvider:

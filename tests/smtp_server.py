@@ -36,22 +36,49 @@ def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, content_commitment=False,
-                                         key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
     folder.mkdir(parents=True, exist_ok=True)
     cert_file, key_file = folder / "smtp-cert.pem", folder / "smtp-key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
     return context, cert_file
@@ -135,7 +162,11 @@ class _Handler(socketserver.StreamRequestHandler):
             elif command.upper() == "STARTTLS" and server.tls is not None and not self.tls:
                 self._reply("220 Ready to start TLS")
                 self._start_tls()
-                sender, recipients, user = None, [], None  # RFC 3207: everything from before is forgotten
+                sender, recipients, user = (
+                    None,
+                    [],
+                    None,
+                )  # RFC 3207: everything from before is forgotten
             elif verb == "AUTH" and server.users:
                 user = self._auth(command)
             elif verb == "MAIL":
@@ -174,8 +205,13 @@ class _Server(socketserver.ThreadingTCPServer):
 class SmtpServer:
     """Runs on a free port of 127.0.0.1 while the ``with`` block lasts."""
 
-    def __init__(self, *, tls: ssl.SSLContext | None = None, implicit: bool = False,
-                 users: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        tls: ssl.SSLContext | None = None,
+        implicit: bool = False,
+        users: dict[str, str] | None = None,
+    ) -> None:
         """Bind to a free port; ``tls`` offers STARTTLS (or, ``implicit``, TLS at once), ``users`` requires a login."""
         self.tls, self.implicit, self.users = tls, implicit and tls is not None, dict(users or {})
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -193,8 +229,15 @@ class SmtpServer:
         with self._lock:
             self.clear_lines.append(line)
 
-    def received(self, sender: str | None, recipients: list[str], data: bytes, *, tls: bool = False,
-                 user: str | None = None) -> None:
+    def received(
+        self,
+        sender: str | None,
+        recipients: list[str],
+        data: bytes,
+        *,
+        tls: bool = False,
+        user: str | None = None,
+    ) -> None:
         """Keep one message."""
         with self._lock:
             self.envelopes.append((sender, recipients))

@@ -72,7 +72,9 @@ def ask_arguments() -> tuple[str, int | None]:
     conversation_id = body.get("conversation_id")
     if not isinstance(question, str):
         raise UserError("give the question as a string in 'question'")
-    if conversation_id is not None and (not isinstance(conversation_id, int) or isinstance(conversation_id, bool)):
+    if conversation_id is not None and (
+        not isinstance(conversation_id, int) or isinstance(conversation_id, bool)
+    ):
         raise UserError("'conversation_id' must be an integer")
     if conversation_id is not None and not valid_id(conversation_id):
         raise UserError(f"'conversation_id' must be between 1 and {MAX_ID}")
@@ -92,8 +94,11 @@ def create_token():
         if attempt.user is None:
             record_failed_sign_in(s, attempt, "api_token")
     if attempt.reason == "blocked":
-        raise LimitReached("too many attempts to sign in with this username; try again later", code="too_many_attempts",
-                           retry_after=attempt.retry_after)
+        raise LimitReached(
+            "too many attempts to sign in with this username; try again later",
+            code="too_many_attempts",
+            retry_after=attempt.retry_after,
+        )
     if attempt.user is None:
         abort(401, description="wrong username or password")
     with services.db.session() as s:
@@ -114,8 +119,13 @@ def ask(code: str):
 
 
 def _token_dict(row, current_id: int | None) -> dict:
-    return {"id": row.id, "created_at": utc_iso(row.created_at), "expires_at": utc_iso(row.expires_at) if row.expires_at else None,
-            "last_used_at": utc_iso(row.last_used_at) if row.last_used_at else None, "current": row.id == current_id}
+    return {
+        "id": row.id,
+        "created_at": utc_iso(row.created_at),
+        "expires_at": utc_iso(row.expires_at) if row.expires_at else None,
+        "last_used_at": utc_iso(row.last_used_at) if row.last_used_at else None,
+        "current": row.id == current_id,
+    }
 
 
 @bp.get("/v1/tokens")
@@ -149,5 +159,7 @@ def _revoke(token_id: int):
     with services.db.session() as s:
         if not accounts.revoke_token(s, g.api_user.id, token_id):
             abort(404, description="no such token")
-        services.audit.record(s, "token_revoked", user=s.get(User, g.api_user.id), details={"token_id": token_id})
+        services.audit.record(
+            s, "token_revoked", user=s.get(User, g.api_user.id), details={"token_id": token_id}
+        )
     return "", 204

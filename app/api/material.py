@@ -31,7 +31,11 @@ def _course(code: str, *, teach: bool = True) -> tuple[int, str]:
         course = s.scalar(select(Course).where(Course.code == code))
         if course is None:
             raise not_found("no_course", course=code)
-        allowed = accounts.can_teach(s, g.api_user, course) if teach else accounts.can_ask(s, g.api_user, course)
+        allowed = (
+            accounts.can_teach(s, g.api_user, course)
+            if teach
+            else accounts.can_ask(s, g.api_user, course)
+        )
         if not allowed or (teach and course.archived_at is not None and request.method != "GET"):
             raise forbidden()  # archived courses are read-only
         return course.id, course.language
@@ -48,9 +52,17 @@ def _document(course_id: int, document_id: int) -> Document:
 def document_dict(doc: Document, indexed: int, held: int) -> dict:
     """The JSON of one document in the teacher panel."""
     return {
-        "id": doc.id, "title": doc.title, "filename": doc.filename, "mime_type": doc.mime_type,
-        "version": doc.version, "status": doc.status, "language": doc.language, "size_bytes": doc.size_bytes,
-        "passages": indexed, "held": held, "visible": doc.version > 0,
+        "id": doc.id,
+        "title": doc.title,
+        "filename": doc.filename,
+        "mime_type": doc.mime_type,
+        "version": doc.version,
+        "status": doc.status,
+        "language": doc.language,
+        "size_bytes": doc.size_bytes,
+        "passages": indexed,
+        "held": held,
+        "visible": doc.version > 0,
         "updated_at": doc.updated_at.isoformat() if doc.updated_at else None,
     }
 
@@ -58,9 +70,18 @@ def document_dict(doc: Document, indexed: int, held: int) -> dict:
 def passage_dict(p: Passage) -> dict:
     """The JSON of one passage with its provenance."""
     return {
-        "id": p.id, "document_id": p.document_id, "version": p.version, "ordinal": p.ordinal, "text": p.text,
-        "page": p.page, "section": p.section, "char_start": p.char_start, "char_end": p.char_end,
-        "language": p.language, "status": p.status, "flag_reason": p.flag_reason,
+        "id": p.id,
+        "document_id": p.document_id,
+        "version": p.version,
+        "ordinal": p.ordinal,
+        "text": p.text,
+        "page": p.page,
+        "section": p.section,
+        "char_start": p.char_start,
+        "char_end": p.char_end,
+        "language": p.language,
+        "status": p.status,
+        "flag_reason": p.flag_reason,
     }
 
 
@@ -81,15 +102,39 @@ def upload(code: str):
     services = get_services()
     title = (request.form.get("title") or "").strip()[:300] or None
     try:
-        job = services.jobs.enqueue(course_id, f.filename or "", data, uploaded_by=g.api_user.id, title=title)
-    except IngestError as exc:  # a security event for the admin (app/web/admin.py), then the error as usual
+        job = services.jobs.enqueue(
+            course_id, f.filename or "", data, uploaded_by=g.api_user.id, title=title
+        )
+    except (
+        IngestError
+    ) as exc:  # a security event for the admin (app/web/admin.py), then the error as usual
         with services.db.session() as s:
-            services.audit.record(s, "upload_rejected", user=g.api_user, course_id=course_id, details={
-                "filename": (f.filename or "")[:200], "size_bytes": len(data), "reason": exc.code, "via": "api"})
+            services.audit.record(
+                s,
+                "upload_rejected",
+                user=g.api_user,
+                course_id=course_id,
+                details={
+                    "filename": (f.filename or "")[:200],
+                    "size_bytes": len(data),
+                    "reason": exc.code,
+                    "via": "api",
+                },
+            )
         raise
     with services.db.session() as s:
-        services.audit.record(s, "upload", user=g.api_user, course_id=course_id, details={
-            "job_id": job["id"], "filename": job["filename"], "size": len(data), "via": "api"})
+        services.audit.record(
+            s,
+            "upload",
+            user=g.api_user,
+            course_id=course_id,
+            details={
+                "job_id": job["id"],
+                "filename": job["filename"],
+                "size": len(data),
+                "via": "api",
+            },
+        )
     _start_thread()
     return jsonify(job), 202
 
@@ -98,7 +143,11 @@ def _authorise_job(services, job_id: int) -> None:
     """An ingestion job of a course the caller teaches, or ``no_job`` (not found and forbidden alike)."""
     with services.db.session() as s:
         job = s.get(Job, job_id)
-        course = s.get(Course, job.course_id) if job is not None and job.kind == KIND and job.course_id else None
+        course = (
+            s.get(Course, job.course_id)
+            if job is not None and job.kind == KIND and job.course_id
+            else None
+        )
         if course is None or not accounts.can_teach(s, g.api_user, course):
             raise not_found("no_job", job=job_id)
 
@@ -120,8 +169,13 @@ def cancel_job(job_id: int):
     _authorise_job(services, job_id)
     status = services.jobs.cancel(job_id)
     with services.db.session() as s:
-        services.audit.record(s, "upload_cancelled", user=g.api_user, course_id=status["course_id"],
-                              details={"job_id": job_id, "status": status["status"]})
+        services.audit.record(
+            s,
+            "upload_cancelled",
+            user=g.api_user,
+            course_id=status["course_id"],
+            details={"job_id": job_id, "status": status["status"]},
+        )
     return jsonify(status), 200 if status["status"] in ("cancelled", "done", "failed") else 202
 
 
@@ -132,7 +186,12 @@ def list_jobs(code: str):
 
     course_id, _ = _course(code)
     with get_services().db.session() as s:
-        jobs = s.scalars(select(Job).where(Job.course_id == course_id, Job.kind == KIND).order_by(Job.id.desc()).limit(50)).all()
+        jobs = s.scalars(
+            select(Job)
+            .where(Job.course_id == course_id, Job.kind == KIND)
+            .order_by(Job.id.desc())
+            .limit(50)
+        ).all()
         return jsonify(jobs=[job_dict(j) for j in jobs])
 
 
@@ -142,7 +201,9 @@ def list_documents(code: str):
     """Documents with status, visible passage count and held passage count."""
     course_id, _ = _course(code)
     with get_services().db.session() as s:
-        docs = s.scalars(select(Document).where(Document.course_id == course_id).order_by(Document.title)).all()
+        docs = s.scalars(
+            select(Document).where(Document.course_id == course_id).order_by(Document.title)
+        ).all()
         counts = s.execute(
             select(Passage.document_id, Passage.status, func.count(Passage.id))
             .join(Document, Document.id == Passage.document_id)
@@ -150,7 +211,12 @@ def list_documents(code: str):
             .group_by(Passage.document_id, Passage.status)
         ).all()
     by_doc: dict[tuple[int, str], int] = {(d, st): n for d, st, n in counts}
-    return jsonify(documents=[document_dict(d, by_doc.get((d.id, "indexed"), 0), by_doc.get((d.id, "held"), 0)) for d in docs])
+    return jsonify(
+        documents=[
+            document_dict(d, by_doc.get((d.id, "indexed"), 0), by_doc.get((d.id, "held"), 0))
+            for d in docs
+        ]
+    )
 
 
 @bp.get("/courses/<code>/documents/<int:document_id>/passages")
@@ -164,7 +230,9 @@ def list_passages(code: str, document_id: int):
         query = select(Passage).where(Passage.document_id == doc.id, Passage.version == doc.version)
         if status:
             query = query.where(Passage.status == status)
-        return jsonify(passages=[passage_dict(p) for p in s.scalars(query.order_by(Passage.ordinal))])
+        return jsonify(
+            passages=[passage_dict(p) for p in s.scalars(query.order_by(Passage.ordinal))]
+        )
 
 
 @bp.post("/courses/<code>/passages/<passage_id>/<decision>")
@@ -177,11 +245,18 @@ def review_passage(code: str, passage_id: str, decision: str):
         p = s.get(Passage, passage_id)
         if p is None or p.course_id != course_id or decision not in ("release", "reject"):
             raise not_found("no_passage", passage=passage_id)
-    action = services.ingest.release_passage if decision == "release" else services.ingest.reject_passage
+    action = (
+        services.ingest.release_passage if decision == "release" else services.ingest.reject_passage
+    )
     passage = action(passage_id)
     with services.db.session() as s:
-        services.audit.record(s, f"{decision}_passage", user=g.api_user, course_id=course_id,
-                              details={"passage_id": passage_id, "document_id": passage.document_id})
+        services.audit.record(
+            s,
+            f"{decision}_passage",
+            user=g.api_user,
+            course_id=course_id,
+            details={"passage_id": passage_id, "document_id": passage.document_id},
+        )
     return jsonify(passage_dict(passage))
 
 
@@ -194,7 +269,9 @@ def delete_document(code: str, document_id: int):
     services = get_services()
     info = services.ingest.delete_document(document_id)
     with services.db.session() as s:
-        services.audit.record(s, "delete_document", user=g.api_user, course_id=course_id, details=info)
+        services.audit.record(
+            s, "delete_document", user=g.api_user, course_id=course_id, details=info
+        )
     return jsonify(deleted=info)
 
 
@@ -219,9 +296,15 @@ def original(code: str, document_id: int):
         from ingest.loaders import decode_text, sanitise_html
 
         data = sanitise_html(decode_text(data)).encode("utf-8")
-    response = send_file(io.BytesIO(data), mimetype=mimetype if mimetype != "text/markdown" else "text/plain",
-                         as_attachment=not inline, download_name=doc.filename)
+    response = send_file(
+        io.BytesIO(data),
+        mimetype=mimetype if mimetype != "text/markdown" else "text/plain",
+        as_attachment=not inline,
+        download_name=doc.filename,
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    response.headers["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    )
     response.headers["Cache-Control"] = "private, max-age=300"
     return response

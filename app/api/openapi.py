@@ -18,7 +18,10 @@ VERSION = "1.0.0"
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
@@ -34,14 +37,19 @@ _AUTH = _error("No valid bearer token.")
 _FORBIDDEN = _error("The user may not do this (not enrolled, wrong role).")
 _NOT_FOUND = _error("No such course, conversation, document or job visible to this user.")
 _LIMIT = _error("Today's question limit (set by the teacher) or a rate limit is used up.")
-_DOWN = _error("A component (inference server, vector store, database, storage) is down or too slow; try again.")
+_DOWN = _error(
+    "A component (inference server, vector store, database, storage) is down or too slow; try again."
+)
 _TOO_LARGE = _error("The body or the upload is larger than the limit.")
 
 # every id is bounded (app/params.py), so the fuzzing's negative mode also sends 0, negatives and 2**63
 _ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 _COURSE_CODE = {
-    "name": "code", "in": "path", "required": True, "description": "The course code, e.g. SCI7.",
+    "name": "code",
+    "in": "path",
+    "required": True,
+    "description": "The course code, e.g. SCI7.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 64},
 }
 
@@ -54,19 +62,36 @@ SCHEMAS: dict[str, Any] = {
     "TokenRequest": {
         "type": "object",
         "required": ["username", "password"],
-        "properties": {"username": {"type": "string", "maxLength": 200}, "password": {"type": "string", "maxLength": 1000}},
+        "properties": {
+            "username": {"type": "string", "maxLength": 200},
+            "password": {"type": "string", "maxLength": 1000},
+        },
     },
     "Token": {
         "type": "object",
         "required": ["token", "token_type", "expires_in"],
-        "properties": {"token": {"type": "string"}, "token_type": {"type": "string", "enum": ["Bearer"]}, "expires_in": {"type": "integer"}},
+        "properties": {
+            "token": {"type": "string"},
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer"},
+        },
     },
     "AskRequest": {
         "type": "object",
         "required": ["question"],
         "properties": {
-            "question": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "The student's question."},
-            "conversation_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID, "description": "Continue an own conversation."},
+            "question": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 2000,
+                "description": "The student's question.",
+            },
+            "conversation_id": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": MAX_ID,
+                "description": "Continue an own conversation.",
+            },
         },
     },
     "TokenInfo": {
@@ -106,12 +131,26 @@ SCHEMAS: dict[str, Any] = {
     },
     "AskResult": {
         "type": "object",
-        "required": ["answer", "blocked", "action", "mode", "language", "citations", "input_verdict", "audit_id", "conversation_id", "message_id"],
+        "required": [
+            "answer",
+            "blocked",
+            "action",
+            "mode",
+            "language",
+            "citations",
+            "input_verdict",
+            "audit_id",
+            "conversation_id",
+            "message_id",
+        ],
         "properties": {
             "answer": {"type": "string"},
             "blocked": {"type": "boolean"},
             "action": {"type": "string"},
-            "mode": {"type": "string", "enum": ["generated", "extractive", "not_covered", "refusal", "crisis"]},
+            "mode": {
+                "type": "string",
+                "enum": ["generated", "extractive", "not_covered", "refusal", "crisis"],
+            },
             "language": {"type": "string"},
             "citations": {"type": "array", "items": _ref("Citation")},
             "input_verdict": _ref("Verdict"),
@@ -131,72 +170,96 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
-SCHEMAS.update({
-    "Job": {
-        "type": "object",
-        "required": ["id", "status", "stage", "progress"],
-        "properties": {
-            "id": {"type": "integer"},
-            "kind": {"type": "string"},
-            "course_id": {"type": ["integer", "null"]},
-            "document_id": {"type": ["integer", "null"]},
-            "filename": {"type": ["string", "null"]},
-            "status": {"type": "string", "description": "queued, running, cancelling, cancelled, done or failed"},
-            "stage": {"type": "string"},
-            "progress": {"type": "number", "description": "percent, 0 to 100"},
-            "attempts": {"type": "integer"},
-            "error": {"type": ["string", "null"]},
-            "error_code": {"type": ["string", "null"]},
-            "result": {"type": ["object", "null"]},
-            "created_at": {"type": ["string", "null"]},
-            "updated_at": {"type": ["string", "null"]},
+SCHEMAS.update(
+    {
+        "Job": {
+            "type": "object",
+            "required": ["id", "status", "stage", "progress"],
+            "properties": {
+                "id": {"type": "integer"},
+                "kind": {"type": "string"},
+                "course_id": {"type": ["integer", "null"]},
+                "document_id": {"type": ["integer", "null"]},
+                "filename": {"type": ["string", "null"]},
+                "status": {
+                    "type": "string",
+                    "description": "queued, running, cancelling, cancelled, done or failed",
+                },
+                "stage": {"type": "string"},
+                "progress": {"type": "number", "description": "percent, 0 to 100"},
+                "attempts": {"type": "integer"},
+                "error": {"type": ["string", "null"]},
+                "error_code": {"type": ["string", "null"]},
+                "result": {"type": ["object", "null"]},
+                "created_at": {"type": ["string", "null"]},
+                "updated_at": {"type": ["string", "null"]},
+            },
         },
-    },
-    "Document": {
-        "type": "object",
-        "required": ["id", "title", "filename", "version", "status", "passages", "held", "visible"],
-        "properties": {
-            "id": {"type": "integer"},
-            "title": {"type": "string"},
-            "filename": {"type": "string"},
-            "mime_type": {"type": "string"},
-            "version": {"type": "integer", "description": "the version students see (0: none yet)"},
-            "status": {"type": "string"},
-            "language": {"type": ["string", "null"]},
-            "size_bytes": {"type": "integer"},
-            "passages": {"type": "integer"},
-            "held": {"type": "integer", "description": "passages held by the safety scan for review"},
-            "visible": {"type": "boolean"},
-            "updated_at": {"type": ["string", "null"]},
+        "Document": {
+            "type": "object",
+            "required": [
+                "id",
+                "title",
+                "filename",
+                "version",
+                "status",
+                "passages",
+                "held",
+                "visible",
+            ],
+            "properties": {
+                "id": {"type": "integer"},
+                "title": {"type": "string"},
+                "filename": {"type": "string"},
+                "mime_type": {"type": "string"},
+                "version": {
+                    "type": "integer",
+                    "description": "the version students see (0: none yet)",
+                },
+                "status": {"type": "string"},
+                "language": {"type": ["string", "null"]},
+                "size_bytes": {"type": "integer"},
+                "passages": {"type": "integer"},
+                "held": {
+                    "type": "integer",
+                    "description": "passages held by the safety scan for review",
+                },
+                "visible": {"type": "boolean"},
+                "updated_at": {"type": ["string", "null"]},
+            },
         },
-    },
-    "Passage": {
-        "type": "object",
-        "required": ["id", "document_id", "version", "ordinal", "text", "status"],
-        "properties": {
-            "id": {"type": "string"},
-            "document_id": {"type": "integer"},
-            "version": {"type": "integer"},
-            "ordinal": {"type": "integer"},
-            "text": {"type": "string"},
-            "page": {"type": ["integer", "null"]},
-            "section": {"type": ["string", "null"]},
-            "char_start": {"type": "integer"},
-            "char_end": {"type": "integer"},
-            "language": {"type": ["string", "null"]},
-            "status": {"type": "string"},
-            "flag_reason": {"type": ["string", "null"]},
+        "Passage": {
+            "type": "object",
+            "required": ["id", "document_id", "version", "ordinal", "text", "status"],
+            "properties": {
+                "id": {"type": "string"},
+                "document_id": {"type": "integer"},
+                "version": {"type": "integer"},
+                "ordinal": {"type": "integer"},
+                "text": {"type": "string"},
+                "page": {"type": ["integer", "null"]},
+                "section": {"type": ["string", "null"]},
+                "char_start": {"type": "integer"},
+                "char_end": {"type": "integer"},
+                "language": {"type": ["string", "null"]},
+                "status": {"type": "string"},
+                "flag_reason": {"type": ["string", "null"]},
+            },
         },
-    },
-    "Upload": {
-        "type": "object",
-        "required": ["file"],
-        "properties": {
-            "file": {"type": "string", "format": "binary", "description": "PDF, DOCX, PPTX, HTML, Markdown or text."},
-            "title": {"type": "string", "maxLength": 300},
+        "Upload": {
+            "type": "object",
+            "required": ["file"],
+            "properties": {
+                "file": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "PDF, DOCX, PPTX, HTML, Markdown or text.",
+                },
+                "title": {"type": "string", "maxLength": 300},
+            },
         },
-    },
-})
+    }
+)
 
 _DOCUMENT_ID = {"name": "document_id", "in": "path", "required": True, "schema": _ID}
 _UNSUPPORTED = _error("The file type is not supported or does not match its content.")
@@ -216,15 +279,32 @@ PATHS: dict[str, Any] = {
             "operationId": "createToken",
             "summary": "Exchange a username and password for a bearer token.",
             "security": [],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("TokenRequest")}}},
-            "responses": {"200": _json(_ref("Token")), "400": _BAD, "401": _AUTH, "413": _TOO_LARGE, "429": _LIMIT, "503": _DOWN},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("TokenRequest")}},
+            },
+            "responses": {
+                "200": _json(_ref("Token")),
+                "400": _BAD,
+                "401": _AUTH,
+                "413": _TOO_LARGE,
+                "429": _LIMIT,
+                "503": _DOWN,
+            },
         },
         "get": {
             "operationId": "listTokens",
             "summary": "The caller's own unexpired tokens (the secrets are not stored, so never shown).",
             "responses": {
-                "200": _json({"type": "object", "required": ["tokens"], "properties": {"tokens": {"type": "array", "items": _ref("TokenInfo")}}}),
-                "401": _AUTH, "503": _DOWN,
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["tokens"],
+                        "properties": {"tokens": {"type": "array", "items": _ref("TokenInfo")}},
+                    }
+                ),
+                "401": _AUTH,
+                "503": _DOWN,
             },
         },
     },
@@ -232,7 +312,12 @@ PATHS: dict[str, Any] = {
         "delete": {
             "operationId": "revokeCurrentToken",
             "summary": "Revoke the token this request is made with (sign out of the API).",
-            "responses": {"204": {"description": "Revoked."}, "400": _BAD, "401": _AUTH, "503": _DOWN},
+            "responses": {
+                "204": {"description": "Revoked."},
+                "400": _BAD,
+                "401": _AUTH,
+                "503": _DOWN,
+            },
         }
     },
     "/api/v1/tokens/{token_id}": {
@@ -240,7 +325,12 @@ PATHS: dict[str, Any] = {
             "operationId": "revokeToken",
             "summary": "Revoke one of the caller's own tokens.",
             "parameters": [{"name": "token_id", "in": "path", "required": True, "schema": _ID}],
-            "responses": {"204": {"description": "Revoked."}, "401": _AUTH, "404": _NOT_FOUND, "503": _DOWN},
+            "responses": {
+                "204": {"description": "Revoked."},
+                "401": _AUTH,
+                "404": _NOT_FOUND,
+                "503": _DOWN,
+            },
         }
     },
     "/api/v1/courses/{code}/ask": {
@@ -248,10 +338,19 @@ PATHS: dict[str, Any] = {
             "operationId": "ask",
             "summary": "Ask a question in a course; the answer is grounded in the course material, with citations.",
             "parameters": [_COURSE_CODE],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("AskRequest")}}},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("AskRequest")}},
+            },
             "responses": {
-                "200": _json(_ref("AskResult")), "400": _BAD, "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND,
-                "413": _TOO_LARGE, "429": _LIMIT, "503": _DOWN,
+                "200": _json(_ref("AskResult")),
+                "400": _BAD,
+                "401": _AUTH,
+                "403": _FORBIDDEN,
+                "404": _NOT_FOUND,
+                "413": _TOO_LARGE,
+                "429": _LIMIT,
+                "503": _DOWN,
             },
         }
     },
@@ -262,10 +361,22 @@ PATHS: dict[str, Any] = {
             "description": "Events: `meta`, `sentence`, `refusal`, `done` (the fields of AskResult) or `error`. "
             "Problems found before streaming starts are answered as JSON errors.",
             "parameters": [_COURSE_CODE],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("AskRequest")}}},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("AskRequest")}},
+            },
             "responses": {
-                "200": {"description": "An event stream.", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                "400": _BAD, "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "413": _TOO_LARGE, "429": _LIMIT, "503": _DOWN,
+                "200": {
+                    "description": "An event stream.",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
+                "400": _BAD,
+                "401": _AUTH,
+                "403": _FORBIDDEN,
+                "404": _NOT_FOUND,
+                "413": _TOO_LARGE,
+                "429": _LIMIT,
+                "503": _DOWN,
             },
         }
     },
@@ -275,18 +386,36 @@ PATHS: dict[str, Any] = {
             "summary": f"The course's documents with status and passage counts. {_TEACHER}",
             "parameters": [_COURSE_CODE],
             "responses": {
-                "200": _json({"type": "object", "required": ["documents"], "properties": {"documents": {"type": "array", "items": _ref("Document")}}}),
-                "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "503": _DOWN,
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["documents"],
+                        "properties": {"documents": {"type": "array", "items": _ref("Document")}},
+                    }
+                ),
+                "401": _AUTH,
+                "403": _FORBIDDEN,
+                "404": _NOT_FOUND,
+                "503": _DOWN,
             },
         },
         "post": {
             "operationId": "uploadDocument",
             "summary": f"Upload one file; it is ingested by a background job (202 with the job). {_TEACHER}",
             "parameters": [_COURSE_CODE],
-            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _ref("Upload")}}},
+            "requestBody": {
+                "required": True,
+                "content": {"multipart/form-data": {"schema": _ref("Upload")}},
+            },
             "responses": {
-                "202": _json(_ref("Job"), "Queued."), "400": _BAD, "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND,
-                "413": _TOO_LARGE, "415": _UNSUPPORTED, "503": _DOWN,
+                "202": _json(_ref("Job"), "Queued."),
+                "400": _BAD,
+                "401": _AUTH,
+                "403": _FORBIDDEN,
+                "404": _NOT_FOUND,
+                "413": _TOO_LARGE,
+                "415": _UNSUPPORTED,
+                "503": _DOWN,
             },
         },
     },
@@ -296,8 +425,17 @@ PATHS: dict[str, Any] = {
             "summary": f"The course's 50 most recent ingestion jobs. {_TEACHER}",
             "parameters": [_COURSE_CODE],
             "responses": {
-                "200": _json({"type": "object", "required": ["jobs"], "properties": {"jobs": {"type": "array", "items": _ref("Job")}}}),
-                "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "503": _DOWN,
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["jobs"],
+                        "properties": {"jobs": {"type": "array", "items": _ref("Job")}},
+                    }
+                ),
+                "401": _AUTH,
+                "403": _FORBIDDEN,
+                "404": _NOT_FOUND,
+                "503": _DOWN,
             },
         }
     },
@@ -314,7 +452,13 @@ PATHS: dict[str, Any] = {
             "operationId": "cancelJob",
             "summary": f"Cancel an ingestion job: a queued one at once (200), a running one at its next step (202). {_TEACHER}",
             "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _ID}],
-            "responses": {"200": _json(_ref("Job")), "202": _json(_ref("Job")), "401": _AUTH, "404": _NOT_FOUND, "503": _DOWN},
+            "responses": {
+                "200": _json(_ref("Job")),
+                "202": _json(_ref("Job")),
+                "401": _AUTH,
+                "404": _NOT_FOUND,
+                "503": _DOWN,
+            },
         }
     },
     "/api/v1/courses/{code}/documents/{document_id}": {
@@ -323,8 +467,17 @@ PATHS: dict[str, Any] = {
             "summary": f"Delete a document: its original, passages and vectors. {_TEACHER}",
             "parameters": [_COURSE_CODE, _DOCUMENT_ID],
             "responses": {
-                "200": _json({"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "object"}}}),
-                "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "503": _DOWN,
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["deleted"],
+                        "properties": {"deleted": {"type": "object"}},
+                    }
+                ),
+                "401": _AUTH,
+                "403": _FORBIDDEN,
+                "404": _NOT_FOUND,
+                "503": _DOWN,
             },
         }
     },
@@ -333,12 +486,27 @@ PATHS: dict[str, Any] = {
             "operationId": "listPassages",
             "summary": f"The current version's passages; `?status=held` for the review queue. {_TEACHER}",
             "parameters": [
-                _COURSE_CODE, _DOCUMENT_ID,
-                {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "enum": ["indexed", "held", "rejected"]}},
+                _COURSE_CODE,
+                _DOCUMENT_ID,
+                {
+                    "name": "status",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["indexed", "held", "rejected"]},
+                },
             ],
             "responses": {
-                "200": _json({"type": "object", "required": ["passages"], "properties": {"passages": {"type": "array", "items": _ref("Passage")}}}),
-                "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "503": _DOWN,
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["passages"],
+                        "properties": {"passages": {"type": "array", "items": _ref("Passage")}},
+                    }
+                ),
+                "401": _AUTH,
+                "403": _FORBIDDEN,
+                "404": _NOT_FOUND,
+                "503": _DOWN,
             },
         }
     },
@@ -348,8 +516,18 @@ PATHS: dict[str, Any] = {
             "summary": "The uploaded original (teachers; enrolled students once the document is visible).",
             "parameters": [_COURSE_CODE, _DOCUMENT_ID],
             "responses": {
-                "200": {"description": "The file.", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-                "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "503": _DOWN,
+                "200": {
+                    "description": "The file.",
+                    "content": {
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    },
+                },
+                "401": _AUTH,
+                "403": _FORBIDDEN,
+                "404": _NOT_FOUND,
+                "503": _DOWN,
             },
         }
     },
@@ -359,10 +537,26 @@ PATHS: dict[str, Any] = {
             "summary": f"Release a passage held by the safety scan (it becomes searchable) or reject it. {_TEACHER}",
             "parameters": [
                 _COURSE_CODE,
-                {"name": "passage_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 80}},
-                {"name": "decision", "in": "path", "required": True, "schema": {"type": "string", "enum": ["release", "reject"]}},
+                {
+                    "name": "passage_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "maxLength": 80},
+                },
+                {
+                    "name": "decision",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["release", "reject"]},
+                },
             ],
-            "responses": {"200": _json(_ref("Passage")), "401": _AUTH, "403": _FORBIDDEN, "404": _NOT_FOUND, "503": _DOWN},
+            "responses": {
+                "200": _json(_ref("Passage")),
+                "401": _AUTH,
+                "403": _FORBIDDEN,
+                "404": _NOT_FOUND,
+                "503": _DOWN,
+            },
         }
     },
 }
@@ -393,7 +587,13 @@ def spec() -> dict[str, Any]:
         "paths": _with_common_errors(PATHS),
         "components": {
             "schemas": SCHEMAS,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "From POST /api/v1/tokens."}},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "From POST /api/v1/tokens.",
+                }
+            },
         },
     }
 

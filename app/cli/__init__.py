@@ -66,7 +66,10 @@ def demo(as_json: bool) -> None:
 
 def _print_demo(out: dict) -> None:
     """The demo courses and logins, for people."""
-    click.echo("Demo school ready. Courses: " + ", ".join(f"{c['code']} ({c['title']})" for c in out["courses"]))
+    click.echo(
+        "Demo school ready. Courses: "
+        + ", ".join(f"{c['code']} ({c['title']})" for c in out["courses"])
+    )
     click.echo("Demo logins (new passwords on every run):")
     for u in out["users"]:
         click.echo(f"  {u['role']:8} {u['username']:10} {u['password']}")
@@ -75,7 +78,12 @@ def _print_demo(out: dict) -> None:
 @main.command()
 @click.option("--course", "course_code", required=True, help="Course code.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
-@click.option("--queue", "queue_only", is_flag=True, help="Only queue the files; `kateder worker` ingests them.")
+@click.option(
+    "--queue",
+    "queue_only",
+    is_flag=True,
+    help="Only queue the files; `kateder worker` ingests them.",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 def ingest(course_code: str, as_json: bool, queue_only: bool, files: tuple[Path, ...]) -> None:
     """Add material files to a course (with a progress bar)."""
@@ -99,10 +107,21 @@ def ingest(course_code: str, as_json: bool, queue_only: bool, files: tuple[Path,
                 failed += 1
                 continue
             with services.db.session() as s:
-                services.audit.record(s, "upload", course_id=course_id, details={"job_id": job["id"], "filename": job["filename"], "via": "cli"})
+                services.audit.record(
+                    s,
+                    "upload",
+                    course_id=course_id,
+                    details={"job_id": job["id"], "filename": job["filename"], "via": "cli"},
+                )
             emit(job, as_json, f"{job['filename']}: queued as job {job['id']}")
             continue
-        with tqdm(total=100, desc=path.name[:30], unit="%", file=sys.stderr, disable=as_json or not sys.stderr.isatty()) as bar:
+        with tqdm(
+            total=100,
+            desc=path.name[:30],
+            unit="%",
+            file=sys.stderr,
+            disable=as_json or not sys.stderr.isatty(),
+        ) as bar:
 
             def progress(stage: str, fraction: float, bar=bar) -> None:
                 bar.set_postfix_str(stage)
@@ -110,25 +129,56 @@ def ingest(course_code: str, as_json: bool, queue_only: bool, files: tuple[Path,
                 bar.refresh()
 
             try:
-                result = services.ingest.ingest(course_id, path.name, path.read_bytes(), progress=progress)
+                result = services.ingest.ingest(
+                    course_id, path.name, path.read_bytes(), progress=progress
+                )
             except IngestError as exc:
                 click.echo(f"error: {exc}", err=True)
                 failed += 1
                 continue
         with services.db.session() as s:
-            services.audit.record(s, "upload", course_id=course_id, details={"document_id": result.document_id, "filename": result.filename, "version": result.version, "via": "cli"})
-        emit(result.to_dict(), as_json, f"{result.filename}: {result.status}, version {result.version}, {result.passages} passages" + (f", {result.held} held for review" if result.held else "") + "".join(f"\n  note: {n}" for n in result.notes))
+            services.audit.record(
+                s,
+                "upload",
+                course_id=course_id,
+                details={
+                    "document_id": result.document_id,
+                    "filename": result.filename,
+                    "version": result.version,
+                    "via": "cli",
+                },
+            )
+        emit(
+            result.to_dict(),
+            as_json,
+            f"{result.filename}: {result.status}, version {result.version}, {result.passages} passages"
+            + (f", {result.held} held for review" if result.held else "")
+            + "".join(f"\n  note: {n}" for n in result.notes),
+        )
     if failed:
         sys.exit(1)
 
 
 @main.command()
 @click.option("--course", "course_code", required=True, help="Course code.")
-@click.option("--user", "username", default=None, help="Ask as this user (default: the course's first teacher).")
-@click.option("--conversation", "conversation_id", type=int, default=None, help="Continue a conversation.")
+@click.option(
+    "--user",
+    "username",
+    default=None,
+    help="Ask as this user (default: the course's first teacher).",
+)
+@click.option(
+    "--conversation", "conversation_id", type=int, default=None, help="Continue a conversation."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
 @click.argument("question")
-def ask(course_code: str, username: str | None, conversation_id: int | None, as_json: bool, question: str) -> None:
+def ask(
+    course_code: str,
+    username: str | None,
+    conversation_id: int | None,
+    as_json: bool,
+    question: str,
+) -> None:
     """Ask a question in a course."""
     from core.models import Course, Enrolment, User
 
@@ -154,17 +204,25 @@ def ask(course_code: str, username: str | None, conversation_id: int | None, as_
         return
     click.echo(result.answer)
     for c in result.citations:
-        where = f", page {c['page']}" if c.get("page") else (f", {c['section']}" if c.get("section") else "")
+        where = (
+            f", page {c['page']}"
+            if c.get("page")
+            else (f", {c['section']}" if c.get("section") else "")
+        )
         click.echo(f"  [{c['number']}] {c['document']}{where}")
 
 
 GUNICORN_CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
 
 
-def gunicorn_argv(host: str, port: int, workers: int | None = None, threads: int | None = None) -> list[str]:
+def gunicorn_argv(
+    host: str, port: int, workers: int | None = None, threads: int | None = None
+) -> list[str]:
     """The command line that serves Kateder with gunicorn and ``gunicorn.conf.py``."""
     if not GUNICORN_CONF.is_file():
-        raise click.ClickException(f"{GUNICORN_CONF} is missing; serve with gunicorn -c <your gunicorn.conf.py> app.wsgi:app")
+        raise click.ClickException(
+            f"{GUNICORN_CONF} is missing; serve with gunicorn -c <your gunicorn.conf.py> app.wsgi:app"
+        )
     argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--bind", f"{host}:{port}"]
     if workers is not None:
         argv += ["--workers", str(workers)]
@@ -176,13 +234,30 @@ def gunicorn_argv(host: str, port: int, workers: int | None = None, threads: int
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="gunicorn worker processes [default: WEB_CONCURRENCY, else 2].")
-@click.option("--threads", type=click.IntRange(1, 256), default=None,
-              help="Threads per worker, one per open answer stream [default: KATEDER_THREADS].")
-@click.option("--dev", is_flag=True, help="Flask's development server (one process) instead of gunicorn.")
-@click.option("--demo", "with_demo", is_flag=True, help="Create or refresh the demo school first and print its logins.")
-def serve(host: str, port: int, workers: int | None, threads: int | None, dev: bool, with_demo: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="gunicorn worker processes [default: WEB_CONCURRENCY, else 2].",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Threads per worker, one per open answer stream [default: KATEDER_THREADS].",
+)
+@click.option(
+    "--dev", is_flag=True, help="Flask's development server (one process) instead of gunicorn."
+)
+@click.option(
+    "--demo",
+    "with_demo",
+    is_flag=True,
+    help="Create or refresh the demo school first and print its logins.",
+)
+def serve(
+    host: str, port: int, workers: int | None, threads: int | None, dev: bool, with_demo: bool
+) -> None:
     """Serve the web app: gunicorn as in production, or Flask's development server with --dev."""
     services = open_services()
     if with_demo:
@@ -203,7 +278,15 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, dev: b
 
 def _register_groups() -> None:
     """Each area owns its command group in its own module of this package; they are added here."""
-    for command in (*gdpr_groups, *ingest_commands, course_group, user_group, retrieval_group, answer_group, guard_group):
+    for command in (
+        *gdpr_groups,
+        *ingest_commands,
+        course_group,
+        user_group,
+        retrieval_group,
+        answer_group,
+        guard_group,
+    ):
         main.add_command(command)
 
 

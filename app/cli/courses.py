@@ -38,23 +38,69 @@ def course_group() -> None:
 @click.option("--title", required=True, help="The course's name.")
 @click.option("--language", type=click.Choice(LANGUAGES), default="sv", show_default=True)
 @click.option("--age-band", type=click.Choice(AGE_BANDS), default="13-15", show_default=True)
-@click.option("--country", type=click.Choice(courses.COUNTRIES, case_sensitive=False), default="SE", show_default=True)
-@click.option("--teacher", "teacher_name", default=None, help="Enrol this teacher (their school owns the course).")
-@click.option("--school", "school_id", type=int, default=None, help="School id (default: the teacher's, else the first).")
+@click.option(
+    "--country",
+    type=click.Choice(courses.COUNTRIES, case_sensitive=False),
+    default="SE",
+    show_default=True,
+)
+@click.option(
+    "--teacher",
+    "teacher_name",
+    default=None,
+    help="Enrol this teacher (their school owns the course).",
+)
+@click.option(
+    "--school",
+    "school_id",
+    type=int,
+    default=None,
+    help="School id (default: the teacher's, else the first).",
+)
 @click.option("--json", "as_json", is_flag=True)
-def create(code: str, title: str, language: str, age_band: str, country: str, teacher_name: str | None,
-           school_id: int | None, as_json: bool) -> None:
+def create(
+    code: str,
+    title: str,
+    language: str,
+    age_band: str,
+    country: str,
+    teacher_name: str | None,
+    school_id: int | None,
+    as_json: bool,
+) -> None:
     """Create a course."""
     services = open_services()
     with services.db.session() as s:
         teacher = _teacher(s, teacher_name)
-        school = s.get(School, school_id or teacher.school_id) if (school_id or teacher) else s.scalar(select(School).order_by(School.id))
+        school = (
+            s.get(School, school_id or teacher.school_id)
+            if (school_id or teacher)
+            else s.scalar(select(School).order_by(School.id))
+        )
         if school is None:
             raise click.ClickException("no such school")
-        c = courses.new_course(s, school=school, code=code, title=title, language=language, age_band=age_band,
-                               country=country, teacher=teacher)
-        services.audit.record(s, "course_created", user=teacher, course_id=c.id, details={"code": c.code, "via": "cli"})
-        emit({"code": c.code, "join_code": c.join_code}, as_json, f"course {c.code} created; join code {c.join_code}")
+        c = courses.new_course(
+            s,
+            school=school,
+            code=code,
+            title=title,
+            language=language,
+            age_band=age_band,
+            country=country,
+            teacher=teacher,
+        )
+        services.audit.record(
+            s,
+            "course_created",
+            user=teacher,
+            course_id=c.id,
+            details={"code": c.code, "via": "cli"},
+        )
+        emit(
+            {"code": c.code, "join_code": c.join_code},
+            as_json,
+            f"course {c.code} created; join code {c.join_code}",
+        )
 
 
 @course_group.command("copy")
@@ -67,9 +113,20 @@ def copy(source: str, code: str, title: str, teacher_name: str | None, as_json: 
     """Copy a course's policy and settings (not its students or material)."""
     services = open_services()
     with services.db.session() as s:
-        c = courses.copy_course(s, _course(s, source), code=code, title=title, teacher=_teacher(s, teacher_name))
-        services.audit.record(s, "course_created", course_id=c.id, details={"code": c.code, "copied_from": source, "via": "cli"})
-        emit({"code": c.code, "join_code": c.join_code}, as_json, f"course {c.code} created; join code {c.join_code}")
+        c = courses.copy_course(
+            s, _course(s, source), code=code, title=title, teacher=_teacher(s, teacher_name)
+        )
+        services.audit.record(
+            s,
+            "course_created",
+            course_id=c.id,
+            details={"code": c.code, "copied_from": source, "via": "cli"},
+        )
+        emit(
+            {"code": c.code, "join_code": c.join_code},
+            as_json,
+            f"course {c.code} created; join code {c.join_code}",
+        )
 
 
 @course_group.command("archive")
@@ -82,5 +139,14 @@ def archive(code: str, restore: bool) -> None:
         c = _course(s, code)
         changed = courses.restore_course(c) if restore else courses.archive_course(c)
         if changed:
-            services.audit.record(s, "course_restored" if restore else "course_archived", course_id=c.id, details={"via": "cli"})
-        click.echo(f"course {code} {'restored' if restore else 'archived'}" if changed else f"course {code} unchanged")
+            services.audit.record(
+                s,
+                "course_restored" if restore else "course_archived",
+                course_id=c.id,
+                details={"via": "cli"},
+            )
+        click.echo(
+            f"course {code} {'restored' if restore else 'archived'}"
+            if changed
+            else f"course {code} unchanged"
+        )

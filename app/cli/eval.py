@@ -30,8 +30,12 @@ def _config(reranker: str | None = None) -> dict:
     return out
 
 
-RERANKER_OPTION = click.option("--reranker", type=click.Choice(["none", "e5-cross"]), default=None,
-                               help="Override RETRIEVAL_RERANKER for this run (default: the configured one).")
+RERANKER_OPTION = click.option(
+    "--reranker",
+    type=click.Choice(["none", "e5-cross"]),
+    default=None,
+    help="Override RETRIEVAL_RERANKER for this run (default: the configured one).",
+)
 
 
 def _print(report: dict, as_json: bool) -> None:
@@ -39,7 +43,9 @@ def _print(report: dict, as_json: bool) -> None:
         click.echo(json.dumps(report, ensure_ascii=False))
         return
     for lang, b in [("all", report), *report.get("by_language", {}).items()]:
-        fields = ", ".join(f"{k}={v}" for k, v in b.items() if k != "by_language" and not isinstance(v, dict))
+        fields = ", ".join(
+            f"{k}={v}" for k, v in b.items() if k != "by_language" and not isinstance(v, dict)
+        )
         click.echo(f"{lang:4} {fields}")
 
 
@@ -49,43 +55,96 @@ def retrieval_group() -> None:
 
 
 @retrieval_group.command("eval")
-@click.option("--data", "data", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Eval file (passages + questions).")
+@click.option(
+    "--data",
+    "data",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Eval file (passages + questions).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--chunk-tokens", type=click.IntRange(min=0), default=None,
-              help="Split passages as ingestion does, into chunks of this many tokens (0: keep them whole; default: CHUNK_TOKENS).")
+@click.option(
+    "--chunk-tokens",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Split passages as ingestion does, into chunks of this many tokens (0: keep them whole; default: CHUNK_TOKENS).",
+)
 @RERANKER_OPTION
-@click.option("--orphans", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Also ask this many answerable questions of the material without their gold passage (they should be declined).")
-def retrieval_eval_cmd(data: Path, as_json: bool, chunk_tokens: int | None, reranker: str | None, orphans: int) -> None:
+@click.option(
+    "--orphans",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also ask this many answerable questions of the material without their gold passage (they should be declined).",
+)
+def retrieval_eval_cmd(
+    data: Path, as_json: bool, chunk_tokens: int | None, reranker: str | None, orphans: int
+) -> None:
     """Index the passages into a fresh temporary store and rank every question."""
     from app.evaluation import retrieval_eval
 
     config = _config(reranker)
     chunks = int(config.get("CHUNK_TOKENS", 200)) if chunk_tokens is None else chunk_tokens
     with ProgressBars() as bars:
-        report = retrieval_eval(_load(data), config, progress=bars, chunk_tokens=chunks, orphans=orphans)
+        report = retrieval_eval(
+            _load(data), config, progress=bars, chunk_tokens=chunks, orphans=orphans
+        )
     _print(report, as_json)
 
 
 @retrieval_group.command("convert")
-@click.option("--source", type=click.Choice(["xquad-en", "xquad-de", "squad-it", "norquad", "swequad-mc"]), multiple=True, required=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the eval file.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="The qa folder (default ../shared/data/qa).")
+@click.option(
+    "--source",
+    type=click.Choice(["xquad-en", "xquad-de", "squad-it", "norquad", "swequad-mc"]),
+    multiple=True,
+    required=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the eval file.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The qa folder (default ../shared/data/qa).",
+)
 @click.option("--max-questions", default=300, show_default=True)
 @click.option("--max-passages", default=600, show_default=True)
-@click.option("--unanswerable", default=100, show_default=True, help="Questions of held-out articles (gold null).")
+@click.option(
+    "--unanswerable",
+    default=100,
+    show_default=True,
+    help="Questions of held-out articles (gold null).",
+)
 @click.option("--seed", default=13, show_default=True)
-def retrieval_convert_cmd(source, out: Path, data_dir, max_questions: int, max_passages: int, unanswerable: int, seed: int) -> None:
+def retrieval_convert_cmd(
+    source, out: Path, data_dir, max_questions: int, max_passages: int, unanswerable: int, seed: int
+) -> None:
     """Convert XQuAD / SQuAD-it / NorQuAD / SweQUAD-MC (training split) into the eval format (bounded, fixed seed)."""
     from app.evaluation import convert_source, merge
 
     try:
-        sets = [convert_source(s, data_dir, max_questions=max_questions, max_passages=max_passages, unanswerable=unanswerable, seed=seed) for s in source]
+        sets = [
+            convert_source(
+                s,
+                data_dir,
+                max_questions=max_questions,
+                max_passages=max_passages,
+                unanswerable=unanswerable,
+                seed=seed,
+            )
+            for s in source
+        ]
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     merged = merge(sets)
     merged.save(out)
-    click.echo(f"{out}: {len(merged.passages)} passages, {len(merged.questions)} questions", err=True)
+    click.echo(
+        f"{out}: {len(merged.passages)} passages, {len(merged.questions)} questions", err=True
+    )
 
 
 @click.group("answer")
@@ -95,7 +154,9 @@ def answer_group() -> None:
 
 @answer_group.command("eval")
 @click.option("--data", "data", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--limit", default=50, show_default=True, help="Questions to ask (sampled with a fixed seed).")
+@click.option(
+    "--limit", default=50, show_default=True, help="Questions to ask (sampled with a fixed seed)."
+)
 @click.option("--json", "as_json", is_flag=True)
 @RERANKER_OPTION
 def answer_eval_cmd(data: Path, limit: int, as_json: bool, reranker: str | None) -> None:
@@ -109,32 +170,113 @@ def answer_eval_cmd(data: Path, limit: int, as_json: bool, reranker: str | None)
 
 
 @retrieval_group.command("train-reranker")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Weights directory (default: the package's app/weights).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="The qa folder (default ../shared/data/qa).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Weights directory (default: the package's app/weights).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The qa folder (default ../shared/data/qa).",
+)
 @click.option("--seed", default=13, show_default=True)
-@click.option("--depth", default=3, show_default=True, help="e5 layers in the cross-encoder (from the bottom).")
-@click.option("--max-length", default=96, show_default=True, help="Tokens per question + passage pair.")
+@click.option(
+    "--depth",
+    default=3,
+    show_default=True,
+    help="e5 layers in the cross-encoder (from the bottom).",
+)
+@click.option(
+    "--max-length", default=96, show_default=True, help="Tokens per question + passage pair."
+)
 @click.option("--epochs", default=1.0, show_default=True, type=float)
-@click.option("--batch", default=8, show_default=True, help="Questions per step (each with its positive and negatives).")
-@click.option("--negatives", default=4, show_default=True, help="Hard negatives per question (BM25, e5, hybrid).")
+@click.option(
+    "--batch",
+    default=8,
+    show_default=True,
+    help="Questions per step (each with its positive and negatives).",
+)
+@click.option(
+    "--negatives",
+    default=4,
+    show_default=True,
+    help="Hard negatives per question (BM25, e5, hybrid).",
+)
 @click.option("--lr", default=5e-5, show_default=True, type=float)
-@click.option("--limit", default=None, type=int, help="Use only this many training questions (smoke runs).")
-@click.option("--max-paragraphs", default=450, show_default=True, type=int,
-              help="Train on a seeded sample of this many eligible paragraphs (and their questions).")
+@click.option(
+    "--limit", default=None, type=int, help="Use only this many training questions (smoke runs)."
+)
+@click.option(
+    "--max-paragraphs",
+    default=450,
+    show_default=True,
+    type=int,
+    help="Train on a seeded sample of this many eligible paragraphs (and their questions).",
+)
 @click.option("--threads", default=None, type=int, help="torch threads (default: torch's choice).")
-@click.option("--max-minutes", default=None, type=float, help="Stop training after this long (recorded in the JSON).")
-@click.option("--int8/--fp32", default=True, show_default=True, help="Calibrate (and serve) the int8-quantised network.")
-def train_reranker_cmd(out, data_dir, seed, depth, max_length, epochs, batch, negatives, lr, limit, max_paragraphs, threads, max_minutes,
-                       int8) -> None:
+@click.option(
+    "--max-minutes",
+    default=None,
+    type=float,
+    help="Stop training after this long (recorded in the JSON).",
+)
+@click.option(
+    "--int8/--fp32",
+    default=True,
+    show_default=True,
+    help="Calibrate (and serve) the int8-quantised network.",
+)
+def train_reranker_cmd(
+    out,
+    data_dir,
+    seed,
+    depth,
+    max_length,
+    epochs,
+    batch,
+    negatives,
+    lr,
+    limit,
+    max_paragraphs,
+    threads,
+    max_minutes,
+    int8,
+) -> None:
     """Train the e5 cross-encoder reranker on the shared QA training data and calibrate it per language on dev."""
     from app.reranker import WEIGHTS_DIR
     from app.reranker_training import train_reranker
 
     with ProgressBars() as bars:
-        meta = train_reranker(out or WEIGHTS_DIR, root=data_dir, seed=seed, depth=depth, max_length=max_length, epochs=epochs,
-                              batch=batch, negatives=negatives, lr=lr, limit=limit, threads=threads, max_minutes=max_minutes,
-                              int8=int8, max_paragraphs=max_paragraphs, progress=bars, log=lambda m: click.echo(m, err=True))
-    click.echo(json.dumps({k: meta[k] for k in ("depth", "max_length", "weights_sha256", "wall_seconds")}
-                          | {"calibration": {lang: {k: v for k, v in c.items() if k.startswith("dev_") or k == "threshold"}
-                                             for lang, c in meta["calibration"].items()}}, ensure_ascii=False))
+        meta = train_reranker(
+            out or WEIGHTS_DIR,
+            root=data_dir,
+            seed=seed,
+            depth=depth,
+            max_length=max_length,
+            epochs=epochs,
+            batch=batch,
+            negatives=negatives,
+            lr=lr,
+            limit=limit,
+            threads=threads,
+            max_minutes=max_minutes,
+            int8=int8,
+            max_paragraphs=max_paragraphs,
+            progress=bars,
+            log=lambda m: click.echo(m, err=True),
+        )
+    click.echo(
+        json.dumps(
+            {k: meta[k] for k in ("depth", "max_length", "weights_sha256", "wall_seconds")}
+            | {
+                "calibration": {
+                    lang: {k: v for k, v in c.items() if k.startswith("dev_") or k == "threshold"}
+                    for lang, c in meta["calibration"].items()
+                }
+            },
+            ensure_ascii=False,
+        )
+    )

@@ -15,7 +15,9 @@ def _day(value: str, name: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-09-01", param_hint=name) from None
+        raise click.BadParameter(
+            f"{value!r} is not a date like 2026-09-01", param_hint=name
+        ) from None
 
 
 def _fail_on_gdpr_error(fn):
@@ -53,15 +55,26 @@ def _school_id(services, ref: str | None) -> int | None:
     from core.models import School
 
     with services.db.session() as s:
-        school = s.get(School, int(ref)) if ref.isdigit() else s.scalar(select(School).where(School.name == ref))
+        school = (
+            s.get(School, int(ref))
+            if ref.isdigit()
+            else s.scalar(select(School).where(School.name == ref))
+        )
         if school is None:
             raise click.ClickException(f"no school {ref!r}")
         return school.id
 
 
 @audit_group.command("verify")
-@click.option("--school", "school_ref", default=None, help="Only this school's chain (id or exact name).")
-@click.option("--chain", "chain", default=None, help="Only this chain by key: legacy, installation or school:<id>.")
+@click.option(
+    "--school", "school_ref", default=None, help="Only this school's chain (id or exact name)."
+)
+@click.option(
+    "--chain",
+    "chain",
+    default=None,
+    help="Only this chain by key: legacy, installation or school:<id>.",
+)
 @click.option("--json", "as_json", is_flag=True)
 def audit_verify(school_ref: str | None, chain: str | None, as_json: bool) -> None:
     """Recompute the hash chains (every chain, or one); exit 1 naming the chain and its first bad event."""
@@ -78,11 +91,16 @@ def audit_verify(school_ref: str | None, chain: str | None, as_json: bool) -> No
     if as_json:
         emit(report, True)
     elif report["ok"] and chain is not None:
-        click.echo(f"audit chain {chain} intact: {report['count']} events, head {report['head'][:16]}")
+        click.echo(
+            f"audit chain {chain} intact: {report['count']} events, head {report['head'][:16]}"
+        )
     elif report["ok"]:
         click.echo(f"audit chains intact: {len(report['chains'])} chains, {report['count']} events")
     else:
-        click.echo(f"audit chain {report['chain']} broken at event {report['first_bad_seq']}: {report['problem']}", err=True)
+        click.echo(
+            f"audit chain {report['chain']} broken at event {report['first_bad_seq']}: {report['problem']}",
+            err=True,
+        )
     if not report["ok"]:
         sys.exit(1)
 
@@ -90,8 +108,19 @@ def audit_verify(school_ref: str | None, chain: str | None, as_json: bool) -> No
 @audit_group.command("export")
 @click.option("--from", "start", required=True, help="First day (UTC), e.g. 2026-09-01.")
 @click.option("--to", "end", required=True, help="Last day (UTC), inclusive.")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The .zip to write.")
-@click.option("--school", "school_ref", default=None, help="One school's export: its chain only (id or exact name).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The .zip to write.",
+)
+@click.option(
+    "--school",
+    "school_ref",
+    default=None,
+    help="One school's export: its chain only (id or exact name).",
+)
 @click.option("--json", "as_json", is_flag=True)
 def audit_export(start: str, end: str, out: Path, school_ref: str | None, as_json: bool) -> None:
     """Write the DPIA-ready audit export (record of processing, event log, statistics, report)."""
@@ -103,8 +132,14 @@ def audit_export(start: str, end: str, out: Path, school_ref: str | None, as_jso
     since = datetime.combine(first, time.min, UTC)
     until = datetime.combine(last + timedelta(days=1), time.min, UTC)
     services = open_services()
-    result = build_export(services, since, until, out, requested_by="cli", school_id=_school_id(services, school_ref))
-    emit(result, as_json, f"wrote {result['path']}: {result['events']} events, chain head {result['chain_head'][:16]}, {len(result['files'])} files")
+    result = build_export(
+        services, since, until, out, requested_by="cli", school_id=_school_id(services, school_ref)
+    )
+    emit(
+        result,
+        as_json,
+        f"wrote {result['path']}: {result['events']} events, chain head {result['chain_head'][:16]}, {len(result['files'])} files",
+    )
 
 
 # -- retention -----------------------------------------------------------------------
@@ -120,8 +155,17 @@ def retention_purge(as_json: bool) -> None:
     from app.services.retention import Retention
 
     report = Retention(open_services()).purge()
-    human = ", ".join(f"{k} {report[k]}" for k in ("conversation_text", "conversations", "audit_details", "audit_events",
-                                                      "access_log", "export_files"))
+    human = ", ".join(
+        f"{k} {report[k]}"
+        for k in (
+            "conversation_text",
+            "conversations",
+            "audit_details",
+            "audit_events",
+            "access_log",
+            "export_files",
+        )
+    )
     emit(report, as_json, f"retention purge done: {human}")
 
 
@@ -132,7 +176,11 @@ def retention_show(as_json: bool) -> None:
     from app.services.retention import Retention
 
     table = Retention(open_services()).table()
-    emit(table, as_json, "\n".join(f"{r['category']:18} {r['days']:>6} days  {r['description']}" for r in table))
+    emit(
+        table,
+        as_json,
+        "\n".join(f"{r['category']:18} {r['days']:>6} days  {r['description']}" for r in table),
+    )
 
 
 @retention_group.command("set")
@@ -156,13 +204,23 @@ def dsar_group() -> None:
 
 @dsar_group.command("export")
 @click.option("--user", "user_ref", required=True, help="Username or numeric user id.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder to write into.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder to write into.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @_fail_on_gdpr_error
 def dsar_export(user_ref: str, out: Path | None, as_json: bool) -> None:
     """Write everything held about one user as JSON and a readable HTML page."""
     result = open_services().gdpr.export_subject(user_ref, out, handled_by="cli")
-    emit(result.to_dict(), as_json, f"wrote {result.json_path} and {result.html_path} ({result.counts['messages']} messages)")
+    emit(
+        result.to_dict(),
+        as_json,
+        f"wrote {result.json_path} and {result.html_path} ({result.counts['messages']} messages)",
+    )
 
 
 @dsar_group.command("erase")

@@ -12,7 +12,9 @@ from typing import Any
 
 def cache_dir() -> Path:
     """``KATEDER_RERANKER_CACHE`` or ~/.cache/kateder-reranker (embeddings, candidates)."""
-    return Path(os.environ.get("KATEDER_RERANKER_CACHE") or Path.home() / ".cache" / "kateder-reranker")
+    return Path(
+        os.environ.get("KATEDER_RERANKER_CACHE") or Path.home() / ".cache" / "kateder-reranker"
+    )
 
 
 class CachedEmbedder:

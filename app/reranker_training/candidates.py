@@ -57,9 +57,17 @@ def _embedder(cache: Path | None, embedder=None):
     return CachedEmbedder(E5Embedder(), (cache or cache_dir()) / "multilingual-e5-small.pkl")
 
 
-def ask_all(evalset: EvalSet, asks: Sequence[tuple[str, str, str | None, str, str, str]], *, config: Mapping[str, Any] | None = None,
-            embedder=None, cache: Path | None = None, orphan_golds: Sequence[str] = (), extra_modes: Sequence[str] = (),
-            progress: Progress | None = None) -> list[Asked]:
+def ask_all(
+    evalset: EvalSet,
+    asks: Sequence[tuple[str, str, str | None, str, str, str]],
+    *,
+    config: Mapping[str, Any] | None = None,
+    embedder=None,
+    cache: Path | None = None,
+    orphan_golds: Sequence[str] = (),
+    extra_modes: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> list[Asked]:
     """Index ``evalset`` in chunks (and a copy without ``orphan_golds``) and retrieve for every ask.
 
     ``asks``: (question, language, gold, kind, half, source); kind "orphan" is asked of the
@@ -75,19 +83,51 @@ def ask_all(evalset: EvalSet, asks: Sequence[tuple[str, str, str | None, str, st
     out: list[Asked] = []
     with EvalRun(cfg, {"embedder": emb}) as services:
         chunk, overlap = int(cfg.get("CHUNK_TOKENS", 200)), int(cfg.get("CHUNK_OVERLAP_TOKENS", 30))
-        full = index_eval_set(services, evalset, "FULL", progress=progress, chunk_tokens=chunk, overlap_tokens=overlap)
+        full = index_eval_set(
+            services, evalset, "FULL", progress=progress, chunk_tokens=chunk, overlap_tokens=overlap
+        )
         orphan = None
         if orphan_golds:
             removed = set(orphan_golds)
             # passage ids are primary keys: the copy's carry a prefix (orphans have no gold anyway)
-            rest = EvalSet([EvalPassage(f"orphan:{p.id}", p.text, p.language, p.group) for p in evalset.passages if p.id not in removed], [])
-            orphan = index_eval_set(services, rest, "ORPHAN", progress=progress, chunk_tokens=chunk, overlap_tokens=overlap)
-        others = {m: HybridRetriever(services.db, services.embedder, services.vector_store, {**cfg, "RETRIEVAL_MODE": m}) for m in extra_modes}
+            rest = EvalSet(
+                [
+                    EvalPassage(f"orphan:{p.id}", p.text, p.language, p.group)
+                    for p in evalset.passages
+                    if p.id not in removed
+                ],
+                [],
+            )
+            orphan = index_eval_set(
+                services,
+                rest,
+                "ORPHAN",
+                progress=progress,
+                chunk_tokens=chunk,
+                overlap_tokens=overlap,
+            )
+        others = {
+            m: HybridRetriever(
+                services.db, services.embedder, services.vector_store, {**cfg, "RETRIEVAL_MODE": m}
+            )
+            for m in extra_modes
+        }
         for i, (question, language, gold, kind, half, source) in enumerate(asks, 1):
             course = orphan if kind == "orphan" else full
             got = services.retriever.retrieve(course, question, 2 * CANDIDATES)
             extra = {m: r.retrieve(course, question, 10) for m, r in others.items()}
-            out.append(Asked(question, language, None if kind == "orphan" else gold, kind, half, source, got, extra))
+            out.append(
+                Asked(
+                    question,
+                    language,
+                    None if kind == "orphan" else gold,
+                    kind,
+                    half,
+                    source,
+                    got,
+                    extra,
+                )
+            )
             if progress is not None:
                 progress("questions", i, len(asks))
     if hasattr(emb, "save"):
@@ -95,7 +135,9 @@ def ask_all(evalset: EvalSet, asks: Sequence[tuple[str, str, str | None, str, st
     return out
 
 
-def eval_asks(sets: Mapping[str, EvalSet], halves: Sequence[str] = ("dev", "test"), seed: int = SEED):
+def eval_asks(
+    sets: Mapping[str, EvalSet], halves: Sequence[str] = ("dev", "test"), seed: int = SEED
+):
     """Per source: the questions asked for calibration/report (bounded per half) and orphan golds."""
     rng = random.Random(seed)
     plan: dict[str, tuple[list[tuple], list[str]]] = {}
@@ -119,29 +161,53 @@ def eval_asks(sets: Mapping[str, EvalSet], halves: Sequence[str] = ("dev", "test
     return plan
 
 
-def collect_eval(root: Path | None = None, halves: Sequence[str] = ("dev", "test"), *, cache: Path | None = None,
-                 embedder=None, bounds: Bounds | None = None, progress: Progress | None = None) -> list[Asked]:
+def collect_eval(
+    root: Path | None = None,
+    halves: Sequence[str] = ("dev", "test"),
+    *,
+    cache: Path | None = None,
+    embedder=None,
+    bounds: Bounds | None = None,
+    progress: Progress | None = None,
+) -> list[Asked]:
     """Candidates of the ``halves`` questions of every source (both halves are collected and cached)."""
     cache = cache or cache_dir()
     out: list[Asked] = []
     sets = eval_sets(root, bounds)
     for name, (asks, orphans) in eval_asks(sets).items():
-        key = hashlib.sha1(json.dumps([name, asks, sorted(set(orphans))], ensure_ascii=False).encode()).hexdigest()[:16]
+        key = hashlib.sha1(
+            json.dumps([name, asks, sorted(set(orphans))], ensure_ascii=False).encode()
+        ).hexdigest()[:16]
         path = cache / f"asked-{name}-{key}.pkl"
         if path.is_file():
             got = pickle.loads(path.read_bytes())
         else:
-            got = ask_all(sets[name], asks, embedder=embedder, cache=cache, orphan_golds=sorted(set(orphans)), progress=progress)
+            got = ask_all(
+                sets[name],
+                asks,
+                embedder=embedder,
+                cache=cache,
+                orphan_golds=sorted(set(orphans)),
+                progress=progress,
+            )
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(pickle.dumps(got))
         out += [a for a in got if a.half in halves]
     return out
 
 
-def collect_training(root: Path | None = None, *, cache: Path | None = None, embedder=None, limit: int | None = None,
-                     seed: int = SEED, bounds: Bounds | None = None, cli_bounds: tuple[int, int, int] = CLI_BOUNDS,
-                     max_paragraphs: int | None = None,
-                     progress: Progress | None = None) -> tuple[list[Asked], dict[str, Any], EvalSet, list[TrainQuestion]]:
+def collect_training(
+    root: Path | None = None,
+    *,
+    cache: Path | None = None,
+    embedder=None,
+    limit: int | None = None,
+    seed: int = SEED,
+    bounds: Bounds | None = None,
+    cli_bounds: tuple[int, int, int] = CLI_BOUNDS,
+    max_paragraphs: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[list[Asked], dict[str, Any], EvalSet, list[TrainQuestion]]:
     """Candidates (hybrid, BM25, e5) of the training questions (cached on disk)."""
     cache = cache or cache_dir()
     corpus, questions, counts = training_set(root, bounds, cli_bounds, max_paragraphs, seed)
@@ -150,12 +216,25 @@ def collect_training(root: Path | None = None, *, cache: Path | None = None, emb
     rng.shuffle(questions)
     if limit is not None:
         questions = questions[:limit]
-    key = hashlib.sha1(json.dumps([q.question for q in questions] + [len(corpus.passages)], ensure_ascii=False).encode()).hexdigest()[:16]
+    key = hashlib.sha1(
+        json.dumps(
+            [q.question for q in questions] + [len(corpus.passages)], ensure_ascii=False
+        ).encode()
+    ).hexdigest()[:16]
     path = cache / f"asked-train-{key}.pkl"
     if path.is_file():
         return pickle.loads(path.read_bytes()), counts, corpus, questions
-    asks = [(q.question, q.language, q.gold, "answerable", "train", "squad-it-train") for q in questions]
-    got = ask_all(corpus, asks, embedder=embedder, cache=cache, extra_modes=("bm25", "dense"), progress=progress)
+    asks = [
+        (q.question, q.language, q.gold, "answerable", "train", "squad-it-train") for q in questions
+    ]
+    got = ask_all(
+        corpus,
+        asks,
+        embedder=embedder,
+        cache=cache,
+        extra_modes=("bm25", "dense"),
+        progress=progress,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(got))
     return got, counts, corpus, questions

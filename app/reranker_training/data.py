@@ -18,7 +18,10 @@ from app.evaluation import EvalPassage, EvalSet, convert_source, data_dir
 SEED = 13
 EVAL_SOURCES = ("xquad-en", "xquad-de", "squad-it", "norquad", "swequad-mc")
 # the benchmark's bounds (bench/retrieval_eval.py, docs/retrieval.md): questions, passages, unanswerable
-EVAL_BOUNDS: dict[str, tuple[int, int, int]] = {"default": (150, 250, 60), "swequad-mc": (10000, 600, 100)}
+EVAL_BOUNDS: dict[str, tuple[int, int, int]] = {
+    "default": (150, 250, 60),
+    "swequad-mc": (10000, 600, 100),
+}
 CLI_BOUNDS = (300, 600, 100)  # `kateder retrieval convert`'s defaults
 # per half: at most this many answerable questions (and unanswerable ones) are asked
 HALF_LIMITS = (100, 50)
@@ -51,25 +54,36 @@ def eval_sets(root: Path | None = None, bounds: Bounds | None = None) -> dict[st
     out = {}
     for name in EVAL_SOURCES:
         q, p, u = bounds.get(name, bounds["default"])
-        out[name] = convert_source(name, root, max_questions=q, max_passages=p, unanswerable=u, seed=SEED)
+        out[name] = convert_source(
+            name, root, max_questions=q, max_passages=p, unanswerable=u, seed=SEED
+        )
     return out
 
 
-def training_set(root: Path | None = None, bounds: Bounds | None = None, cli_bounds: tuple[int, int, int] = CLI_BOUNDS,
-                 max_paragraphs: int | None = None, seed: int = SEED) -> tuple[EvalSet, list[TrainQuestion], dict[str, Any]]:
+def training_set(
+    root: Path | None = None,
+    bounds: Bounds | None = None,
+    cli_bounds: tuple[int, int, int] = CLI_BOUNDS,
+    max_paragraphs: int | None = None,
+    seed: int = SEED,
+) -> tuple[EvalSet, list[TrainQuestion], dict[str, Any]]:
     """SQuAD-it paragraphs no eval set uses (a seeded sample of ``max_paragraphs``), their questions and counts."""
     root = Path(root or data_dir())
     bounds = bounds or EVAL_BOUNDS
     used: set[str] = set()
     held_groups: set[str] = set()
     for q, p, u in (bounds.get("squad-it", bounds["default"]), cli_bounds):
-        es = convert_source("squad-it", root, max_questions=q, max_passages=p, unanswerable=u, seed=SEED)
+        es = convert_source(
+            "squad-it", root, max_questions=q, max_passages=p, unanswerable=u, seed=SEED
+        )
         used |= {_norm(x.text) for x in es.passages}
         held_groups |= {x.group for x in es.questions if x.gold is None}
     xquad_ids: set[str] = set()
     for lang in ("en", "de"):
         data = json.loads((root / "xquad" / f"xquad.{lang}.json").read_text(encoding="utf-8"))
-        xquad_ids |= {qa["id"] for a in data["data"] for para in a["paragraphs"] for qa in para["qas"]}
+        xquad_ids |= {
+            qa["id"] for a in data["data"] for para in a["paragraphs"] for qa in para["qas"]
+        }
     with gzip.open(root / "squad-it" / "SQuAD_it-test.json.gz", "rt", encoding="utf-8") as fh:
         data = json.load(fh)
     passages: list[EvalPassage] = []
@@ -98,7 +112,9 @@ def training_set(root: Path | None = None, bounds: Bounds | None = None, cli_bou
             for qa in para["qas"]:
                 answers = [a["text"] for a in qa.get("answers", []) if a.get("text")]
                 if answers:
-                    questions.append(TrainQuestion(qa["question"], pid, "it", max(answers, key=len)))
+                    questions.append(
+                        TrainQuestion(qa["question"], pid, "it", max(answers, key=len))
+                    )
     counts["eligible_paragraphs"], counts["eligible_questions"] = len(passages), len(questions)
     if max_paragraphs is not None and max_paragraphs < len(passages):
         keep = {p.id for p in random.Random(seed).sample(passages, max_paragraphs)}

@@ -13,9 +13,22 @@ from app.reranker_training.data import SEED
 from app.reranker_training.negatives import Group
 
 
-def train_network(groups: Sequence[Group], *, depth: int = 4, max_length: int = 128, epochs: float = 1.0, batch: int = 8,
-                  lr: float = 5e-5, head_lr: float = 1e-3, seed: int = SEED, threads: int | None = None, max_minutes: float | None = None,
-                  base=None, tokenizer=None, log: Callable[[str], None] | None = None) -> tuple[Any, dict[str, Any]]:
+def train_network(
+    groups: Sequence[Group],
+    *,
+    depth: int = 4,
+    max_length: int = 128,
+    epochs: float = 1.0,
+    batch: int = 8,
+    lr: float = 5e-5,
+    head_lr: float = 1e-3,
+    seed: int = SEED,
+    threads: int | None = None,
+    max_minutes: float | None = None,
+    base=None,
+    tokenizer=None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[Any, dict[str, Any]]:
     """Fine-tune e5's first ``depth`` layers + a head: listwise softmax over each group plus pointwise BCE."""
     import torch
 
@@ -29,7 +42,10 @@ def train_network(groups: Sequence[Group], *, depth: int = 4, max_length: int = 
         base, tokenizer = loaded.model, loaded.tokenizer
     net = build_network(base, depth)
     net.train()
-    params = [{"params": net.layers.parameters(), "lr": lr}, {"params": net.head.parameters(), "lr": head_lr}]
+    params = [
+        {"params": net.layers.parameters(), "lr": lr},
+        {"params": net.head.parameters(), "lr": head_lr},
+    ]
     opt = torch.optim.AdamW(params, weight_decay=0.01)
     rng = random.Random(seed)
     order: list[int] = []
@@ -39,7 +55,9 @@ def train_network(groups: Sequence[Group], *, depth: int = 4, max_length: int = 
         order += epoch
     order = order[: int(round(epochs * len(groups)))]
     steps = max(1, (len(order) + batch - 1) // batch)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * max(0.0, 1 - s / steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * max(0.0, 1 - s / steps)
+    )
     start = time.perf_counter()
     done, losses, stopped = 0, [], False
     for step in range(steps):
@@ -57,9 +75,13 @@ def train_network(groups: Sequence[Group], *, depth: int = 4, max_length: int = 
         list_loss, at = 0.0, 0
         for n in sizes:
             labels[at] = 1.0
-            list_loss = list_loss + torch.nn.functional.cross_entropy(logits[at : at + n][None], torch.zeros(1, dtype=torch.long))
+            list_loss = list_loss + torch.nn.functional.cross_entropy(
+                logits[at : at + n][None], torch.zeros(1, dtype=torch.long)
+            )
             at += n
-        loss = list_loss / len(sizes) + torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+        loss = list_loss / len(sizes) + torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, labels
+        )
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -68,13 +90,21 @@ def train_network(groups: Sequence[Group], *, depth: int = 4, max_length: int = 
         done += len(chunk)
         losses.append(loss.item())
         if log is not None and (step % 20 == 0 or step == steps - 1):
-            log(f"step {step + 1}/{steps} loss {sum(losses[-20:]) / len(losses[-20:]):.4f} {time.perf_counter() - start:.0f}s")
+            log(
+                f"step {step + 1}/{steps} loss {sum(losses[-20:]) / len(losses[-20:]):.4f} {time.perf_counter() - start:.0f}s"
+            )
         if max_minutes is not None and time.perf_counter() - start > 60 * max_minutes:
             stopped = True
             break
     net.eval()
-    info = {"steps": step + 1, "planned_steps": steps, "groups_seen": done, "stopped_by_time": stopped,
-            "seconds": round(time.perf_counter() - start, 1), "final_loss": round(sum(losses[-20:]) / max(1, len(losses[-20:])), 4)}
+    info = {
+        "steps": step + 1,
+        "planned_steps": steps,
+        "groups_seen": done,
+        "stopped_by_time": stopped,
+        "seconds": round(time.perf_counter() - start, 1),
+        "final_loss": round(sum(losses[-20:]) / max(1, len(losses[-20:])), 4),
+    }
     return net, info
 
 

@@ -17,7 +17,9 @@ def query_language(a: Asked) -> str:
     return detect_language(a.question)
 
 
-def score_asked(scorer, asked: Sequence[Asked], progress: Progress | None = None, memo: dict | None = None) -> list[list[float]]:
+def score_asked(
+    scorer, asked: Sequence[Asked], progress: Progress | None = None, memo: dict | None = None
+) -> list[list[float]]:
     """The cross-encoder's logits of every question's first :data:`CANDIDATES` chunks."""
     memo = {} if memo is None else memo
     out = []

@@ -17,7 +17,9 @@ from app.db import Database
 class Services:
     """Lazily built components; pass any of them in to override the configured one."""
 
-    def __init__(self, config: Mapping[str, Any], db: Database | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, config: Mapping[str, Any], db: Database | None = None, **overrides: Any
+    ) -> None:
         """Remember the config and any components given explicitly."""
         self.config = config
         self._db = db
@@ -66,7 +68,9 @@ class Services:
         """The configured vector store (one per Chroma server behind a router with ``CHROMA_SERVERS``)."""
         from ingest.routing import build_vector_store
 
-        return self._get("vector_store", lambda: build_vector_store(self.config, self.embedder.name, db=self.db))
+        return self._get(
+            "vector_store", lambda: build_vector_store(self.config, self.embedder.name, db=self.db)
+        )
 
     @property
     def generator(self):
@@ -80,7 +84,12 @@ class Services:
         """Hybrid retrieval over the course's visible material."""
         from app.retrieval import HybridRetriever
 
-        return self._get("retriever", lambda: HybridRetriever(self.db, self.embedder, self.vector_store, self.config, self.reranker))
+        return self._get(
+            "retriever",
+            lambda: HybridRetriever(
+                self.db, self.embedder, self.vector_store, self.config, self.reranker
+            ),
+        )
 
     @property
     def reranker(self):
@@ -103,7 +112,9 @@ class Services:
 
         return self._get(
             "ingest",
-            lambda: IngestPipeline(self.db, self.embedder, self.vector_store, self.moderator, self.config, self.files),
+            lambda: IngestPipeline(
+                self.db, self.embedder, self.vector_store, self.moderator, self.config, self.files
+            ),
         )
 
     @property
@@ -113,9 +124,15 @@ class Services:
         from app.services.gdpr import COMPACT_KIND
         from ingest.jobs import JobRunner
 
-        return self._get("jobs", lambda: JobRunner(self.db, self.ingest, self.config,
-                                                   tasks={COMPACT_KIND: self.gdpr.compact_task,
-                                                          ALERT_KIND: self.alerts.email_task}))
+        return self._get(
+            "jobs",
+            lambda: JobRunner(
+                self.db,
+                self.ingest,
+                self.config,
+                tasks={COMPACT_KIND: self.gdpr.compact_task, ALERT_KIND: self.alerts.email_task},
+            ),
+        )
 
     def start_job_thread(self) -> bool:
         """Run queued jobs in a thread of this process, when ``JOBS_IN_PROCESS`` is on (else ``kateder worker`` does)."""
@@ -138,7 +155,10 @@ class Services:
         """The hash-chained audit log."""
         from app.services.audit import AuditLog, Pseudonymizer
 
-        return self._get("audit", lambda: AuditLog(Pseudonymizer.from_config(dict(self.config)), self.config["HOME"]))
+        return self._get(
+            "audit",
+            lambda: AuditLog(Pseudonymizer.from_config(dict(self.config)), self.config["HOME"]),
+        )
 
     @property
     def gdpr(self):

@@ -45,13 +45,21 @@ def create_school(session: Session, name: str, country: str = "SE") -> School:
     return school
 
 
-def create_user(session: Session, school: School, username: str, password: str, role: str, **fields) -> User:
+def create_user(
+    session: Session, school: School, username: str, password: str, role: str, **fields
+) -> User:
     """Add a user with a scrypt password hash."""
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     if session.scalar(select(User).where(User.username == username)):
         raise AccountError(f"username {username!r} is taken")
-    user = User(school_id=school.id, username=username, password_hash=generate_password_hash(password), role=role, **fields)
+    user = User(
+        school_id=school.id,
+        username=username,
+        password_hash=generate_password_hash(password),
+        role=role,
+        **fields,
+    )
     session.add(user)
     session.flush()
     return user
@@ -65,7 +73,9 @@ def set_password(user: User, password: str) -> None:
 MIN_PASSWORD_LENGTH = 8
 
 
-def change_password(session: Session, user: User, password: str, throttle: Throttle | None = None) -> dict[str, int]:
+def change_password(
+    session: Session, user: User, password: str, throttle: Throttle | None = None
+) -> dict[str, int]:
     """Replace a user's password and end every session and API token of theirs.
 
     With ``throttle``, the name's sign-in failures are forgotten too (a locked-out user
@@ -76,7 +86,10 @@ def change_password(session: Session, user: User, password: str, throttle: Throt
     set_password(user, password)
     if throttle is not None:
         forget_sign_in_failures(session, throttle, user.username)
-    return {"sessions_ended": end_all_sessions(session, user.id), "tokens_revoked": revoke_all_tokens(session, user.id)}
+    return {
+        "sessions_ended": end_all_sessions(session, user.id),
+        "tokens_revoked": revoke_all_tokens(session, user.id),
+    }
 
 
 def set_role(session: Session, user: User, role: str) -> dict[str, int]:
@@ -84,7 +97,10 @@ def set_role(session: Session, user: User, role: str) -> dict[str, int]:
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     user.role = role
-    return {"sessions_ended": end_all_sessions(session, user.id), "tokens_revoked": revoke_all_tokens(session, user.id)}
+    return {
+        "sessions_ended": end_all_sessions(session, user.id),
+        "tokens_revoked": revoke_all_tokens(session, user.id),
+    }
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -111,8 +127,12 @@ class Throttle:
     @classmethod
     def from_config(cls, config, *, pepper: bytes = b"") -> Throttle:
         """The ``LOGIN_*`` settings of ``config``."""
-        return cls(int(config.get("LOGIN_FREE_ATTEMPTS", 5)), float(config.get("LOGIN_BACKOFF_SECONDS", 30)),
-                   float(config.get("LOGIN_BACKOFF_MAX_SECONDS", 900)), pepper)
+        return cls(
+            int(config.get("LOGIN_FREE_ATTEMPTS", 5)),
+            float(config.get("LOGIN_BACKOFF_SECONDS", 30)),
+            float(config.get("LOGIN_BACKOFF_MAX_SECONDS", 900)),
+            pepper,
+        )
 
     def delay(self, failures: int) -> float:
         """Seconds a name stays blocked after ``failures`` failures in a row."""
@@ -122,7 +142,9 @@ class Throttle:
 
     def key(self, username: str) -> str:
         """The stored key of a typed username (case and surrounding spaces do not matter)."""
-        return hmac.new(self.pepper, f"sign-in:{username.strip().casefold()}".encode(), hashlib.sha256).hexdigest()
+        return hmac.new(
+            self.pepper, f"sign-in:{username.strip().casefold()}".encode(), hashlib.sha256
+        ).hexdigest()
 
 
 # a throttle row without a failure for this long is forgotten
@@ -136,11 +158,18 @@ class SignIn:
     user: User | None
     reason: str = ""  # "" (signed in) | wrong | blocked
     retry_after: int = 0  # seconds until the name may try again (blocked)
-    account: User | None = None  # the existing account the attempt named, if any (for the audit only)
+    account: User | None = (
+        None  # the existing account the attempt named, if any (for the audit only)
+    )
 
 
-def sign_in(session: Session, username: str, password: str, throttle: Throttle | None = None,
-            now: datetime | None = None) -> SignIn:
+def sign_in(
+    session: Session,
+    username: str,
+    password: str,
+    throttle: Throttle | None = None,
+    now: datetime | None = None,
+) -> SignIn:
     """Check credentials with backoff per typed username; the password itself is never stored or logged.
 
     An unknown username is counted and blocked exactly like an existing account, and every
@@ -155,7 +184,9 @@ def sign_in(session: Session, username: str, password: str, throttle: Throttle |
     correct = check_password_hash(user.password_hash if user is not None else _DUMMY_HASH, password)
     blocked = _aware(state.blocked_until) if state is not None else None
     if blocked is not None and blocked > now:
-        return SignIn(None, "blocked", max(1, int((blocked - now).total_seconds() + 0.999)), account=user)
+        return SignIn(
+            None, "blocked", max(1, int((blocked - now).total_seconds() + 0.999)), account=user
+        )
     if user is None or not user.active or not correct:
         if state is None:
             state = SignInThrottle(name_key=key, failures=0)
@@ -164,8 +195,12 @@ def sign_in(session: Session, username: str, password: str, throttle: Throttle |
         delay = throttle.delay(state.failures)
         state.blocked_until = now + timedelta(seconds=delay) if delay else None
         state.last_failure_at = now
-        session.execute(delete(SignInThrottle).where(SignInThrottle.last_failure_at < now - THROTTLE_MEMORY,
-                                                     SignInThrottle.name_key != key))
+        session.execute(
+            delete(SignInThrottle).where(
+                SignInThrottle.last_failure_at < now - THROTTLE_MEMORY,
+                SignInThrottle.name_key != key,
+            )
+        )
         return SignIn(None, "wrong", int(delay + 0.999), account=user)
     if state is not None:
         session.delete(state)
@@ -193,11 +228,20 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def create_course(session: Session, school: School, code: str, title: str, language: str = "en", **fields) -> Course:
+def create_course(
+    session: Session, school: School, code: str, title: str, language: str = "en", **fields
+) -> Course:
     """Add a course with a fresh join code."""
     if session.scalar(select(Course).where(Course.code == code)):
         raise AccountError(f"course code {code!r} is taken")
-    course = Course(school_id=school.id, code=code, title=title, language=language, join_code=secrets.token_hex(3).upper(), **fields)
+    course = Course(
+        school_id=school.id,
+        code=code,
+        title=title,
+        language=language,
+        join_code=secrets.token_hex(3).upper(),
+        **fields,
+    )
     session.add(course)
     session.flush()
     return course
@@ -205,17 +249,30 @@ def create_course(session: Session, school: School, code: str, title: str, langu
 
 def enrol(session: Session, user: User, course: Course, role: str | None = None) -> Enrolment:
     """Enrol a user in a course (idempotent)."""
-    existing = session.scalar(select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.course_id == course.id))
+    existing = session.scalar(
+        select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.course_id == course.id)
+    )
     if existing:
         return existing
-    enrolment = Enrolment(user_id=user.id, course_id=course.id, role=role or ("teacher" if user.role == "teacher" else "student"))
+    enrolment = Enrolment(
+        user_id=user.id,
+        course_id=course.id,
+        role=role or ("teacher" if user.role == "teacher" else "student"),
+    )
     session.add(enrolment)
     session.flush()
     return enrolment
 
 
 def _enrolled(session: Session, user: User, course: Course) -> bool:
-    return session.scalar(select(Enrolment.id).where(Enrolment.user_id == user.id, Enrolment.course_id == course.id)) is not None
+    return (
+        session.scalar(
+            select(Enrolment.id).where(
+                Enrolment.user_id == user.id, Enrolment.course_id == course.id
+            )
+        )
+        is not None
+    )
 
 
 def can_ask(session: Session, user: User, course: Course) -> bool:
@@ -244,7 +301,13 @@ _token_digest = _digest
 def issue_token(session: Session, user: User, ttl_hours: int = 12) -> str:
     """Create a bearer token; only its hash is stored."""
     token = secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=utcnow() + timedelta(hours=ttl_hours)))
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=_digest(token),
+            expires_at=utcnow() + timedelta(hours=ttl_hours),
+        )
+    )
     session.flush()
     return token
 
@@ -277,13 +340,22 @@ def user_for_token(session: Session, token: str) -> User | None:
 def list_tokens(session: Session, user_id: int) -> list[ApiToken]:
     """A user's unexpired tokens, newest first (the secrets themselves are never stored)."""
     now = utcnow()
-    rows = session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())).all()
+    rows = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
+    ).all()
     return [r for r in rows if r.expires_at is None or _aware(r.expires_at) >= now]
 
 
 def revoke_token(session: Session, user_id: int, token_id: int) -> bool:
     """Revoke one of the user's own tokens; False if there is no such token of theirs."""
-    return rowcount(session.execute(delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id))) > 0
+    return (
+        rowcount(
+            session.execute(
+                delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)
+            )
+        )
+        > 0
+    )
 
 
 def revoke_all_tokens(session: Session, user_id: int) -> int:
@@ -302,21 +374,32 @@ class SessionLifetime:
     @classmethod
     def from_config(cls, config) -> SessionLifetime:
         """``SESSION_IDLE_MINUTES`` and ``SESSION_MAX_HOURS`` of ``config``."""
-        return cls(timedelta(minutes=float(config.get("SESSION_IDLE_MINUTES", 60))),
-                   timedelta(hours=float(config.get("SESSION_MAX_HOURS", 12))))
+        return cls(
+            timedelta(minutes=float(config.get("SESSION_IDLE_MINUTES", 60))),
+            timedelta(hours=float(config.get("SESSION_MAX_HOURS", 12))),
+        )
 
 
 def start_session(session: Session, user: User, method: str = "password") -> str:
     """Record a new browser session; the returned key goes into the signed cookie."""
     key = secrets.token_urlsafe(32)
     now = utcnow()
-    session.add(UserSession(user_id=user.id, key_hash=_digest(key), method=method, created_at=now, last_seen_at=now))
+    session.add(
+        UserSession(
+            user_id=user.id, key_hash=_digest(key), method=method, created_at=now, last_seen_at=now
+        )
+    )
     session.flush()
     return key
 
 
-def session_valid(session: Session, user_id: int, key: str | None, lifetime: SessionLifetime,
-                  now: datetime | None = None) -> bool:
+def session_valid(
+    session: Session,
+    user_id: int,
+    key: str | None,
+    lifetime: SessionLifetime,
+    now: datetime | None = None,
+) -> bool:
     """Whether ``key`` is a live session of ``user_id``; an expired one is removed."""
     if not key:
         return False
@@ -324,10 +407,15 @@ def session_valid(session: Session, user_id: int, key: str | None, lifetime: Ses
     if row is None or row.user_id != user_id:
         return False
     now = now or utcnow()
-    if now - _aware(row.last_seen_at) > lifetime.idle or now - _aware(row.created_at) > lifetime.absolute:
+    if (
+        now - _aware(row.last_seen_at) > lifetime.idle
+        or now - _aware(row.created_at) > lifetime.absolute
+    ):
         session.delete(row)
         return False
-    if (now - _aware(row.last_seen_at)).total_seconds() > 30:  # at most one write every 30 s per session
+    if (
+        now - _aware(row.last_seen_at)
+    ).total_seconds() > 30:  # at most one write every 30 s per session
         row.last_seen_at = now
     return True
 

@@ -18,13 +18,30 @@ from sqlalchemy import select
 
 from core.models import AuditEvent, Course, User
 
-ACCESS_ACTIONS = ("login", "logout", "admin_view", "audit_export", "dsar_export", "erasure", "student_removed",
-                  "retention_change", "retention_purge", "dpo_contact_changed", "students_created", "policy_changed",
-                  "review")
+ACCESS_ACTIONS = (
+    "login",
+    "logout",
+    "admin_view",
+    "audit_export",
+    "dsar_export",
+    "erasure",
+    "student_removed",
+    "retention_change",
+    "retention_purge",
+    "dpo_contact_changed",
+    "students_created",
+    "policy_changed",
+    "review",
+)
 DSAR_ACTIONS = ("dsar_export", "erasure")
 SYSTEM_ACTIONS = ("retention_purge",)  # done by Kateder itself on a schedule
 # where an event that is about someone else's data names that person (a detail key, or the event's own subject)
-SUBJECT_OF = {"admin_view": "student", "student_removed": "subject", "dsar_export": None, "erasure": None}
+SUBJECT_OF = {
+    "admin_view": "student",
+    "student_removed": "subject",
+    "dsar_export": None,
+    "erasure": None,
+}
 STAFF_ROLES = ("teacher", "admin", "dpo")
 
 
@@ -82,7 +99,9 @@ def _dsar_actor(ev: AuditEvent, people: _Directory, pseudonym) -> Actor:
     if handled_by == "cli" or d.get("actor_role") == "operator":
         return OPERATOR
     removal = people.removals.get(ev.subject or "")
-    if handled_by == "teacher" and removal is not None:  # the teacher panel's "Remove": the teacher's own event
+    if (
+        handled_by == "teacher" and removal is not None
+    ):  # the teacher panel's "Remove": the teacher's own event
         return people.person(removal.subject, removal.role)
     user = people.by_username.get(handled_by)
     if user is not None:  # the DPO panel recorded the officer's username
@@ -112,11 +131,16 @@ def _subject(ev: AuditEvent) -> str | None:
 def _directory(s, services, school_id: int | None, subjects: set[str]) -> _Directory:
     """Staff of the school and the teachers' removals of ``subjects``."""
     pseudonym = services.audit.pseudonymizer.subject
-    staff = list(s.scalars(select(User).where(User.school_id == school_id, User.role.in_(STAFF_ROLES))))
+    staff = list(
+        s.scalars(select(User).where(User.school_id == school_id, User.role.in_(STAFF_ROLES)))
+    )
     removals: dict[str, AuditEvent] = {}
     if subjects:
-        for ev in s.scalars(select(AuditEvent).where(AuditEvent.school_id == school_id,
-                                                     AuditEvent.action == "student_removed")):
+        for ev in s.scalars(
+            select(AuditEvent).where(
+                AuditEvent.school_id == school_id, AuditEvent.action == "student_removed"
+            )
+        ):
             removed = (ev.details or {}).get("subject")
             if removed in subjects:
                 removals.setdefault(removed, ev)
@@ -126,12 +150,33 @@ def _directory(s, services, school_id: int | None, subjects: set[str]) -> _Direc
 def activity(services, school_id: int | None, *, limit: int = 200) -> list[ActivityRow]:
     """Sign-ins, exports, erasures and settings changes of one school, newest first, with actor and subject."""
     with services.db.session() as s:
-        events = list(s.scalars(select(AuditEvent)
-                                .where(AuditEvent.school_id == school_id, AuditEvent.action.in_(ACCESS_ACTIONS))
-                                .order_by(AuditEvent.ts.desc(), AuditEvent.id.desc()).limit(limit)))
-        people = _directory(s, services, school_id, {ev.subject for ev in events if ev.action == "erasure" and ev.subject})
-        courses = dict(s.execute(select(Course.id, Course.code).where(Course.school_id == school_id)).all())
+        events = list(
+            s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.school_id == school_id, AuditEvent.action.in_(ACCESS_ACTIONS))
+                .order_by(AuditEvent.ts.desc(), AuditEvent.id.desc())
+                .limit(limit)
+            )
+        )
+        people = _directory(
+            s,
+            services,
+            school_id,
+            {ev.subject for ev in events if ev.action == "erasure" and ev.subject},
+        )
+        courses = dict(
+            s.execute(select(Course.id, Course.code).where(Course.school_id == school_id)).all()
+        )
         pseudonym = services.audit.pseudonymizer.subject
-        return [ActivityRow(seq=ev.seq, ts=ev.ts, action=ev.action, actor=_actor(ev, people, pseudonym), subject=_subject(ev),
-                            course=courses.get(ev.course_id) if ev.course_id else None, details=dict(ev.details or {}))
-                for ev in events]
+        return [
+            ActivityRow(
+                seq=ev.seq,
+                ts=ev.ts,
+                action=ev.action,
+                actor=_actor(ev, people, pseudonym),
+                subject=_subject(ev),
+                course=courses.get(ev.course_id) if ev.course_id else None,
+                details=dict(ev.details or {}),
+            )
+            for ev in events
+        ]

@@ -32,27 +32,35 @@ from core.models import Course, Job, School, User
 log = logging.getLogger(__name__)
 
 ALERT_KIND = "crisis_email"
-REVIEW_PATH = "/teach/{code}/review"  # the teacher panel's review queue (app/web/teacher.py: review)
+REVIEW_PATH = (
+    "/teach/{code}/review"  # the teacher panel's review queue (app/web/teacher.py: review)
+)
 _ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 # The e-mails are written in the school's language (app/services/i18n.py: school_language), not
 # the language of whoever's request queued them: N_ marks them for the catalogues
 # (app/translations/*/LC_MESSAGES/messages.po), a Translator writes them.
 SUBJECT = N_("Kateder: crisis alert in %(course)s")
-BODY = N_("There is a crisis alert in the course %(course)s: a student may need help now.\n\n"
-          "Open the review queue: %(link)s\n\n"
-          "On purpose this e-mail says nothing about the student. Sign in to Kateder to see the alert, "
-          "and follow your school's safeguarding routine.\n")
+BODY = N_(
+    "There is a crisis alert in the course %(course)s: a student may need help now.\n\n"
+    "Open the review queue: %(link)s\n\n"
+    "On purpose this e-mail says nothing about the student. Sign in to Kateder to see the alert, "
+    "and follow your school's safeguarding routine.\n"
+)
 TEST_SUBJECT = N_("Kateder: test e-mail for crisis alerts")
-TEST_BODY = N_("This is a test e-mail from Kateder. Crisis alerts by e-mail for your school will be sent to this "
-               "address.\n\nNothing needs to be done. When there is a real crisis alert, the e-mail says only which "
-               "course it is in and links to the review queue; it never names the student.\n")
+TEST_BODY = N_(
+    "This is a test e-mail from Kateder. Crisis alerts by e-mail for your school will be sent to this "
+    "address.\n\nNothing needs to be done. When there is a real crisis alert, the e-mail says only which "
+    "course it is in and links to the review queue; it never names the student.\n"
+)
 
 
 class AlertSettingsError(UserError):
     """A setting that cannot be saved; ``problem`` names it (the web translates it), the code is ``alert_<problem>``."""
 
-    MESSAGES = {"address": "enter one e-mail address, like name@school.example",
-                "no_address": "alerts by e-mail need a recipient address"}
+    MESSAGES = {
+        "address": "enter one e-mail address, like name@school.example",
+        "no_address": "alerts by e-mail need a recipient address",
+    }
 
     def __init__(self, problem: str) -> None:
         """Keep the problem; the English text is the exception's message (CLI, logs)."""
@@ -84,12 +92,16 @@ def save_settings(school: School, *, enabled: bool, address: str) -> AlertSettin
     return settings(school)
 
 
-def crisis_notice(*, to: str, course_title: str, course_code: str, language: str, public_url: str) -> Notice:
+def crisis_notice(
+    *, to: str, course_title: str, course_code: str, language: str, public_url: str
+) -> Notice:
     """The e-mail for a crisis alert: the course and a link to its review queue, nothing about the student."""
     tr = Translator.for_language(language)
     link = public_url.rstrip("/") + REVIEW_PATH.format(code=quote(course_code, safe=""))
     course = f"{course_title} ({course_code})"
-    return Notice(to=to, subject=tr(SUBJECT, course=course), body=tr(BODY, course=course, link=link))
+    return Notice(
+        to=to, subject=tr(SUBJECT, course=course), body=tr(BODY, course=course, link=link)
+    )
 
 
 def test_notice(*, to: str, language: str) -> Notice:
@@ -116,11 +128,18 @@ class CrisisAlerts:
                 return None
             with self.s.db.session() as s:
                 course = s.get(Course, course_id)
-                if course is None or not (course.school.alert_email_enabled and course.school.alert_email_to):
+                if course is None or not (
+                    course.school.alert_email_enabled and course.school.alert_email_to
+                ):
                     return None
-                waiting = s.scalar(select(Job.id).where(Job.kind == ALERT_KIND, Job.course_id == course_id,
-                                                        Job.status == "queued"))
-            if waiting is not None:  # that e-mail already points to the queue, where this alert is too
+                waiting = s.scalar(
+                    select(Job.id).where(
+                        Job.kind == ALERT_KIND, Job.course_id == course_id, Job.status == "queued"
+                    )
+                )
+            if (
+                waiting is not None
+            ):  # that e-mail already points to the queue, where this alert is too
                 return waiting
             job = self.s.jobs.enqueue_task(ALERT_KIND, course_id, {})
             self.s.start_job_thread()
@@ -129,25 +148,41 @@ class CrisisAlerts:
             log.exception("could not queue the crisis e-mail for course %s", course_id)
             return None
 
-    def email_task(self, course_id: int | None, payload: dict[str, Any], progress) -> dict[str, Any]:
+    def email_task(
+        self, course_id: int | None, payload: dict[str, Any], progress
+    ) -> dict[str, Any]:
         """The job of :data:`ALERT_KIND`: send the e-mail, if the school still wants it (settings are read now)."""
         notifier = self.s.notifier
         with self.s.db.session() as s:
             course = s.get(Course, course_id) if course_id is not None else None
             if course is None or notifier is None:
-                return {"sent": False, "reason": "no course" if course is None else "no SMTP server"}
+                return {
+                    "sent": False,
+                    "reason": "no course" if course is None else "no SMTP server",
+                }
             school = course.school
             if not (school.alert_email_enabled and school.alert_email_to):
                 return {"sent": False, "reason": "turned off"}
-            notice = crisis_notice(to=school.alert_email_to, course_title=course.title, course_code=course.code,
-                                   language=school_language(school.country),
-                                   public_url=str(self.s.config.get("PUBLIC_URL") or ""))
+            notice = crisis_notice(
+                to=school.alert_email_to,
+                course_title=course.title,
+                course_code=course.code,
+                language=school_language(school.country),
+                public_url=str(self.s.config.get("PUBLIC_URL") or ""),
+            )
             school_id = school.id
         progress("send", 0.5)
         notifier.send(notice)
-        with self.s.db.session() as s:  # no address in the audit log: staff addresses are personal data too
-            self.s.audit.record(s, "crisis_email_sent", school_id=school_id, course_id=course_id,
-                                details={"backend": notifier.name})
+        with (
+            self.s.db.session() as s
+        ):  # no address in the audit log: staff addresses are personal data too
+            self.s.audit.record(
+                s,
+                "crisis_email_sent",
+                school_id=school_id,
+                course_id=course_id,
+                details={"backend": notifier.name},
+            )
         return {"sent": True}
 
     def send_test(self, school_id: int, *, actor_id: int | None = None) -> str:
@@ -180,7 +215,15 @@ class CrisisAlerts:
         finally:
             with self.s.db.session() as s:
                 actor = s.get(User, actor_id) if actor_id is not None else None
-                self.s.audit.record(s, "alert_test_email", user=actor, school_id=school_id,
-                                    details={"sent": error is None, "error": error,
-                                             "backend": notifier.name if notifier is not None else None})
+                self.s.audit.record(
+                    s,
+                    "alert_test_email",
+                    user=actor,
+                    school_id=school_id,
+                    details={
+                        "sent": error is None,
+                        "error": error,
+                        "backend": notifier.name if notifier is not None else None,
+                    },
+                )
         return address

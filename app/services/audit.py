@@ -66,12 +66,17 @@ def chain_order(chain: str) -> tuple[int, int]:
 
 def school_events(school_id: int) -> ColumnElement[bool]:
     """SQL condition for a school's events: its own chain and its events in the legacy chain."""
-    return or_(AuditEvent.chain == chain_key(school_id), and_(AuditEvent.chain == LEGACY, AuditEvent.school_id == school_id))
+    return or_(
+        AuditEvent.chain == chain_key(school_id),
+        and_(AuditEvent.chain == LEGACY, AuditEvent.school_id == school_id),
+    )
 
 
 def canonical(event: dict[str, Any]) -> bytes:
     """The exact bytes that are hashed for an event."""
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return json.dumps(
+        event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
 
 
 def details_digest(details: dict[str, Any] | None) -> str:
@@ -89,8 +94,18 @@ def utc_iso(ts: datetime) -> str:
     return (ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)).isoformat()
 
 
-def event_body(seq: int, ts: datetime, subject, role, school_id, course_id, action, details, digest: str | None = None,
-               chain: str | None = None) -> dict[str, Any]:
+def event_body(
+    seq: int,
+    ts: datetime,
+    subject,
+    role,
+    school_id,
+    course_id,
+    action,
+    details,
+    digest: str | None = None,
+    chain: str | None = None,
+) -> dict[str, Any]:
     """The hashed fields of an event, in one place for writer and verifier.
 
     With ``digest`` (every event since revision 0002_gdpr) the details enter the hash only
@@ -169,8 +184,13 @@ class AuditLog:
     def _advance(session: Session, chain: str) -> tuple[int, str] | None:
         """Lock the chain's head row and take the next seq: (new seq, previous hash), None without a head row."""
         # an UPDATE locks the row (PostgreSQL) / the database (SQLite) until the transaction ends
-        stmt = (update(AuditHead).where(AuditHead.chain == chain).values(seq=AuditHead.seq + 1)
-                .returning(AuditHead.seq, AuditHead.hash).execution_options(synchronize_session=False))
+        stmt = (
+            update(AuditHead)
+            .where(AuditHead.chain == chain)
+            .values(seq=AuditHead.seq + 1)
+            .returning(AuditHead.seq, AuditHead.hash)
+            .execution_options(synchronize_session=False)
+        )
         row = session.execute(stmt).first()
         return (row[0], row[1]) if row is not None else None
 
@@ -220,11 +240,15 @@ class AuditLog:
         if head is None:  # the chain's first event
             self._create_head(session, chain)
             head = self._advance(session, chain)
-            if head is None:  # pragma: no cover - the head row was just created (or a concurrent creator's)
+            if (
+                head is None
+            ):  # pragma: no cover - the head row was just created (or a concurrent creator's)
                 raise RuntimeError(f"audit chain {chain!r} has no head row")
         seq, prev_hash = head
         ts = utcnow()  # under the lock: times never go backwards within a chain
-        body = event_body(seq, ts, subject, role, school_id, course_id, action, payload, digest, chain=chain)
+        body = event_body(
+            seq, ts, subject, role, school_id, course_id, action, payload, digest, chain=chain
+        )
         chained = event_hash(prev_hash, body)
         event = AuditEvent(
             chain=chain,
@@ -242,8 +266,12 @@ class AuditLog:
         )
         session.add(event)
         session.flush()
-        session.execute(update(AuditHead).where(AuditHead.chain == chain).values(hash=chained)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(AuditHead)
+            .where(AuditHead.chain == chain)
+            .values(hash=chained)
+            .execution_options(synchronize_session=False)
+        )
         return event
 
     def anchor(self, session: Session, chains: list[str] | None = None) -> list[dict[str, Any]]:
@@ -254,8 +282,10 @@ class AuditLog:
         if chains is not None:
             query = query.where(AuditHead.chain.in_(chains))
         now = utcnow().isoformat()
-        lines = [{"ts": now, "chain": head.chain, "seq": head.seq, "hash": head.hash}
-                 for head in sorted(session.scalars(query), key=lambda h: chain_order(h.chain))]
+        lines = [
+            {"ts": now, "chain": head.chain, "seq": head.seq, "hash": head.hash}
+            for head in sorted(session.scalars(query), key=lambda h: chain_order(h.chain))
+        ]
         if lines:
             self.anchor_path.parent.mkdir(parents=True, exist_ok=True)
             with self.anchor_path.open("a", encoding="utf-8") as fh:
@@ -278,7 +308,14 @@ class AuditLog:
 
 
 def _bad(chain: str, count: int, seq: int, problem: str) -> dict[str, Any]:
-    return {"ok": False, "chain": chain, "school_id": chain_school(chain), "count": count, "first_bad_seq": seq, "problem": problem}
+    return {
+        "ok": False,
+        "chain": chain,
+        "school_id": chain_school(chain),
+        "count": count,
+        "first_bad_seq": seq,
+        "problem": problem,
+    }
 
 
 def _vouches(ev: AuditEvent, chain: str, checkpoint: AuditCheckpoint) -> bool:
@@ -292,11 +329,20 @@ def _vouches(ev: AuditEvent, chain: str, checkpoint: AuditCheckpoint) -> bool:
     details = ev.details or {}
     named = [dict(c, chain=c.get("chain", ev.chain)) for c in details.get("checkpoints", ())]
     if isinstance(details.get("checkpoint"), dict):
-        named.append(dict(details["checkpoint"], chain=details["checkpoint"].get("chain", ev.chain)))
-    return any(c.get("chain") == chain and c.get("seq") == checkpoint.seq and c.get("hash") == checkpoint.hash for c in named)
+        named.append(
+            dict(details["checkpoint"], chain=details["checkpoint"].get("chain", ev.chain))
+        )
+    return any(
+        c.get("chain") == chain
+        and c.get("seq") == checkpoint.seq
+        and c.get("hash") == checkpoint.hash
+        for c in named
+    )
 
 
-def _check_head(head: AuditHead | None, last_hash: str, expected_seq: int) -> tuple[int, str] | None:
+def _check_head(
+    head: AuditHead | None, last_hash: str, expected_seq: int
+) -> tuple[int, str] | None:
     """(seq, problem) when the chain's head row disagrees with its last event, else None."""
     if head is not None and head.seq and head.hash != last_hash:
         if head.seq < expected_seq - 1:
@@ -307,7 +353,9 @@ def _check_head(head: AuditHead | None, last_hash: str, expected_seq: int) -> tu
     return None
 
 
-def _check_anchors(anchors: list[dict[str, Any]], seen: dict[int, str], checkpoint: AuditCheckpoint | None) -> tuple[int, str] | None:
+def _check_anchors(
+    anchors: list[dict[str, Any]], seen: dict[int, str], checkpoint: AuditCheckpoint | None
+) -> tuple[int, str] | None:
     """(seq, problem) for the first anchored head the chain no longer has, else None."""
     for anchor in anchors:
         seq = int(anchor.get("seq", 0))
@@ -316,16 +364,25 @@ def _check_anchors(anchors: list[dict[str, Any]], seen: dict[int, str], checkpoi
         if seq not in seen:
             return seq, f"event anchored at {anchor.get('ts')} is missing (removed)"
         if seen[seq] != anchor.get("hash"):
-            return seq, f"chain rewritten: event {seq} no longer matches the head anchored at {anchor.get('ts')}"
+            return (
+                seq,
+                f"chain rewritten: event {seq} no longer matches the head anchored at {anchor.get('ts')}",
+            )
     return None
 
 
-def _verify_one(session: Session, chain: str, anchors: list[dict[str, Any]], start: str) -> dict[str, Any]:
+def _verify_one(
+    session: Session, chain: str, anchors: list[dict[str, Any]], start: str
+) -> dict[str, Any]:
     """Recompute one chain; report the first event that was altered, removed or inserted."""
     legacy = chain == LEGACY
     school = chain_school(chain)
-    checkpoint = session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.chain == chain)
-                                 .order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
+    checkpoint = session.scalars(
+        select(AuditCheckpoint)
+        .where(AuditCheckpoint.chain == chain)
+        .order_by(AuditCheckpoint.seq.desc())
+        .limit(1)
+    ).first()
     first_link = GENESIS if legacy else start
     prev = checkpoint.hash if checkpoint else first_link
     prev_prev = None
@@ -333,32 +390,74 @@ def _verify_one(session: Session, chain: str, anchors: list[dict[str, Any]], sta
     seen: dict[int, str] = {}
     vouched = checkpoint is None
     count = 0
-    for ev in session.scalars(select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)).yield_per(1000):
+    for ev in session.scalars(
+        select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
+    ).yield_per(1000):
         count += 1
         if ev.seq < expected_seq:
-            return _bad(chain, count, ev.seq, "event older than the retention checkpoint (inserted)")
+            return _bad(
+                chain, count, ev.seq, "event older than the retention checkpoint (inserted)"
+            )
         if ev.seq != expected_seq:
             return _bad(chain, count, expected_seq, "missing event (removed)")
         if ev.prev_hash != prev:
             if prev_prev is not None and ev.prev_hash == prev_prev:
-                return _bad(chain, count, ev.seq - 1, "inserted event (the next event links past it)")
+                return _bad(
+                    chain, count, ev.seq - 1, "inserted event (the next event links past it)"
+                )
             if count > 1:
-                return _bad(chain, count, ev.seq - 1, "altered and re-hashed, or events after it removed and renumbered (the next link no longer matches)")
+                return _bad(
+                    chain,
+                    count,
+                    ev.seq - 1,
+                    "altered and re-hashed, or events after it removed and renumbered (the next link no longer matches)",
+                )
             if checkpoint is None and not legacy:
-                return _bad(chain, count, ev.seq, "chain link broken (the first event does not link to the legacy head, "
-                                                  "or events before it were removed or inserted)")
-            return _bad(chain, count, ev.seq, "chain link broken (events before this one removed or inserted)")
+                return _bad(
+                    chain,
+                    count,
+                    ev.seq,
+                    "chain link broken (the first event does not link to the legacy head, "
+                    "or events before it were removed or inserted)",
+                )
+            return _bad(
+                chain,
+                count,
+                ev.seq,
+                "chain link broken (events before this one removed or inserted)",
+            )
         if not legacy and ev.school_id != school:
-            return _bad(chain, count, ev.seq, "content altered (event of another school in this chain)")
+            return _bad(
+                chain, count, ev.seq, "content altered (event of another school in this chain)"
+            )
         if ev.details_digest is None:
             if not legacy:
                 return _bad(chain, count, ev.seq, "content altered (details digest removed)")
-            body = event_body(ev.seq, ev.ts, ev.subject, ev.role, ev.school_id, ev.course_id, ev.action, ev.details)
+            body = event_body(
+                ev.seq,
+                ev.ts,
+                ev.subject,
+                ev.role,
+                ev.school_id,
+                ev.course_id,
+                ev.action,
+                ev.details,
+            )
         else:
             if ev.details_purged_at is None and details_digest(ev.details) != ev.details_digest:
                 return _bad(chain, count, ev.seq, "content altered (details)")
-            body = event_body(ev.seq, ev.ts, ev.subject, ev.role, ev.school_id, ev.course_id, ev.action, None, ev.details_digest,
-                              chain=None if legacy else chain)
+            body = event_body(
+                ev.seq,
+                ev.ts,
+                ev.subject,
+                ev.role,
+                ev.school_id,
+                ev.course_id,
+                ev.action,
+                None,
+                ev.details_digest,
+                chain=None if legacy else chain,
+            )
         if event_hash(prev, body) != ev.hash:
             return _bad(chain, count, ev.seq, "content altered")
         if not vouched and checkpoint is not None and _vouches(ev, chain, checkpoint):
@@ -366,20 +465,40 @@ def _verify_one(session: Session, chain: str, anchors: list[dict[str, Any]], sta
         seen[ev.seq] = ev.hash
         prev_prev, prev = prev, ev.hash
         expected_seq = ev.seq + 1
-    if (problem := _check_head(session.scalar(select(AuditHead).where(AuditHead.chain == chain)), prev, expected_seq)) is not None:
+    if (
+        problem := _check_head(
+            session.scalar(select(AuditHead).where(AuditHead.chain == chain)), prev, expected_seq
+        )
+    ) is not None:
         return _bad(chain, count, *problem)
     vouched_by = chain if checkpoint is not None and vouched else None
     # not vouched: there is a checkpoint (without one a chain needs no vouching)
-    if not vouched and checkpoint is not None and legacy:  # the frozen legacy chain's checkpoints are vouched for in the installation chain
-        purges = select(AuditEvent).where(AuditEvent.chain == INSTALLATION, AuditEvent.action == "retention_purge")
+    if (
+        not vouched and checkpoint is not None and legacy
+    ):  # the frozen legacy chain's checkpoints are vouched for in the installation chain
+        purges = select(AuditEvent).where(
+            AuditEvent.chain == INSTALLATION, AuditEvent.action == "retention_purge"
+        )
         if any(_vouches(ev, chain, checkpoint) for ev in session.scalars(purges)):
-            witness = _verify_one(session, INSTALLATION, [a for a in anchors if a.get("chain") == INSTALLATION], start)
+            witness = _verify_one(
+                session, INSTALLATION, [a for a in anchors if a.get("chain") == INSTALLATION], start
+            )
             if not witness["ok"]:
-                return _bad(chain, count, checkpoint.seq, "retention checkpoint vouched for by an installation chain that "
-                                                          f"does not verify ({witness['problem']})")
+                return _bad(
+                    chain,
+                    count,
+                    checkpoint.seq,
+                    "retention checkpoint vouched for by an installation chain that "
+                    f"does not verify ({witness['problem']})",
+                )
             vouched, vouched_by = True, INSTALLATION
     if not vouched and checkpoint is not None:
-        return _bad(chain, count, checkpoint.seq, "retention checkpoint not vouched for by a retention_purge event (events removed)")
+        return _bad(
+            chain,
+            count,
+            checkpoint.seq,
+            "retention checkpoint not vouched for by a retention_purge event (events removed)",
+        )
     mine = [a for a in anchors if a.get("chain", LEGACY) == chain]
     if (problem := _check_anchors(mine, seen, checkpoint)) is not None:
         return _bad(chain, count, *problem)
@@ -436,23 +555,38 @@ def verify_chain(
     }
     bad = next((r for r in reports.values() if not r["ok"]), None)
     if bad is not None:
-        summary.update(chain=bad["chain"], school_id=bad["school_id"], first_bad_seq=bad["first_bad_seq"], problem=bad["problem"])
+        summary.update(
+            chain=bad["chain"],
+            school_id=bad["school_id"],
+            first_bad_seq=bad["first_bad_seq"],
+            problem=bad["problem"],
+        )
     return summary
 
 
-def verify_school(session: Session, school_id: int, anchors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def verify_school(
+    session: Session, school_id: int, anchors: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """A school's chain, plus the legacy chain when the school has events there (its exports cover both).
 
     ``ok`` is true only when both verify; a broken legacy chain is reported with ``chain: "legacy"``.
     """
     report = verify_chain(session, anchors, school_id=school_id)
-    has_legacy = session.scalar(select(AuditEvent.id).where(AuditEvent.chain == LEGACY, AuditEvent.school_id == school_id).limit(1))
+    has_legacy = session.scalar(
+        select(AuditEvent.id)
+        .where(AuditEvent.chain == LEGACY, AuditEvent.school_id == school_id)
+        .limit(1)
+    )
     if has_legacy is None:
         return report
     legacy = verify_chain(session, anchors, chain=LEGACY)
     report = {**report, "legacy": legacy}
     if report["ok"] and not legacy["ok"]:
-        report.update(ok=False, first_bad_seq=legacy["first_bad_seq"], problem=f"legacy chain: {legacy['problem']}")
+        report.update(
+            ok=False,
+            first_bad_seq=legacy["first_bad_seq"],
+            problem=f"legacy chain: {legacy['problem']}",
+        )
     return report
 
 

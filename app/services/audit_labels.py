@@ -58,8 +58,12 @@ EVENT_LABELS: dict[str, str] = {
 }
 
 # the same msgids as the browser's labels (app/web/filters.py), so they are translated once
-ROLE_LABELS: dict[str, str] = {"student": N_("Student"), "teacher": N_("Teacher"), "admin": N_("Admin"),
-                               "dpo": N_("Data protection officer")}
+ROLE_LABELS: dict[str, str] = {
+    "student": N_("Student"),
+    "teacher": N_("Teacher"),
+    "admin": N_("Admin"),
+    "dpo": N_("Data protection officer"),
+}
 RETENTION_LABELS: dict[str, str] = {
     "conversation_text": N_("Question and answer text"),
     "conversations": N_("Conversation records without text"),
@@ -88,10 +92,20 @@ DETAIL_LABELS: dict[str, str] = {
 }
 # detail key -> recorded value -> label (a value like "oidc:3" is looked up by "oidc")
 DETAIL_VALUES: dict[str, dict[str, str]] = {
-    "method": {"password": N_("password"), "password_change": N_("password (when changing it)"),
-               "oidc": N_("school account (single sign-on)"), "lti": N_("learning platform"), "api_token": N_("API token")},
-    "by": {"self": N_("the person themselves"), "teacher": N_("a teacher"), "admin": N_("an administrator"),
-           "oidc": N_("school account (single sign-on)"), "lti": N_("learning platform")},
+    "method": {
+        "password": N_("password"),
+        "password_change": N_("password (when changing it)"),
+        "oidc": N_("school account (single sign-on)"),
+        "lti": N_("learning platform"),
+        "api_token": N_("API token"),
+    },
+    "by": {
+        "self": N_("the person themselves"),
+        "teacher": N_("a teacher"),
+        "admin": N_("an administrator"),
+        "oidc": N_("school account (single sign-on)"),
+        "lti": N_("learning platform"),
+    },
     "decision": {"false_positive": N_("false positive"), "confirmed": N_("confirmed")},
     "category": RETENTION_LABELS,
 }
@@ -126,5 +140,8 @@ def _value(key: str, value: Any, tr: Translate) -> str:
 def detail_items(details: Mapping[str, Any] | None, tr: Translate) -> list[tuple[str, str]]:
     """The shown details of an event as translated ``(label, value)`` pairs, in :data:`DETAIL_LABELS` order."""
     details = details or {}
-    return [(tr(label), _value(key, details[key], tr)) for key, label in DETAIL_LABELS.items()
-            if details.get(key) not in (None, "", {}, [])]
+    return [
+        (tr(label), _value(key, details[key], tr))
+        for key, label in DETAIL_LABELS.items()
+        if details.get(key) not in (None, "", {}, [])
+    ]

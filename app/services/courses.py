@@ -36,11 +36,15 @@ class CourseError(AccountError):
 
     def __init__(self, problem: str, **params: str) -> None:
         """Keep the problem and its values; the message is the English text."""
-        super().__init__(self.MESSAGES[problem].format(**params), code=f"course_{problem}", **params)
+        super().__init__(
+            self.MESSAGES[problem].format(**params), code=f"course_{problem}", **params
+        )
         self.problem = problem
 
 
-def _checked(*, code: str, title: str, language: str, age_band: str, country: str) -> tuple[str, str]:
+def _checked(
+    *, code: str, title: str, language: str, age_band: str, country: str
+) -> tuple[str, str]:
     """The cleaned code and title; :class:`CourseError` names the first bad field."""
     code, title = code.strip().upper(), title.strip()
     if not CODE_PATTERN.match(code):
@@ -56,10 +60,21 @@ def _checked(*, code: str, title: str, language: str, age_band: str, country: st
     return code, title
 
 
-def new_course(session: Session, *, school: School, code: str, title: str, language: str, age_band: str,
-               country: str, teacher: User | None = None) -> Course:
+def new_course(
+    session: Session,
+    *,
+    school: School,
+    code: str,
+    title: str,
+    language: str,
+    age_band: str,
+    country: str,
+    teacher: User | None = None,
+) -> Course:
     """A new course with its age band and helpline country in its policy; ``teacher`` is enrolled in it."""
-    code, title = _checked(code=code, title=title, language=language, age_band=age_band, country=country)
+    code, title = _checked(
+        code=code, title=title, language=language, age_band=age_band, country=country
+    )
     if session.scalar(select(Course.id).where(Course.code == code)) is not None:
         raise CourseError("taken", value=code)
     policy = CoursePolicy.from_dict({"age_band": age_band, "country": country.upper()}).to_dict()
@@ -69,7 +84,9 @@ def new_course(session: Session, *, school: School, code: str, title: str, langu
     return course
 
 
-def copy_course(session: Session, source: Course, *, code: str, title: str, teacher: User | None = None) -> Course:
+def copy_course(
+    session: Session, source: Course, *, code: str, title: str, teacher: User | None = None
+) -> Course:
     """A new course with the source's language, policy and daily limit.
 
     Nothing of the students is copied (no enrolments, no conversations), and neither is the
@@ -77,8 +94,16 @@ def copy_course(session: Session, source: Course, *, code: str, title: str, teac
     files again (the panel says so).
     """
     policy = CoursePolicy.from_dict(source.policy or {})
-    course = new_course(session, school=source.school, code=code, title=title, language=source.language,
-                        age_band=policy.age_band, country=policy.country or source.school.country, teacher=teacher)
+    course = new_course(
+        session,
+        school=source.school,
+        code=code,
+        title=title,
+        language=source.language,
+        age_band=policy.age_band,
+        country=policy.country or source.school.country,
+        teacher=teacher,
+    )
     course.policy = policy.to_dict()
     course.daily_question_limit = source.daily_question_limit
     return course

@@ -83,6 +83,7 @@ class LaunchResult:
 
 # -- registrations ----------------------------------------------------------------------
 
+
 def _url(value: str, field: str) -> str:
     value = value.strip()
     parts = urlsplit(value)
@@ -102,15 +103,30 @@ def create_registration(s: Session, school: School, form: RegistrationForm) -> L
     deployments = tuple(d.strip() for d in form.deployment_ids if d.strip())
     if not deployments:
         raise LtiError("deployment_ids: at least one deployment id is required")
-    if s.scalar(select(LtiRegistration.id).where(LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id)):
+    if s.scalar(
+        select(LtiRegistration.id).where(
+            LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id
+        )
+    ):
         raise LtiError("this issuer and client_id are already registered")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     registration = LtiRegistration(
-        school_id=school.id, label=form.label.strip()[:120], issuer=issuer, client_id=client_id,
-        auth_login_url=_url(form.auth_login_url, "auth_login_url"), key_set_url=_url(form.key_set_url, "key_set_url"),
-        auth_token_url=_url(form.auth_token_url, "auth_token_url") if form.auth_token_url.strip() else "",
-        deployment_ids=list(deployments), private_key=pem.decode(), key_id=secrets.token_hex(16), keep_names=form.keep_names,
+        school_id=school.id,
+        label=form.label.strip()[:120],
+        issuer=issuer,
+        client_id=client_id,
+        auth_login_url=_url(form.auth_login_url, "auth_login_url"),
+        key_set_url=_url(form.key_set_url, "key_set_url"),
+        auth_token_url=_url(form.auth_token_url, "auth_token_url")
+        if form.auth_token_url.strip()
+        else "",
+        deployment_ids=list(deployments),
+        private_key=pem.decode(),
+        key_id=secrets.token_hex(16),
+        keep_names=form.keep_names,
     )
     s.add(registration)
     s.flush()
@@ -119,7 +135,13 @@ def create_registration(s: Session, school: School, form: RegistrationForm) -> L
 
 def registrations(s: Session, school_id: int) -> list[LtiRegistration]:
     """The school's registrations, oldest first."""
-    return list(s.scalars(select(LtiRegistration).where(LtiRegistration.school_id == school_id).order_by(LtiRegistration.id)))
+    return list(
+        s.scalars(
+            select(LtiRegistration)
+            .where(LtiRegistration.school_id == school_id)
+            .order_by(LtiRegistration.id)
+        )
+    )
 
 
 def delete_registration(s: Session, school_id: int, registration_id: int) -> bool:
@@ -136,7 +158,11 @@ def delete_registration(s: Session, school_id: int, registration_id: int) -> boo
 def public_pem(registration: LtiRegistration) -> str:
     """The public half of the registration's key, as PEM."""
     key = serialization.load_pem_private_key(registration.private_key.encode(), password=None)
-    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def tool_jwks(s: Session) -> dict[str, list[dict[str, Any]]]:
@@ -153,10 +179,21 @@ class _ToolRegistration(Registration):
     """pylti1p3's registration with Kateder's key id (its own derives none from a PEM)."""
 
     def __init__(self, row: LtiRegistration) -> None:
-        self.row_id, self.school_id, self.keep_names, self._key_id = row.id, row.school_id, row.keep_names, row.key_id
-        (self.set_issuer(row.issuer).set_client_id(row.client_id).set_auth_login_url(row.auth_login_url)
-         .set_auth_token_url(row.auth_token_url).set_key_set_url(row.key_set_url)
-         .set_tool_private_key(row.private_key).set_tool_public_key(public_pem(row)))
+        self.row_id, self.school_id, self.keep_names, self._key_id = (
+            row.id,
+            row.school_id,
+            row.keep_names,
+            row.key_id,
+        )
+        (
+            self.set_issuer(row.issuer)
+            .set_client_id(row.client_id)
+            .set_auth_login_url(row.auth_login_url)
+            .set_auth_token_url(row.auth_token_url)
+            .set_key_set_url(row.key_set_url)
+            .set_tool_private_key(row.private_key)
+            .set_tool_public_key(public_pem(row))
+        )
 
     def get_kid(self) -> str:
         """The ``kid`` of the tool's key in ``/lti/jwks``."""
@@ -192,7 +229,9 @@ class ToolConfig(ToolConfAbstract):
         row = self._row(iss, None)
         return _ToolRegistration(row) if row else None
 
-    def find_registration_by_params(self, iss: str, client_id: str, *args, **kwargs) -> Registration | None:
+    def find_registration_by_params(
+        self, iss: str, client_id: str, *args, **kwargs
+    ) -> Registration | None:
         """The registration of ``iss`` and ``client_id`` (without a client id: the issuer's only one)."""
         row = self._row(iss, client_id)
         return _ToolRegistration(row) if row else None
@@ -201,7 +240,9 @@ class ToolConfig(ToolConfAbstract):
         """Not used: see :meth:`find_deployment_by_params`."""
         return self.find_deployment_by_params(iss, deployment_id, None)
 
-    def find_deployment_by_params(self, iss: str, deployment_id: str, client_id: str | None, *args, **kwargs) -> Deployment | None:
+    def find_deployment_by_params(
+        self, iss: str, deployment_id: str, client_id: str | None, *args, **kwargs
+    ) -> Deployment | None:
         """The deployment if the registration lists it."""
         row = self._row(iss, client_id)
         if row is None or deployment_id not in (row.deployment_ids or []):
@@ -214,6 +255,7 @@ class ToolConfig(ToolConfAbstract):
 
 
 # -- launch state -------------------------------------------------------------------------
+
 
 class LaunchStore(LaunchDataStorage):
     """pylti1p3's launch data in ``lti_launch_state``, keyed by a per-browser id in its own cookie."""
@@ -230,8 +272,12 @@ class LaunchStore(LaunchDataStorage):
     def get_value(self, key: str) -> Any:
         """The live value under ``key``, or None."""
         with self._session() as s:
-            row = s.scalar(select(LtiLaunchState).where(LtiLaunchState.key == self._prepare_key(key),
-                                                        LtiLaunchState.expires_at > utcnow()))
+            row = s.scalar(
+                select(LtiLaunchState).where(
+                    LtiLaunchState.key == self._prepare_key(key),
+                    LtiLaunchState.expires_at > utcnow(),
+                )
+            )
             return row.value if row else None
 
     def set_value(self, key: str, value: Any, exp: int | None = None) -> None:
@@ -239,7 +285,13 @@ class LaunchStore(LaunchDataStorage):
         now = utcnow()
         with self._session() as s:
             s.execute(delete(LtiLaunchState).where(LtiLaunchState.expires_at <= now))
-            s.merge(LtiLaunchState(key=self._prepare_key(key), value=value, expires_at=now + timedelta(seconds=exp or STATE_LIFETIME)))
+            s.merge(
+                LtiLaunchState(
+                    key=self._prepare_key(key),
+                    value=value,
+                    expires_at=now + timedelta(seconds=exp or STATE_LIFETIME),
+                )
+            )
 
     def check_value(self, key: str) -> bool:
         """Whether a live value is stored under ``key``."""
@@ -248,8 +300,12 @@ class LaunchStore(LaunchDataStorage):
     def take_value(self, key: str) -> bool:
         """Delete the live value under ``key``; True only for the one caller that deleted it."""
         with self._session() as s:
-            result = s.execute(delete(LtiLaunchState).where(LtiLaunchState.key == self._prepare_key(key),
-                                                            LtiLaunchState.expires_at > utcnow()))
+            result = s.execute(
+                delete(LtiLaunchState).where(
+                    LtiLaunchState.key == self._prepare_key(key),
+                    LtiLaunchState.expires_at > utcnow(),
+                )
+            )
             return rowcount(result) == 1
 
 
@@ -266,6 +322,7 @@ class SingleUseNonces(SessionService):
 
 # -- who and what a launch is ---------------------------------------------------------------
 
+
 def mapped_role(claims: Mapping[str, Any]) -> str | None:
     """The Kateder role of the launch's context roles (the highest), or None."""
     roles = claims.get(CLAIM + "roles") or []
@@ -279,7 +336,9 @@ def _language(claims: Mapping[str, Any]) -> str | None:
     return {"no": "nb", "nn": "nb"}.get(lang, lang) if lang else None
 
 
-def launch_user(s: Session, registration: LtiRegistration, claims: Mapping[str, Any]) -> LaunchResult:
+def launch_user(
+    s: Session, registration: LtiRegistration, claims: Mapping[str, Any]
+) -> LaunchResult:
     """The pseudonymous account of the launch's ``sub`` (created on first launch), with its role from the launch."""
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip():
@@ -287,13 +346,26 @@ def launch_user(s: Session, registration: LtiRegistration, claims: Mapping[str, 
     role = mapped_role(claims)
     if role is None:
         return LaunchResult(reason="role_not_mapped")
-    link = s.scalar(select(LtiUser).where(LtiUser.registration_id == registration.id, LtiUser.sub == sub))
-    name = claims.get("name") if registration.keep_names and isinstance(claims.get("name"), str) else None
+    link = s.scalar(
+        select(LtiUser).where(LtiUser.registration_id == registration.id, LtiUser.sub == sub)
+    )
+    name = (
+        claims.get("name")
+        if registration.keep_names and isinstance(claims.get("name"), str)
+        else None
+    )
     if link is None:
         school = s.get_one(School, registration.school_id)
         lang = _language(claims)
-        created = accounts.create_user(s, school, f"lti-{secrets.token_hex(8)}", secrets.token_urlsafe(32), role,
-                                       display_name=name[:120] if name else None, **({"language": lang} if lang in LANGUAGES else {}))
+        created = accounts.create_user(
+            s,
+            school,
+            f"lti-{secrets.token_hex(8)}",
+            secrets.token_urlsafe(32),
+            role,
+            display_name=name[:120] if name else None,
+            **({"language": lang} if lang in LANGUAGES else {}),
+        )
         s.add(LtiUser(registration_id=registration.id, sub=sub[:255], user_id=created.id))
         s.flush()
         return LaunchResult(user=created, role=role, created=True)
@@ -312,7 +384,9 @@ def launch_user(s: Session, registration: LtiRegistration, claims: Mapping[str, 
 def _course_by_code(s: Session, registration: LtiRegistration, code: Any) -> Course | None:
     if not isinstance(code, str) or not code:
         return None
-    return s.scalar(select(Course).where(Course.code == code, Course.school_id == registration.school_id))
+    return s.scalar(
+        select(Course).where(Course.code == code, Course.school_id == registration.school_id)
+    )
 
 
 def context_id(claims: Mapping[str, Any]) -> str | None:
@@ -321,15 +395,22 @@ def context_id(claims: Mapping[str, Any]) -> str | None:
     return str(value)[:255] if value else None
 
 
-def place_course(s: Session, registration: LtiRegistration, context: str | None, course: Course) -> None:
+def place_course(
+    s: Session, registration: LtiRegistration, context: str | None, course: Course
+) -> None:
     """Map the LMS context to ``course`` unless it is mapped already."""
-    if context and not s.scalar(select(LtiContext.id).where(LtiContext.registration_id == registration.id,
-                                                             LtiContext.context_id == context)):
+    if context and not s.scalar(
+        select(LtiContext.id).where(
+            LtiContext.registration_id == registration.id, LtiContext.context_id == context
+        )
+    ):
         s.add(LtiContext(registration_id=registration.id, context_id=context, course_id=course.id))
         s.flush()
 
 
-def launch_course(s: Session, registration: LtiRegistration, claims: Mapping[str, Any]) -> Course | None:
+def launch_course(
+    s: Session, registration: LtiRegistration, claims: Mapping[str, Any]
+) -> Course | None:
     """The course a resource launch opens: the deep-linked ``kateder_course``, else the context's course."""
     custom = claims.get(CLAIM + "custom") or {}
     course = _course_by_code(s, registration, custom.get(COURSE_PARAM))
@@ -339,8 +420,11 @@ def launch_course(s: Session, registration: LtiRegistration, claims: Mapping[str
         return course
     if context is None:
         return None
-    course_id = s.scalar(select(LtiContext.course_id).where(LtiContext.registration_id == registration.id,
-                                                            LtiContext.context_id == context))
+    course_id = s.scalar(
+        select(LtiContext.course_id).where(
+            LtiContext.registration_id == registration.id, LtiContext.context_id == context
+        )
+    )
     return s.get(Course, course_id) if course_id else None
 
 
@@ -350,7 +434,9 @@ def enrol(s: Session, user: User, course: Course, role: str) -> None:
     enrolment.role = role
 
 
-def resolve_launch(s: Session, registration: LtiRegistration, claims: Mapping[str, Any]) -> LaunchResult:
+def resolve_launch(
+    s: Session, registration: LtiRegistration, claims: Mapping[str, Any]
+) -> LaunchResult:
     """A verified resource launch: the account, the course (enrolled), or the reason for refusing.
 
     A student needs a course (the context must have been placed by deep linking); a teacher
@@ -364,15 +450,27 @@ def resolve_launch(s: Session, registration: LtiRegistration, claims: Mapping[st
         return LaunchResult(reason="no_course", role=who.role)
     if course is not None:
         enrol(s, who.user, course, who.role)  # type: ignore[arg-type]  # launch_user gives every user a role
-    return LaunchResult(user=who.user, course=course, role=who.role, created=who.created, role_changed_from=who.role_changed_from)
+    return LaunchResult(
+        user=who.user,
+        course=course,
+        role=who.role,
+        created=who.created,
+        role_changed_from=who.role_changed_from,
+    )
 
 
 def courses_to_place(s: Session, registration: LtiRegistration) -> list[Course]:
     """The courses an instructor may place through deep linking: those of the registration's school."""
-    return list(s.scalars(select(Course).where(Course.school_id == registration.school_id).order_by(Course.title)))
+    return list(
+        s.scalars(
+            select(Course).where(Course.school_id == registration.school_id).order_by(Course.title)
+        )
+    )
 
 
-def place_by_deep_link(s: Session, registration: LtiRegistration, claims: Mapping[str, Any], code: str) -> LaunchResult:
+def place_by_deep_link(
+    s: Session, registration: LtiRegistration, claims: Mapping[str, Any], code: str
+) -> LaunchResult:
     """An instructor picked ``code`` in a deep-linking launch: enrol them as its teacher and map the context."""
     if mapped_role(claims) != "teacher":
         return LaunchResult(reason="not_instructor")

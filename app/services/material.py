@@ -22,7 +22,9 @@ from ingest.jobs import KIND
 
 SIMILARITY = 0.85
 ACTIVE_JOBS = ("queued", "running", "cancelling")
-_COPY_MARKERS = re.compile(r"(\s*\(\d+\)|\s+(copy|kopia|kopi|kopie|copia|final|ny|new|neu|nuovo))+$")
+_COPY_MARKERS = re.compile(
+    r"(\s*\(\d+\)|\s+(copy|kopia|kopi|kopie|copia|final|ny|new|neu|nuovo))+$"
+)
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _SEPARATORS = re.compile(r"[\s_\-.]+")
 _NUMBER = re.compile(r"\d+")
@@ -33,8 +35,12 @@ def normalise_title(text: str) -> str:
     stem = text.strip()
     if re.search(r"\.[A-Za-z0-9]{1,5}$", stem):
         stem = stem.rsplit(".", 1)[0]
-    folded = "".join(c for c in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(c)).casefold()
-    words = _COPY_MARKERS.sub("", _SEPARATORS.sub(" ", folded).strip())  # "(1)", " copy": before punctuation goes
+    folded = "".join(
+        c for c in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(c)
+    ).casefold()
+    words = _COPY_MARKERS.sub(
+        "", _SEPARATORS.sub(" ", folded).strip()
+    )  # "(1)", " copy": before punctuation goes
     return _NOT_WORD.sub(" ", words).strip()
 
 
@@ -60,7 +66,9 @@ def _score(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
-def similar_titles(session: Session, course_id: int, filename: str, title: str | None = None) -> list[SimilarTitle]:
+def similar_titles(
+    session: Session, course_id: int, filename: str, title: str | None = None
+) -> list[SimilarTitle]:
     """The course's documents whose title or file name is a near-duplicate of an upload's, closest first."""
     wanted = normalise_title(title or filename)
     found = []
@@ -68,7 +76,10 @@ def similar_titles(session: Session, course_id: int, filename: str, title: str |
         if doc.filename == filename:
             found.append(SimilarTitle(doc.id, doc.title, doc.filename, True, 1.0))
             continue
-        score = max(_score(wanted, normalise_title(doc.title)), _score(wanted, normalise_title(doc.filename)))
+        score = max(
+            _score(wanted, normalise_title(doc.title)),
+            _score(wanted, normalise_title(doc.filename)),
+        )
         if score >= SIMILARITY:
             found.append(SimilarTitle(doc.id, doc.title, doc.filename, False, round(score, 3)))
     return sorted(found, key=lambda m: (-m.score, m.title))
@@ -89,15 +100,29 @@ class DocumentRow:
 
 def documents(session: Session, course_id: int) -> list[DocumentRow]:
     """The course's documents by title, with their visible passages."""
-    counts: dict[int, int] = {document_id: n for document_id, n in session.execute(
-        select(Passage.document_id, func.count(Passage.id))
-        .where(Passage.course_id == course_id, Passage.status == "indexed").group_by(Passage.document_id)
-    ).all()}
-    return [DocumentRow(d.id, d.title, d.filename, d.status, d.error, counts.get(d.id, 0), d.version)
-            for d in session.scalars(select(Document).where(Document.course_id == course_id).order_by(Document.title))]
+    counts: dict[int, int] = {
+        document_id: n
+        for document_id, n in session.execute(
+            select(Passage.document_id, func.count(Passage.id))
+            .where(Passage.course_id == course_id, Passage.status == "indexed")
+            .group_by(Passage.document_id)
+        ).all()
+    }
+    return [
+        DocumentRow(d.id, d.title, d.filename, d.status, d.error, counts.get(d.id, 0), d.version)
+        for d in session.scalars(
+            select(Document).where(Document.course_id == course_id).order_by(Document.title)
+        )
+    ]
 
 
 def active_jobs(session: Session, course_id: int) -> int:
     """Ingestion jobs of the course that have not finished yet."""
-    return session.scalar(select(func.count(Job.id)).where(Job.course_id == course_id, Job.kind == KIND,
-                                                          Job.status.in_(ACTIVE_JOBS))) or 0
+    return (
+        session.scalar(
+            select(func.count(Job.id)).where(
+                Job.course_id == course_id, Job.kind == KIND, Job.status.in_(ACTIVE_JOBS)
+            )
+        )
+        or 0
+    )

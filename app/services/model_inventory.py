@@ -41,13 +41,19 @@ class ModelInUse:
 def known_licence(*names: str) -> str:
     """A known licence by a part of the model's name, else empty."""
     text = " ".join(n for n in names if n).lower().replace("-", "")
-    return next((licence for key, licence in KNOWN_LICENCES.items() if key.replace("-", "") in text), "")
+    return next(
+        (licence for key, licence in KNOWN_LICENCES.items() if key.replace("-", "") in text), ""
+    )
 
 
 def _with_licence(card: ModelCard) -> ModelCard:
     """The card, its licence filled in from :data:`KNOWN_LICENCES` where it states none."""
     parts = tuple(_with_licence(p) for p in card.parts)
-    licence = card.licence or "; ".join(dict.fromkeys(p.licence for p in parts if p.licence)) or known_licence(card.name, card.version)
+    licence = (
+        card.licence
+        or "; ".join(dict.fromkeys(p.licence for p in parts if p.licence))
+        or known_licence(card.name, card.version)
+    )
     return ModelCard(card.name, card.version, licence, card.attribution, parts)
 
 
@@ -55,17 +61,26 @@ def _generator_card(services) -> ModelCard:
     """The answer model's card from its ModelInfo; the version is the configured model or file."""
     info = services.generator.info
     config = services.config
-    version = config.get("GENERATOR_MODEL") or (Path(str(config["GENERATOR_MODEL_PATH"])).name
-                                                 if config.get("GENERATOR_MODEL_PATH") else "")
+    version = config.get("GENERATOR_MODEL") or (
+        Path(str(config["GENERATOR_MODEL_PATH"])).name if config.get("GENERATOR_MODEL_PATH") else ""
+    )
     licence = info.licence if info.licence not in ("", "none") else ""
-    return ModelCard(name=info.name, version=version, licence=licence or known_licence(info.name, version),
-                     attribution=getattr(info, "attribution", "") or "")
+    return ModelCard(
+        name=info.name,
+        version=version,
+        licence=licence or known_licence(info.name, version),
+        attribution=getattr(info, "attribution", "") or "",
+    )
 
 
 def models_in_use(services) -> list[ModelInUse]:
     """The generator, the guard and the embedder, each with its card (nothing is loaded)."""
     return [
-        ModelInUse("answers", _with_licence(_generator_card(services)), tuple(services.generator.info.languages)),
+        ModelInUse(
+            "answers",
+            _with_licence(_generator_card(services)),
+            tuple(services.generator.info.languages),
+        ),
         ModelInUse("safety", _with_licence(describe(services.guard))),
         ModelInUse("search", _with_licence(describe(services.embedder))),
     ]
@@ -73,8 +88,12 @@ def models_in_use(services) -> list[ModelInUse]:
 
 def card_dict(card: ModelCard) -> dict[str, Any]:
     """JSON form of a card (the DPIA's record of processing)."""
-    out: dict[str, Any] = {"name": card.name, "version": card.version, "licence": card.licence or NOT_RECORDED,
-                           "attribution": card.attribution}
+    out: dict[str, Any] = {
+        "name": card.name,
+        "version": card.version,
+        "licence": card.licence or NOT_RECORDED,
+        "attribution": card.attribution,
+    }
     if card.parts:
         out["parts"] = [card_dict(p) for p in card.parts]
     return out

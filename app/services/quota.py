@@ -39,7 +39,9 @@ def storage_options(config: Mapping[str, Any]) -> dict[str, Any]:
 class DailyQuota:
     """Atomic per-student, per-course question counter for the current UTC day."""
 
-    def __init__(self, storage: Storage, prefix: str = "kateder", clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, storage: Storage, prefix: str = "kateder", clock: Callable[[], datetime] | None = None
+    ) -> None:
         """Count in ``storage`` under keys that start with ``prefix``."""
         self.storage = storage
         self.prefix = prefix
@@ -49,13 +51,17 @@ class DailyQuota:
     def from_config(cls, config: Mapping[str, Any]) -> DailyQuota:
         """The counter in the storage that the rate limits use."""
         uri = str(_setting(config, "RATELIMIT_STORAGE_URI"))
-        storage = cast(Storage, storage_from_string(uri, **storage_options(config)))  # memory:// or redis://, never async+
+        storage = cast(
+            Storage, storage_from_string(uri, **storage_options(config))
+        )  # memory:// or redis://, never async+
         return cls(storage, prefix=str(_setting(config, "RATELIMIT_KEY_PREFIX")))
 
     def _key_and_expiry(self, user_id: int, course_id: int) -> tuple[str, int]:
         now = self.clock()
         midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        return f"{self.prefix}/daily/{now:%Y-%m-%d}/{course_id}/{user_id}", int((midnight - now).total_seconds()) + 60
+        return f"{self.prefix}/daily/{now:%Y-%m-%d}/{course_id}/{user_id}", int(
+            (midnight - now).total_seconds()
+        ) + 60
 
     def take(self, user_id: int, course_id: int, *, limit: int, asked: int) -> bool:
         """Take one of today's ``limit`` questions; False when none is left.
@@ -78,7 +84,10 @@ class DailyQuota:
                 self.storage.incr(key, expiry, amount=-1)
                 return False
         except self.storage.base_exceptions as exc:
-            log.warning("daily question counter unavailable (%s); the database count alone decides", type(exc).__name__)
+            log.warning(
+                "daily question counter unavailable (%s); the database count alone decides",
+                type(exc).__name__,
+            )
         return True
 
     def give_back(self, user_id: int, course_id: int) -> None:

@@ -56,18 +56,42 @@ class Category:
 
 
 CATEGORIES: tuple[Category, ...] = (
-    Category("conversation_text", "RETENTION_CONVERSATION_TEXT_DAYS", 0,
-             "Question and answer text (redacted, encrypted per student)"),
-    Category("conversations", "RETENTION_CONVERSATIONS_DAYS", 0,
-             "Conversation and message records without text, guard verdicts"),
-    Category("audit_details", "RETENTION_AUDIT_DETAILS_DAYS", AI_ACT_MIN_DAYS,
-             "Audit event details: guard verdicts, passages, model, latencies"),
-    Category("audit_events", "RETENTION_AUDIT_EVENTS_DAYS", AI_ACT_MIN_DAYS,
-             "Audit event skeletons: time, pseudonymous subject, role, course, action, hash"),
-    Category("access_log", "RETENTION_ACCESS_LOG_DAYS", AI_ACT_MIN_DAYS,
-             "Admin access log with reasons; data-subject requests and receipts"),
-    Category("exports", "RETENTION_EXPORTS_DAYS", 0,
-             "Export files (data-subject exports, audit exports) in the instance folder"),
+    Category(
+        "conversation_text",
+        "RETENTION_CONVERSATION_TEXT_DAYS",
+        0,
+        "Question and answer text (redacted, encrypted per student)",
+    ),
+    Category(
+        "conversations",
+        "RETENTION_CONVERSATIONS_DAYS",
+        0,
+        "Conversation and message records without text, guard verdicts",
+    ),
+    Category(
+        "audit_details",
+        "RETENTION_AUDIT_DETAILS_DAYS",
+        AI_ACT_MIN_DAYS,
+        "Audit event details: guard verdicts, passages, model, latencies",
+    ),
+    Category(
+        "audit_events",
+        "RETENTION_AUDIT_EVENTS_DAYS",
+        AI_ACT_MIN_DAYS,
+        "Audit event skeletons: time, pseudonymous subject, role, course, action, hash",
+    ),
+    Category(
+        "access_log",
+        "RETENTION_ACCESS_LOG_DAYS",
+        AI_ACT_MIN_DAYS,
+        "Admin access log with reasons; data-subject requests and receipts",
+    ),
+    Category(
+        "exports",
+        "RETENTION_EXPORTS_DAYS",
+        0,
+        "Export files (data-subject exports, audit exports) in the instance folder",
+    ),
 )
 BY_KEY = {c.key: c for c in CATEGORIES}
 
@@ -104,17 +128,29 @@ class Retention:
         """The retention table for the record of processing and the DPO panel."""
         values = self.settings()
         defaults = self.defaults()
-        return [{"category": c.key, "description": c.description, "days": values[c.key], "default_days": defaults[c.key],
-                 "minimum_days": c.minimum} for c in CATEGORIES]
+        return [
+            {
+                "category": c.key,
+                "description": c.description,
+                "days": values[c.key],
+                "default_days": defaults[c.key],
+                "minimum_days": c.minimum,
+            }
+            for c in CATEGORIES
+        ]
 
     def set(self, category: str, days: int, *, actor=None) -> dict[str, int]:
         """Change one category's period (audited); refuses periods below the legal minimum."""
         if category not in BY_KEY:
-            raise RetentionError(f"unknown retention category {category!r}; choose one of {', '.join(BY_KEY)}")
+            raise RetentionError(
+                f"unknown retention category {category!r}; choose one of {', '.join(BY_KEY)}"
+            )
         days = int(days)
         minimum = BY_KEY[category].minimum
         if days < minimum:
-            raise RetentionError(f"{category} must be kept at least {minimum} days (EU AI Act Art. 26(6))")
+            raise RetentionError(
+                f"{category} must be kept at least {minimum} days (EU AI Act Art. 26(6))"
+            )
         with self.s.db.session() as s:
             current = self.settings(s)
             proposed = {**current, category: days}
@@ -123,10 +159,23 @@ class Retention:
             row = s.get(RetentionSetting, category)
             old = current[category]
             if row is None:
-                s.add(RetentionSetting(category=category, days=days, updated_by=getattr(actor, "username", None)))
+                s.add(
+                    RetentionSetting(
+                        category=category, days=days, updated_by=getattr(actor, "username", None)
+                    )
+                )
             else:
-                row.days, row.updated_at, row.updated_by = days, utcnow(), getattr(actor, "username", None)
-            self.s.audit.record(s, "retention_change", user=actor, details={"category": category, "from_days": old, "to_days": days})
+                row.days, row.updated_at, row.updated_by = (
+                    days,
+                    utcnow(),
+                    getattr(actor, "username", None),
+                )
+            self.s.audit.record(
+                s,
+                "retention_change",
+                user=actor,
+                details={"category": category, "from_days": old, "to_days": days},
+            )
             return {**current, category: days}
 
     def purge(self, now: datetime | None = None) -> dict[str, Any]:
@@ -146,24 +195,40 @@ class Retention:
             report["conversations"] = self._purge_conversations(s, cutoff["conversations"])
             report["audit_details"] = s.execute(
                 update(AuditEvent)
-                .where(AuditEvent.ts < cutoff["audit_details"], AuditEvent.details_purged_at.is_(None))
-                .where(AuditEvent.details_digest.is_not(None), AuditEvent.action != "retention_purge")
+                .where(
+                    AuditEvent.ts < cutoff["audit_details"], AuditEvent.details_purged_at.is_(None)
+                )
+                .where(
+                    AuditEvent.details_digest.is_not(None), AuditEvent.action != "retention_purge"
+                )
                 .values(details={}, details_purged_at=now)
             ).rowcount
             checkpoints = self._purge_events(s, cutoff["audit_events"])
             report["audit_events"] = sum(c["events_removed"] for c in checkpoints)
-            report["access_log"] = s.execute(delete(AccessLog).where(AccessLog.ts < cutoff["access_log"])).rowcount
-            report["dsar_requests"] = s.execute(delete(DsarRequest).where(DsarRequest.created_at < cutoff["access_log"])).rowcount
-            report["expired_tokens"] = s.execute(delete(ApiToken).where(ApiToken.expires_at < now)).rowcount
+            report["access_log"] = s.execute(
+                delete(AccessLog).where(AccessLog.ts < cutoff["access_log"])
+            ).rowcount
+            report["dsar_requests"] = s.execute(
+                delete(DsarRequest).where(DsarRequest.created_at < cutoff["access_log"])
+            ).rowcount
+            report["expired_tokens"] = s.execute(
+                delete(ApiToken).where(ApiToken.expires_at < now)
+            ).rowcount
             report["export_files"] = self._purge_exports(cutoff["exports"])
             details = {k: v for k, v in report.items() if k not in ("ran_at",)}
             # each school chain vouches for its own checkpoint, in chain order (writers lock one chain each)
             for cp in checkpoints:
                 if chain_school(cp["chain"]) is not None:
-                    self.s.audit.record(s, "retention_purge", school_id=chain_school(cp["chain"]),
-                                        details={"ran_at": report["ran_at"], "checkpoint": cp})
+                    self.s.audit.record(
+                        s,
+                        "retention_purge",
+                        school_id=chain_school(cp["chain"]),
+                        details={"ran_at": report["ran_at"], "checkpoint": cp},
+                    )
             if checkpoints:  # the installation chain vouches for its own and the legacy chain's
-                details["checkpoints"] = [cp for cp in checkpoints if chain_school(cp["chain"]) is None]
+                details["checkpoints"] = [
+                    cp for cp in checkpoints if chain_school(cp["chain"]) is None
+                ]
             event = self.s.audit.record(s, "retention_purge", details=details)
             report["audit_seq"] = event.seq
             if checkpoints:
@@ -178,7 +243,11 @@ class Retention:
         ids = list(s.scalars(select(Message.id).where(Message.created_at < cutoff)))
         removed = delete_with_dependents(s, Message.__table__, ids) if ids else 0
         has_messages = select(Message.id).where(Message.conversation_id == Conversation.id).exists()
-        empty = list(s.scalars(select(Conversation.id).where(Conversation.created_at < cutoff, ~has_messages)))
+        empty = list(
+            s.scalars(
+                select(Conversation.id).where(Conversation.created_at < cutoff, ~has_messages)
+            )
+        )
         if empty:
             removed += delete_with_dependents(s, Conversation.__table__, empty)
         return removed
@@ -186,15 +255,30 @@ class Retention:
     @staticmethod
     def _purge_events(s: Session, cutoff: datetime) -> list[dict[str, Any]]:
         """Delete events older than ``cutoff`` as a prefix of each chain, leaving a checkpoint per chain."""
-        lasts = s.execute(select(AuditEvent.chain, func.max(AuditEvent.seq)).where(AuditEvent.ts < cutoff)
-                          .group_by(AuditEvent.chain)).all()
+        lasts = s.execute(
+            select(AuditEvent.chain, func.max(AuditEvent.seq))
+            .where(AuditEvent.ts < cutoff)
+            .group_by(AuditEvent.chain)
+        ).all()
         checkpoints = []
         for chain, last_seq in sorted(lasts, key=lambda row: chain_order(row[0])):
             # the event with the chain's highest old seq: there is one, it was just counted
-            last = s.scalars(select(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq == last_seq)).one()
-            removed = rowcount(s.execute(delete(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq <= last_seq)))
-            s.add(AuditCheckpoint(chain=chain, seq=last.seq, hash=last.hash, ts=last.ts, events_removed=removed))
-            checkpoints.append({"chain": chain, "seq": last.seq, "hash": last.hash, "events_removed": removed})
+            last = s.scalars(
+                select(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq == last_seq)
+            ).one()
+            removed = rowcount(
+                s.execute(
+                    delete(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq <= last_seq)
+                )
+            )
+            s.add(
+                AuditCheckpoint(
+                    chain=chain, seq=last.seq, hash=last.hash, ts=last.ts, events_removed=removed
+                )
+            )
+            checkpoints.append(
+                {"chain": chain, "seq": last.seq, "hash": last.hash, "events_removed": removed}
+            )
         s.flush()
         return checkpoints
 

@@ -26,23 +26,44 @@ def review_queue(s, course_ids: list[int], *, include_reviewed: bool = False) ->
     """Flagged questions and answers and reported answers, most critical first."""
     if not course_ids:
         return []
-    policies = {c.id: CoursePolicy.from_dict(c.policy) for c in s.scalars(select(Course).where(Course.id.in_(course_ids)))}
-    q = select(GuardVerdict).where(GuardVerdict.course_id.in_(course_ids), GuardVerdict.action.in_(FLAGGED), GuardVerdict.message_id.is_not(None))
+    policies = {
+        c.id: CoursePolicy.from_dict(c.policy)
+        for c in s.scalars(select(Course).where(Course.id.in_(course_ids)))
+    }
+    q = select(GuardVerdict).where(
+        GuardVerdict.course_id.in_(course_ids),
+        GuardVerdict.action.in_(FLAGGED),
+        GuardVerdict.message_id.is_not(None),
+    )
     if not include_reviewed:
         q = q.where(GuardVerdict.reviewed.is_(None))
     rows = s.scalars(q.order_by(GuardVerdict.id.desc()).limit(200)).all()
-    ranked = sorted(((_severity(v, policies[v.course_id]), v) for v in rows), key=lambda pair: (pair[0], -pair[1].id))
+    ranked = sorted(
+        ((_severity(v, policies[v.course_id]), v) for v in rows),
+        key=lambda pair: (pair[0], -pair[1].id),
+    )
     items = []
     for severity, v in ranked:
         msg = v.message
         conv = msg.conversation
         author = s.get(User, conv.user_id)
-        items.append({
-            "id": v.id, "stage": v.stage, "action": "alert" if severity == 1 else v.action, "categories": v.categories or [],
-            "score": v.score, "critical": severity == 0, "created_at": v.created_at, "role": msg.role,
-            "student": author.username if author else "?", "course_id": v.course_id, "reviewed": v.reviewed,
-            "conversation_id": conv.id, "message_id": msg.id,
-        })
+        items.append(
+            {
+                "id": v.id,
+                "stage": v.stage,
+                "action": "alert" if severity == 1 else v.action,
+                "categories": v.categories or [],
+                "score": v.score,
+                "critical": severity == 0,
+                "created_at": v.created_at,
+                "role": msg.role,
+                "student": author.username if author else "?",
+                "course_id": v.course_id,
+                "reviewed": v.reviewed,
+                "conversation_id": conv.id,
+                "message_id": msg.id,
+            }
+        )
     return items
 
 
@@ -61,7 +82,9 @@ def with_previews(s, items: list[dict], gdpr) -> list[dict]:
             item["preview"] = None
             continue
         clean = " ".join(redact(text)[0].split())
-        item["preview"] = clean if len(clean) <= PREVIEW_CHARS else clean[:PREVIEW_CHARS].rsplit(" ", 1)[0] + " …"
+        item["preview"] = (
+            clean if len(clean) <= PREVIEW_CHARS else clean[:PREVIEW_CHARS].rsplit(" ", 1)[0] + " …"
+        )
     return items
 
 

@@ -28,10 +28,23 @@ from core.models import School, User
 # roles an identity provider may grant; admin and DPO are given in Kateder only
 GRANTABLE = ("student", "teacher")
 _RANK = {"student": 0, "teacher": 1}
-SHORTHAND = "school"  # the id of the provider set by OIDC_ISSUER / OIDC_CLIENT_ID / OIDC_CLIENT_SECRET
+SHORTHAND = (
+    "school"  # the id of the provider set by OIDC_ISSUER / OIDC_CLIENT_ID / OIDC_CLIENT_SECRET
+)
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-_KEYS = {"school", "issuer", "client_id", "client_secret", "client_secret_env", "scope", "username_claim", "role_claim",
-         "roles", "create_users", "label"}
+_KEYS = {
+    "school",
+    "issuer",
+    "client_id",
+    "client_secret",
+    "client_secret_env",
+    "scope",
+    "username_claim",
+    "role_claim",
+    "roles",
+    "create_users",
+    "label",
+}
 
 
 class ProviderError(KatederError):
@@ -76,20 +89,28 @@ class SsoResult:
     role_changed_from: str | None = None
 
 
-def load_providers(config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, IdentityProvider]:
+def load_providers(
+    config: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, IdentityProvider]:
     """The configured providers by id: the ``OIDC_PROVIDERS`` file and the ``OIDC_*`` shorthand."""
     import os
 
     environ = os.environ if environ is None else environ
     providers: dict[str, IdentityProvider] = {}
     if config.get("OIDC_ISSUER") and config.get("OIDC_CLIENT_ID"):
-        providers[SHORTHAND] = IdentityProvider(SHORTHAND, str(config["OIDC_ISSUER"]), str(config["OIDC_CLIENT_ID"]),
-                                               str(config.get("OIDC_CLIENT_SECRET") or ""))
+        providers[SHORTHAND] = IdentityProvider(
+            SHORTHAND,
+            str(config["OIDC_ISSUER"]),
+            str(config["OIDC_CLIENT_ID"]),
+            str(config.get("OIDC_CLIENT_SECRET") or ""),
+        )
     path = str(config.get("OIDC_PROVIDERS") or "")
     if path:
         for provider in parse_providers(Path(path), environ):
             if provider.id in providers:
-                raise ProviderError(f"{path}: provider {provider.id!r} is also set by OIDC_ISSUER; rename one")
+                raise ProviderError(
+                    f"{path}: provider {provider.id!r} is also set by OIDC_ISSUER; rename one"
+                )
             providers[provider.id] = provider
     return providers
 
@@ -114,7 +135,9 @@ def parse_providers(path: Path, environ: Mapping[str, str]) -> list[IdentityProv
             raise ProviderError(f"{where}: must be a table")
         unknown = sorted(set(spec) - _KEYS)
         if unknown:
-            raise ProviderError(f"{where}: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(_KEYS))})")
+            raise ProviderError(
+                f"{where}: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(_KEYS))})"
+            )
         for key in ("school", "issuer", "client_id"):
             if not isinstance(spec.get(key), str) or not spec[key].strip():
                 raise ProviderError(f"{where}: {key} is required")
@@ -122,20 +145,35 @@ def parse_providers(path: Path, environ: Mapping[str, str]) -> list[IdentityProv
         if spec.get("client_secret_env"):
             secret = environ.get(spec["client_secret_env"], "")
             if not secret:
-                raise ProviderError(f"{where}: the environment variable {spec['client_secret_env']} is not set")
+                raise ProviderError(
+                    f"{where}: the environment variable {spec['client_secret_env']} is not set"
+                )
         roles = spec.get("roles", {})
         if not isinstance(roles, dict) or any(r not in GRANTABLE for r in roles.values()):
-            raise ProviderError(f"{where}: roles maps claim values to one of {', '.join(GRANTABLE)}")
+            raise ProviderError(
+                f"{where}: roles maps claim values to one of {', '.join(GRANTABLE)}"
+            )
         if roles and not spec.get("role_claim"):
             raise ProviderError(f"{where}: roles needs role_claim (the claim that carries them)")
         if spec.get("create_users") and not spec.get("role_claim"):
-            raise ProviderError(f"{where}: create_users needs role_claim and roles (a new account needs a role)")
-        out.append(IdentityProvider(
-            id=pid, issuer=spec["issuer"].strip(), client_id=spec["client_id"].strip(), client_secret=str(secret),
-            school=spec["school"].strip(), label=str(spec.get("label", "")), scope=str(spec.get("scope", "openid profile")),
-            username_claim=str(spec.get("username_claim", "preferred_username")), role_claim=str(spec.get("role_claim", "")),
-            roles={str(k): v for k, v in roles.items()}, create_users=bool(spec.get("create_users", False)),
-        ))
+            raise ProviderError(
+                f"{where}: create_users needs role_claim and roles (a new account needs a role)"
+            )
+        out.append(
+            IdentityProvider(
+                id=pid,
+                issuer=spec["issuer"].strip(),
+                client_id=spec["client_id"].strip(),
+                client_secret=str(secret),
+                school=spec["school"].strip(),
+                label=str(spec.get("label", "")),
+                scope=str(spec.get("scope", "openid profile")),
+                username_claim=str(spec.get("username_claim", "preferred_username")),
+                role_claim=str(spec.get("role_claim", "")),
+                roles={str(k): v for k, v in roles.items()},
+                create_users=bool(spec.get("create_users", False)),
+            )
+        )
     return out
 
 

@@ -18,21 +18,33 @@ from app.services.i18n import TRANSLATIONS_DIR, Translator, school_language
 
 TEMPLATES_DIR = TRANSLATIONS_DIR.parent / "templates"
 # the safety check's decisions as the browser names them (app/web/filters.py ACTION_LABELS: same msgids)
-DECISIONS = {"care": "Answer with care", "block": "Block", "alert": "Block and alert the teacher", "crisis": "Crisis"}
+DECISIONS = {
+    "care": "Answer with care",
+    "block": "Block",
+    "alert": "Block and alert the teacher",
+    "crisis": "Crisis",
+}
 
 
 @cache
 def _environment(language: str) -> Environment:
     """A Jinja environment translating into ``language`` (one per language, built once)."""
     tr = Translator.for_language(language)
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=select_autoescape(["html"]),
-                      extensions=["jinja2.ext.i18n"])
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+    )
     # jinja2.ext.i18n adds install_gettext_callables to the Environment at run time (not in its types)
-    env.install_gettext_callables(gettext=tr, ngettext=lambda s, p, n: tr(s if n == 1 else p), newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(
+        gettext=tr, ngettext=lambda s, p, n: tr(s if n == 1 else p), newstyle=True
+    )  # type: ignore[attr-defined]
     env.globals.update(
         event_label=lambda action: event_label(action, tr),
         role_label=lambda role: role_label(role, tr),
-        retention_label=lambda category: tr(RETENTION_LABELS[category]) if category in RETENTION_LABELS else category,
+        retention_label=lambda category: (
+            tr(RETENTION_LABELS[category]) if category in RETENTION_LABELS else category
+        ),
         decision_label=lambda action: tr(DECISIONS[action]) if action in DECISIONS else "",
         when=tr.datetime,
         day=tr.date,

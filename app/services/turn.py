@@ -64,7 +64,9 @@ class Release:
     released: list[str] = field(default_factory=list)
     output: ModerationResult | None = None
     blocked: bool = False
-    grounding: dict[str, int] = field(default_factory=lambda: {"checked": 0, "removed": 0, "recited": 0})
+    grounding: dict[str, int] = field(
+        default_factory=lambda: {"checked": 0, "removed": 0, "recited": 0}
+    )
     guard_ms: float = 0.0
     guard_checks: int = 0  # output guard calls
     read_whole: int = 0  # released sentences the output guard last read as one whole answer

@@ -89,7 +89,9 @@ def next_month(month: date) -> date:
 
 def normalise_question(text: str) -> str:
     """The grouping key: casefolded, accents and punctuation removed, spaces folded."""
-    folded = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+    folded = "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+    ).casefold()
     return _NOT_WORD.sub(" ", folded).strip()
 
 
@@ -107,20 +109,32 @@ def _groups(asked: list[tuple[str, int]], *, min_students: int, limit: int) -> l
         if key:
             variants[key][_shown(text)] += 1
             people[key].add(user_id)
-    groups = [QuestionGroup(text=v.most_common(1)[0][0], count=sum(v.values()), students=len(people[k]))
-              for k, v in variants.items() if len(people[k]) >= min_students]
+    groups = [
+        QuestionGroup(text=v.most_common(1)[0][0], count=sum(v.values()), students=len(people[k]))
+        for k, v in variants.items()
+        if len(people[k]) >= min_students
+    ]
     return sorted(groups, key=lambda g: (-g.count, -g.students, g.text))[:limit]
 
 
-def month_usage(session: Session, course_id: int, month: date, *,
-                read_text: Callable[[Session, Message, int], str | None]) -> MonthUsage:
+def month_usage(
+    session: Session,
+    course_id: int,
+    month: date,
+    *,
+    read_text: Callable[[Session, Message, int], str | None],
+) -> MonthUsage:
     """Counts, most asked and unanswered questions of ``course_id`` in ``month`` (``read_text``: gdpr.read_text)."""
     start = datetime(month.year, month.month, 1, tzinfo=UTC)
     end = datetime.combine(next_month(month), datetime.min.time(), tzinfo=UTC)
     rows = session.execute(
         select(Message, Conversation.user_id)
         .join(Conversation, Message.conversation_id == Conversation.id)
-        .where(Conversation.course_id == course_id, Message.created_at >= start, Message.created_at < end)
+        .where(
+            Conversation.course_id == course_id,
+            Message.created_at >= start,
+            Message.created_at < end,
+        )
         .order_by(Message.conversation_id, Message.id)
     ).all()
     per_day: Counter = Counter()
@@ -131,7 +145,9 @@ def month_usage(session: Session, course_id: int, month: date, *,
     unanswered_ids: set[int] = set()
     for msg, user_id in rows:
         if msg.role == "user":
-            created = msg.created_at if msg.created_at.tzinfo else msg.created_at.replace(tzinfo=UTC)
+            created = (
+                msg.created_at if msg.created_at.tzinfo else msg.created_at.replace(tzinfo=UTC)
+            )
             per_day[created.date()] += 1
             actions[msg.action] += 1
             askers.add(user_id)
@@ -144,20 +160,34 @@ def month_usage(session: Session, course_id: int, month: date, *,
                 question = last_question.get(msg.conversation_id)
                 if question is not None:
                     unanswered_ids.add(question.id)
-    days = [(month + timedelta(days=i), per_day.get(month + timedelta(days=i), 0)) for i in range((next_month(month) - month).days)]
+    days = [
+        (month + timedelta(days=i), per_day.get(month + timedelta(days=i), 0))
+        for i in range((next_month(month) - month).days)
+    ]
     asked, missed = _texts(session, rows, unanswered_ids, read_text)
-    return MonthUsage(month=month, days=days, total=sum(per_day.values()), students=len(askers), answered=answered,
-                      not_covered=not_covered, actions=dict(actions),
-                      top=_groups(asked, min_students=MIN_STUDENTS, limit=TOP),
-                      unanswered=_groups(missed, min_students=1, limit=UNANSWERED))
+    return MonthUsage(
+        month=month,
+        days=days,
+        total=sum(per_day.values()),
+        students=len(askers),
+        answered=answered,
+        not_covered=not_covered,
+        actions=dict(actions),
+        top=_groups(asked, min_students=MIN_STUDENTS, limit=TOP),
+        unanswered=_groups(missed, min_students=1, limit=UNANSWERED),
+    )
 
 
-def _texts(session: Session, rows, unanswered_ids: set[int], read_text) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+def _texts(
+    session: Session, rows, unanswered_ids: set[int], read_text
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """The redacted text of the normally answered questions (at most :data:`MAX_TEXTS`), and of the unanswered ones."""
     asked: list[tuple[str, int]] = []
     missed: list[tuple[str, int]] = []
     questions = [(m, uid) for m, uid in rows if m.role == "user" and m.action == "allow"]
-    questions.sort(key=lambda pair: (pair[0].id not in unanswered_ids, -pair[0].id))  # unanswered and newest first
+    questions.sort(
+        key=lambda pair: (pair[0].id not in unanswered_ids, -pair[0].id)
+    )  # unanswered and newest first
     for msg, user_id in questions[:MAX_TEXTS]:
         text = read_text(session, msg, user_id)
         if not text:

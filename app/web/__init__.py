@@ -36,8 +36,12 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def globals_for_templates():
-        return {"LANGUAGES": LANGUAGES, "LANGUAGE_NAMES": LANGUAGE_NAMES, "current_locale": select_locale(),
-                "model_attribution": _model_attribution}
+        return {
+            "LANGUAGES": LANGUAGES,
+            "LANGUAGE_NAMES": LANGUAGE_NAMES,
+            "current_locale": select_locale(),
+            "model_attribution": _model_attribution,
+        }
 
 
 def _model_attribution() -> str:

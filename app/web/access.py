@@ -60,7 +60,11 @@ def enrolled_courses(s: Session, user: User) -> list[Course]:
         s.scalars(
             select(Course)
             .join(Enrolment, Enrolment.course_id == Course.id)
-            .where(Enrolment.user_id == user.id, Course.school_id == user.school_id, Course.archived_at.is_(None))
+            .where(
+                Enrolment.user_id == user.id,
+                Course.school_id == user.school_id,
+                Course.archived_at.is_(None),
+            )
             .order_by(Course.title)
         )
     )

@@ -37,12 +37,22 @@ from core.models import User
 
 bp = Blueprint("auth", __name__)
 
-HOME_FOR_ROLE = {"student": "classroom.index", "teacher": "teacher.index", "admin": "teacher.index", "dpo": "dpo.index"}
+HOME_FOR_ROLE = {
+    "student": "classroom.index",
+    "teacher": "teacher.index",
+    "admin": "teacher.index",
+    "dpo": "dpo.index",
+}
 
 
 def _safe_next(target: str | None) -> str | None:
     """Only same-site relative paths are followed after signing in."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or urlsplit(target).netloc
+    ):
         return None
     return target
 
@@ -92,8 +102,10 @@ def login():
         retry_after = attempt.retry_after if attempt.reason == "blocked" else 0
         if retry_after:
             # the same words for an unknown name as for a real account (accounts.sign_in)
-            error = _("Too many attempts to sign in with this username. Try again in %(minutes)s minutes.",
-                      minutes=max(1, round(attempt.retry_after / 60)))
+            error = _(
+                "Too many attempts to sign in with this username. Try again in %(minutes)s minutes.",
+                minutes=max(1, round(attempt.retry_after / 60)),
+            )
         elif user is None:
             error = _("Wrong username or password.")
         else:
@@ -105,7 +117,12 @@ def login():
                 session["lang"] = lang
             return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
     status = (429 if retry_after else 401) if error else 200
-    response = current_app.make_response((render_template("auth/login.html", error=error, oidc=list(oidc_providers().values())), status))
+    response = current_app.make_response(
+        (
+            render_template("auth/login.html", error=error, oidc=list(oidc_providers().values())),
+            status,
+        )
+    )
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response
@@ -115,7 +132,9 @@ def login():
 def logout():
     """Sign out: the session's server-side record is deleted, so no copy of the cookie works."""
     services = get_services()
-    user_id = current_user.id if current_user.is_authenticated else None  # loaded before the write below
+    user_id = (
+        current_user.id if current_user.is_authenticated else None
+    )  # loaded before the write below
     with services.db.session() as s:
         accounts.end_session(s, session.get(SESSION_KEY))
         if user_id is not None:
@@ -133,9 +152,16 @@ def logout_everywhere():
         return redirect(url_for("auth.login"))
     services = get_services()
     with services.db.session() as s:
-        ended = {"sessions_ended": accounts.end_all_sessions(s, current_user.id),
-                 "tokens_revoked": accounts.revoke_all_tokens(s, current_user.id)}
-        services.audit.record(s, "sessions_revoked", user=s.get(User, current_user.id), details={"by": "self", **ended})
+        ended = {
+            "sessions_ended": accounts.end_all_sessions(s, current_user.id),
+            "tokens_revoked": accounts.revoke_all_tokens(s, current_user.id),
+        }
+        services.audit.record(
+            s,
+            "sessions_revoked",
+            user=s.get(User, current_user.id),
+            details={"by": "self", **ended},
+        )
     logout_user()
     session.clear()
     flash(_("You are signed out on every device."))
@@ -150,7 +176,10 @@ def change_password():
     error, status, retry_after = None, 200, 0
     if request.method == "POST":
         current = request.form.get("current_password", "")
-        new, again = request.form.get("new_password", ""), request.form.get("new_password_again", "")
+        new, again = (
+            request.form.get("new_password", ""),
+            request.form.get("new_password_again", ""),
+        )
         services = get_services()
         with services.db.session() as s:
             # the current password is checked like a sign-in: throttled, and a failure is a security event
@@ -158,24 +187,52 @@ def change_password():
             if attempt.user is None:
                 record_failed_sign_in(s, attempt, "password_change")
         if attempt.reason == "blocked":
-            error, status, retry_after = _("Too many attempts to sign in with this username. Try again in %(minutes)s minutes.",
-                                           minutes=max(1, round(attempt.retry_after / 60))), 429, attempt.retry_after
+            error, status, retry_after = (
+                _(
+                    "Too many attempts to sign in with this username. Try again in %(minutes)s minutes.",
+                    minutes=max(1, round(attempt.retry_after / 60)),
+                ),
+                429,
+                attempt.retry_after,
+            )
         elif attempt.user is None:
             error, status = _("The current password is wrong."), 400
         elif new != again:
             error, status = _("The new passwords do not match."), 400
         elif len(new) < accounts.MIN_PASSWORD_LENGTH:
-            error, status = _("The new password must have at least %(count)s characters.", count=accounts.MIN_PASSWORD_LENGTH), 400
+            error, status = (
+                _(
+                    "The new password must have at least %(count)s characters.",
+                    count=accounts.MIN_PASSWORD_LENGTH,
+                ),
+                400,
+            )
         else:
             with services.db.session() as s:
                 user = s.get(User, current_user.id)
-                ended = accounts.change_password(s, user, new, sign_in_throttle())  # this session ends too
-                services.audit.record(s, "password_changed", user=user, details={"by": "self", **ended})
-            sign_in(user, "password")  # this browser goes on with a fresh session; copies of the old cookie do not
-            flash(_("Your password was changed. You are signed out on every other device, and your API tokens were revoked."))
+                ended = accounts.change_password(
+                    s, user, new, sign_in_throttle()
+                )  # this session ends too
+                services.audit.record(
+                    s, "password_changed", user=user, details={"by": "self", **ended}
+                )
+            sign_in(
+                user, "password"
+            )  # this browser goes on with a fresh session; copies of the old cookie do not
+            flash(
+                _(
+                    "Your password was changed. You are signed out on every other device, and your API tokens were revoked."
+                )
+            )
             return redirect(url_for("auth.home"))
-    response = current_app.make_response((render_template("auth/password.html", error=error,
-                                                          min_length=accounts.MIN_PASSWORD_LENGTH), status))
+    response = current_app.make_response(
+        (
+            render_template(
+                "auth/password.html", error=error, min_length=accounts.MIN_PASSWORD_LENGTH
+            ),
+            status,
+        )
+    )
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response
@@ -202,7 +259,11 @@ def oidc_login(provider: str | None):
     if client is None:
         abort(404)
     # the OIDC_ISSUER provider keeps the redirect URI it was registered with: /login/oidc/callback
-    callback = url_for("auth.oidc_callback", provider=None if client.name == sso.SHORTHAND else client.name, _external=True)
+    callback = url_for(
+        "auth.oidc_callback",
+        provider=None if client.name == sso.SHORTHAND else client.name,
+        _external=True,
+    )
     return client.authorize_redirect(callback)
 
 
@@ -219,8 +280,12 @@ def oidc_callback(provider: str | None):
         # authlib checks state, the code exchange (PKCE), the id_token's signature, exp and nonce; iss
         # and aud only when asked (by default it accepts an id_token for another client whose azp names us)
         issuer = client.load_server_metadata().get("issuer") or idp.issuer
-        token = client.authorize_access_token(claims_options={"iss": {"essential": True, "values": [issuer]},
-                                                              "aud": {"essential": True, "values": [idp.client_id]}})
+        token = client.authorize_access_token(
+            claims_options={
+                "iss": {"essential": True, "values": [issuer]},
+                "aud": {"essential": True, "values": [idp.client_id]},
+            }
+        )
     except (AuthlibBaseError, JoseError, requests.RequestException) as exc:
         reason = str(getattr(exc, "error", None) or type(exc).__name__)
         if getattr(exc, "claim", None):  # joserfc: which id_token claim failed (nonce, iss, aud...)
@@ -234,10 +299,20 @@ def oidc_callback(provider: str | None):
         if result.user is None:
             _oidc_refused(s, idp, result.reason)
         elif result.created:
-            services.audit.record(s, "user_created", user=result.user, details={"by": f"oidc:{idp.id}"})
+            services.audit.record(
+                s, "user_created", user=result.user, details={"by": f"oidc:{idp.id}"}
+            )
         elif result.role_changed_from:
-            services.audit.record(s, "role_changed", user=result.user,
-                                  details={"by": f"oidc:{idp.id}", "old": result.role_changed_from, "new": result.user.role})
+            services.audit.record(
+                s,
+                "role_changed",
+                user=result.user,
+                details={
+                    "by": f"oidc:{idp.id}",
+                    "old": result.role_changed_from,
+                    "new": result.user.role,
+                },
+            )
         user = result.user
     if user is None:
         flash(_("Your school account is not set up in Kateder. Ask your teacher or administrator."))
@@ -248,5 +323,13 @@ def oidc_callback(provider: str | None):
 
 def _oidc_refused(s, idp: sso.IdentityProvider, reason: str) -> None:
     """A security event for a refused OpenID Connect sign-in (who is unknown; the school is the provider's)."""
-    get_services().audit.record(s, "login_failed", school_id=sso.school_id(s, idp),
-                                details={"method": f"oidc:{idp.id}", "reason": reason, "address": request.remote_addr or "-"})
+    get_services().audit.record(
+        s,
+        "login_failed",
+        school_id=sso.school_id(s, idp),
+        details={
+            "method": f"oidc:{idp.id}",
+            "reason": reason,
+            "address": request.remote_addr or "-",
+        },
+    )

@@ -56,7 +56,13 @@ def join():
     services = get_services()
     with services.db.session() as s:
         user = me(s)
-        course = s.scalar(select(Course).where(Course.join_code == code, Course.school_id == user.school_id)) if code else None
+        course = (
+            s.scalar(
+                select(Course).where(Course.join_code == code, Course.school_id == user.school_id)
+            )
+            if code
+            else None
+        )
         if course is None:
             flash(_("No course has that join code. Check the code with your teacher."))
             return redirect(url_for("classroom.index"))
@@ -97,16 +103,30 @@ def conversation_title(s, conv: Conversation, user_id: int) -> str:
 def _conversations(s, user_id: int, course_id: int) -> list[dict]:
     """The user's own conversations in a course (not deleted), newest first, with title and date."""
     rows = s.scalars(
-        select(Conversation).where(Conversation.user_id == user_id, Conversation.course_id == course_id, Conversation.deleted_at.is_(None))
-        .order_by(Conversation.id.desc()).limit(30)
+        select(Conversation)
+        .where(
+            Conversation.user_id == user_id,
+            Conversation.course_id == course_id,
+            Conversation.deleted_at.is_(None),
+        )
+        .order_by(Conversation.id.desc())
+        .limit(30)
     ).all()
-    return [{"id": c.id, "title": conversation_title(s, c, user_id), "created_at": c.created_at} for c in rows]
+    return [
+        {"id": c.id, "title": conversation_title(s, c, user_id), "created_at": c.created_at}
+        for c in rows
+    ]
 
 
 def _own_conversation(s, conversation_id: int, course_id: int) -> Conversation:
     """The signed-in user's own, not deleted conversation in a course, else 404."""
     conv = s.get(Conversation, conversation_id)
-    if conv is None or conv.user_id != current_user.id or conv.course_id != course_id or conv.deleted_at is not None:
+    if (
+        conv is None
+        or conv.user_id != current_user.id
+        or conv.course_id != course_id
+        or conv.deleted_at is not None
+    ):
         abort(404)
     return conv
 
@@ -115,7 +135,9 @@ def _left_today(s, course: Course) -> int | None:
     """Questions the student may still ask in the course today (None for teachers)."""
     if current_user.role != "student":
         return None
-    return max(0, course.daily_question_limit - questions_asked_today(s, current_user.id, course.id))
+    return max(
+        0, course.daily_question_limit - questions_asked_today(s, current_user.id, course.id)
+    )
 
 
 def _own_messages(s, conversation: Conversation, user_id: int) -> list[dict]:
@@ -129,16 +151,32 @@ def _own_messages(s, conversation: Conversation, user_id: int) -> list[dict]:
     course = s.get(Course, conversation.course_id)
     out, question = [], ""
     for m in conversation.messages:
-        text = crisis_message(m.language or "en", course.school.country) if m.action == "crisis" else gdpr.read_text(s, m, user_id)
-        item = {"id": m.id, "role": m.role, "action": m.action, "citations": m.citations or [], "feedback": m.feedback, "text": text,
-                "language": m.language}
+        text = (
+            crisis_message(m.language or "en", course.school.country)
+            if m.action == "crisis"
+            else gdpr.read_text(s, m, user_id)
+        )
+        item = {
+            "id": m.id,
+            "role": m.role,
+            "action": m.action,
+            "citations": m.citations or [],
+            "feedback": m.feedback,
+            "text": text,
+            "language": m.language,
+        }
         if m.role == "user":
             question = text or ""
         elif m.action != "crisis":
             item["text"], citations = renumber(text or "", item["citations"])
             item["citations"] = source_labels(citations)
-            item["html"] = answer_html(item["text"], item["citations"], question=question, language=m.language,
-                                       place=_place(course.code, conversation.id))
+            item["html"] = answer_html(
+                item["text"],
+                item["citations"],
+                question=question,
+                language=m.language,
+                place=_place(course.code, conversation.id),
+            )
         out.append(item)
     return out
 
@@ -147,8 +185,15 @@ def _place(code: str, conversation_id: int | None):
     """Where a quote sits in its document: the document view, scrolled to the passage, the sentence marked."""
 
     def url(citation: dict[str, Any], key: str) -> str:
-        return url_for("classroom.document", code=code, document_id=citation["document_id"], passage=citation["passage_id"],
-                       mark=key, c=conversation_id, _anchor=f"passage-{citation['passage_id']}")
+        return url_for(
+            "classroom.document",
+            code=code,
+            document_id=citation["document_id"],
+            passage=citation["passage_id"],
+            mark=key,
+            c=conversation_id,
+            _anchor=f"passage-{citation['passage_id']}",
+        )
 
     return url
 
@@ -162,11 +207,17 @@ def course(code: str, conversation_id: int | None = None):
         c = student_course(s, code)
         messages = []
         if conversation_id is not None:
-            messages = _own_messages(s, _own_conversation(s, conversation_id, c.id), current_user.id)
+            messages = _own_messages(
+                s, _own_conversation(s, conversation_id, c.id), current_user.id
+            )
         left = _left_today(s, c)
         return render_template(
-            "classroom/course.html", course=c, messages=messages, conversation_id=conversation_id,
-            conversations=_conversations(s, current_user.id, c.id), left=left,
+            "classroom/course.html",
+            course=c,
+            messages=messages,
+            conversation_id=conversation_id,
+            conversations=_conversations(s, current_user.id, c.id),
+            left=left,
         )
 
 
@@ -183,10 +234,17 @@ def ask(code: str):
         student_course(s, code)
         conv = s.get(Conversation, conversation_id) if conversation_id is not None else None
         if conv is not None and conv.deleted_at is not None:
-            abort(404)  # a deleted conversation takes no more questions (others' are refused in the stream)
-    events = _rendered(get_services().ask.stream(current_user.id, code, question, conversation_id), question=question)
+            abort(
+                404
+            )  # a deleted conversation takes no more questions (others' are refused in the stream)
+    events = _rendered(
+        get_services().ask.stream(current_user.id, code, question, conversation_id),
+        question=question,
+    )
     return Response(
-        stream_with_context(to_sse(events, extra=lambda result: _after_answer(code, result, question))),
+        stream_with_context(
+            to_sse(events, extra=lambda result: _after_answer(code, result, question))
+        ),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
@@ -202,7 +260,12 @@ def _rendered(events: Iterator[dict[str, Any]], *, question: str) -> Iterator[di
                 language = event.get("language")
             elif event["type"] == "sentence":
                 sentences.append(event["text"])
-                event = {**event, "html": str(answer_html(" ".join(sentences), question=question, language=language))}
+                event = {
+                    **event,
+                    "html": str(
+                        answer_html(" ".join(sentences), question=question, language=language)
+                    ),
+                }
             yield event
     finally:
         close = getattr(events, "close", None)
@@ -218,10 +281,28 @@ def _after_answer(code: str, result, question: str) -> dict:
         conv = s.get(Conversation, conversation_id)
         title = conversation_title(s, conv, current_user.id) if conv is not None else None
         citations = source_labels(result.citations)
-        html = "" if result.action == "crisis" else str(answer_html(
-            result.answer, citations, question=question, language=result.language, place=_place(c.code, conversation_id)))
-        return {"questions_left": _left_today(s, c), "conversation_title": title, "citations": citations, "answer_html": html,
-                "conversation_url": url_for("classroom.course", code=c.code, conversation_id=conversation_id)}
+        html = (
+            ""
+            if result.action == "crisis"
+            else str(
+                answer_html(
+                    result.answer,
+                    citations,
+                    question=question,
+                    language=result.language,
+                    place=_place(c.code, conversation_id),
+                )
+            )
+        )
+        return {
+            "questions_left": _left_today(s, c),
+            "conversation_title": title,
+            "citations": citations,
+            "answer_html": html,
+            "conversation_url": url_for(
+                "classroom.course", code=c.code, conversation_id=conversation_id
+            ),
+        }
 
 
 @bp.post("/<code>/c/<int:conversation_id>/rename")
@@ -236,7 +317,13 @@ def rename(code: str, conversation_id: int):
         c = student_course(s, code)
         conv = _own_conversation(s, conversation_id, c.id)
         conv.title_encrypted = services.gdpr.keys.seal(s, current_user.id, title) if title else None
-        services.audit.record(s, "rename_conversation", user=me(s), course_id=c.id, details={"conversation_id": conv.id})
+        services.audit.record(
+            s,
+            "rename_conversation",
+            user=me(s),
+            course_id=c.id,
+            details={"conversation_id": conv.id},
+        )
         s.flush()
         new_title = conversation_title(s, conv, current_user.id)
     if request.accept_mimetypes.best == "application/json" or request.is_json:
@@ -257,15 +344,33 @@ def delete(code: str, conversation_id: int):
     with services.db.session() as s:
         c = student_course(s, code)
         conv = _own_conversation(s, conversation_id, c.id)
-        flagged = s.scalar(select(GuardVerdict.id).where(
-            GuardVerdict.message_id.in_([m.id for m in conv.messages]), GuardVerdict.safe.is_(False)).limit(1)) is not None
+        flagged = (
+            s.scalar(
+                select(GuardVerdict.id)
+                .where(
+                    GuardVerdict.message_id.in_([m.id for m in conv.messages]),
+                    GuardVerdict.safe.is_(False),
+                )
+                .limit(1)
+            )
+            is not None
+        )
         wiped = 0
         for m in [] if flagged else conv.messages:
             if m.text is not None or m.text_encrypted is not None:
                 m.text, m.text_encrypted, wiped = None, None, wiped + 1
         conv.title_encrypted, conv.deleted_at = None, datetime.now(UTC)
-        services.audit.record(s, "delete_conversation", user=me(s), course_id=c.id,
-                              details={"conversation_id": conv.id, "messages_wiped": wiped, "kept_for_review": flagged})
+        services.audit.record(
+            s,
+            "delete_conversation",
+            user=me(s),
+            course_id=c.id,
+            details={
+                "conversation_id": conv.id,
+                "messages_wiped": wiped,
+                "kept_for_review": flagged,
+            },
+        )
     if request.accept_mimetypes.best == "application/json":
         return jsonify(ok=True)
     flash(_("The conversation was deleted."))
@@ -281,8 +386,15 @@ def passage(code: str, passage_id: str):
         p = s.get(Passage, passage_id)
         if p is None or p.course_id != c.id or p.status != "indexed":
             abort(404)
-        return jsonify(id=p.id, text=p.text, html=str(markdown(p.text)), page=p.page, section=p.section,
-                       document=p.document.title, document_id=p.document_id)
+        return jsonify(
+            id=p.id,
+            text=p.text,
+            html=str(markdown(p.text)),
+            page=p.page,
+            section=p.section,
+            document=p.document.title,
+            document_id=p.document_id,
+        )
 
 
 _MARK = re.compile(r"[0-9a-f]{1,16}")
@@ -302,19 +414,50 @@ def document(code: str, document_id: int):
         doc = s.get(Document, document_id)
         if doc is None or doc.course_id != c.id or not doc.version:
             abort(404)
-        rows = s.scalars(select(Passage).where(Passage.document_id == doc.id, Passage.version == doc.version,
-                                               Passage.status == "indexed").order_by(Passage.ordinal)).all()
-        passages = [{"id": p.id, "text": p.text, "section": p.section, "page": p.page, "char_start": p.char_start,
-                     "char_end": p.char_end} for p in rows]
+        rows = s.scalars(
+            select(Passage)
+            .where(
+                Passage.document_id == doc.id,
+                Passage.version == doc.version,
+                Passage.status == "indexed",
+            )
+            .order_by(Passage.ordinal)
+        ).all()
+        passages = [
+            {
+                "id": p.id,
+                "text": p.text,
+                "section": p.section,
+                "page": p.page,
+                "char_start": p.char_start,
+                "char_end": p.char_end,
+            }
+            for p in rows
+        ]
         mark = request.args.get("mark", "")
         back = parse_int(request.args.get("c", "")) if request.args.get("c") else None
         own = s.get(Conversation, back) if back is not None else None
-        if own is None or own.user_id != current_user.id or own.course_id != c.id or own.deleted_at is not None:
+        if (
+            own is None
+            or own.user_id != current_user.id
+            or own.course_id != c.id
+            or own.deleted_at is not None
+        ):
             back = None
-        html = document_html(passages, title=doc.title, cited=request.args.get("passage"),
-                             mark=mark if _MARK.fullmatch(mark) else None)
-        return render_template("classroom/document.html", course=c, document=doc, html=html, conversation_id=back,
-                               cited=any(p["id"] == request.args.get("passage") for p in passages))
+        html = document_html(
+            passages,
+            title=doc.title,
+            cited=request.args.get("passage"),
+            mark=mark if _MARK.fullmatch(mark) else None,
+        )
+        return render_template(
+            "classroom/document.html",
+            course=c,
+            document=doc,
+            html=html,
+            conversation_id=back,
+            cited=any(p["id"] == request.args.get("passage") for p in passages),
+        )
 
 
 @bp.post("/messages/<int:message_id>/feedback")
@@ -332,7 +475,24 @@ def feedback(message_id: int):
         msg.feedback = value
         course_id = msg.conversation.course_id
         if value == "report":
-            s.add(GuardVerdict(message_id=msg.id, course_id=course_id, stage="report", safe=False, action="report",
-                               categories=[], score=1.0, backend="student-report", model=""))
-        services.audit.record(s, "feedback", user=me(s), course_id=course_id, details={"message_id": msg.id, "feedback": value})
+            s.add(
+                GuardVerdict(
+                    message_id=msg.id,
+                    course_id=course_id,
+                    stage="report",
+                    safe=False,
+                    action="report",
+                    categories=[],
+                    score=1.0,
+                    backend="student-report",
+                    model="",
+                )
+            )
+        services.audit.record(
+            s,
+            "feedback",
+            user=me(s),
+            course_id=course_id,
+            details={"message_id": msg.id, "feedback": value},
+        )
     return jsonify(ok=True, feedback=value)

@@ -49,17 +49,33 @@ def when(value: datetime | str | None) -> str:
 @bp.context_processor
 def labels() -> dict:
     """Translated names of audit events, roles and details for the DPO templates (app/services/audit_labels.py)."""
-    return {"event_label": lambda action: event_label(action, _), "role_label": lambda role: role_label(role, _),
-            "detail_items": lambda details: detail_items(details, _), "when": when, "USE_LABELS": USE_LABELS}
+    return {
+        "event_label": lambda action: event_label(action, _),
+        "role_label": lambda role: role_label(role, _),
+        "detail_items": lambda details: detail_items(details, _),
+        "when": when,
+        "USE_LABELS": USE_LABELS,
+    }
 
 
 def models_in_use() -> list[dict]:
     """One row per model the school's data passes through: use, name, version, licence, attribution."""
-    return [{"use": m.use, "name": card.name, "version": card.version, "licence": card.licence, "attribution": card.attribution}
-            for m in inventory(get_services()) for card in m.rows()]
+    return [
+        {
+            "use": m.use,
+            "name": card.name,
+            "version": card.version,
+            "licence": card.licence,
+            "attribution": card.attribution,
+        }
+        for m in inventory(get_services())
+        for card in m.rows()
+    ]
 
 
-def _render_panel(status: int = 200, *, errors: dict[str, str] | None = None, form: dict[str, str] | None = None):
+def _render_panel(
+    status: int = 200, *, errors: dict[str, str] | None = None, form: dict[str, str] | None = None
+):
     """The DPO panel; ``errors`` and ``form`` show a form's problem next to it, with what was typed kept."""
     from app.generation import licence_notices
     from app.services.retention import Retention
@@ -70,9 +86,17 @@ def _render_panel(status: int = 200, *, errors: dict[str, str] | None = None, fo
         country, school_id = (school.country, school.id) if school else (None, None)
         contact = school.dpo_contact if school else None
     notices = licence_notices(services.generator.info, country, current_user.language)
-    page = render_template("dpo/index.html", models=models_in_use(), retention=Retention(services).table(), notices=notices,
-                           compactions=services.gdpr.compaction_jobs(school_id), dpo_contact=contact or "",
-                           contact_fallback=services.config.get("DPO_CONTACT") or "", errors=errors or {}, form=form or {})
+    page = render_template(
+        "dpo/index.html",
+        models=models_in_use(),
+        retention=Retention(services).table(),
+        notices=notices,
+        compactions=services.gdpr.compaction_jobs(school_id),
+        dpo_contact=contact or "",
+        contact_fallback=services.config.get("DPO_CONTACT") or "",
+        errors=errors or {},
+        form=form or {},
+    )
     return page, status
 
 
@@ -106,7 +130,11 @@ def audit_export():
 
     def lines():
         with services.db.session() as s:
-            query = select(AuditEvent).where(school_events(school_id)).order_by(AuditEvent.chain != LEGACY, AuditEvent.seq)
+            query = (
+                select(AuditEvent)
+                .where(school_events(school_id))
+                .order_by(AuditEvent.chain != LEGACY, AuditEvent.seq)
+            )
             for ev in s.scalars(query).yield_per(500):
                 yield json.dumps(event_to_dict(ev), ensure_ascii=False, default=str) + "\n"
 
@@ -118,7 +146,9 @@ def audit_export():
         "X-Kateder-Audit-Chain-Head": f"{report.get('head_seq')}:{report.get('head')}",
     }
     if not report["ok"]:
-        headers["X-Kateder-Audit-Chain-Problem"] = f"event {report.get('first_bad_seq')}: {report['problem']}"[:500]
+        headers["X-Kateder-Audit-Chain-Problem"] = (
+            f"event {report.get('first_bad_seq')}: {report['problem']}"[:500]
+        )
     return Response(stream_with_context(lines()), mimetype="application/x-ndjson", headers=headers)
 
 
@@ -135,13 +165,27 @@ def dpia_export():
         first = s.scalar(select(func.min(AuditEvent.ts)))
     if schools > 1:
         # the bundle covers the whole installation; with several schools only the operator may build it
-        flash(_("This installation serves several schools, so the DPIA-ready export is built by the operator with kateder audit export."))
+        flash(
+            _(
+                "This installation serves several schools, so the DPIA-ready export is built by the operator with kateder audit export."
+            )
+        )
         return redirect(url_for("dpo.index"))
     until = datetime.now(UTC) + timedelta(seconds=1)
-    since = (first.replace(tzinfo=UTC) if first and first.tzinfo is None else first) or until - timedelta(days=1)
+    since = (
+        first.replace(tzinfo=UTC) if first and first.tzinfo is None else first
+    ) or until - timedelta(days=1)
     stamp = until.strftime("%Y%m%d-%H%M%S")
     out = Path(services.config["HOME"]) / "exports" / f"kateder-dpia-{stamp}.zip"
-    build_export(services, since, until, out, requested_by=user.username, actor=user, school_id=user.school_id)
+    build_export(
+        services,
+        since,
+        until,
+        out,
+        requested_by=user.username,
+        actor=user,
+        school_id=user.school_id,
+    )
     return send_file(out, mimetype="application/zip", as_attachment=True, download_name=out.name)
 
 
@@ -152,8 +196,11 @@ def access_log():
     services = get_services()
     with services.db.session() as s:
         school_id = me(s).school_id
-    return render_template("dpo/access_log.html", events=activity(services, school_id, limit=200),
-                           opened=services.gdpr.access_log(school_id, limit=200))
+    return render_template(
+        "dpo/access_log.html",
+        events=activity(services, school_id, limit=200),
+        opened=services.gdpr.access_log(school_id, limit=200),
+    )
 
 
 def _school_user_id(username: str) -> int | None:
@@ -172,8 +219,15 @@ def _form_problem(form: str, message: str, status: int):
 def _no_such_user(form: str, username: str):
     if not username:
         return _form_problem(form, _("Type the person's username."), 400)
-    return _form_problem(form, _("There is no user %(username)s at your school. Check the spelling: usernames are on the "
-                                 "login cards and in the teacher's student list.", username=username), 404)
+    return _form_problem(
+        form,
+        _(
+            "There is no user %(username)s at your school. Check the spelling: usernames are on the "
+            "login cards and in the teacher's student list.",
+            username=username,
+        ),
+        404,
+    )
 
 
 @bp.post("/subject/export")
@@ -184,12 +238,22 @@ def subject_export():
     user_id = _school_user_id(username) if username else None
     if user_id is None:
         return _no_such_user("export", username)
-    result = get_services().gdpr.export_subject(user_id, handled_by=current_user.username, actor_id=current_user.id)
+    result = get_services().gdpr.export_subject(
+        user_id, handled_by=current_user.username, actor_id=current_user.id
+    )
     if request.form.get("format") == "html":
-        return send_file(result.html_path, mimetype="text/html", as_attachment=True,
-                         download_name=f"kateder-subject-{result.subject[:12]}.html")
-    return send_file(result.json_path, mimetype="application/json", as_attachment=True,
-                     download_name=f"kateder-subject-{result.subject[:12]}.json")
+        return send_file(
+            result.html_path,
+            mimetype="text/html",
+            as_attachment=True,
+            download_name=f"kateder-subject-{result.subject[:12]}.html",
+        )
+    return send_file(
+        result.json_path,
+        mimetype="application/json",
+        as_attachment=True,
+        download_name=f"kateder-subject-{result.subject[:12]}.json",
+    )
 
 
 @bp.post("/subject/erase")
@@ -197,7 +261,9 @@ def subject_export():
 def subject_erase():
     """Erase one user's personal data (the pseudonymous audit chain stays intact); vector compaction is queued."""
     if request.form.get("confirm") != "yes":
-        return _form_problem("erase", _("Tick the box to confirm that you understand erasure cannot be undone."), 400)
+        return _form_problem(
+            "erase", _("Tick the box to confirm that you understand erasure cannot be undone."), 400
+        )
     username = request.form.get("username", "").strip()
     user_id = _school_user_id(username) if username else None
     if user_id is None:
@@ -206,11 +272,16 @@ def subject_erase():
         return _form_problem("erase", _("You cannot erase your own account here."), 400)
     services = get_services()
     # the vector rebuild can take minutes: it is a background job (status below the form), not part of this request
-    receipt = services.gdpr.erase_subject(user_id, handled_by=current_user.username, queue_compaction=True,
-                                          actor_id=current_user.id)
+    receipt = services.gdpr.erase_subject(
+        user_id, handled_by=current_user.username, queue_compaction=True, actor_id=current_user.id
+    )
     if receipt.get("vector_compaction_jobs"):
         services.start_job_thread()
-        flash(_("The account and its personal data were erased. The search index is being cleaned up in the background; its status is shown below."))
+        flash(
+            _(
+                "The account and its personal data were erased. The search index is being cleaned up in the background; its status is shown below."
+            )
+        )
     else:
         flash(_("The account and its personal data were erased."))
     return redirect(url_for("dpo.index"))
@@ -222,16 +293,25 @@ def settings():
     """Save the school's DPO contact, printed in the DPIA report and the readable data-subject export."""
     contact = " ".join(request.form.get("dpo_contact", "").split())
     if len(contact) > CONTACT_MAX:
-        return _render_panel(400, errors={"contact": _("The contact can be at most %(n)s characters.", n=CONTACT_MAX)},
-                             form={"dpo_contact": contact})
+        return _render_panel(
+            400,
+            errors={"contact": _("The contact can be at most %(n)s characters.", n=CONTACT_MAX)},
+            form={"dpo_contact": contact},
+        )
     services = get_services()
     with services.db.session() as s:
         user = me(s)
         school = s.get(School, user.school_id)
         if (school.dpo_contact or "") != contact:
             school.dpo_contact = contact or None
-            services.audit.record(s, "dpo_contact_changed", user=user, details={"dpo_contact": contact})
-    flash(_("The DPO contact was saved.") if contact else _("The DPO contact was cleared; the server's setting is used."))
+            services.audit.record(
+                s, "dpo_contact_changed", user=user, details={"dpo_contact": contact}
+            )
+    flash(
+        _("The DPO contact was saved.")
+        if contact
+        else _("The DPO contact was cleared; the server's setting is used.")
+    )
     return redirect(url_for("dpo.index"))
 
 

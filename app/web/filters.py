@@ -41,7 +41,12 @@ RETENTION_LABELS = {
     "access_log": _l("Access log and data-subject requests"),
     "exports": _l("Export files"),
 }
-ROLE_LABELS = {"student": _l("Student"), "teacher": _l("Teacher"), "admin": _l("Admin"), "dpo": _l("Data protection officer")}
+ROLE_LABELS = {
+    "student": _l("Student"),
+    "teacher": _l("Teacher"),
+    "admin": _l("Admin"),
+    "dpo": _l("Data protection officer"),
+}
 
 
 def cite(text: str | None, citations: list | None = None) -> Markup:
@@ -64,9 +69,13 @@ EMERGENCY_NUMBER = "112"
 def crisis_links(text: str | None) -> Markup:
     """Escape a crisis message and make its helpline numbers tap-to-call links."""
     out = str(escape(text or ""))
-    numbers = sorted({number for _, number in HELPLINES.values()} | {EMERGENCY_NUMBER}, key=len, reverse=True)
+    numbers = sorted(
+        {number for _, number in HELPLINES.values()} | {EMERGENCY_NUMBER}, key=len, reverse=True
+    )
     pattern = re.compile(r"(?<![\d>])(" + "|".join(re.escape(n) for n in numbers) + r")(?![\d<])")
-    return Markup(pattern.sub(lambda m: f'<a href="tel:{m.group(1).replace(" ", "")}">{m.group(1)}</a>', out))
+    return Markup(
+        pattern.sub(lambda m: f'<a href="tel:{m.group(1).replace(" ", "")}">{m.group(1)}</a>', out)
+    )
 
 
 def helpline_chats(text: str | None) -> list[tuple[str, str]]:
@@ -100,6 +109,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["helpline_chats"] = helpline_chats
     app.jinja_env.globals["HELPLINE_CHATS"] = HELPLINE_CHATS
     app.jinja_env.globals.update(
-        ACTION_LABELS=ACTION_LABELS, STATUS_LABELS=STATUS_LABELS, ROLE_LABELS=ROLE_LABELS,
+        ACTION_LABELS=ACTION_LABELS,
+        STATUS_LABELS=STATUS_LABELS,
+        ROLE_LABELS=ROLE_LABELS,
         RETENTION_LABELS=RETENTION_LABELS,
     )

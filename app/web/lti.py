@@ -64,15 +64,27 @@ def _refuse(reason: str, registration: LtiRegistration | None = None, *, status:
     """A security event for a refused launch, and a page that says so (it may show in the platform's frame)."""
     services = get_services()
     with services.db.session() as s:
-        services.audit.record(s, "login_failed", school_id=registration.school_id if registration else None,
-                              details={"method": f"lti:{registration.id}" if registration else "lti", "reason": reason[:80],
-                                       "address": request.remote_addr or "-"})
+        services.audit.record(
+            s,
+            "login_failed",
+            school_id=registration.school_id if registration else None,
+            details={
+                "method": f"lti:{registration.id}" if registration else "lti",
+                "reason": reason[:80],
+                "address": request.remote_addr or "-",
+            },
+        )
     messages = {
         "no_course": _("This course is not set up in Kateder yet. Ask your teacher."),
         "role_not_mapped": _("Kateder opens only for learners and instructors of the course."),
         "not_instructor": _("Only instructors can place Kateder in a course."),
     }
-    message = messages.get(reason, _("The launch from your learning platform could not be verified. Go back and open it again."))
+    message = messages.get(
+        reason,
+        _(
+            "The launch from your learning platform could not be verified. Go back and open it again."
+        ),
+    )
     return render_template("lti/refused.html", message=message), status
 
 
@@ -80,8 +92,12 @@ def _framed(response, return_url: str):
     """Let the platform (the origin of ``return_url``) frame this page and receive its form."""
     parts = urlsplit(return_url)
     origin = f"{parts.scheme}://{parts.netloc}"
-    csp = CSP.replace("frame-ancestors 'none'", f"frame-ancestors {origin}").replace("form-action 'self'", f"form-action 'self' {origin}")
-    response.headers["Content-Security-Policy"] = csp  # frame-ancestors overrides X-Frame-Options in browsers
+    csp = CSP.replace("frame-ancestors 'none'", f"frame-ancestors {origin}").replace(
+        "form-action 'self'", f"form-action 'self' {origin}"
+    )
+    response.headers["Content-Security-Policy"] = (
+        csp  # frame-ancestors overrides X-Frame-Options in browsers
+    )
     return response
 
 
@@ -90,7 +106,9 @@ def login():
     """OIDC third-party login initiation: back to the platform's authorization endpoint with state and nonce."""
     req, config, store, nonces = _parts()
     try:
-        return FlaskOIDCLogin(req, config, session_service=nonces, launch_data_storage=store).redirect(_launch_url())
+        return FlaskOIDCLogin(
+            req, config, session_service=nonces, launch_data_storage=store
+        ).redirect(_launch_url())
     except (OIDCException, LtiException) as exc:
         return _refuse(f"login:{exc}")
 
@@ -100,8 +118,12 @@ def launch():
     """The platform's form post with the id_token: verify it, then sign in (resource link) or pick a course (deep link)."""
     req, config, store, nonces = _parts()
     try:
-        message = FlaskMessageLaunch(req, config, session_service=nonces, launch_data_storage=store, requests_session=_Http())
-        claims = message.get_launch_data()  # validates state, nonce (once), registration, signature, exp, deployment
+        message = FlaskMessageLaunch(
+            req, config, session_service=nonces, launch_data_storage=store, requests_session=_Http()
+        )
+        claims = (
+            message.get_launch_data()
+        )  # validates state, nonce (once), registration, signature, exp, deployment
     except LtiException as exc:
         return _refuse(str(exc))
     client_id = message.get_client_id()
@@ -115,9 +137,16 @@ def launch():
             if lti.mapped_role(claims) != "teacher":
                 return _refuse("not_instructor", registration, status=403)
             courses = [(c.code, c.title) for c in lti.courses_to_place(s, registration)]
-            settings = claims.get("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings") or {}
-            page = render_template("lti/deep_link.html", courses=courses, launch_id=message.get_launch_id())
-            return _framed(current_app.make_response(page), settings.get("deep_link_return_url", ""))
+            settings = (
+                claims.get("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings")
+                or {}
+            )
+            page = render_template(
+                "lti/deep_link.html", courses=courses, launch_id=message.get_launch_id()
+            )
+            return _framed(
+                current_app.make_response(page), settings.get("deep_link_return_url", "")
+            )
         if not message.is_resource_launch():
             return _refuse("message_type", registration)
         result = lti.resolve_launch(s, registration, claims)
@@ -127,7 +156,11 @@ def launch():
         return _refuse(result.reason, registration, status=403)
     sign_in(user, "lti")
     if course is None:
-        flash(_("Place a Kateder course in your learning platform's course with its deep-linking (content selection) dialog."))
+        flash(
+            _(
+                "Place a Kateder course in your learning platform's course with its deep-linking (content selection) dialog."
+            )
+        )
         return redirect(url_for(HOME_FOR_ROLE[result.role]))
     target = "teacher.course" if result.role == "teacher" else "classroom.course"
     return redirect(url_for(target, code=course.code))
@@ -139,8 +172,16 @@ def _audit(s, result: lti.LaunchResult, registration: LtiRegistration) -> None:
     if result.created:
         audit.record(s, "user_created", user=result.user, details={"by": f"lti:{registration.id}"})
     elif result.role_changed_from:
-        audit.record(s, "role_changed", user=result.user,
-                     details={"by": f"lti:{registration.id}", "old": result.role_changed_from, "new": result.user.role})
+        audit.record(
+            s,
+            "role_changed",
+            user=result.user,
+            details={
+                "by": f"lti:{registration.id}",
+                "old": result.role_changed_from,
+                "new": result.user.role,
+            },
+        )
 
 
 @bp.post("/deep-link")
@@ -151,7 +192,9 @@ def deep_link():
     if not launch_id.startswith("lti1p3-launch-"):
         abort(400)
     try:
-        message = FlaskMessageLaunch.from_cache(launch_id, req, config, session_service=nonces, launch_data_storage=store)
+        message = FlaskMessageLaunch.from_cache(
+            launch_id, req, config, session_service=nonces, launch_data_storage=store
+        )
         claims = message.get_launch_data()
         if not message.is_deep_link_launch():
             raise LtiException("not a deep-linking launch")
@@ -162,16 +205,32 @@ def deep_link():
         registration = config.registration_row(claims["iss"], message.get_client_id())
         result = lti.place_by_deep_link(s, registration, claims, code)
         if result.course is None:
-            return _refuse(result.reason, registration, status=403 if result.reason == "not_instructor" else 400)
+            return _refuse(
+                result.reason,
+                registration,
+                status=403 if result.reason == "not_instructor" else 400,
+            )
         _audit(s, result, registration)
         course_code, title = result.course.code, result.course.title
     if not store.take_value(launch_id):  # one response per deep-linking launch
         return _refuse("deep_link:used", registration)
-    resource = (DeepLinkResource().set_url(_launch_url()).set_title(title).set_target("window")
-                .set_custom_params({lti.COURSE_PARAM: course_code}))
+    resource = (
+        DeepLinkResource()
+        .set_url(_launch_url())
+        .set_title(title)
+        .set_target("window")
+        .set_custom_params({lti.COURSE_PARAM: course_code})
+    )
     deep = message.get_deep_link()
-    return_url = (claims.get("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings") or {})["deep_link_return_url"]
-    page = render_template("lti/deep_link_return.html", return_url=return_url, jwt=deep.get_response_jwt([resource]), title=title)
+    return_url = (
+        claims.get("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings") or {}
+    )["deep_link_return_url"]
+    page = render_template(
+        "lti/deep_link_return.html",
+        return_url=return_url,
+        jwt=deep.get_response_jwt([resource]),
+        title=title,
+    )
     return _framed(current_app.make_response(page), return_url)
 
 

@@ -66,7 +66,14 @@ def highlight_terms(sentence: str, question: str, language: str | None) -> str:
     wanted = set(terms(question, language)) if question else set()
     if not wanted:
         return sentence
-    return _WORD.sub(lambda m: f"{_OPEN}{m.group(0)}{_CLOSE}" if set(terms(m.group(0), language)) & wanted else m.group(0), sentence)
+    return _WORD.sub(
+        lambda m: (
+            f"{_OPEN}{m.group(0)}{_CLOSE}"
+            if set(terms(m.group(0), language)) & wanted
+            else m.group(0)
+        ),
+        sentence,
+    )
 
 
 def _cite_buttons(html: str, numbers: set[int]) -> str:
@@ -86,8 +93,14 @@ def markdown(text: str | None) -> Markup:
     return Markup(_DOCUMENT_MD.render(_clean(text)))
 
 
-def answer_html(text: str | None, citations: Sequence[dict[str, Any]] = (), *, question: str = "",
-                language: str | None = None, place: Callable[[dict[str, Any], str], str] | None = None) -> Markup:
+def answer_html(
+    text: str | None,
+    citations: Sequence[dict[str, Any]] = (),
+    *,
+    question: str = "",
+    language: str | None = None,
+    place: Callable[[dict[str, Any], str], str] | None = None,
+) -> Markup:
     """An answer as safe HTML: Markdown, ``[n]`` as citation buttons, quotes as marked-up blockquotes.
 
     A quote line (``«sentence» [n]``, see ``app/services/ask.py``) becomes a blockquote in
@@ -110,22 +123,38 @@ def answer_html(text: str | None, citations: Sequence[dict[str, Any]] = (), *, q
             plain.append(line)
             continue
         flush()
-        quote = _quote(m.group(1), [int(n) for n in _MARKER.findall(m.group(2))], by_number,
-                       question=question, language=language, place=place)
+        quote = _quote(
+            m.group(1),
+            [int(n) for n in _MARKER.findall(m.group(2))],
+            by_number,
+            question=question,
+            language=language,
+            place=place,
+        )
         out.append(_cite_buttons(quote, numbers))
     flush()
     return Markup("".join(out))
 
 
-def _quote(sentence: str, cited: list[int], by_number: dict[int, dict[str, Any]], *, question: str,
-           language: str | None, place: Callable[[dict[str, Any], str], str] | None) -> str:
+def _quote(
+    sentence: str,
+    cited: list[int],
+    by_number: dict[int, dict[str, Any]],
+    *,
+    question: str,
+    language: str | None,
+    place: Callable[[dict[str, Any], str], str] | None,
+) -> str:
     """One quoted sentence as a blockquote with its highlights, citation and place in the document."""
     body = _marks(_ANSWER_MD.renderInline(highlight_terms(sentence, question, language)))
     markers = " ".join(f"[{n}]" for n in cited)
     html = f'<blockquote class="quote"><p>«{body}» {markers}</p>'
     source = next((by_number[n] for n in cited if n in by_number), None)
     if source is not None and place is not None and source.get("document_id"):
-        link = _("See it in the text: %(document)s", document=source.get("label") or source.get("document") or "")
+        link = _(
+            "See it in the text: %(document)s",
+            document=source.get("label") or source.get("document") or "",
+        )
         html += f'<p class="quote-place"><a href="{escape(place(source, quote_key(sentence)))}">{escape(link)}</a></p>'
     return html + "</blockquote>\n"
 
@@ -156,12 +185,17 @@ def source_labels(citations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for c in labelled:
         seen[c["label"]] = seen.get(c["label"], 0) + 1
         if seen[c["label"]] > 1:
-            c["label"] = f'{c["label"]} ({seen[c["label"]]})'
+            c["label"] = f"{c['label']} ({seen[c['label']]})"
     return labelled
 
 
-def document_html(passages: Sequence[dict[str, Any]], *, title: str, cited: str | None = None,
-                  mark: str | None = None) -> Markup:
+def document_html(
+    passages: Sequence[dict[str, Any]],
+    *,
+    title: str,
+    cited: str | None = None,
+    mark: str | None = None,
+) -> Markup:
     """The visible passages of a document as one page, the cited passage highlighted.
 
     ``passages`` (in order) have ``id``, ``text``, ``section``, ``page``, ``char_start``
@@ -178,7 +212,9 @@ def document_html(passages: Sequence[dict[str, Any]], *, title: str, cited: str 
         if not same or k <= 0 or k >= len(p["text"]) or not before["text"].endswith(p["text"][:k]):
             continue
         if p["id"] == cited and len(texts[i - 1]) > k:
-            texts[i - 1] = texts[i - 1][: len(texts[i - 1]) - k].rstrip()  # the cited passage stays whole
+            texts[i - 1] = texts[i - 1][
+                : len(texts[i - 1]) - k
+            ].rstrip()  # the cited passage stays whole
         elif len(texts[i]) > k:
             texts[i] = texts[i][k:].lstrip()
     out: list[str] = []
@@ -200,13 +236,15 @@ def document_html(passages: Sequence[dict[str, Any]], *, title: str, cited: str 
             for sentence in passage_sentences(text):
                 if quote_key(sentence) == mark:
                     at = text.find(sentence)
-                    text = f"{text[:at]}{_OPEN}{sentence}{_CLOSE}{text[at + len(sentence):]}"
+                    text = f"{text[:at]}{_OPEN}{sentence}{_CLOSE}{text[at + len(sentence) :]}"
                     break
         body = _marks(_DOCUMENT_MD.render(text))
         if is_cited:
             label = escape(_("Your answer comes from here"))
-            out.append(f'<section class="passage cited" id="passage-{escape(p["id"])}" aria-label="{label}">'
-                       f'<p class="cited-label">{label}</p>{body}</section>\n')
+            out.append(
+                f'<section class="passage cited" id="passage-{escape(p["id"])}" aria-label="{label}">'
+                f'<p class="cited-label">{label}</p>{body}</section>\n'
+            )
         else:
             out.append(f'<div class="passage" id="passage-{escape(p["id"])}">{body}</div>\n')
     return Markup("".join(out))

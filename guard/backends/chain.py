@@ -52,7 +52,13 @@ class ChainGuard:
         categories = tuple(dict.fromkeys(c for v in members for c in v.categories))
         details = {"members": [v.to_dict() for v in members]}
         for v in members:  # keep hints such as the care threshold of the scoring member
-            for key in ("care_threshold", "top_category", "category_scores", "language", "threshold"):
+            for key in (
+                "care_threshold",
+                "top_category",
+                "category_scores",
+                "language",
+                "threshold",
+            ):
                 if key in v.details and key not in details:
                     details[key] = v.details[key]
         if any(v.details.get("injection") for v in members):  # a learned injection flag holds

@@ -74,8 +74,12 @@ def _unsafe_probability(top: dict[str, float] | None) -> float | None:
 
 def _card(version: str) -> ModelCard:
     """Llama Guard 3 (1B or 8B): the Llama 3.1/3.2 Community License asks for the attribution."""
-    return ModelCard(name="Llama Guard 3", version=version, licence="Llama 3.1/3.2 Community License",
-                     attribution="Built with Llama")
+    return ModelCard(
+        name="Llama Guard 3",
+        version=version,
+        licence="Llama 3.1/3.2 Community License",
+        attribution="Built with Llama",
+    )
 
 
 class TransformersLlamaGuard:

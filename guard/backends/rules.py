@@ -41,8 +41,11 @@ class RuleGuard:
 
     def describe(self) -> ModelCard:
         """The rules are code of this project: no model file, no other licence."""
-        return ModelCard(name="Kateder rules (intent and hazard patterns)", version="rules-v1",
-                         licence="Apache-2.0 (this project)")
+        return ModelCard(
+            name="Kateder rules (intent and hazard patterns)",
+            version="rules-v1",
+            licence="Apache-2.0 (this project)",
+        )
 
     def classify(self, conversation: Sequence[Message], *, role: Role) -> Verdict:
         """Flag the last message when an intent phrase meets a hazard pattern."""

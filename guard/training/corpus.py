@@ -81,7 +81,10 @@ def card_tables(counts: dict) -> list[str]:
         totals: Counter = Counter()
         for (lang, _), c in merged2.items():
             totals[lang] += c["safe"] + c["unsafe"]
-        lines += ["", "Rows per language: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items()))]
+        lines += [
+            "",
+            "Rows per language: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())),
+        ]
     return lines
 
 

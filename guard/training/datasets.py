@@ -57,8 +57,10 @@ def project_file(
             continue
         row = json.loads(line)
         origin = row.get("origin", "written")
-        row_source = source or row.get("source") or (
-            "translated" if origin.startswith("translated") else origin
+        row_source = (
+            source
+            or row.get("source")
+            or ("translated" if origin.startswith("translated") else origin)
         )
         split = (
             default_split

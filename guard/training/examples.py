@@ -66,5 +66,3 @@ def csv_rows(path: Path) -> Iterator[dict]:
     """The rows of a UTF-8 CSV file (a byte-order mark is skipped) as dicts."""
     with path.open(encoding="utf-8-sig", newline="") as fh:
         yield from csv.DictReader(fh)
-
-

@@ -100,9 +100,7 @@ def calibrate(dev: Sequence[Example], probs: Sequence, config: TrainConfig) -> d
         block = max(
             cut(look, config.target_fpr), cut(toxic, config.toxicity_fpr), cut(qa, config.qa_fpr)
         )
-        care = max(
-            cut(look, config.care_fpr), cut(toxic, config.toxicity_care_fpr), cut(qa, 0.02)
-        )
+        care = max(cut(look, config.care_fpr), cut(toxic, config.toxicity_care_fpr), cut(qa, 0.02))
         neg = look + toxic
         out[lang] = {
             "threshold": round(block, 4),
@@ -114,7 +112,11 @@ def calibrate(dev: Sequence[Example], probs: Sequence, config: TrainConfig) -> d
             "dev_qa_blocked": round(sum(s >= block for s in qa) / max(len(qa), 1), 4),
             "n": len(pos) + len(neg) + len(qa),
         }
-    inj = [(p, 1 if ex.label == "unsafe" else 0) for ex, (_, p) in zip(dev, probs, strict=True) if is_injection(ex)]
+    inj = [
+        (p, 1 if ex.label == "unsafe" else 0)
+        for ex, (_, p) in zip(dev, probs, strict=True)
+        if is_injection(ex)
+    ]
     out["injection"] = {
         "threshold": round(threshold_at_fpr([s for s, _ in inj], [y for _, y in inj], 0.02), 4)
         if inj

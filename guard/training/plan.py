@@ -60,7 +60,15 @@ def partition(
 
 def eval_group(ex: Example) -> str:
     """The evaluation group of a held-out example: source, language for multilingual ones."""
-    if ex.source in ("written", "written-general", "translated", "templated", "multijail", "rtp-lx", "hatecheck"):
+    if ex.source in (
+        "written",
+        "written-general",
+        "translated",
+        "templated",
+        "multijail",
+        "rtp-lx",
+        "hatecheck",
+    ):
         return f"{ex.source}-{ex.language}"
     return ex.source
 

@@ -152,7 +152,9 @@ class _Run:
     step: int = 0
 
 
-def _prepare(config: TrainConfig, examples: Sequence[Example] | None, log: Callable[[str], None]) -> _Run:
+def _prepare(
+    config: TrainConfig, examples: Sequence[Example] | None, log: Callable[[str], None]
+) -> _Run:
     """Seed, partition the data by the source plan, load e5 and build the network."""
     import torch
 
@@ -177,8 +179,17 @@ def _prepare(config: TrainConfig, examples: Sequence[Example] | None, log: Calla
         raise ValueError(f"depth must be between 1 and {len(base.encoder.layer)}")
     net = build_network(base, 0, len(OUTPUTS), config.depth).to(config.device)
     total = max(1, config.samples // config.batch_size)  # batches hold ~batch_size rows
-    return _Run(config, train_set, dev_set, dev_eval, base, tokenizer, net,
-                Encoder(tokenizer, config.train_tokens), total)
+    return _Run(
+        config,
+        train_set,
+        dev_set,
+        dev_eval,
+        base,
+        tokenizer,
+        net,
+        Encoder(tokenizer, config.train_tokens),
+        total,
+    )
 
 
 def _optimiser(run: _Run) -> tuple[Any, Any]:
@@ -279,7 +290,9 @@ def _loss(run: _Run, batch: list[Example]) -> dict[str, Any]:
 
 def _checkpoint(run: _Run, t0: float, log: Callable[[str], None]) -> None:
     """Score the dev sample (a learning-curve point); keep the state if it is the best."""
-    report = dev_report(run.dev_eval, predict(run.net, run.base, run.encode, run.dev_eval, run.config.device))
+    report = dev_report(
+        run.dev_eval, predict(run.net, run.base, run.encode, run.dev_eval, run.config.device)
+    )
     point = {"step": run.step, "samples": run.step * run.config.batch_size, **report}
     point["seconds"] = round(time.time() - t0)
     run.curve.append(point)
@@ -341,8 +354,12 @@ def _metadata(run: _Run, calibration: dict, t0: float) -> dict:
         "languages": {k: v for k, v in calibration.items() if k in LANGS},
         "injection_threshold": calibration["injection"]["threshold"],
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
-        "train_counts": dict(sorted(Counter(f"{ex.source}/{ex.label}" for ex in run.train_set).items())),
-        "dev_counts": dict(sorted(Counter(f"{eval_group(ex)}/{ex.label}" for ex in run.dev_set).items())),
+        "train_counts": dict(
+            sorted(Counter(f"{ex.source}/{ex.label}" for ex in run.train_set).items())
+        ),
+        "dev_counts": dict(
+            sorted(Counter(f"{eval_group(ex)}/{ex.label}" for ex in run.dev_set).items())
+        ),
         "best_step": run.best["step"],
         "learning_curve": run.curve,
         "train_seconds": round(time.time() - t0),
@@ -384,7 +401,9 @@ def train(
     return meta
 
 
-def calibrate_shipped(state: dict, base, encode: Encoder, dev_set: Sequence[Example], config) -> dict:
+def calibrate_shipped(
+    state: dict, base, encode: Encoder, dev_set: Sequence[Example], config
+) -> dict:
     """Thresholds for exactly the model that ships: fp16 weights, int8 if ``config.int8``."""
     shipped = build_network(base, 0, len(OUTPUTS), config.depth)
     shipped.load_state_dict({k: v.float() for k, v in state.items()})
@@ -408,7 +427,11 @@ def recalibrate(
     known = set(TrainConfig.__dataclass_fields__)
     config = replace(
         TrainConfig(),
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items() if k in known},
+        **{
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in meta["config"].items()
+            if k in known
+        },
         int8=int8,
     )
     torch.set_num_threads(config.threads)

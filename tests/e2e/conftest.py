@@ -30,9 +30,21 @@ from app.db import Database
 from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-REAL_MODELS = os.environ.get("KATEDER_E2E_REAL_MODELS", "").strip().lower() in {"1", "true", "yes", "on"}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+REAL_MODELS = os.environ.get("KATEDER_E2E_REAL_MODELS", "").strip().lower() in {
+    "1",
+    "true",
+    "yes",
+    "on",
+}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 def chromium_path() -> str:
@@ -59,15 +71,31 @@ def live_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("live")
     url = f"sqlite:///{home / 'kateder.db'}"
     Database(url).migrate()
-    config = {"HOME": str(home), "DATABASE_URL": url, "SECRET_KEY": "browser-tests",  # Secure cookies: Chromium trusts http://127.0.0.1
-              "RATELIMIT_LOGIN": "200 per minute", "ALERT_POLL_MS": 500}
+    config = {
+        "HOME": str(home),
+        "DATABASE_URL": url,
+        "SECRET_KEY": "browser-tests",  # Secure cookies: Chromium trusts http://127.0.0.1
+        "RATELIMIT_LOGIN": "200 per minute",
+        "ALERT_POLL_MS": 500,
+    }
     if REAL_MODELS:
         from playwright.sync_api import expect
 
-        app = create_app(config)  # the default services: the configured guard, embedder and generator
-        expect.set_options(timeout=90_000)  # a real answer on a busy CPU takes seconds to tens of seconds
+        app = create_app(
+            config
+        )  # the default services: the configured guard, embedder and generator
+        expect.set_options(
+            timeout=90_000
+        )  # a real answer on a busy CPU takes seconds to tens of seconds
     else:
-        app = create_app(config, services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()})
+        app = create_app(
+            config,
+            services={
+                "guard": KeywordGuard(),
+                "embedder": HashingEmbedder(),
+                "generator": EchoGenerator(),
+            },
+        )
     services = get_services(app)
     demo = create_demo(services)
     if REAL_MODELS:  # load the generator now, not inside the first test's wait (create_demo loaded the guard and embedder)
@@ -75,8 +103,12 @@ def live_server(tmp_path_factory):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app, "services": services,
-           "passwords": {u["username"]: u["password"] for u in demo["users"]}}
+    yield {
+        "url": f"http://127.0.0.1:{server.server_port}",
+        "app": app,
+        "services": services,
+        "passwords": {u["username"]: u["password"] for u in demo["users"]},
+    }
     server.shutdown()
     services.stop_job_thread(timeout=10)
     services.db.dispose()
@@ -95,13 +127,25 @@ def playwright_instance():
 def browser_page(playwright_instance, tmp_path):
     """A page in a fresh Chromium profile; fails the test on any CSP violation or page error."""
     ctx = playwright_instance.chromium.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS,
-        accept_downloads=True, viewport={"width": 1200, "height": 900}, locale="en-GB",
+        str(tmp_path / "profile"),
+        executable_path=chromium_path(),
+        headless=True,
+        args=CHROMIUM_ARGS,
+        accept_downloads=True,
+        viewport={"width": 1200, "height": 900},
+        locale="en-GB",
     )
     ctx.set_default_timeout(15000)
     page = ctx.pages[0] if ctx.pages else ctx.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "Content Security Policy" in m.text else None)
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text)
+            if m.type == "error" and "Content Security Policy" in m.text
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: problems.append(str(e)))
     yield page
     ctx.close()
@@ -123,7 +167,9 @@ def sign_in(live_server):
     def _sign_in(page, username: str, password: str | None = None) -> None:
         page.goto(live_server["url"] + "/login")
         page.get_by_label(re.compile("Username|Användarnamn")).fill(username)
-        page.get_by_label(re.compile("Password|Lösenord")).fill(password or live_server["passwords"][username])
+        page.get_by_label(re.compile("Password|Lösenord")).fill(
+            password or live_server["passwords"][username]
+        )
         page.locator("form.stack button[type=submit]").click()
         page.wait_for_load_state()
         assert "/login" not in page.url, f"sign-in as {username} failed"

@@ -30,8 +30,21 @@ def axe_source(tmp_path_factory) -> str:
     try:
         if npm is None:
             raise RuntimeError("npm is not installed")
-        subprocess.run([npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(target), f"axe-core@{AXE_VERSION}"],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                npm,
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(target),
+                f"axe-core@{AXE_VERSION}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     except (RuntimeError, subprocess.SubprocessError) as exc:
         if IN_CI:
             pytest.fail(f"cannot install axe-core from npm: {exc}")
@@ -45,13 +58,23 @@ def _axe(page, source: str) -> list[str]:
     result = page.evaluate(
         "() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
     )
-    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in result["violations"]]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+    ]
 
 
 PAGES = {
     "student1": ["/classroom/", "/classroom/SCI7"],
-    "teacher": ["/teach/", "/teach/SCI7", "/teach/SCI7/students", "/teach/SCI7/policy", "/teach/SCI7/policy?preset=6-9",
-                "/teach/SCI7/review", "/teach/SCI7/usage"],
+    "teacher": [
+        "/teach/",
+        "/teach/SCI7",
+        "/teach/SCI7/students",
+        "/teach/SCI7/policy",
+        "/teach/SCI7/policy?preset=6-9",
+        "/teach/SCI7/review",
+        "/teach/SCI7/usage",
+    ],
     "dpo": ["/dpo/", "/dpo/access-log"],
     "admin": ["/teach/notifications"],
 }
@@ -66,10 +89,14 @@ def test_axe_finds_no_violations(browser_page, sign_in, live_server, axe_source)
         sign_in(page, user)
         for path in paths:
             page.goto(live_server["url"] + path)
-            if path == "/classroom/SCI7":  # with an answer, its citations and feedback buttons on the page
+            if (
+                path == "/classroom/SCI7"
+            ):  # with an answer, its citations and feedback buttons on the page
                 page.get_by_label("Your question").fill("What is evaporation?")
                 page.get_by_role("button", name="Ask", exact=True).click()
-                expect(page.locator("article.msg.assistant").last).to_have_attribute("aria-busy", "false")
+                expect(page.locator("article.msg.assistant").last).to_have_attribute(
+                    "aria-busy", "false"
+                )
             problems[path] = _axe(page, axe_source)
         page.get_by_role("button", name="Sign out", exact=True).click()
     problems = {path: found for path, found in problems.items() if found}
@@ -82,14 +109,21 @@ def test_keyboard_only_asking_with_visible_focus(browser_page, sign_in, live_ser
     page.goto(live_server["url"] + "/classroom/SCI7")
     # the question box has focus on load (issue 16); the skip link, the first Tab stop, leads back to it
     assert page.evaluate("document.activeElement.id") == "question"
-    assert page.evaluate("document.querySelector('a[href], button, input:not([type=hidden]), textarea').className") == "skip"
+    assert (
+        page.evaluate(
+            "document.querySelector('a[href], button, input:not([type=hidden]), textarea').className"
+        )
+        == "skip"
+    )
     page.locator("a.skip").focus()
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "question"
     page.keyboard.type("Where does photosynthesis happen?")
     page.keyboard.press("Tab")
-    focused = page.evaluate("() => { const e = document.activeElement; const s = getComputedStyle(e);"
-                            " return [e.textContent.trim(), s.outlineStyle, parseFloat(s.outlineWidth)]; }")
+    focused = page.evaluate(
+        "() => { const e = document.activeElement; const s = getComputedStyle(e);"
+        " return [e.textContent.trim(), s.outlineStyle, parseFloat(s.outlineWidth)]; }"
+    )
     assert focused[0] == "Ask" and focused[1] != "none" and focused[2] >= 2, focused
     page.keyboard.press("Enter")
     answer = page.locator("article.msg.assistant").last
@@ -101,12 +135,21 @@ def test_keyboard_only_asking_with_visible_focus(browser_page, sign_in, live_ser
     expect(page.locator("#source-dialog")).to_be_hidden()
 
 
-def test_phone_layout_has_no_horizontal_scroll(playwright_instance, live_server, tmp_path, shots, sign_in):
+def test_phone_layout_has_no_horizontal_scroll(
+    playwright_instance, live_server, tmp_path, shots, sign_in
+):
     from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path
 
     ctx = playwright_instance.chromium.launch_persistent_context(
-        str(tmp_path / "phone"), executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS,
-        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+        str(tmp_path / "phone"),
+        executable_path=chromium_path(),
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
     try:
         page = ctx.pages[0] if ctx.pages else ctx.new_page()
         sign_in(page, "student1")

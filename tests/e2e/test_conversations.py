@@ -15,7 +15,9 @@ def _left(page) -> int:
     return int(re.search(r"\d+", page.locator("#questions-left").inner_text()).group(0))
 
 
-def test_enter_sends_and_the_address_and_list_follow_the_conversation(browser_page, sign_in, live_server):
+def test_enter_sends_and_the_address_and_list_follow_the_conversation(
+    browser_page, sign_in, live_server
+):
     page = browser_page
     sign_in(page, "student1")
     page.goto(live_server["url"] + "/classroom/SCI7")
@@ -39,7 +41,9 @@ def test_enter_sends_and_the_address_and_list_follow_the_conversation(browser_pa
     page.reload()
     assert page.url == conversation_url
     expect(page.locator("article.msg.user")).to_contain_text("photosynthesis")
-    expect(page.locator('#conversation-list a[aria-current="page"]')).to_contain_text("photosynthesis")
+    expect(page.locator('#conversation-list a[aria-current="page"]')).to_contain_text(
+        "photosynthesis"
+    )
 
 
 def test_stop_ends_a_running_answer(browser_page, sign_in, live_server):
@@ -47,11 +51,15 @@ def test_stop_ends_a_running_answer(browser_page, sign_in, live_server):
     sign_in(page, "student1")
     page.goto(live_server["url"] + "/classroom/SCI7")
     held = []
-    page.route("**/classroom/SCI7/ask", lambda route: held.append(route))  # the answer never arrives
+    page.route(
+        "**/classroom/SCI7/ask", lambda route: held.append(route)
+    )  # the answer never arrives
     page.locator("#question").fill("What is evaporation?")
     page.locator("#question").press("Enter")
     answer = page.locator("article.msg.assistant").last
-    expect(answer.locator(".typing")).to_be_attached()  # the typing indicator sits inside the bubble
+    expect(
+        answer.locator(".typing")
+    ).to_be_attached()  # the typing indicator sits inside the bubble
     stop = page.get_by_role("button", name="Stop")
     expect(stop).to_be_visible()
     stop.click()

@@ -13,7 +13,9 @@ from core.models import User
 pytestmark = pytest.mark.browser
 
 
-def test_dpo_export_shows_the_officer_as_who_and_the_student_as_whose_data(browser_page, sign_in, live_server, shots, tmp_path):
+def test_dpo_export_shows_the_officer_as_who_and_the_student_as_whose_data(
+    browser_page, sign_in, live_server, shots, tmp_path
+):
     page = browser_page
     services = live_server["services"]
     with services.db.session() as s:
@@ -33,7 +35,9 @@ def test_dpo_export_shows_the_officer_as_who_and_the_student_as_whose_data(brows
         page.get_by_role("button", name="Download a readable copy (HTML, printable)").click()
     readable = tmp_path / "student2.html"
     info.value.save_as(readable)
-    assert "Dina uppgifter i Kateder" in readable.read_text(encoding="utf-8")  # the demo school is Swedish
+    assert "Dina uppgifter i Kateder" in readable.read_text(
+        encoding="utf-8"
+    )  # the demo school is Swedish
 
     page.get_by_role("link", name="Open the access log").click()
     row = page.locator('#events tr[data-action="dsar_export"]').first
@@ -42,5 +46,7 @@ def test_dpo_export_shows_the_officer_as_who_and_the_student_as_whose_data(brows
     expect(row.locator("td.subject")).to_have_text(student[:12])
     expect(row).to_contain_text("Exported a person's data")
     expect(row).not_to_contain_text("Student")
-    expect(row.locator("td").first).not_to_have_text(re.compile(r"\d{4}-\d\d-\d\dT"))  # a time in the user's locale
+    expect(row.locator("td").first).not_to_have_text(
+        re.compile(r"\d{4}-\d\d-\d\dT")
+    )  # a time in the user's locale
     page.screenshot(path=str(shots / "journey-5-dpo-access-log.png"), full_page=True)

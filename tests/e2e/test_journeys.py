@@ -42,18 +42,26 @@ def test_student_asks_and_sees_cited_streamed_answer(browser_page, sign_in, live
     expect(dialog).to_be_visible()
     expect(page.locator("#source-title")).to_have_text("Photosynthesis")
     expect(page.locator("#source-text")).not_to_be_empty()
-    expect(page.locator("#source-original")).to_have_attribute("href", re.compile(r"/classroom/SCI7/documents/\d+\?passage=.+#passage-"))
+    expect(page.locator("#source-original")).to_have_attribute(
+        "href", re.compile(r"/classroom/SCI7/documents/\d+\?passage=.+#passage-")
+    )
     page.screenshot(path=str(shots / "journey-1-cited-answer.png"), full_page=True)
     dialog.get_by_role("button", name="Close").click()
-    assert int(answer.get_attribute("data-sentences")) >= 1  # text arrived as streamed sentence events
+    assert (
+        int(answer.get_attribute("data-sentences")) >= 1
+    )  # text arrived as streamed sentence events
     answer.get_by_role("button", name="Helpful", exact=True).click()
-    expect(answer.get_by_role("button", name="Helpful", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(answer.get_by_role("button", name="Helpful", exact=True)).to_have_attribute(
+        "aria-pressed", "true"
+    )
     # the conversation is in the student's own history after a reload
     page.reload()
     expect(page.locator(".history li a").first).to_contain_text("photosynthesis")
 
 
-def test_unsafe_question_is_refused_and_teacher_sees_alert(browser_page, sign_in, live_server, shots):
+def test_unsafe_question_is_refused_and_teacher_sees_alert(
+    browser_page, sign_in, live_server, shots
+):
     page = browser_page
     sign_in(page, "student1")
     page.goto(live_server["url"] + "/classroom/SCI7")
@@ -75,20 +83,28 @@ def test_unsafe_question_is_refused_and_teacher_sees_alert(browser_page, sign_in
     first = page.locator("article.review-item").first
     expect(first).to_have_class(re.compile("critical"))
     expect(first).to_contain_text("Suicide and self-harm")
-    expect(page.locator("section.review-group").first.locator("h2")).to_contain_text("student1")  # grouped per student
-    expect(first.locator(".review-preview")).to_contain_text("kill myself")  # redacted preview, no click needed
+    expect(page.locator("section.review-group").first.locator("h2")).to_contain_text(
+        "student1"
+    )  # grouped per student
+    expect(first.locator(".review-preview")).to_contain_text(
+        "kill myself"
+    )  # redacted preview, no click needed
     weapons = page.locator("article.review-item", has_text="Bombs and weapons of mass harm")
     expect(weapons).to_have_count(1)
     page.screenshot(path=str(shots / "journey-2-teacher-alert.png"), full_page=True)
     # reading the student's words needs a written reason (logged for the DPO)
     first.locator("summary").click()
-    first.get_by_label(re.compile("Why do you need to read it")).fill("Safeguarding follow-up today")
+    first.get_by_label(re.compile("Why do you need to read it")).fill(
+        "Safeguarding follow-up today"
+    )
     first.get_by_role("button", name="Open the conversation").click()
     expect(page.locator(".messages")).to_contain_text("kill myself")
     page.go_back()
     page.reload()
     weapons.get_by_role("button", name="Mark as false positive").click()
-    expect(page.locator("article.review-item", has_text="Bombs and weapons of mass harm")).to_have_count(0)
+    expect(
+        page.locator("article.review-item", has_text="Bombs and weapons of mass harm")
+    ).to_have_count(0)
 
 
 def test_open_teacher_page_shows_a_new_crisis_alert_live(browser_page, sign_in, live_server):
@@ -108,7 +124,9 @@ def test_open_teacher_page_shows_a_new_crisis_alert_live(browser_page, sign_in, 
     expect(alert.get_by_role("link")).to_have_attribute("href", "/teach/SCI7/review")
 
 
-def test_teacher_uploads_pdf_and_progress_reaches_done(browser_page, sign_in, live_server, shots, tmp_path):
+def test_teacher_uploads_pdf_and_progress_reaches_done(
+    browser_page, sign_in, live_server, shots, tmp_path
+):
     page = browser_page
     pdf = tmp_path / "volcanoes.pdf"
     _pdf(pdf)
@@ -121,14 +139,18 @@ def test_teacher_uploads_pdf_and_progress_reaches_done(browser_page, sign_in, li
     assert row.locator("progress").evaluate("p => p.value") == 100
     expect(row.locator(".stage")).to_contain_text("Done")
     page.screenshot(path=str(shots / "journey-3-upload-done.png"), full_page=True)
-    expect(page.locator("#material-rows")).to_contain_text("volcanoes.pdf")  # the list refreshed itself (issue 16)
+    expect(page.locator("#material-rows")).to_contain_text(
+        "volcanoes.pdf"
+    )  # the list refreshed itself (issue 16)
 
 
 def test_dpo_downloads_audit_export(browser_page, sign_in, live_server, shots, tmp_path):
     page = browser_page
     sign_in(page, "dpo")
     expect(page.get_by_role("heading", name="Models in use")).to_be_visible()
-    expect(page.locator("table")).to_contain_text(live_server["services"].generator.info.name)  # fake-echo, or the real model
+    expect(page.locator("table")).to_contain_text(
+        live_server["services"].generator.info.name
+    )  # fake-echo, or the real model
     with page.expect_download() as info:
         page.get_by_role("link", name="Download the DPIA-ready export (zip)").click()
     target = tmp_path / "dpia.zip"
@@ -136,7 +158,12 @@ def test_dpo_downloads_audit_export(browser_page, sign_in, live_server, shots, t
     with zipfile.ZipFile(target) as bundle:
         names = set(bundle.namelist())
         manifest = json.loads(bundle.read("manifest.json"))
-        events = [json.loads(line) for line in bundle.read(next(n for n in names if n.endswith(".jsonl"))).decode().splitlines()]
+        events = [
+            json.loads(line)
+            for line in bundle.read(next(n for n in names if n.endswith(".jsonl")))
+            .decode()
+            .splitlines()
+        ]
     assert any(n.endswith(".pdf") for n in names) and any(n.endswith(".html") for n in names)
     assert manifest["chain_head"]["verified"] is True and set(manifest["files"]) < names
     assert events and {"seq", "hash", "prev_hash", "action"} <= set(events[0])

@@ -13,8 +13,14 @@ pytestmark = pytest.mark.browser
 
 TOUR = {
     "student1": [("classroom", "/classroom/SCI7")],
-    "teacher": [("teacher-courses", "/teach/"), ("teacher-material", "/teach/SCI7"), ("teacher-students", "/teach/SCI7/students"),
-                ("teacher-policy", "/teach/SCI7/policy"), ("teacher-review", "/teach/SCI7/review"), ("teacher-usage", "/teach/SCI7/usage")],
+    "teacher": [
+        ("teacher-courses", "/teach/"),
+        ("teacher-material", "/teach/SCI7"),
+        ("teacher-students", "/teach/SCI7/students"),
+        ("teacher-policy", "/teach/SCI7/policy"),
+        ("teacher-review", "/teach/SCI7/review"),
+        ("teacher-usage", "/teach/SCI7/usage"),
+    ],
     "dpo": [("dpo-panel", "/dpo/"), ("dpo-access-log", "/dpo/access-log")],
 }
 SIGN_OUT = {"en": "Sign out", "sv": "Logga ut"}
@@ -39,9 +45,15 @@ def test_every_page_in_two_languages(browser_page, sign_in, live_server, shots, 
                 expect(page.locator("html")).to_have_attribute("lang", lang)
                 expect(page.get_by_role("button", name=SIGN_OUT[lang], exact=True)).to_be_visible()
                 if name == "classroom":
-                    page.locator("#question").fill("Where does photosynthesis happen?" if lang == "en" else "Var sker fotosyntesen?")
+                    page.locator("#question").fill(
+                        "Where does photosynthesis happen?"
+                        if lang == "en"
+                        else "Var sker fotosyntesen?"
+                    )
                     page.locator("#ask-form button[type=submit]").click()
-                    expect(page.locator("article.msg.assistant").last).to_have_attribute("aria-busy", "false")
+                    expect(page.locator("article.msg.assistant").last).to_have_attribute(
+                        "aria-busy", "false"
+                    )
                 page.screenshot(path=str(shots / f"{name}-{lang}.png"), full_page=True)
             page.get_by_role("button", name=SIGN_OUT[lang], exact=True).click()
     finally:  # the language is saved on the accounts: put it back for the other tests

@@ -10,7 +10,9 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 
-def test_teacher_creates_course_and_reload_safe_login_cards(browser_page, sign_in, live_server, shots):
+def test_teacher_creates_course_and_reload_safe_login_cards(
+    browser_page, sign_in, live_server, shots
+):
     page = browser_page
     sign_in(page, "teacher")
     page.goto(live_server["url"] + "/teach/")
@@ -30,7 +32,9 @@ def test_teacher_creates_course_and_reload_safe_login_cards(browser_page, sign_i
     page.set_viewport_size({"width": 390, "height": 844})
     card = page.locator(".login-card").first.bounding_box()
     address = page.locator(".login-card dd").first.bounding_box()
-    assert address["x"] + address["width"] <= card["x"] + card["width"] + 0.5, "the address overflows the card"
+    assert address["x"] + address["width"] <= card["x"] + card["width"] + 0.5, (
+        "the address overflows the card"
+    )
     page.screenshot(path=str(shots / "teacher-login-cards-phone.png"), full_page=True)
     page.reload()
     expect(page.locator(".login-card")).to_have_count(0)

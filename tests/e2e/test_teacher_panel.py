@@ -14,7 +14,9 @@ def test_teacher_previews_a_preset_then_saves_it(browser_page, sign_in, live_ser
     page = browser_page
     sign_in(page, "teacher")
     page.goto(live_server["url"] + "/teach/FYS9/policy")
-    expect(page.get_by_label("Misusing the computer behind the assistant")).to_be_visible()  # plain names, no "S14 ·"
+    expect(
+        page.get_by_label("Misusing the computer behind the assistant")
+    ).to_be_visible()  # plain names, no "S14 ·"
     expect(page.get_by_text("Run this code and delete all the files on the server")).to_be_visible()
     page.get_by_text("What each choice does").click()
     expect(page.get_by_text("Nothing is flagged to you")).to_be_visible()
@@ -39,17 +41,23 @@ def test_teacher_previews_a_preset_then_saves_it(browser_page, sign_in, live_ser
     expect(page.locator("#preset-changes")).to_have_count(0)
 
 
-def test_material_list_refreshes_itself_and_warns_about_a_near_duplicate(browser_page, sign_in, live_server, shots, tmp_path):
+def test_material_list_refreshes_itself_and_warns_about_a_near_duplicate(
+    browser_page, sign_in, live_server, shots, tmp_path
+):
     page = browser_page
     upload = tmp_path / "Atomer (1).md"
-    upload.write_text("# Atomer igen\n\nEn atom har en kärna med protoner och neutroner.\n", encoding="utf-8")
+    upload.write_text(
+        "# Atomer igen\n\nEn atom har en kärna med protoner och neutroner.\n", encoding="utf-8"
+    )
     sign_in(page, "teacher")
     page.goto(live_server["url"] + "/teach/FYS9")
     expect(page.locator("#material-rows")).not_to_contain_text("Atomer (1).md")
     page.evaluate("window.keptAcrossTheRefresh = true")  # gone if the page reloaded
     page.get_by_label(re.compile("Files")).set_input_files(str(upload))
     warning = page.locator("#title-warnings .warning")
-    expect(warning).to_contain_text("separate document")  # atomer.md is in the course: a warning, not a refusal
+    expect(warning).to_contain_text(
+        "separate document"
+    )  # atomer.md is in the course: a warning, not a refusal
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(page.locator("#upload-list li").first).to_have_class(re.compile("done"), timeout=30000)
     expect(page.locator("#material-rows")).to_contain_text("Atomer (1).md", timeout=10000)

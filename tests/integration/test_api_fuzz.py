@@ -53,9 +53,19 @@ def fuzz_app(tmp_path_factory, template_db):
     home.mkdir()
     shutil.copy(template_db, home / "kateder.db")
     app = create_app(
-        {"HOME": str(home), "DATABASE_URL": f"sqlite:///{home / 'kateder.db'}", "SECRET_KEY": "test", "TESTING": True,
-         "JOBS_IN_PROCESS": False, "RATELIMIT_ENABLED": False},
-        services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()},
+        {
+            "HOME": str(home),
+            "DATABASE_URL": f"sqlite:///{home / 'kateder.db'}",
+            "SECRET_KEY": "test",
+            "TESTING": True,
+            "JOBS_IN_PROCESS": False,
+            "RATELIMIT_ENABLED": False,
+        },
+        services={
+            "guard": KeywordGuard(),
+            "embedder": HashingEmbedder(),
+            "generator": EchoGenerator(),
+        },
     )
     demo = create_demo(get_services(app))
     password = next(u["password"] for u in demo["users"] if u["username"] == "teacher")
@@ -63,7 +73,11 @@ def fuzz_app(tmp_path_factory, template_db):
     app.config["FUZZ_HEADERS"] = {"Authorization": f"Bearer {r.get_json()['token']}"}
 
     def throwaway() -> dict[str, str]:  # for operations that revoke the token they are called with
-        token = app.test_client().post("/api/v1/tokens", json={"username": "teacher", "password": password}).get_json()["token"]
+        token = (
+            app.test_client()
+            .post("/api/v1/tokens", json={"username": "teacher", "password": password})
+            .get_json()["token"]
+        )
         return {"Authorization": f"Bearer {token}"}
 
     app.config["FUZZ_THROWAWAY_HEADERS"] = throwaway
@@ -82,21 +96,39 @@ OPERATIONS = [
     for path, ops in spec()["paths"].items()
     for method, op in ops.items()
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-    if mode is GenerationMode.POSITIVE or op.get("parameters") or op.get("requestBody")  # nothing to make invalid
+    if mode is GenerationMode.POSITIVE
+    or op.get("parameters")
+    or op.get("requestBody")  # nothing to make invalid
 ]
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          negative_data_rejection, no_stack_trace]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    no_stack_trace,
+]
 
 
 @pytest.mark.parametrize(("method", "path", "mode"), OPERATIONS)
 def test_generated_requests_get_no_server_error(api_schema, fuzz_app, method, path, mode):
     operation = api_schema[path][method]
 
-    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+    @settings(
+        max_examples=12,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case):
         revokes = method == "DELETE" and path.startswith("/api/v1/tokens")
-        auth = fuzz_app.config["FUZZ_THROWAWAY_HEADERS"]() if revokes else fuzz_app.config["FUZZ_HEADERS"]
+        auth = (
+            fuzz_app.config["FUZZ_THROWAWAY_HEADERS"]()
+            if revokes
+            else fuzz_app.config["FUZZ_HEADERS"]
+        )
         headers = {} if case.headers and "Authorization" in case.headers else dict(auth)
         case.call_and_validate(headers=headers, checks=CHECKS)
 
@@ -114,29 +146,59 @@ _ENDPOINTS = ["/api/v1/tokens", "/api/v1/courses/SCI7/ask"]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(body=st.binary(max_size=4096), endpoint=st.sampled_from(_ENDPOINTS),
-       ctype=st.sampled_from(["application/json", "application/octet-stream", "text/plain; charset=utf-8", "multipart/form-data"]))
+@given(
+    body=st.binary(max_size=4096),
+    endpoint=st.sampled_from(_ENDPOINTS),
+    ctype=st.sampled_from(
+        [
+            "application/json",
+            "application/octet-stream",
+            "text/plain; charset=utf-8",
+            "multipart/form-data",
+        ]
+    ),
+)
 def test_binary_bodies_are_rejected_cleanly(fuzz_app, body, endpoint, ctype):
-    r = fuzz_app.test_client().post(endpoint, data=body, content_type=ctype, headers=fuzz_app.config["FUZZ_HEADERS"])
+    r = fuzz_app.test_client().post(
+        endpoint, data=body, content_type=ctype, headers=fuzz_app.config["FUZZ_HEADERS"]
+    )
     _check(r)
     assert r.status_code in (400, 401, 413, 415)
 
 
 _EDGE_TEXT = st.one_of(
     st.text(st.characters(codec="utf-8"), min_size=1, max_size=300),
-    st.sampled_from([
-        "\u0000", "\ufeffWhat?", "\u202eWhere does photosynthesis happen?", "e\u0301" * 500, "🧪" * 700,
-        "\ud800", "A\u200bB\u200cC\u200dD", "ﷺ" * 300, " \t\n ", "𝔭𝔥𝔬𝔱𝔬𝔰𝔶𝔫𝔱𝔥𝔢𝔰𝔦𝔰?", "x" * 2000, "x" * 2001,
-    ]),
+    st.sampled_from(
+        [
+            "\u0000",
+            "\ufeffWhat?",
+            "\u202eWhere does photosynthesis happen?",
+            "e\u0301" * 500,
+            "🧪" * 700,
+            "\ud800",
+            "A\u200bB\u200cC\u200dD",
+            "ﷺ" * 300,
+            " \t\n ",
+            "𝔭𝔥𝔬𝔱𝔬𝔰𝔶𝔫𝔱𝔥𝔢𝔰𝔦𝔰?",
+            "x" * 2000,
+            "x" * 2001,
+        ]
+    ),
 )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(question=_EDGE_TEXT)
 def test_unicode_edge_cases_in_questions(fuzz_app, question):
-    payload = json.dumps({"question": question}, ensure_ascii=True)  # lone surrogates travel as \\ud800 escapes
-    r = fuzz_app.test_client().post("/api/v1/courses/SCI7/ask", data=payload, content_type="application/json",
-                                    headers=fuzz_app.config["FUZZ_HEADERS"])
+    payload = json.dumps(
+        {"question": question}, ensure_ascii=True
+    )  # lone surrogates travel as \\ud800 escapes
+    r = fuzz_app.test_client().post(
+        "/api/v1/courses/SCI7/ask",
+        data=payload,
+        content_type="application/json",
+        headers=fuzz_app.config["FUZZ_HEADERS"],
+    )
     if r.status_code != 200:
         _check(r)
     assert r.status_code in (200, 400, 429)
@@ -146,10 +208,23 @@ def test_unicode_edge_cases_in_questions(fuzz_app, question):
 @given(depth=st.integers(min_value=50, max_value=5000), kind=st.sampled_from(["list", "dict"]))
 def test_deeply_nested_json_is_rejected_cleanly(fuzz_app, depth, kind):
     inner = '"What is photosynthesis?"'
-    nested = ("[" * depth + inner + "]" * depth) if kind == "list" else ('{"a":' * depth + inner + "}" * depth)
-    for body in (nested, '{"question": ' + nested + "}", '{"username": ' + nested + ', "password": "x"}'):
+    nested = (
+        ("[" * depth + inner + "]" * depth)
+        if kind == "list"
+        else ('{"a":' * depth + inner + "}" * depth)
+    )
+    for body in (
+        nested,
+        '{"question": ' + nested + "}",
+        '{"username": ' + nested + ', "password": "x"}',
+    ):
         for endpoint in _ENDPOINTS:
-            r = fuzz_app.test_client().post(endpoint, data=body, content_type="application/json", headers=fuzz_app.config["FUZZ_HEADERS"])
+            r = fuzz_app.test_client().post(
+                endpoint,
+                data=body,
+                content_type="application/json",
+                headers=fuzz_app.config["FUZZ_HEADERS"],
+            )
             _check(r)
             assert r.status_code in (400, 401)
 
@@ -157,14 +232,21 @@ def test_deeply_nested_json_is_rejected_cleanly(fuzz_app, depth, kind):
 def test_oversize_body_is_refused_with_413(fuzz_app):
     limit = fuzz_app.config["MAX_CONTENT_LENGTH"]
     big = b'{"question": "' + b"a" * (limit + 10) + b'"}'
-    r = fuzz_app.test_client().post("/api/v1/courses/SCI7/ask", data=big, content_type="application/json",
-                                    headers=fuzz_app.config["FUZZ_HEADERS"])
+    r = fuzz_app.test_client().post(
+        "/api/v1/courses/SCI7/ask",
+        data=big,
+        content_type="application/json",
+        headers=fuzz_app.config["FUZZ_HEADERS"],
+    )
     _check(r)
     assert r.status_code == 413
 
 
 # ids at and past every bound: 0, negatives, 2**31 (PostgreSQL's integer), 2**63 (SQLite's limit) and beyond
-_IDS = st.one_of(st.integers(), st.sampled_from([0, -1, -(2**63), 2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, 10**30]))
+_IDS = st.one_of(
+    st.integers(),
+    st.sampled_from([0, -1, -(2**63), 2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, 10**30]),
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -172,20 +254,28 @@ _IDS = st.one_of(st.integers(), st.sampled_from([0, -1, -(2**63), 2**31 - 1, 2**
 def test_integer_ids_out_of_range_are_400_or_404_in_the_api_and_the_stream(fuzz_app, value):
     client = fuzz_app.test_client()
     for endpoint in ("/api/v1/courses/SCI7/ask", "/api/v1/courses/SCI7/ask/stream"):
-        r = client.post(endpoint, json={"question": "What is photosynthesis?", "conversation_id": value},
-                        headers=fuzz_app.config["FUZZ_HEADERS"])
+        r = client.post(
+            endpoint,
+            json={"question": "What is photosynthesis?", "conversation_id": value},
+            headers=fuzz_app.config["FUZZ_HEADERS"],
+        )
         if r.status_code != 200:
             _check(r)
         assert r.status_code in (200, 400, 404), (endpoint, value, r.status_code)
-    for path in (f"/api/v1/jobs/{value}", f"/api/v1/courses/SCI7/documents/{value}/passages",
-                 f"/api/v1/courses/SCI7/documents/{value}/original"):
+    for path in (
+        f"/api/v1/jobs/{value}",
+        f"/api/v1/courses/SCI7/documents/{value}/passages",
+        f"/api/v1/courses/SCI7/documents/{value}/original",
+    ):
         r = client.get(path, headers=fuzz_app.config["FUZZ_HEADERS"])
         assert r.status_code in (200, 404), (path, r.status_code)
         if r.status_code != 200:
             _check(r)
 
 
-@pytest.mark.parametrize("value", ["9223372036854775808", "-1", "0", "99999999999999999999", "²", "１２", "1e3"])
+@pytest.mark.parametrize(
+    "value", ["9223372036854775808", "-1", "0", "99999999999999999999", "²", "１２", "1e3"]
+)
 def test_out_of_range_ids_in_web_forms_and_paths_are_400_or_404(fuzz_app, value):
     from app.services import accounts
     from core.models import User
@@ -201,10 +291,15 @@ def test_out_of_range_ids_in_web_forms_and_paths_are_400_or_404(fuzz_app, value)
         sess["_user_id"], sess["_fresh"], sess["sid"] = str(uid), True, key
     fuzz_app.config["WTF_CSRF_ENABLED"] = False
     try:
-        r = client.post("/classroom/SCI7/ask", data={"question": "What is photosynthesis?", "conversation_id": value})
+        r = client.post(
+            "/classroom/SCI7/ask",
+            data={"question": "What is photosynthesis?", "conversation_id": value},
+        )
         assert r.status_code in (400, 404), r.status_code
         for path in (f"/classroom/SCI7/c/{value}", f"/classroom/messages/{value}/feedback"):
-            r = client.open(path, method="GET" if "/c/" in path else "POST", data={"feedback": "up"})
+            r = client.open(
+                path, method="GET" if "/c/" in path else "POST", data={"feedback": "up"}
+            )
             assert r.status_code in (400, 404, 405), (path, r.status_code)
     finally:
         fuzz_app.config["WTF_CSRF_ENABLED"] = True

@@ -17,7 +17,9 @@ from core.models import AuditEvent
 EVENTS_PER_WRITER = 4
 
 
-def _hammer(url: str, writers: int, schools: tuple[int | None, ...] = (None,)) -> list[BaseException]:
+def _hammer(
+    url: str, writers: int, schools: tuple[int | None, ...] = (None,)
+) -> list[BaseException]:
     """Start ``writers`` threads per school with their own engine each; all wait at one barrier, then write."""
     log = AuditLog(Pseudonymizer(b"k" * 32))
     barrier = threading.Barrier(writers * len(schools))
@@ -35,7 +37,11 @@ def _hammer(url: str, writers: int, schools: tuple[int | None, ...] = (None,)) -
         finally:
             db.dispose()
 
-    threads = [threading.Thread(target=work, args=(n, school)) for school in schools for n in range(writers)]
+    threads = [
+        threading.Thread(target=work, args=(n, school))
+        for school in schools
+        for n in range(writers)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -49,10 +55,20 @@ def _check(url: str, writers: int, chain: str = INSTALLATION) -> None:
     db = Database(url)
     with db.session() as s:
         report = verify_chain(s, chain=chain)
-        seqs = list(s.scalars(select(AuditEvent.seq).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)))
-        forks = s.scalar(select(func.count()).select_from(
-            select(AuditEvent.prev_hash).where(AuditEvent.chain == chain)
-            .group_by(AuditEvent.prev_hash).having(func.count() > 1).subquery()))
+        seqs = list(
+            s.scalars(
+                select(AuditEvent.seq).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
+            )
+        )
+        forks = s.scalar(
+            select(func.count()).select_from(
+                select(AuditEvent.prev_hash)
+                .where(AuditEvent.chain == chain)
+                .group_by(AuditEvent.prev_hash)
+                .having(func.count() > 1)
+                .subquery()
+            )
+        )
     db.dispose()
     assert report["ok"], report
     assert seqs == list(range(1, writers * EVENTS_PER_WRITER + 1))
@@ -62,7 +78,10 @@ def _check(url: str, writers: int, chain: str = INSTALLATION) -> None:
 def _two_schools(url: str) -> tuple[int, int]:
     db = Database(url)
     with db.session() as s:
-        ids = accounts.create_school(s, "North School").id, accounts.create_school(s, "South School").id
+        ids = (
+            accounts.create_school(s, "North School").id,
+            accounts.create_school(s, "South School").id,
+        )
     db.dispose()
     return ids
 
@@ -82,11 +101,17 @@ def test_a_school_appends_while_another_schools_writer_holds_its_chain_lock(pg_u
     log = AuditLog(Pseudonymizer(b"k" * 32))
     holder_db, other_db = Database(pg_url), Database(pg_url)
     try:
-        for _ in range(2):  # the first round creates both chains' head rows, the second appends to existing ones
+        for _ in range(
+            2
+        ):  # the first round creates both chains' head rows, the second appends to existing ones
             holder = holder_db.Session()
-            log.record(holder, "question", school_id=north, details={"holder": True})  # North's head row now locked
+            log.record(
+                holder, "question", school_id=north, details={"holder": True}
+            )  # North's head row now locked
             with other_db.session() as s:
-                s.execute(text("SET LOCAL lock_timeout = '5s'"))  # a wait would fail the test, not hang it
+                s.execute(
+                    text("SET LOCAL lock_timeout = '5s'")
+                )  # a wait would fail the test, not hang it
                 start = time.perf_counter()
                 log.record(s, "question", school_id=south, details={"while_north_holds": True})
                 waited = time.perf_counter() - start

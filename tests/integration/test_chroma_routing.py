@@ -37,24 +37,33 @@ from tests.production.servers import free_port
 QUESTION = "Where does photosynthesis happen?"
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("", {}),
-    ("a=127.0.0.1:8000", {"a": ("127.0.0.1", 8000)}),
-    (" north = 10.0.0.5:8001 , south=chroma-2.lan:8000,", {"north": ("10.0.0.5", 8001), "south": ("chroma-2.lan", 8000)}),
-    ("v6=[::1]:8000", {"v6": ("::1", 8000)}),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("", {}),
+        ("a=127.0.0.1:8000", {"a": ("127.0.0.1", 8000)}),
+        (
+            " north = 10.0.0.5:8001 , south=chroma-2.lan:8000,",
+            {"north": ("10.0.0.5", 8001), "south": ("chroma-2.lan", 8000)},
+        ),
+        ("v6=[::1]:8000", {"v6": ("::1", 8000)}),
+    ],
+)
 def test_parse_servers(spec, expected):
     assert parse_servers(spec) == expected
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("127.0.0.1:8000", "name=host:port"),
-    ("a=127.0.0.1", "name=host:port"),
-    ("a=:8000", "name=host:port"),
-    ("a=host:port", "name=host:port"),
-    ("a>b=127.0.0.1:8000", "letters, digits"),
-    ("a=127.0.0.1:8000,a=127.0.0.1:8001", "twice"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("127.0.0.1:8000", "name=host:port"),
+        ("a=127.0.0.1", "name=host:port"),
+        ("a=:8000", "name=host:port"),
+        ("a=host:port", "name=host:port"),
+        ("a>b=127.0.0.1:8000", "letters, digits"),
+        ("a=127.0.0.1:8000,a=127.0.0.1:8001", "twice"),
+    ],
+)
 def test_parse_servers_rejects_bad_entries(spec, message):
     with pytest.raises(ValueError, match=message):
         parse_servers(spec)
@@ -63,7 +72,9 @@ def test_parse_servers_rejects_bad_entries(spec, message):
 def test_hashed_server_is_stable_spread_and_independent_of_order():
     picks = [hashed_server(course_id, ["a", "b", "c"]) for course_id in range(1, 301)]
     assert picks == [hashed_server(course_id, ["c", "a", "b"]) for course_id in range(1, 301)]
-    assert all(60 <= picks.count(name) <= 140 for name in "abc"), {name: picks.count(name) for name in "abc"}
+    assert all(60 <= picks.count(name) <= 140 for name in "abc"), {
+        name: picks.count(name) for name in "abc"
+    }
 
 
 def test_route_is_stored_as_old_new_while_moving():
@@ -72,16 +83,41 @@ def test_route_is_stored_as_old_new_while_moving():
 
 
 def test_build_vector_store_from_configuration(tmp_path):
-    single = build_vector_store({"VECTOR_BACKEND": "chroma-http", "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": 8123})
+    single = build_vector_store(
+        {"VECTOR_BACKEND": "chroma-http", "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": 8123}
+    )
     assert isinstance(single, ChromaStore) and single.port == 8123
-    routed = build_vector_store({"VECTOR_BACKEND": "chroma-http", "CHROMA_SERVERS": "a=127.0.0.1:8001,b=127.0.0.2:8002",
-                                 "CHROMA_DEFAULT_SERVER": "b"}, "e5", db=object())
+    routed = build_vector_store(
+        {
+            "VECTOR_BACKEND": "chroma-http",
+            "CHROMA_SERVERS": "a=127.0.0.1:8001,b=127.0.0.2:8002",
+            "CHROMA_DEFAULT_SERVER": "b",
+        },
+        "e5",
+        db=object(),
+    )
     assert isinstance(routed, RoutingStore) and routed.default == "b"
     assert {n: (s.host, s.port, s.embedder_name) for n, s in routed.stores.items()} == {
-        "a": ("127.0.0.1", 8001, "e5"), "b": ("127.0.0.2", 8002, "e5")}
+        "a": ("127.0.0.1", 8001, "e5"),
+        "b": ("127.0.0.2", 8002, "e5"),
+    }
     for config, message in [
-        ({"VECTOR_BACKEND": "chroma", "HOME": str(tmp_path), "CHROMA_SERVERS": "a=127.0.0.1:8001"}, "chroma-http"),
-        ({"VECTOR_BACKEND": "chroma-http", "CHROMA_SERVERS": "a=127.0.0.1:8001", "CHROMA_DEFAULT_SERVER": "c"}, "not one of"),
+        (
+            {
+                "VECTOR_BACKEND": "chroma",
+                "HOME": str(tmp_path),
+                "CHROMA_SERVERS": "a=127.0.0.1:8001",
+            },
+            "chroma-http",
+        ),
+        (
+            {
+                "VECTOR_BACKEND": "chroma-http",
+                "CHROMA_SERVERS": "a=127.0.0.1:8001",
+                "CHROMA_DEFAULT_SERVER": "c",
+            },
+            "not one of",
+        ),
         ({"VECTOR_BACKEND": "chroma-http", "CHROMA_DEFAULT_SERVER": "a"}, "names no server"),
     ]:
         with pytest.raises(ValueError, match=message):
@@ -128,7 +164,10 @@ def routed(tmp_path, app_config, fakes):
     """The app over two Chroma "servers" a and b (new courses go to a), with the demo school."""
     db = Database(app_config["DATABASE_URL"])
     embedder = fakes["embedder"]
-    a, b = _folder_store(tmp_path / "chroma-a", embedder), _folder_store(tmp_path / "chroma-b", embedder)
+    a, b = (
+        _folder_store(tmp_path / "chroma-a", embedder),
+        _folder_store(tmp_path / "chroma-b", embedder),
+    )
     store = RoutingStore(db, {"a": a, "b": b}, default="a")
     app = create_app(app_config, services={**fakes, "db": db, "vector_store": store})
     services = get_services(app)
@@ -137,12 +176,24 @@ def routed(tmp_path, app_config, fakes):
     passwords = {u["username"]: u["password"] for u in demo["users"]}
 
     def token(username: str, password: str | None = None) -> dict[str, str]:
-        r = client.post("/api/v1/tokens", json={"username": username, "password": password or passwords[username]})
+        r = client.post(
+            "/api/v1/tokens",
+            json={"username": username, "password": password or passwords[username]},
+        )
         assert r.status_code == 200, r.get_json()
         return {"Authorization": f"Bearer {r.get_json()['token']}"}
 
-    yield SimpleNamespace(app=app, services=services, db=db, store=store, a=a, b=b, client=client, token=token,
-                          embedder=embedder)
+    yield SimpleNamespace(
+        app=app,
+        services=services,
+        db=db,
+        store=store,
+        a=a,
+        b=b,
+        client=client,
+        token=token,
+        embedder=embedder,
+    )
     db.dispose()
 
 
@@ -161,7 +212,9 @@ def _collections(store: ChromaStore) -> set[str]:
 
 
 def _ask(r, code: str, headers, question: str = QUESTION):
-    return r.client.post(f"/api/v1/courses/{code}/ask", json={"question": question}, headers=headers)
+    return r.client.post(
+        f"/api/v1/courses/{code}/ask", json={"question": question}, headers=headers
+    )
 
 
 def _second_school(r, code: str = "BIO9") -> tuple[int, dict[str, str]]:
@@ -169,10 +222,14 @@ def _second_school(r, code: str = "BIO9") -> tuple[int, dict[str, str]]:
     with r.db.session() as s:
         school = accounts.create_school(s, "Second School", "NO")
         course = accounts.create_course(s, school, code, "Biology 9", "en")
-        student = accounts.create_user(s, school, "bio-student", "bio-student-password", "student", language="en")
+        student = accounts.create_user(
+            s, school, "bio-student", "bio-student-password", "student", language="en"
+        )
         accounts.enrol(s, student, course)
         course_id = course.id
-    r.services.ingest.ingest(course_id, "photosynthesis.md", (MATERIAL / "photosynthesis.md").read_bytes())
+    r.services.ingest.ingest(
+        course_id, "photosynthesis.md", (MATERIAL / "photosynthesis.md").read_bytes()
+    )
     return course_id, r.token("bio-student", "bio-student-password")
 
 
@@ -180,11 +237,18 @@ def test_two_schools_courses_are_routed_to_their_servers_and_answer(routed):
     r = routed
     ids = {code: _course_id(r.db, code) for code in ("SCI7", "HIST8", "FYS9")}
     assert {code: _stored_route(r.db, code) for code in ids} == dict.fromkeys(ids, "a")
-    assert _collections(r.a) == {collection_name(i) for i in ids.values()} and _collections(r.b) == set()
+    assert (
+        _collections(r.a) == {collection_name(i) for i in ids.values()}
+        and _collections(r.b) == set()
+    )
 
-    r.store.default = "b"  # the operator points CHROMA_DEFAULT_SERVER at the new server for new schools
+    r.store.default = (
+        "b"  # the operator points CHROMA_DEFAULT_SERVER at the new server for new schools
+    )
     bio, bio_headers = _second_school(r)
-    assert _stored_route(r.db, "BIO9") == "b" and _stored_route(r.db, "SCI7") == "a"  # stored routes stay
+    assert (
+        _stored_route(r.db, "BIO9") == "b" and _stored_route(r.db, "SCI7") == "a"
+    )  # stored routes stay
     assert _collections(r.b) == {collection_name(bio)}
     assert r.a.count(ids["SCI7"]) > 0 and r.b.count(bio) > 0
 
@@ -203,7 +267,9 @@ def test_without_a_default_courses_are_hashed_over_the_servers(routed):
         course_id = _course_id(r.db, code)
         assert store.route(course_id) == Route(hashed_server(course_id, ["a", "b"]))
         assert _stored_route(r.db, code) == hashed_server(course_id, ["a", "b"])
-    assert store.route(10_000) == Route(hashed_server(10_000, ["a", "b"]))  # no such course: nothing stored
+    assert store.route(10_000) == Route(
+        hashed_server(10_000, ["a", "b"])
+    )  # no such course: nothing stored
 
 
 def test_move_copies_switches_then_deletes_the_old_copy(routed):
@@ -214,9 +280,17 @@ def test_move_copies_switches_then_deletes_the_old_copy(routed):
     count, ids = r.a.count(course_id), sorted(r.a.ids(course_id))
     seen = []
 
-    moved = move_to_server(r.db, r.store, course_id, "b", drain_seconds=0, progress=lambda d, t: seen.append((d, t)))
+    moved = move_to_server(
+        r.db, r.store, course_id, "b", drain_seconds=0, progress=lambda d, t: seen.append((d, t))
+    )
 
-    assert (moved.source, moved.target, moved.copied, moved.repaired, moved.old_removed) == ("a", "b", count, 0, True)
+    assert (moved.source, moved.target, moved.copied, moved.repaired, moved.old_removed) == (
+        "a",
+        "b",
+        count,
+        0,
+        True,
+    )
     assert seen[-1] == (count, count)
     assert _stored_route(r.db, "SCI7") == "b"
     assert collection_name(course_id) not in _collections(r.a)
@@ -268,7 +342,9 @@ def test_material_changed_during_the_move_switches_nothing(routed):
     assert _stored_route(r.db, "SCI7") == "a"
     assert collection_name(course_id) not in _collections(r.b)
     doc = uploaded[0]
-    assert r.a.ids(course_id, where={"$and": [{"document_id": doc.document_id}, {"version": doc.version}]})
+    assert r.a.ids(
+        course_id, where={"$and": [{"document_id": doc.document_id}, {"version": doc.version}]}
+    )
     assert _ask(r, "SCI7", r.token("student1")).status_code == 200
 
 
@@ -289,10 +365,18 @@ def test_writes_during_a_move_reach_both_servers_and_are_repaired(routed):
     def writes_that_read_the_old_route(done: int, total: int) -> None:
         # as if another process had read the route just before the move began: the old server only
         vector = r.embedder.embed_documents(["Late passage about chlorophyll."])
-        r.a.upsert(course_id, ["late-1"], vector, ["Late passage about chlorophyll."], [{"document_id": 0, "version": 0}])
+        r.a.upsert(
+            course_id,
+            ["late-1"],
+            vector,
+            ["Late passage about chlorophyll."],
+            [{"document_id": 0, "version": 0}],
+        )
         r.a.delete(course_id, ids=[doomed])
 
-    moved = move_to_server(r.db, r.store, course_id, "b", drain_seconds=0, progress=writes_that_read_the_old_route)
+    moved = move_to_server(
+        r.db, r.store, course_id, "b", drain_seconds=0, progress=writes_that_read_the_old_route
+    )
     assert moved.repaired == 2
     on_b = set(r.b.ids(course_id))
     assert "late-1" in on_b and doomed not in on_b

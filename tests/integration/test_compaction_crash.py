@@ -62,8 +62,15 @@ print(json.dumps({{"before": before, "hits": [h.text for h in hits], "after": st
 
 def _python(code: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code.format(**kwargs))], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code.format(**kwargs))],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _run(code: str, **kwargs) -> str:
@@ -100,8 +107,13 @@ def test_a_compaction_killed_half_way_leaves_the_course_intact(tmp_path):
 def test_a_kill_between_the_two_renames_of_the_swap_is_recovered(tmp_path):
     store = ChromaStore(path=str(tmp_path / "chroma"), embedder_name="fake")
     ids = [f"d1:1:{i}" for i in range(20)]
-    store.upsert(COURSE, ids, [[float(i % 5 == j) for j in range(DIM)] for i in range(20)], [f"text {i}" for i in ids],
-                 [{"document_id": 1} for _ in ids])
+    store.upsert(
+        COURSE,
+        ids,
+        [[float(i % 5 == j) for j in range(DIM)] for i in range(20)],
+        [f"text {i}" for i in ids],
+        [{"document_id": 1} for _ in ids],
+    )
     live = collection_name(COURSE)
     # the state a kill leaves right after the first rename: live renamed aside, staging complete
     store.client.get_collection(live).modify(name=f"{live}-old")

@@ -69,7 +69,9 @@ def test_a_new_utc_day_is_a_new_count():
 
 
 def test_an_unreachable_redis_leaves_the_database_count_to_decide():
-    storage = storage_from_string(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.5, socket_connect_timeout=0.5)
+    storage = storage_from_string(
+        f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.5, socket_connect_timeout=0.5
+    )
     quota = DailyQuota(storage)
     assert quota.take(1, 7, limit=2, asked=1) is True
     assert quota.take(1, 7, limit=2, asked=2) is False
@@ -78,7 +80,10 @@ def test_an_unreachable_redis_leaves_the_database_count_to_decide():
 
 def test_two_workers_on_one_redis_take_no_more_than_the_limit_together(redis_url):
     url, prefix = redis_url
-    workers = [DailyQuota.from_config({"RATELIMIT_STORAGE_URI": url, "RATELIMIT_KEY_PREFIX": prefix}) for _ in range(2)]
+    workers = [
+        DailyQuota.from_config({"RATELIMIT_STORAGE_URI": url, "RATELIMIT_KEY_PREFIX": prefix})
+        for _ in range(2)
+    ]
     granted: list[bool] = []
     lock = threading.Lock()
 
@@ -103,7 +108,10 @@ def _app(app_config: dict, extra: dict):
 def test_questions_sent_at_once_to_two_workers_stay_within_the_daily_limit(app_config, redis_url):
     url, prefix = redis_url
     extra = {"RATELIMIT_STORAGE_URI": url, "RATELIMIT_KEY_PREFIX": prefix}
-    apps = [_app(app_config, extra), _app(app_config, extra)]  # two workers: one database, one Redis
+    apps = [
+        _app(app_config, extra),
+        _app(app_config, extra),
+    ]  # two workers: one database, one Redis
     workers = [get_services(a) for a in apps]
     try:
         from app.demo import create_demo
@@ -147,7 +155,12 @@ class BrokenModerator(Moderator):
 
 
 def test_a_question_that_fails_before_it_is_recorded_does_not_count(app_config):
-    fakes = {"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator(), "moderator": BrokenModerator(KeywordGuard())}
+    fakes = {
+        "guard": KeywordGuard(),
+        "embedder": HashingEmbedder(),
+        "generator": EchoGenerator(),
+        "moderator": BrokenModerator(KeywordGuard()),
+    }
     services = get_services(create_app(app_config, services=fakes))
     try:
         from app.demo import create_demo

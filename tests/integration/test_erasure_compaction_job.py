@@ -31,54 +31,85 @@ def world(app_config, fakes):
         student = s.scalar(select(User).where(User.username == "student1"))
         course = s.scalar(select(Course).where(Course.code == "SCI7"))
         ids = {"student": student.id, "course": course.id}
-    services.ingest.ingest(ids["course"], "my-notes.md", f"# Notes\n\nMy {MARKER} about plants.\n".encode(),
-                           uploaded_by=ids["student"])
-    yield {"app": app, "services": services, "ids": ids,
-           "passwords": {u["username"]: u["password"] for u in demo["users"]}}
+    services.ingest.ingest(
+        ids["course"],
+        "my-notes.md",
+        f"# Notes\n\nMy {MARKER} about plants.\n".encode(),
+        uploaded_by=ids["student"],
+    )
+    yield {
+        "app": app,
+        "services": services,
+        "ids": ids,
+        "passwords": {u["username"]: u["password"] for u in demo["users"]},
+    }
     services.db.dispose()
 
 
 def _chroma_file_hits(services, needle: str) -> list[str]:
     root = Path(services.config["HOME"])
-    return [str(p) for d, _s, files in os.walk(root) for p in (Path(d) / f for f in files)
-            if "chroma" in str(p) and needle.encode() in p.read_bytes()]
+    return [
+        str(p)
+        for d, _s, files in os.walk(root)
+        for p in (Path(d) / f for f in files)
+        if "chroma" in str(p) and needle.encode() in p.read_bytes()
+    ]
 
 
 def _dpo(app, passwords):
     client = app.test_client()
     page = client.get("/login", headers={"Accept": "text/html"})
     token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
-    assert client.post("/login", data={"username": "dpo", "password": passwords["dpo"], "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            "/login", data={"username": "dpo", "password": passwords["dpo"], "csrf_token": token}
+        ).status_code
+        == 302
+    )
     return client
 
 
 def test_dpo_erasure_queues_the_compaction_and_shows_its_status(world):
     app, services, ids = world["app"], world["services"], world["ids"]
-    assert _chroma_file_hits(services, MARKER)  # the upload's text is in Chroma's files before erasure
+    assert _chroma_file_hits(
+        services, MARKER
+    )  # the upload's text is in Chroma's files before erasure
     dpo = _dpo(app, world["passwords"])
     page = dpo.get("/dpo/", headers={"Accept": "text/html"})
     token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
-    r = dpo.post("/dpo/subject/erase", data={"username": "student1", "confirm": "yes", "csrf_token": token})
+    r = dpo.post(
+        "/dpo/subject/erase", data={"username": "student1", "confirm": "yes", "csrf_token": token}
+    )
     assert r.status_code == 302
     with services.db.session() as s:
         jobs = s.scalars(select(Job).where(Job.kind == COMPACT_KIND)).all()
-        assert [(j.course_id, j.status) for j in jobs] == [(ids["course"], "queued")]  # not run in the request
+        assert [(j.course_id, j.status) for j in jobs] == [
+            (ids["course"], "queued")
+        ]  # not run in the request
     page = dpo.get("/dpo/", headers={"Accept": "text/html"}).text
     assert 'data-job-status="queued"' in page and "cleaned up in the background" in page
-    assert services.vector_store.count(ids["course"]) > 0  # students keep searching the course meanwhile
+    assert (
+        services.vector_store.count(ids["course"]) > 0
+    )  # students keep searching the course meanwhile
 
     finished = services.jobs.run_pending()  # what `kateder worker` does
-    assert [j["status"] for j in finished] == ["done"] and finished[0]["result"]["compacted"] is True
+    assert [j["status"] for j in finished] == ["done"] and finished[0]["result"][
+        "compacted"
+    ] is True
     assert 'data-job-status="done"' in dpo.get("/dpo/", headers={"Accept": "text/html"}).text
     assert _chroma_file_hits(services, MARKER) == []  # the compaction did its work
-    assert services.retriever.retrieve(ids["course"], "photosynthesis")  # the course material is intact
+    assert services.retriever.retrieve(
+        ids["course"], "photosynthesis"
+    )  # the course material is intact
 
 
 def test_compaction_jobs_are_not_the_teachers_to_see_or_cancel(world):
     services, ids = world["services"], world["ids"]
     job = services.jobs.enqueue_task(COMPACT_KIND, ids["course"], {"reason": "erasure"})
     client = world["app"].test_client()
-    r = client.post("/api/v1/tokens", json={"username": "teacher", "password": world["passwords"]["teacher"]})
+    r = client.post(
+        "/api/v1/tokens", json={"username": "teacher", "password": world["passwords"]["teacher"]}
+    )
     headers = {"Authorization": f"Bearer {r.get_json()['token']}"}
     assert client.get(f"/api/v1/jobs/{job['id']}", headers=headers).status_code == 404
     assert client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=headers).status_code == 404
@@ -102,4 +133,7 @@ def test_a_compaction_that_meets_an_upload_is_queued_again(world, monkeypatch):
     monkeypatch.setitem(services.jobs.tasks, COMPACT_KIND, changed_once)
     job = services.jobs.enqueue_task(COMPACT_KIND, ids["course"])
     services.jobs.run_pending()
-    assert calls == [ids["course"], ids["course"]] and services.jobs.status(job["id"])["status"] == "done"
+    assert (
+        calls == [ids["course"], ids["course"]]
+        and services.jobs.status(job["id"])["status"] == "done"
+    )

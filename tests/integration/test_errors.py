@@ -20,16 +20,24 @@ def _routes(app):
 def test_the_api_gets_the_code_and_the_message_as_json(app, client):
     _routes(app)
     r = client.get("/api/v1/test-missing")
-    assert (r.status_code, r.get_json()) == (404, {"error": "not_found", "message": "no such thing here"})
+    assert (r.status_code, r.get_json()) == (
+        404,
+        {"error": "not_found", "message": "no such thing here"},
+    )
     r = client.get("/api/v1/test-limited")
-    assert (r.status_code, r.get_json()) == (429, {"error": "daily_limit", "message": "enough for today"})
+    assert (r.status_code, r.get_json()) == (
+        429,
+        {"error": "daily_limit", "message": "enough for today"},
+    )
 
 
 def test_the_browser_gets_the_error_page_unless_it_asks_for_json(app, client):
     _routes(app)
     page = client.get("/test-missing", headers={"Accept": "text/html"})
     assert page.status_code == 404 and page.mimetype == "text/html"
-    assert "no such thing here" in page.get_data(as_text=True) and "<h1>" in page.get_data(as_text=True)
+    assert "no such thing here" in page.get_data(as_text=True) and "<h1>" in page.get_data(
+        as_text=True
+    )
     asked = client.get("/test-missing", headers={"Accept": "application/json"})
     assert (asked.status_code, asked.get_json()["error"]) == (404, "not_found")
 
@@ -48,5 +56,9 @@ def test_a_limit_with_a_retry_time_answers_retry_after_in_the_header_and_the_bod
     app.add_url_rule("/api/v1/test-blocked", "test_api_blocked", blocked)
     r = client.get("/api/v1/test-blocked")
     assert r.status_code == 429 and r.headers["Retry-After"] == "42"
-    assert r.get_json() == {"error": "too_many_attempts", "message": "try again later", "retry_after": 42}
+    assert r.get_json() == {
+        "error": "too_many_attempts",
+        "message": "try again later",
+        "retry_after": 42,
+    }
     assert "Retry-After" not in client.get("/api/v1/test-limited").headers

@@ -35,7 +35,13 @@ QUESTION = "Where does photosynthesis happen?"
 
 
 def _build(tmp_path: Path, database_url: str, components: dict, **config):
-    cfg = {"HOME": str(tmp_path / "instance"), "DATABASE_URL": database_url, "SECRET_KEY": "test", "TESTING": True, **config}
+    cfg = {
+        "HOME": str(tmp_path / "instance"),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test",
+        "TESTING": True,
+        **config,
+    }
     app = create_app(cfg, services=components)
     services = get_services(app)
     demo = create_demo(services)
@@ -71,7 +77,9 @@ def _assert_unavailable(r, words: str) -> None:
 
 def _assert_audit_first(services) -> None:
     """Every answer has its question on record, and the chain is intact."""
-    assert _events(services, "question") >= _events(services, "answer") + _events(services, "refusal")
+    assert _events(services, "question") >= _events(services, "answer") + _events(
+        services, "refusal"
+    )
     assert _answers(services) == _events(services, "answer") + _events(services, "refusal")
     with services.db.session() as s:
         assert verify_chain(s)["ok"]
@@ -89,9 +97,19 @@ def chroma_server(tmp_path):
 def llama(tmp_path_factory):
     """The bundled SmolLM2 GGUF behind ``python -m llama_cpp.server``."""
     log = tmp_path_factory.mktemp("llama") / "llama.log"
-    server = llama_server(Path(smollm2_gguf()), log=log, threads=1).start()  # 1 thread: faster on a shared machine
-    warm = {"model": Path(smollm2_gguf()).stem, "max_tokens": 1, "messages": [{"role": "user", "content": "Hi"}]}
-    request = urllib.request.Request(server.url + "/v1/chat/completions", json.dumps(warm).encode(), {"Content-Type": "application/json"})
+    server = llama_server(
+        Path(smollm2_gguf()), log=log, threads=1
+    ).start()  # 1 thread: faster on a shared machine
+    warm = {
+        "model": Path(smollm2_gguf()).stem,
+        "max_tokens": 1,
+        "messages": [{"role": "user", "content": "Hi"}],
+    }
+    request = urllib.request.Request(
+        server.url + "/v1/chat/completions",
+        json.dumps(warm).encode(),
+        {"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(request, timeout=120).read()  # page the model in before timing anything
     yield server
     server.stop()
@@ -99,27 +117,54 @@ def llama(tmp_path_factory):
 
 def _llama_app(tmp_path, database_url, url: str, timeout: float):
     components = {"guard": KeywordGuard(), "embedder": HashingEmbedder()}
-    return _build(tmp_path, database_url, components, GENERATOR="openai", GENERATOR_URL=url,
-                  GENERATOR_MODEL=Path(smollm2_gguf()).stem, GENERATOR_TIMEOUT=timeout, GENERATOR_MAX_TOKENS=6,
-                  RETRIEVAL_TOP_K=1)  # one source: a short prompt keeps the CPU model quick
+    return _build(
+        tmp_path,
+        database_url,
+        components,
+        GENERATOR="openai",
+        GENERATOR_URL=url,
+        GENERATOR_MODEL=Path(smollm2_gguf()).stem,
+        GENERATOR_TIMEOUT=timeout,
+        GENERATOR_MAX_TOKENS=6,
+        RETRIEVAL_TOP_K=1,
+    )  # one source: a short prompt keeps the CPU model quick
 
 
 def test_openai_generator_respects_max_tokens_on_llama_cpp_server(llama):
     """llama.cpp's server reads ``max_tokens`` only; without it SmolLM2 wrote hundreds of tokens."""
     from app.generation import build_generator
 
-    generator = build_generator({"GENERATOR": "openai", "GENERATOR_URL": llama.url + "/v1", "GENERATOR_MODEL": Path(smollm2_gguf()).stem,
-                                 "GENERATOR_MAX_TOKENS": 4, "GENERATOR_TIMEOUT": 120.0})
-    pieces = list(generator.stream([("system", "Answer at length."), ("human", "Tell me everything about the water cycle.")]))
+    generator = build_generator(
+        {
+            "GENERATOR": "openai",
+            "GENERATOR_URL": llama.url + "/v1",
+            "GENERATOR_MODEL": Path(smollm2_gguf()).stem,
+            "GENERATOR_MAX_TOKENS": 4,
+            "GENERATOR_TIMEOUT": 120.0,
+        }
+    )
+    pieces = list(
+        generator.stream(
+            [
+                ("system", "Answer at length."),
+                ("human", "Tell me everything about the water cycle."),
+            ]
+        )
+    )
     assert 1 <= len(pieces) <= 4, pieces  # the server streams one token per chunk
 
 
 def test_inference_server_down_then_back(tmp_path, sqlite_url, llama):
-    app, services, client, headers = _llama_app(tmp_path, sqlite_url, llama.url + "/v1", timeout=60.0)
+    app, services, client, headers = _llama_app(
+        tmp_path, sqlite_url, llama.url + "/v1", timeout=60.0
+    )
     try:
         r = _ask(client, headers)
         assert r.status_code == 200, r.get_json()
-        assert r.get_json()["mode"] in ("generated", "extractive")  # extractive: the grounding check dropped SmolLM2's words
+        assert r.get_json()["mode"] in (
+            "generated",
+            "extractive",
+        )  # extractive: the grounding check dropped SmolLM2's words
 
         llama.kill()
         r = _ask(client, headers)
@@ -138,7 +183,9 @@ def test_inference_server_down_then_back(tmp_path, sqlite_url, llama):
 def test_inference_server_hangs_then_answers_again(tmp_path, sqlite_url, llama):
     proxy = TcpProxy(("127.0.0.1", llama.port)).start()
     proxy.stall()  # connections open, nothing comes back: only the timeout ends the wait
-    app, services, client, headers = _llama_app(tmp_path, sqlite_url, f"http://127.0.0.1:{proxy.port}/v1", timeout=3.0)
+    app, services, client, headers = _llama_app(
+        tmp_path, sqlite_url, f"http://127.0.0.1:{proxy.port}/v1", timeout=3.0
+    )
     try:
         started = time.monotonic()
         r = _ask(client, headers)
@@ -157,14 +204,28 @@ def test_inference_server_hangs_then_answers_again(tmp_path, sqlite_url, llama):
 
 
 def test_chroma_down_then_back(tmp_path, sqlite_url, chroma_server):
-    components = {"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()}
-    app, services, client, headers = _build(tmp_path, sqlite_url, components, VECTOR_BACKEND="chroma-http", CHROMA_PORT=chroma_server.port)
+    components = {
+        "guard": KeywordGuard(),
+        "embedder": HashingEmbedder(),
+        "generator": EchoGenerator(),
+    }
+    app, services, client, headers = _build(
+        tmp_path,
+        sqlite_url,
+        components,
+        VECTOR_BACKEND="chroma-http",
+        CHROMA_PORT=chroma_server.port,
+    )
     try:
         first = _ask(client, headers)
         assert first.status_code == 200, first.get_json()
         with services.db.session() as s:
             course_id = s.scalar(select(Course.id).where(Course.code == "SCI7"))
-            doc = s.scalar(select(Document).where(Document.course_id == course_id, Document.filename == "photosynthesis.md"))
+            doc = s.scalar(
+                select(Document).where(
+                    Document.course_id == course_id, Document.filename == "photosynthesis.md"
+                )
+            )
         vectors = services.vector_store.count(course_id)
 
         chroma_server.kill()
@@ -172,7 +233,9 @@ def test_chroma_down_then_back(tmp_path, sqlite_url, chroma_server):
         _assert_unavailable(r, "course material")
         assert _events(services, "answer_failed") == 1
         # a teacher's upload while Chroma is down fails without publishing anything
-        new = (MATERIAL / "photosynthesis.md").read_bytes() + b"\n\nStomata are small pores in the leaf.\n"
+        new = (
+            MATERIAL / "photosynthesis.md"
+        ).read_bytes() + b"\n\nStomata are small pores in the leaf.\n"
         with pytest.raises(Exception):  # noqa: B017 - whatever the client raises; what matters is below
             services.ingest.ingest(course_id, "photosynthesis.md", new)
         with services.db.session() as s:
@@ -183,7 +246,9 @@ def test_chroma_down_then_back(tmp_path, sqlite_url, chroma_server):
         assert again.status_code == 200, again.get_json()
         assert again.get_json()["citations"] == first.get_json()["citations"]
         assert services.vector_store.count(course_id) == vectors
-        assert services.ingest.ingest(course_id, "photosynthesis.md", new).version == doc.version + 1
+        assert (
+            services.ingest.ingest(course_id, "photosynthesis.md", new).version == doc.version + 1
+        )
         _assert_audit_first(services)
     finally:
         services.db.dispose()
@@ -258,20 +323,44 @@ _KILL_CHILD = textwrap.dedent(
 )
 
 
-def test_worker_killed_during_ingestion_keeps_the_old_version_and_another_takes_over(tmp_path, sqlite_url, chroma_server):
-    components = {"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator()}
-    config = {"VECTOR_BACKEND": "chroma-http", "CHROMA_PORT": chroma_server.port, "JOBS_IN_PROCESS": False, "JOB_LEASE_SECONDS": 1}
+def test_worker_killed_during_ingestion_keeps_the_old_version_and_another_takes_over(
+    tmp_path, sqlite_url, chroma_server
+):
+    components = {
+        "guard": KeywordGuard(),
+        "embedder": HashingEmbedder(),
+        "generator": EchoGenerator(),
+    }
+    config = {
+        "VECTOR_BACKEND": "chroma-http",
+        "CHROMA_PORT": chroma_server.port,
+        "JOBS_IN_PROCESS": False,
+        "JOB_LEASE_SECONDS": 1,
+    }
     app, services, client, headers = _build(tmp_path, sqlite_url, components, **config)
     before = _ask(client, headers).get_json()
     with services.db.session() as s:
         course_id = s.scalar(select(Course.id).where(Course.code == "SCI7"))
-    extra = "".join(f"\n\n## Part {i}\n\n" + " ".join(f"Zanzibarite crystal fact {i} number {j}." for j in range(40)) for i in range(60))
+    extra = "".join(
+        f"\n\n## Part {i}\n\n"
+        + " ".join(f"Zanzibarite crystal fact {i} number {j}." for j in range(40))
+        for i in range(60)
+    )
     source = ((MATERIAL / "photosynthesis.md").read_text() + extra).encode()
     job = services.jobs.enqueue(course_id, "photosynthesis.md", source)
     marker = tmp_path / "marker"
-    cfg = {"HOME": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url, "SECRET_KEY": "test", **config}
-    child = subprocess.Popen([sys.executable, "-c", _KILL_CHILD, json.dumps(cfg), str(marker)],
-                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cfg = {
+        "HOME": str(tmp_path / "instance"),
+        "DATABASE_URL": sqlite_url,
+        "SECRET_KEY": "test",
+        **config,
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILL_CHILD, json.dumps(cfg), str(marker)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while not marker.exists():
@@ -286,9 +375,14 @@ def test_worker_killed_during_ingestion_keeps_the_old_version_and_another_takes_
     with services.db.engine.connect() as c:
         assert c.execute(text("PRAGMA integrity_check")).scalar() == "ok"
     assert services.jobs.status(job["id"])["status"] == "running"
-    assert len(services.vector_store.ids(course_id, where={"version": 2})) > 0  # the killed job did write vectors
+    assert (
+        len(services.vector_store.ids(course_id, where={"version": 2})) > 0
+    )  # the killed job did write vectors
     assert _ask(client, headers).get_json()["citations"] == before["citations"]
-    assert _ask(client, headers, "What is a zanzibarite crystal fact?").get_json()["mode"] == "not_covered"
+    assert (
+        _ask(client, headers, "What is a zanzibarite crystal fact?").get_json()["mode"]
+        == "not_covered"
+    )
     _assert_audit_first(services)
 
     # recovery: once the lease runs out, another worker takes the job over and finishes it
@@ -296,9 +390,16 @@ def test_worker_killed_during_ingestion_keeps_the_old_version_and_another_takes_
     finished = services.jobs.run_pending()
     assert [r["status"] for r in finished] == ["done"], finished
     with services.db.session() as s:
-        doc = s.scalar(select(Document).where(Document.course_id == course_id, Document.filename == "photosynthesis.md"))
+        doc = s.scalar(
+            select(Document).where(
+                Document.course_id == course_id, Document.filename == "photosynthesis.md"
+            )
+        )
     assert doc.version == 2
-    assert _ask(client, headers, "What is a zanzibarite crystal fact?").get_json()["mode"] == "generated"
+    assert (
+        _ask(client, headers, "What is a zanzibarite crystal fact?").get_json()["mode"]
+        == "generated"
+    )
     visible = services.vector_store.ids(course_id, where={"document_id": doc.id})
     assert visible and all(pid.split(":")[1] == "2" for pid in visible)
     services.db.dispose()
@@ -324,7 +425,13 @@ def test_disk_full_while_storing_an_upload_leaves_nothing_behind(tmp_path):
     root = tmp_path / "files"
     store = FileStore(root)
     kept = store.put(b"already stored material")
-    out = subprocess.run([sys.executable, "-c", _FSIZE_CHILD, str(root)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", _FSIZE_CHILD, str(root)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.stdout.strip() == str(errno.EFBIG), out.stderr
     assert store.get(kept) == b"already stored material"
     leftovers = [p.name for p in root.rglob("*") if p.is_file() and p.name != kept]
@@ -344,25 +451,50 @@ class _DiskThatFills(FileStore):
 
 def test_disk_full_during_upload_is_a_clear_503_and_recovers(tmp_path, sqlite_url):
     files = _DiskThatFills(tmp_path / "instance" / "files")
-    components = {"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator(), "files": files}
+    components = {
+        "guard": KeywordGuard(),
+        "embedder": HashingEmbedder(),
+        "generator": EchoGenerator(),
+        "files": files,
+    }
     app, services, client, _ = _build(tmp_path, sqlite_url, components, JOBS_IN_PROCESS=False)
     password = app.config["DEMO_PASSWORDS"]["teacher"]
-    token = client.post("/api/v1/tokens", json={"username": "teacher", "password": password}).get_json()["token"]
+    token = client.post(
+        "/api/v1/tokens", json={"username": "teacher", "password": password}
+    ).get_json()["token"]
     headers = {"Authorization": f"Bearer {token}", "Accept-Language": "sv"}
-    stored = {p: p.read_bytes() for p in (tmp_path / "instance" / "files").rglob("*") if p.is_file()}
+    stored = {
+        p: p.read_bytes() for p in (tmp_path / "instance" / "files").rglob("*") if p.is_file()
+    }
     with services.db.session() as s:
-        documents, jobs = s.scalar(select(func.count(Document.id))), s.scalar(select(func.count(Job.id)))
+        documents, jobs = (
+            s.scalar(select(func.count(Document.id))),
+            s.scalar(select(func.count(Job.id))),
+        )
 
     def upload():
-        data = {"file": (io.BytesIO(b"# Volcanoes\n\nA volcano is an opening in the crust of the Earth.\n"), "volcanoes.md")}
-        return client.post("/api/v1/courses/SCI7/documents", data=data, headers=headers, content_type="multipart/form-data")
+        data = {
+            "file": (
+                io.BytesIO(b"# Volcanoes\n\nA volcano is an opening in the crust of the Earth.\n"),
+                "volcanoes.md",
+            )
+        }
+        return client.post(
+            "/api/v1/courses/SCI7/documents",
+            data=data,
+            headers=headers,
+            content_type="multipart/form-data",
+        )
 
     files.full = True
     r = upload()
     _assert_unavailable(r, "lagring är full")
     assert r.get_json()["error"] == "storage_full"
     with services.db.session() as s:  # nothing registered, nothing queued
-        assert s.scalar(select(func.count(Document.id))) == documents and s.scalar(select(func.count(Job.id))) == jobs
+        assert (
+            s.scalar(select(func.count(Document.id))) == documents
+            and s.scalar(select(func.count(Job.id))) == jobs
+        )
     assert {p: p.read_bytes() for p in stored} == stored  # nothing already stored changed
 
     files.full = False  # space freed

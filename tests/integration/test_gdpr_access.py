@@ -19,7 +19,10 @@ REASON = "The student wrote something worrying; checking before the parent meeti
 @pytest.fixture
 def services(tmp_path, database_url, fakes):
     """A school with two courses, two teachers, a student in course A, an admin and a DPO."""
-    app = create_app({"HOME": str(tmp_path / "instance"), "DATABASE_URL": database_url, "SECRET_KEY": "t"}, services=fakes)
+    app = create_app(
+        {"HOME": str(tmp_path / "instance"), "DATABASE_URL": database_url, "SECRET_KEY": "t"},
+        services=fakes,
+    )
     services = get_services(app)
     with services.db.session() as s:
         school = accounts.create_school(s, "Access School")
@@ -27,7 +30,9 @@ def services(tmp_path, database_url, fakes):
         a = accounts.create_course(s, school, "PHYA", "Physics A", "en")
         b = accounts.create_course(s, school, "PHYB", "Physics B", "en")
         users = {
-            "ta": accounts.create_user(s, school, "ta", "pw-123456", "teacher", display_name="Teacher A", language="sv"),
+            "ta": accounts.create_user(
+                s, school, "ta", "pw-123456", "teacher", display_name="Teacher A", language="sv"
+            ),
             "tb": accounts.create_user(s, school, "tb", "pw-123456", "teacher"),
             "stu": accounts.create_user(s, school, "stu", "pw-123456", "student", language="sv"),
             "adm": accounts.create_user(s, school, "adm", "pw-123456", "admin"),
@@ -61,9 +66,15 @@ def test_opening_a_conversation_needs_a_reason_and_the_right_role(services):
     with services.db.session() as s:
         rows = list(s.scalars(select(AccessLog).order_by(AccessLog.id)))
         assert [r.actor_role for r in rows] == ["teacher", "admin", "dpo"]
-        events = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "admin_view").order_by(AuditEvent.seq)))
+        events = list(
+            s.scalars(
+                select(AuditEvent).where(AuditEvent.action == "admin_view").order_by(AuditEvent.seq)
+            )
+        )
         assert [e.seq for e in events] == [r.audit_seq for r in rows]
-        assert events[0].details["reason"] == REASON and events[0].details["student"] == services.gdpr.subject(ids["stu"])
+        assert events[0].details["reason"] == REASON and events[0].details[
+            "student"
+        ] == services.gdpr.subject(ids["stu"])
     log = services.gdpr.access_log()
     assert len(log) == 3 and log[-1]["actor"] == "Teacher A" and log[-1]["reason"] == REASON
 
@@ -76,7 +87,10 @@ def test_subject_export_holds_conversations_access_reasons_and_is_audited(servic
     data = json.loads(export.json_path.read_text(encoding="utf-8"))
     assert data["account"]["username"] == "stu"
     question = data["conversations"][0]["messages"][0]
-    assert question["text"] == "What is an atom? Mail me at [email]" and question["text_status"] == "encrypted"
+    assert (
+        question["text"] == "What is an atom? Mail me at [email]"
+        and question["text_status"] == "encrypted"
+    )
     assert question["verdicts"][0]["stage"] == "input"
     assert [a["reason"] for a in data["access_log"]] == [REASON]
     actions = {e["action"] for e in data["audit_events"]}
@@ -95,12 +109,29 @@ def test_subject_export_holds_conversations_access_reasons_and_is_audited(servic
 def test_answer_events_carry_verdicts_passages_model_and_latencies(services):
     result = services.ask.ask(services.ids["stu"], "PHYA", "What is an atom made of?")
     with services.db.session() as s:
-        question, answer = s.scalars(select(AuditEvent).where(AuditEvent.action.in_(["question", "answer", "refusal"]))
-                                     .order_by(AuditEvent.seq)).all()
+        question, answer = s.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action.in_(["question", "answer", "refusal"]))
+            .order_by(AuditEvent.seq)
+        ).all()
     assert question.subject == answer.subject == services.gdpr.subject(services.ids["stu"])
     assert question.role == "student" and question.course_id == services.ids["a"]
-    assert set(question.details["input_verdict"]) >= {"safe", "categories", "score", "backend", "model"}
+    assert set(question.details["input_verdict"]) >= {
+        "safe",
+        "categories",
+        "score",
+        "backend",
+        "model",
+    }
     assert answer.details["model"] == result.model
-    assert answer.details["passages"] and set(answer.details["passages"][0]) == {"id", "document_id", "version"}
-    assert {"input_guard", "retrieval", "generation", "output_guard"} <= set(answer.details["timings_ms"])
-    assert "atom" not in json.dumps(question.details) + json.dumps(answer.details)  # no text in the log
+    assert answer.details["passages"] and set(answer.details["passages"][0]) == {
+        "id",
+        "document_id",
+        "version",
+    }
+    assert {"input_guard", "retrieval", "generation", "output_guard"} <= set(
+        answer.details["timings_ms"]
+    )
+    assert "atom" not in json.dumps(question.details) + json.dumps(
+        answer.details
+    )  # no text in the log

@@ -24,7 +24,15 @@ MATERIAL = b"# Photosynthesis\n\nPlants make sugar from light, water and carbon 
 
 
 def _services(tmp_path, database_url, fakes, **config):
-    app = create_app({"HOME": str(tmp_path / "instance"), "DATABASE_URL": database_url, "SECRET_KEY": "t", **config}, services=fakes)
+    app = create_app(
+        {
+            "HOME": str(tmp_path / "instance"),
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "t",
+            **config,
+        },
+        services=fakes,
+    )
     return get_services(app)
 
 
@@ -86,13 +94,25 @@ def test_erasure_leaves_nothing_of_the_students_text(tmp_path, database_url, fak
     home = Path(services.config["HOME"])
     ids = _world(services)
     first = services.ask.ask(ids["erin"], "BIO1", f"What is photosynthesis, asks {MARKER}?")
-    services.ask.ask(ids["erin"], "BIO1", f"And {MARKER} wonders about light?", first.conversation_id)
+    services.ask.ask(
+        ids["erin"], "BIO1", f"And {MARKER} wonders about light?", first.conversation_id
+    )
     other = services.ask.ask(ids["olle"], "BIO1", "What is photosynthesis?")
-    services.ingest.ingest(ids["course"], "my-notes.md", f"# Notes\n\nMy {UPLOAD_MARKER} about plants and light.\n".encode(),
-                           uploaded_by=ids["erin"])
-    queued = services.jobs.enqueue(ids["course"], "queued.md", f"# Queued\n\nMy {JOB_MARKER} waiting upload.\n".encode(),
-                                   uploaded_by=ids["erin"])  # an upload still queued (or failed) at erasure time
-    services.gdpr.open_conversation(ids["teacher"], first.conversation_id, "Checking a worrying question from class")
+    services.ingest.ingest(
+        ids["course"],
+        "my-notes.md",
+        f"# Notes\n\nMy {UPLOAD_MARKER} about plants and light.\n".encode(),
+        uploaded_by=ids["erin"],
+    )
+    queued = services.jobs.enqueue(
+        ids["course"],
+        "queued.md",
+        f"# Queued\n\nMy {JOB_MARKER} waiting upload.\n".encode(),
+        uploaded_by=ids["erin"],
+    )  # an upload still queued (or failed) at erasure time
+    services.gdpr.open_conversation(
+        ids["teacher"], first.conversation_id, "Checking a worrying question from class"
+    )
     exported = services.gdpr.export_subject(USERNAME)
     assert MARKER in exported.json_path.read_text(encoding="utf-8")
     # the text is really there before erasure (otherwise the scans below prove nothing)
@@ -107,10 +127,16 @@ def test_erasure_leaves_nothing_of_the_students_text(tmp_path, database_url, fak
         if services.db.is_sqlite:
             assert any(h.startswith("kateder.db") for h in _file_hits(home, MARKER))
 
-    receipt = services.gdpr.erase_subject(str(ids["erin"]))  # a numeric id works as well as a username
+    receipt = services.gdpr.erase_subject(
+        str(ids["erin"])
+    )  # a numeric id works as well as a username
 
     assert receipt["key_destroyed"] is (storage == "encrypted")
-    assert receipt["conversations"] == 1 and receipt["messages"] == 4 and receipt["documents_deleted"] == 1
+    assert (
+        receipt["conversations"] == 1
+        and receipt["messages"] == 4
+        and receipt["documents_deleted"] == 1
+    )
     assert receipt["export_files_deleted"] == 2
     assert receipt["upload_jobs"] == 1 and services.jobs.status(queued["id"]) is None
     for needle in (MARKER, UPLOAD_MARKER, JOB_MARKER, USERNAME):
@@ -121,11 +147,23 @@ def test_erasure_leaves_nothing_of_the_students_text(tmp_path, database_url, fak
         assert s.get(User, ids["erin"]) is None
         assert s.get(SubjectKey, ids["erin"]) is None
         # the other student and the course material are untouched
-        olle_texts = [services.gdpr.read_text(s, m) for m in s.scalars(select(Message).where(Message.conversation_id == other.conversation_id))]
+        olle_texts = [
+            services.gdpr.read_text(s, m)
+            for m in s.scalars(
+                select(Message).where(Message.conversation_id == other.conversation_id)
+            )
+        ]
         assert olle_texts[0] == "What is photosynthesis?"
         subject = services.gdpr.subject(ids["erin"])
-        actions = [e.action for e in s.scalars(select(AuditEvent).where(AuditEvent.subject == subject).order_by(AuditEvent.seq))]
-        assert {"question", "dsar_export"} <= set(actions)  # the skeleton of the student's events stays
+        actions = [
+            e.action
+            for e in s.scalars(
+                select(AuditEvent).where(AuditEvent.subject == subject).order_by(AuditEvent.seq)
+            )
+        ]
+        assert {"question", "dsar_export"} <= set(
+            actions
+        )  # the skeleton of the student's events stays
         assert actions[-1] == "erasure"
         request = s.scalar(select(DsarRequest).where(DsarRequest.kind == "erase"))
         assert request.subject == subject and request.user_id is None
@@ -140,7 +178,9 @@ def test_sealed_text_in_a_backup_is_unreadable_after_erasure(tmp_path, database_
     services.ask.ask(ids["erin"], "BIO1", f"Photosynthesis question from {MARKER}?")
     with services.db.session() as s:
         backup = [(bytes(m.text_encrypted), m.text) for m in s.scalars(select(Message))]
-        assert all(blob and plain is None for blob, plain in backup)  # encrypted is the default; no plaintext column
+        assert all(
+            blob and plain is None for blob, plain in backup
+        )  # encrypted is the default; no plaintext column
         assert all(MARKER.encode() not in blob for blob, _ in backup)
         assert MARKER in services.gdpr.keys.open(s, ids["erin"], backup[0][0])
         wrapped_backup = bytes(s.get(SubjectKey, ids["erin"]).wrapped_key)
@@ -148,9 +188,13 @@ def test_sealed_text_in_a_backup_is_unreadable_after_erasure(tmp_path, database_
     assert receipt["key_destroyed"] and receipt["master_key_rotated"]
     with services.db.session() as s:
         assert all(services.gdpr.keys.open(s, ids["erin"], blob) is None for blob, _ in backup)
-        s.add(SubjectKey(user_id=ids["erin"], wrapped_key=wrapped_backup))  # even a restored key from a backup...
+        s.add(
+            SubjectKey(user_id=ids["erin"], wrapped_key=wrapped_backup)
+        )  # even a restored key from a backup...
     with services.db.session() as s:
-        assert all(services.gdpr.keys.open(s, ids["erin"], blob) is None for blob, _ in backup)  # ...opens nothing
+        assert all(
+            services.gdpr.keys.open(s, ids["erin"], blob) is None for blob, _ in backup
+        )  # ...opens nothing
 
 
 def test_staff_uploads_stay_as_school_material(tmp_path, database_url, fakes):
@@ -179,7 +223,9 @@ def test_cli_dsar_export_and_erase(tmp_path, sqlite_url, fakes, monkeypatch):
     monkeypatch.setenv("KATEDER_DATABASE_URL", sqlite_url)
     runner = CliRunner()
     out_dir = tmp_path / "dsar-out"
-    exported = runner.invoke(main, ["dsar", "export", "--user", USERNAME, "--out", str(out_dir), "--json"])
+    exported = runner.invoke(
+        main, ["dsar", "export", "--user", USERNAME, "--out", str(out_dir), "--json"]
+    )
     assert exported.exit_code == 0, exported.output
     paths = json.loads(exported.output)
     data = json.loads(Path(paths["json"]).read_text(encoding="utf-8"))

@@ -14,8 +14,14 @@ from tests import ingest_samples as S
 @pytest.fixture
 def app_config(tmp_path, sqlite_url) -> dict:
     """Jobs run when the test says so (no thread), so the test is deterministic."""
-    return {"HOME": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url, "SECRET_KEY": "test", "TESTING": True,
-            "JOBS_IN_PROCESS": False, "MAX_UPLOAD_BYTES": 200_000}
+    return {
+        "HOME": str(tmp_path / "instance"),
+        "DATABASE_URL": sqlite_url,
+        "SECRET_KEY": "test",
+        "TESTING": True,
+        "JOBS_IN_PROCESS": False,
+        "MAX_UPLOAD_BYTES": 200_000,
+    }
 
 
 @pytest.fixture
@@ -24,8 +30,12 @@ def auth(login_token):
 
 
 def _upload(client, headers, name: str, data: bytes, code: str = "SCI7", **form):
-    return client.post(f"/api/v1/courses/{code}/documents", headers=headers,
-                       data={"file": (io.BytesIO(data), name), **form}, content_type="multipart/form-data")
+    return client.post(
+        f"/api/v1/courses/{code}/documents",
+        headers=headers,
+        data={"file": (io.BytesIO(data), name), **form},
+        content_type="multipart/form-data",
+    )
 
 
 def _documents(client, headers, code: str = "SCI7") -> dict:
@@ -36,31 +46,54 @@ def _documents(client, headers, code: str = "SCI7") -> dict:
 
 def test_teacher_uploads_a_pdf_and_follows_the_job(client, services, auth):
     teacher = auth("teacher")
-    r = _upload(client, teacher, "cells.pdf", S.pdf([S.PHOTOSYNTHESIS, "Mitochondria release energy from sugar by respiration."]), title="Cells")
+    r = _upload(
+        client,
+        teacher,
+        "cells.pdf",
+        S.pdf([S.PHOTOSYNTHESIS, "Mitochondria release energy from sugar by respiration."]),
+        title="Cells",
+    )
     assert r.status_code == 202, r.get_json()
     job = r.get_json()
     assert job["status"] == "queued" and job["filename"] == "cells.pdf"
     assert client.get(f"/api/v1/jobs/{job['id']}", headers=teacher).get_json()["stage"] == "queued"
     services.jobs.run_pending()
     status = client.get(f"/api/v1/jobs/{job['id']}", headers=teacher).get_json()
-    assert (status["status"], status["progress"], status["result"]["status"]) == ("done", 100.0, "ready")
+    assert (status["status"], status["progress"], status["result"]["status"]) == (
+        "done",
+        100.0,
+        "ready",
+    )
     docs = _documents(client, teacher)
     cells = docs["cells.pdf"]
-    assert (cells["title"], cells["version"], cells["status"], cells["held"], cells["visible"]) == ("Cells", 1, "ready", 0, True)
+    assert (cells["title"], cells["version"], cells["status"], cells["held"], cells["visible"]) == (
+        "Cells",
+        1,
+        "ready",
+        0,
+        True,
+    )
     assert cells["passages"] >= 2 and docs["photosynthesis.md"]["passages"] >= 1
-    passages = client.get(f"/api/v1/courses/SCI7/documents/{cells['id']}/passages", headers=teacher).get_json()["passages"]
+    passages = client.get(
+        f"/api/v1/courses/SCI7/documents/{cells['id']}/passages", headers=teacher
+    ).get_json()["passages"]
     assert {p["page"] for p in passages} == {1, 2}
     jobs = client.get("/api/v1/courses/SCI7/jobs", headers=teacher).get_json()["jobs"]
     assert jobs[0]["id"] == job["id"]
     with services.db.session() as s:
-        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "upload").order_by(AuditEvent.seq.desc())).first()
+        event = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "upload").order_by(AuditEvent.seq.desc())
+        ).first()
         assert event.details["job_id"] == job["id"] and event.course_id is not None
 
 
 def test_only_teachers_of_the_course_manage_material(client, auth):
     data = b"# Notes\n\nsome notes"
     assert client.get("/api/v1/courses/SCI7/documents").status_code == 401
-    assert _upload(client, {}, "n.md", data).status_code in (400, 401)  # no token: CSRF or login refuses it
+    assert _upload(client, {}, "n.md", data).status_code in (
+        400,
+        401,
+    )  # no token: CSRF or login refuses it
     r = _upload(client, auth("student1"), "n.md", data)
     assert r.status_code == 403 and r.get_json()["error"] == "forbidden"
     assert client.get("/api/v1/courses/SCI7/documents", headers=auth("student1")).status_code == 403
@@ -88,7 +121,9 @@ def test_bad_uploads_are_refused_clearly_and_the_course_stays_intact(client, ser
         assert r.status_code == status, (name, r.get_json())
         assert r.get_json()["error"] == code and r.get_json()["message"], name
         assert _documents(client, teacher) == before, name
-        hits = services.retriever.retrieve(_course_id(services), "Where does photosynthesis happen?")
+        hits = services.retriever.retrieve(
+            _course_id(services), "Where does photosynthesis happen?"
+        )
         assert hits[0].document_title == "Photosynthesis" and hits[0].relevant, name
     with services.db.session() as s:
         assert s.scalars(select(Job)).all() == []
@@ -117,31 +152,61 @@ def test_held_passage_is_released_or_rejected_by_the_teacher(client, services, a
     services.jobs.run_pending()
     lab = _documents(client, teacher)["lab.md"]
     assert (lab["status"], lab["held"]) == ("held", 1)
-    [held] = client.get(f"/api/v1/courses/SCI7/documents/{lab['id']}/passages?status=held", headers=teacher).get_json()["passages"]
+    [held] = client.get(
+        f"/api/v1/courses/SCI7/documents/{lab['id']}/passages?status=held", headers=teacher
+    ).get_json()["passages"]
     assert "S9" in held["flag_reason"] and held["section"] == "Lab > Danger"
-    assert client.post(f"/api/v1/courses/SCI7/passages/{held['id']}/release", headers=auth("student1")).status_code == 403
+    assert (
+        client.post(
+            f"/api/v1/courses/SCI7/passages/{held['id']}/release", headers=auth("student1")
+        ).status_code
+        == 403
+    )
     r = client.post(f"/api/v1/courses/SCI7/passages/{held['id']}/release", headers=teacher)
     assert r.status_code == 200 and r.get_json()["status"] == "indexed"
     assert _documents(client, teacher)["lab.md"]["status"] == "ready"
-    assert client.post(f"/api/v1/courses/SCI7/passages/{held['id']}/reject", headers=teacher).status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/courses/SCI7/passages/{held['id']}/reject", headers=teacher
+        ).status_code
+        == 404
+    )
 
 
 def test_delete_document_removes_it_everywhere_and_is_audited(client, services, auth):
     teacher = auth("teacher")
-    _upload(client, teacher, "clouds.md", b"# Clouds\n\nCumulonimbus clouds bring thunderstorms and hail.\n")
+    _upload(
+        client,
+        teacher,
+        "clouds.md",
+        b"# Clouds\n\nCumulonimbus clouds bring thunderstorms and hail.\n",
+    )
     services.jobs.run_pending()
     clouds = _documents(client, teacher)["clouds.md"]
     course = _course_id(services)
     assert services.vector_store.search_text(course, "Cumulonimbus")
-    assert client.delete(f"/api/v1/courses/SCI7/documents/{clouds['id']}", headers=auth("student1")).status_code == 403
+    assert (
+        client.delete(
+            f"/api/v1/courses/SCI7/documents/{clouds['id']}", headers=auth("student1")
+        ).status_code
+        == 403
+    )
     r = client.delete(f"/api/v1/courses/SCI7/documents/{clouds['id']}", headers=teacher)
     assert r.status_code == 200 and r.get_json()["deleted"]["filename"] == "clouds.md"
     assert "clouds.md" not in _documents(client, teacher)
     assert services.vector_store.search_text(course, "Cumulonimbus") == []
     with services.db.session() as s:
         assert not s.scalars(select(Passage).where(Passage.text.contains("Cumulonimbus"))).all()
-        assert s.scalars(select(AuditEvent).where(AuditEvent.action == "delete_document")).one().details["document_id"] == clouds["id"]
-    assert client.delete(f"/api/v1/courses/SCI7/documents/{clouds['id']}", headers=teacher).status_code == 404
+        assert (
+            s.scalars(select(AuditEvent).where(AuditEvent.action == "delete_document"))
+            .one()
+            .details["document_id"]
+            == clouds["id"]
+        )
+    assert (
+        client.delete(f"/api/v1/courses/SCI7/documents/{clouds['id']}", headers=teacher).status_code
+        == 404
+    )
 
 
 def test_originals_open_for_teachers_and_enrolled_students_only(client, services, auth):
@@ -152,15 +217,33 @@ def test_originals_open_for_teachers_and_enrolled_students_only(client, services
     _upload(client, teacher, "leaf.html", html)
     services.jobs.run_pending()
     docs = _documents(client, teacher)
-    r = client.get(f"/api/v1/courses/SCI7/documents/{docs['leaf.pdf']['id']}/original", headers=auth("student1"))
+    r = client.get(
+        f"/api/v1/courses/SCI7/documents/{docs['leaf.pdf']['id']}/original",
+        headers=auth("student1"),
+    )
     assert r.status_code == 200 and r.data == pdf and r.mimetype == "application/pdf"
     assert r.headers["X-Content-Type-Options"] == "nosniff"
-    r = client.get(f"/api/v1/courses/SCI7/documents/{docs['leaf.html']['id']}/original", headers=teacher)
+    r = client.get(
+        f"/api/v1/courses/SCI7/documents/{docs['leaf.html']['id']}/original", headers=teacher
+    )
     assert r.status_code == 200 and b"Green plants." in r.data
-    assert b"<script" not in r.data and b"onclick" not in r.data and "sandbox" in r.headers["Content-Security-Policy"]
+    assert (
+        b"<script" not in r.data
+        and b"onclick" not in r.data
+        and "sandbox" in r.headers["Content-Security-Policy"]
+    )
     # student2 is not enrolled in SCI7
-    assert client.get(f"/api/v1/courses/SCI7/documents/{docs['leaf.pdf']['id']}/original", headers=auth("student2")).status_code == 403
+    assert (
+        client.get(
+            f"/api/v1/courses/SCI7/documents/{docs['leaf.pdf']['id']}/original",
+            headers=auth("student2"),
+        ).status_code
+        == 403
+    )
     # a document of another course is not reachable through this course
     hist = _documents(client, teacher, "HIST8")
     other = next(iter(hist.values()))["id"]
-    assert client.get(f"/api/v1/courses/SCI7/documents/{other}/original", headers=teacher).status_code == 404
+    assert (
+        client.get(f"/api/v1/courses/SCI7/documents/{other}/original", headers=teacher).status_code
+        == 404
+    )

@@ -30,7 +30,11 @@ def test_jobs_and_documents_commands(services, cli_env):
     r = cli_env.invoke(main, ["jobs", "list", "--json"])
     assert r.exit_code == 0, r.output
     [listed] = json.loads(r.output)
-    assert (listed["id"], listed["status"], listed["error_code"]) == (job["id"], "failed", "no_text_layer")
+    assert (listed["id"], listed["status"], listed["error_code"]) == (
+        job["id"],
+        "failed",
+        "no_text_layer",
+    )
 
     r = cli_env.invoke(main, ["jobs", "retry", str(job["id"]), "--json"])
     assert r.exit_code == 0 and json.loads(r.output)["status"] == "queued"
@@ -42,5 +46,8 @@ def test_jobs_and_documents_commands(services, cli_env):
     assert r.exit_code == 1
     assert r.stderr.strip().count("\n") == 0 and "999" in r.stderr
 
-    r = cli_env.invoke(main, ["ingest", "--course", "CLI1", "--queue", "--json", __file__.replace(".py", ".missing")])
+    r = cli_env.invoke(
+        main,
+        ["ingest", "--course", "CLI1", "--queue", "--json", __file__.replace(".py", ".missing")],
+    )
     assert r.exit_code != 0

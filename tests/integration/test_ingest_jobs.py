@@ -24,7 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _config(tmp_path, url: str, **extra) -> dict:
-    return {"HOME": str(tmp_path / "instance"), "DATABASE_URL": url, "SECRET_KEY": "t", "TESTING": True, "JOBS_IN_PROCESS": False, **extra}
+    return {
+        "HOME": str(tmp_path / "instance"),
+        "DATABASE_URL": url,
+        "SECRET_KEY": "t",
+        "TESTING": True,
+        "JOBS_IN_PROCESS": False,
+        **extra,
+    }
 
 
 def _course(services, code: str = "GEO1") -> int:
@@ -35,7 +42,9 @@ def _course(services, code: str = "GEO1") -> int:
 
 def test_job_runs_with_progress_and_result(services):
     course = _course(services)
-    job = services.jobs.enqueue(course, "rivers.md", f"# Rivers\n\n{S.filler('rivers', 40)}".encode())
+    job = services.jobs.enqueue(
+        course, "rivers.md", f"# Rivers\n\n{S.filler('rivers', 40)}".encode()
+    )
     assert (job["status"], job["stage"], job["progress"]) == ("queued", "queued", 0.0)
     stages = []
     pipeline_run = services.ingest.run
@@ -50,7 +59,9 @@ def test_job_runs_with_progress_and_result(services):
     services.ingest.run = spy
     [done] = services.jobs.run_pending()
     assert done["status"] == "done" and done["progress"] == 100.0 and done["stage"] == "done"
-    assert done["result"]["status"] == "ready" and done["document_id"] == done["result"]["document_id"]
+    assert (
+        done["result"]["status"] == "ready" and done["document_id"] == done["result"]["document_id"]
+    )
     assert [s for s, _ in stages][0] == "load" and stages[-1] == ("done", 1.0)
     assert [f for _, f in stages] == sorted(f for _, f in stages)
     assert services.jobs.run_pending() == []
@@ -70,11 +81,16 @@ def test_a_bad_file_found_in_the_job_fails_it_with_a_coded_error_and_drops_the_u
         assert s.scalars(select(Document)).all() == []
 
 
-@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@pytest.mark.parametrize(
+    "database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 def test_claim_is_atomic_between_runners(tmp_path, database_url, fakes):
     services = get_services(create_app(_config(tmp_path, database_url), services=fakes))
     course = _course(services)
-    ids = [services.jobs.enqueue(course, f"n{i}.md", f"# N{i}\n\nnote {i}".encode())["id"] for i in range(3)]
+    ids = [
+        services.jobs.enqueue(course, f"n{i}.md", f"# N{i}\n\nnote {i}".encode())["id"]
+        for i in range(3)
+    ]
     barrier = threading.Barrier(6)
     claimed: list[int | None] = []
 
@@ -90,7 +106,11 @@ def test_claim_is_atomic_between_runners(tmp_path, database_url, fakes):
     assert sorted(c for c in claimed if c is not None) == [ids[0]]
     # a running job with a fresh lease is not taken again; the others still are, in order
     assert services.jobs.claim(ids[0]) is None
-    assert [services.jobs.claim(), services.jobs.claim(), services.jobs.claim()] == [ids[1], ids[2], None]
+    assert [services.jobs.claim(), services.jobs.claim(), services.jobs.claim()] == [
+        ids[1],
+        ids[2],
+        None,
+    ]
     services.db.dispose()
 
 
@@ -99,9 +119,14 @@ def test_job_thread_in_the_web_process_runs_uploads(services):
     thread = JobThread(services.jobs, poll_seconds=0.2)
     thread.start()
     try:
-        job = services.jobs.enqueue(course, "lakes.md", b"# Lakes\n\nLake Vanern is the largest lake in Sweden.")
+        job = services.jobs.enqueue(
+            course, "lakes.md", b"# Lakes\n\nLake Vanern is the largest lake in Sweden."
+        )
         deadline = time.monotonic() + 30
-        while services.jobs.status(job["id"])["status"] not in ("done", "failed") and time.monotonic() < deadline:
+        while (
+            services.jobs.status(job["id"])["status"] not in ("done", "failed")
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
     finally:
         thread.stop()
@@ -126,7 +151,9 @@ services.jobs.run_pending()
 """
 
 
-def test_worker_killed_mid_job_leaves_nothing_visible_and_the_job_can_be_retried(tmp_path, sqlite_url, fakes):
+def test_worker_killed_mid_job_leaves_nothing_visible_and_the_job_can_be_retried(
+    tmp_path, sqlite_url, fakes
+):
     config = _config(tmp_path, sqlite_url, EMBED_BATCH=2)
     doc = "\n\n".join(f"## Part {i}\n\n" + S.filler("volcanoes", 10, seed=i) for i in range(30))
     # this process queues the job without opening Chroma; the worker process owns Chroma until it is killed
@@ -137,8 +164,13 @@ def test_worker_killed_mid_job_leaves_nothing_visible_and_the_job_can_be_retried
     ids = {"course": course, "job": job_id}
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
 
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(config), str(course)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER, json.dumps(config), str(course)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     from app.db import Database
 
     db = Database(sqlite_url)
@@ -170,7 +202,9 @@ def test_worker_killed_mid_job_leaves_nothing_visible_and_the_job_can_be_retried
         long_doc = s.scalar(select(Document).where(Document.filename == "long.md"))
         assert long_doc.version == 0 and long_doc.status == "indexing"
         assert s.scalars(select(Passage).where(Passage.document_id == long_doc.id)).all() == []
-    assert services.vector_store.search_text(course, "volcanoes")  # stray vectors of the killed attempt exist...
+    assert services.vector_store.search_text(
+        course, "volcanoes"
+    )  # stray vectors of the killed attempt exist...
     hits = services.retriever.retrieve(course, "volcanoes energy balance")
     assert all(h.document_id != long_doc.id for h in hits)  # ...but students never see them
     assert services.retriever.retrieve(course, "photosynthesis chloroplasts")[0].relevant
@@ -187,12 +221,17 @@ def test_worker_killed_mid_job_leaves_nothing_visible_and_the_job_can_be_retried
     vectors = sorted(services.vector_store.ids(course, where={"document_id": long_doc.id}))
     assert vectors == sorted(p.id for p in rows)
     assert len(services.vector_store.search_text(course, "volcanoes")) == len(rows)
-    assert services.retriever.retrieve(course, "volcanoes energy balance")[0].document_id == long_doc.id
+    assert (
+        services.retriever.retrieve(course, "volcanoes energy balance")[0].document_id
+        == long_doc.id
+    )
     services.db.dispose()
 
 
 def test_a_stale_running_job_is_taken_over_after_its_lease(tmp_path, sqlite_url, fakes):
-    services = get_services(create_app(_config(tmp_path, sqlite_url, JOB_LEASE_SECONDS=0), services=fakes))
+    services = get_services(
+        create_app(_config(tmp_path, sqlite_url, JOB_LEASE_SECONDS=0), services=fakes)
+    )
     course = _course(services)
     job = services.jobs.enqueue(course, "a.md", b"# A\n\nAmazon river basin rainforest.")
     assert services.jobs.claim() == job["id"]  # a runner takes it, then dies without a word

@@ -22,16 +22,28 @@ ROWS = [
     ("en", "Water evaporates from the sea and falls again as rain."),
 ]
 # (query, its language, the passage language it must find): inflected forms of the passage's words
-INFLECTED = [("Vad gör växterna med solljus?", "sv", "sv"), ("Når er valget?", "nb", "nb"),
-             ("Welcher König regierte Schweden?", "de", "de"), ("When does water evaporate?", "en", "en")]
+INFLECTED = [
+    ("Vad gör växterna med solljus?", "sv", "sv"),
+    ("Når er valget?", "nb", "nb"),
+    ("Welcher König regierte Schweden?", "de", "de"),
+    ("When does water evaporate?", "en", "en"),
+]
 
 
 def _course_with_document(s, school: str, code: str, language: str, title: str) -> tuple:
     """A new school's course (named like its code) with one ready document, flushed."""
-    course = accounts.create_course(s, accounts.create_school(s, school), code, code.title(), language)
+    course = accounts.create_course(
+        s, accounts.create_school(s, school), code, code.title(), language
+    )
     s.flush()
-    doc = Document(course_id=course.id, title=title, filename=f"{title.lower()}.txt", content_hash="0" * 64, version=1,
-                   status="ready")
+    doc = Document(
+        course_id=course.id,
+        title=title,
+        filename=f"{title.lower()}.txt",
+        content_hash="0" * 64,
+        version=1,
+        status="ready",
+    )
     s.add(doc)
     s.flush()
     return course, doc
@@ -40,8 +52,19 @@ def _course_with_document(s, school: str, code: str, language: str, title: str) 
 def _seed(db: Database) -> int:
     with db.session() as s:
         course, doc = _course_with_document(s, "Lexical School", "LEX1", "sv", "Mixed")
-        s.add_all(Passage(id=f"{doc.id}:1:{i}", document_id=doc.id, course_id=course.id, version=1, ordinal=i,
-                          text=text, language=lang, status="indexed") for i, (lang, text) in enumerate(ROWS))
+        s.add_all(
+            Passage(
+                id=f"{doc.id}:1:{i}",
+                document_id=doc.id,
+                course_id=course.id,
+                version=1,
+                ordinal=i,
+                text=text,
+                language=lang,
+                status="indexed",
+            )
+            for i, (lang, text) in enumerate(ROWS)
+        )
         return course.id
 
 
@@ -64,8 +87,12 @@ def test_stemming_per_language_finds_inflected_forms(db, query, qlang, plang):
 def test_database_backend_matches_any_term_of_a_long_question_and_stays_in_the_course(db):
     course_id = _seed(db)
     index = build_lexical_index(db, {})
-    long_question = "Kan du förklara för mig varför växterna behöver solljus när det är vinter och mörkt ute?"
-    assert [h.id for h in index.search(course_id, long_question, k=4, language="sv")][:1] == ["1:1:0"]
+    long_question = (
+        "Kan du förklara för mig varför växterna behöver solljus när det är vinter och mörkt ute?"
+    )
+    assert [h.id for h in index.search(course_id, long_question, k=4, language="sv")][:1] == [
+        "1:1:0"
+    ]
     assert index.search(course_id + 1, long_question, k=4, language="sv") == []
     assert index.search(course_id, "zzzz qqqq", k=4, language="en") == []
 
@@ -84,7 +111,9 @@ def test_deleted_and_superseded_passages_leave_the_lexical_results(db):
 
 def _run_0006(db: Database, step: str) -> None:
     """Run only revision 0006's upgrade or downgrade (the later placeholders belong to others)."""
-    spec = importlib.util.spec_from_file_location("rev0006", MIGRATIONS / "versions" / "0006_lexical_search.py")
+    spec = importlib.util.spec_from_file_location(
+        "rev0006", MIGRATIONS / "versions" / "0006_lexical_search.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
@@ -97,32 +126,51 @@ def test_migration_backfills_existing_passages_and_downgrade_drops_the_index(db)
     with pytest.raises(Exception):  # noqa: B017 - the table or column is gone on either engine
         build_lexical_index(db, {}).search(course_id, "Valgene", k=4, language="nb")
     _run_0006(db, "upgrade")
-    assert build_lexical_index(db, {}).search(course_id, "Valgene", k=4, language="nb")[0].id == "1:1:1"
+    assert (
+        build_lexical_index(db, {}).search(course_id, "Valgene", k=4, language="nb")[0].id
+        == "1:1:1"
+    )
 
 
 def test_memory_backend_is_kept_for_comparison(db):
     course_id = _seed(db)
     index = build_lexical_index(db, {"LEXICAL_BACKEND": "memory"})
     assert isinstance(index, MemoryBM25Index)
-    assert index.search(course_id, "Welcher König regierte Schweden?", k=4, language="de")[0].id == "1:1:2"
+    assert (
+        index.search(course_id, "Welcher König regierte Schweden?", k=4, language="de")[0].id
+        == "1:1:2"
+    )
     with pytest.raises(ValueError, match="LEXICAL_BACKEND"):
         build_lexical_index(db, {"LEXICAL_BACKEND": "elastic"})
 
 
 @pytest.fixture
 def services(tmp_path, database_url, fakes):
-    app = create_app({"HOME": str(tmp_path / "instance"), "DATABASE_URL": database_url, "SECRET_KEY": "test", "TESTING": True}, services=fakes)
+    app = create_app(
+        {
+            "HOME": str(tmp_path / "instance"),
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test",
+            "TESTING": True,
+        },
+        services=fakes,
+    )
     yield get_services(app)
     get_services(app).db.dispose()
 
 
 def test_a_published_upload_is_searchable_at_once_and_gone_after_deletion(services):
     with services.db.session() as s:
-        course_id = accounts.create_course(s, accounts.create_school(s, "Upload School"), "UP1", "Upload", "sv").id
+        course_id = accounts.create_course(
+            s, accounts.create_school(s, "Upload School"), "UP1", "Upload", "sv"
+        ).id
     text = "# Vulkaner\n\nVulkaner får utbrott när magman pressas upp genom jordskorpan.\n"
     doc_id = services.ingest.ingest(course_id, "vulkaner.md", text.encode()).document_id
     lexical = services.retriever.lexical
-    assert [h.id.split(":")[0] for h in lexical.search(course_id, "Varför får vulkanen utbrott?", k=4, language="sv")] == [str(doc_id)]
+    assert [
+        h.id.split(":")[0]
+        for h in lexical.search(course_id, "Varför får vulkanen utbrott?", k=4, language="sv")
+    ] == [str(doc_id)]
     services.ingest.delete_document(doc_id)
     assert lexical.search(course_id, "Varför får vulkanen utbrott?", k=4, language="sv") == []
 
@@ -135,13 +183,26 @@ def test_plan_leaves_out_common_terms_but_keeps_the_rarest_and_never_empties():
 
     df = {"river": 900, "water": 700, "volcano": 3, "lava": 40}
     plan = plan_terms(["river", "volcano", "water", "lava"], df, 1000, fraction=0.05)
-    assert plan.terms == ("river", "volcano", "water", "lava") and plan.select == ("volcano", "lava") and plan.pruned
+    assert (
+        plan.terms == ("river", "volcano", "water", "lava")
+        and plan.select == ("volcano", "lava")
+        and plan.pruned
+    )
     only_common = plan_terms(["river", "water"], df, 1000, fraction=0.05)
-    assert only_common.select == ("water",) and only_common.terms == ("river", "water")  # the rarest stays
+    assert only_common.select == ("water",) and only_common.terms == (
+        "river",
+        "water",
+    )  # the rarest stays
     assert not plan_terms(["volcano", "lava"], df, 1000, fraction=0.05).pruned
-    assert plan_terms(["volcano", "lava"], df, 1000, fraction=0.05, budget=10).select == ("volcano",)  # row budget
+    assert plan_terms(["volcano", "lava"], df, 1000, fraction=0.05, budget=10).select == (
+        "volcano",
+    )  # row budget
     capped = plan_terms(["river", "volcano", "water", "lava", "zzz"], df, 1000, max_terms=2)
-    assert capped.terms == ("volcano", "lava", "zzz")  # the two rarest; a term found nowhere takes no place
+    assert capped.terms == (
+        "volcano",
+        "lava",
+        "zzz",
+    )  # the two rarest; a term found nowhere takes no place
     assert plan_terms([], df, 1000).terms == ()
 
 
@@ -149,10 +210,23 @@ def _seed_common(db: Database, n: int = 40) -> tuple[int, list[str]]:
     """``n`` passages all about rivers and water; one of them also about a volcano."""
     with db.session() as s:
         course, doc = _course_with_document(s, "Common School", "COM1", "en", "Rivers")
-        texts = [f"The river carries water past village number {i} towards the sea." for i in range(n)]
+        texts = [
+            f"The river carries water past village number {i} towards the sea." for i in range(n)
+        ]
         texts[7] = "The river near the volcano carries warm water and ash from the volcano."
-        s.add_all(Passage(id=f"{doc.id}:1:{i}", document_id=doc.id, course_id=course.id, version=1, ordinal=i,
-                          text=t, language="en", status="indexed") for i, t in enumerate(texts))
+        s.add_all(
+            Passage(
+                id=f"{doc.id}:1:{i}",
+                document_id=doc.id,
+                course_id=course.id,
+                version=1,
+                ordinal=i,
+                text=t,
+                language="en",
+                status="indexed",
+            )
+            for i, t in enumerate(texts)
+        )
         return course.id, [f"{doc.id}:1:{i}" for i in range(n)]
 
 
@@ -165,7 +239,9 @@ def test_common_terms_are_pruned_and_the_rare_term_still_ranks_its_passage_first
     question = "Why is the river water warm near the volcano?"
     hits = pruning.search(course_id, question, k=5, language="en")
     assert hits[0].id == ids[7]
-    exact = build_lexical_index(db, {"LEXICAL_COMMON_FRACTION": 1.0, "LEXICAL_PLAN_FROM": 0}).search(course_id, question, k=5, language="en")
+    exact = build_lexical_index(
+        db, {"LEXICAL_COMMON_FRACTION": 1.0, "LEXICAL_PLAN_FROM": 0}
+    ).search(course_id, question, k=5, language="en")
     assert exact[0].id == ids[7]  # the same winner as the unpruned query
     only_common = pruning.search(course_id, "river water", k=5, language="en")
     assert len(only_common) == 5  # the rarest common term still selects: never an empty query
@@ -182,10 +258,27 @@ def test_term_statistics_follow_the_content_version(db):
     assert index.search(course_id, "river glacier", k=3, language="en")[0].id in ids
     with db.session() as s:
         doc = s.get(Document, int(ids[0].split(":")[0]))
-        s.add(Passage(id=f"{doc.id}:1:99", document_id=doc.id, course_id=course_id, version=1, ordinal=99,
-                      text="A glacier feeds the river with melting ice.", language="en", status="indexed"))
-        s.execute(update(Course).where(Course.id == course_id).values(content_version=Course.content_version + 1))
-    assert index.search(course_id, "river glacier", k=3, language="en")[0].id == f"{ids[0].split(':')[0]}:1:99"
+        s.add(
+            Passage(
+                id=f"{doc.id}:1:99",
+                document_id=doc.id,
+                course_id=course_id,
+                version=1,
+                ordinal=99,
+                text="A glacier feeds the river with melting ice.",
+                language="en",
+                status="indexed",
+            )
+        )
+        s.execute(
+            update(Course)
+            .where(Course.id == course_id)
+            .values(content_version=Course.content_version + 1)
+        )
+    assert (
+        index.search(course_id, "river glacier", k=3, language="en")[0].id
+        == f"{ids[0].split(':')[0]}:1:99"
+    )
     with db.session() as s:
         assert index._stats(s, course_id, ["glacier"]).df["glacier"] == 1
 

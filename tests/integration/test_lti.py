@@ -42,10 +42,21 @@ def lti_app(app_config, fakes, platform):
         accounts.create_user(s, school, "nord-admin", "pw-admin-123", "admin")
         other = accounts.create_school(s, "Elsewhere", "SE")
         accounts.create_course(s, other, "ELSE1", "Another school's course")
-        lti.create_registration(s, school, lti.RegistrationForm(
-            issuer=platform.issuer, client_id=platform.client_id, auth_login_url=platform.auth_url,
-            key_set_url=platform.jwks_url, deployment_ids=("dep-1",), label="Nordskolan Moodle"))
-    platform.tool_jwks = app.test_client().get("/lti/jwks").get_json()  # as the LMS admin pastes or fetches it
+        lti.create_registration(
+            s,
+            school,
+            lti.RegistrationForm(
+                issuer=platform.issuer,
+                client_id=platform.client_id,
+                auth_login_url=platform.auth_url,
+                key_set_url=platform.jwks_url,
+                deployment_ids=("dep-1",),
+                label="Nordskolan Moodle",
+            ),
+        )
+    platform.tool_jwks = (
+        app.test_client().get("/lti/jwks").get_json()
+    )  # as the LMS admin pastes or fetches it
     yield app
     services.db.dispose()
 
@@ -71,7 +82,9 @@ def _home(client) -> str | None:
 
 def _failures(app) -> list[str]:
     with get_services(app).db.session() as s:
-        events = s.scalars(select(AuditEvent).where(AuditEvent.action == "login_failed").order_by(AuditEvent.id))
+        events = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "login_failed").order_by(AuditEvent.id)
+        )
         return [e.details["reason"] for e in events]
 
 
@@ -84,7 +97,11 @@ def _lti_user(app, sub: str) -> User | None:
 def _enrolment_role(app, user: User, code: str) -> str | None:
     with get_services(app).db.session() as s:
         course = s.scalar(select(Course).where(Course.code == code))
-        return s.scalar(select(Enrolment.role).where(Enrolment.user_id == user.id, Enrolment.course_id == course.id))
+        return s.scalar(
+            select(Enrolment.role).where(
+                Enrolment.user_id == user.id, Enrolment.course_id == course.id
+            )
+        )
 
 
 def test_student_launch_signs_in_a_pseudonymous_student_in_the_placed_course(lti_app, platform):
@@ -98,7 +115,9 @@ def test_student_launch_signs_in_a_pseudonymous_student_in_the_placed_course(lti
     assert user.display_name is None  # the platform sent a name and an e-mail; neither is kept
     assert "Ola" not in user.username and "ola@" not in user.username
     assert _enrolment_role(lti_app, user, CODE) == "student"
-    with get_services(lti_app).db.session() as s:  # the LMS course is now placed on the Kateder course
+    with get_services(
+        lti_app
+    ).db.session() as s:  # the LMS course is now placed on the Kateder course
         assert s.scalar(select(LtiContext.context_id)) == "lms-course-7"
 
 
@@ -134,11 +153,18 @@ def test_a_replayed_id_token_is_refused(lti_app, platform):
     client = lti_app.test_client()
     r, fields = _launch(client, platform)
     assert r.status_code == 302
-    again = client.post("/lti/launch", data=fields)  # the same browser posts the same id_token and state again
+    again = client.post(
+        "/lti/launch", data=fields
+    )  # the same browser posts the same id_token and state again
     assert again.status_code == 400
-    elsewhere = lti_app.test_client().post("/lti/launch", data=fields)  # another browser (no state cookie)
+    elsewhere = lti_app.test_client().post(
+        "/lti/launch", data=fields
+    )  # another browser (no state cookie)
     assert elsewhere.status_code == 400
-    assert [reason.split(":")[0] for reason in _failures(lti_app)] == ["Invalid Nonce", "Missing %s cookie session-id"]
+    assert [reason.split(":")[0] for reason in _failures(lti_app)] == [
+        "Invalid Nonce",
+        "Missing %s cookie session-id",
+    ]
 
 
 def test_an_id_token_for_another_audience_is_refused(lti_app, platform):
@@ -146,14 +172,20 @@ def test_an_id_token_for_another_audience_is_refused(lti_app, platform):
     platform.next_launch.extra_claims = {"aud": "some-other-tool", "azp": "some-other-tool"}
     client = lti_app.test_client()
     r, fields = _launch(client, platform)
-    assert jwt.decode(fields["id_token"], options={"verify_signature": False})["aud"] == "some-other-tool"
+    assert (
+        jwt.decode(fields["id_token"], options={"verify_signature": False})["aud"]
+        == "some-other-tool"
+    )
     assert r.status_code == 400 and _home(client) is None
     assert _failures(lti_app) == ["Registration not found."]
 
 
 def test_several_audiences_need_kateder_as_the_authorized_party(lti_app, platform):
     platform.next_launch.custom = {"kateder_course": CODE}
-    platform.next_launch.extra_claims = {"aud": [platform.client_id, "some-other-tool"], "azp": "some-other-tool"}
+    platform.next_launch.extra_claims = {
+        "aud": [platform.client_id, "some-other-tool"],
+        "azp": "some-other-tool",
+    }
     r, _ = _launch(lti_app.test_client(), platform)
     assert r.status_code == 400 and _failures(lti_app) == ["azp"]
 
@@ -177,7 +209,11 @@ def test_a_token_signed_with_another_key_is_refused(lti_app, platform):
 
 
 def test_deep_linking_places_a_kateder_course_that_students_then_launch(lti_app, platform):
-    platform.next_launch.sub, platform.next_launch.roles, platform.next_launch.deep_link = "lms-teacher-9", [INSTRUCTOR], True
+    platform.next_launch.sub, platform.next_launch.roles, platform.next_launch.deep_link = (
+        "lms-teacher-9",
+        [INSTRUCTOR],
+        True,
+    )
     teacher = lti_app.test_client()
     r, _ = _launch(teacher, platform)
     assert r.status_code == 200 and "Biology 7 (BIO7)" in r.text
@@ -190,17 +226,24 @@ def test_deep_linking_places_a_kateder_course_that_students_then_launch(lti_app,
     assert action == platform.deep_link_return_url
     response_jwt = jwt.decode(fields["JWT"], options={"verify_signature": False})
     assert response_jwt["iss"] == platform.client_id and response_jwt["aud"] == [platform.issuer]
-    placed = requests.post(action, data=fields, timeout=10)  # the platform verifies it with Kateder's JWKS
+    placed = requests.post(
+        action, data=fields, timeout=10
+    )  # the platform verifies it with Kateder's JWKS
     assert placed.status_code == 200, placed.text
     [item] = platform.deep_link_items
     assert item["type"] == "ltiResourceLink" and item["url"] == "http://localhost/lti/launch"
     assert item["custom"] == {"kateder_course": CODE} and item["title"] == "Biology 7"
-    assert teacher.post("/lti/deep-link", data={"launch_id": launch_id, "course": CODE}).status_code == 400  # once
+    assert (
+        teacher.post("/lti/deep-link", data={"launch_id": launch_id, "course": CODE}).status_code
+        == 400
+    )  # once
     user = _lti_user(lti_app, "lms-teacher-9")
     assert _enrolment_role(lti_app, user, CODE) == "teacher"
 
     # a student of the LMS course opens the placed link (the platform sends its custom parameters)
-    platform.next_launch = type(platform.next_launch)(sub="lms-student-3", roles=[LEARNER], custom=item["custom"])
+    platform.next_launch = type(platform.next_launch)(
+        sub="lms-student-3", roles=[LEARNER], custom=item["custom"]
+    )
     r, _ = _launch(lti_app.test_client(), platform)
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/classroom/{CODE}")
     # and, the context being placed, a launch without the custom parameter finds the course too
@@ -216,12 +259,24 @@ def test_a_learner_cannot_deep_link(lti_app, platform):
 
 
 def test_a_deep_link_response_for_another_schools_course_is_refused(lti_app, platform):
-    platform.next_launch.sub, platform.next_launch.roles, platform.next_launch.deep_link = "lms-teacher-9", [INSTRUCTOR], True
+    platform.next_launch.sub, platform.next_launch.roles, platform.next_launch.deep_link = (
+        "lms-teacher-9",
+        [INSTRUCTOR],
+        True,
+    )
     teacher = lti_app.test_client()
     r, _ = _launch(teacher, platform)
     launch_id = form_fields(r.text, "launch_id")[1]["launch_id"]
-    assert teacher.post("/lti/deep-link", data={"launch_id": launch_id, "course": "ELSE1"}).status_code == 400
-    assert lti_app.test_client().post("/lti/deep-link", data={"launch_id": launch_id, "course": CODE}).status_code == 400
+    assert (
+        teacher.post("/lti/deep-link", data={"launch_id": launch_id, "course": "ELSE1"}).status_code
+        == 400
+    )
+    assert (
+        lti_app.test_client()
+        .post("/lti/deep-link", data={"launch_id": launch_id, "course": CODE})
+        .status_code
+        == 400
+    )
     assert _failures(lti_app)[0] == "unknown_course"
 
 
@@ -254,12 +309,26 @@ def test_the_tool_jwks_serves_each_registrations_key(lti_app, platform):
 
 def test_admin_adds_lists_and_removes_a_registration(lti_app, platform):
     client = lti_app.test_client()
-    assert client.post("/login", data={"username": "nord-admin", "password": "pw-admin-123"}).status_code == 302
+    assert (
+        client.post(
+            "/login", data={"username": "nord-admin", "password": "pw-admin-123"}
+        ).status_code
+        == 302
+    )
     page = client.get("/admin/lti")
-    assert page.status_code == 200 and "Nordskolan Moodle" in page.text and "http://localhost/lti/jwks" in page.text
-    form = {"label": "Canvas", "issuer": "https://canvas.instructure.com", "client_id": "10000000000001",
-            "deployment_ids": "1:abc, 2:def", "auth_login_url": "https://sso.canvaslms.com/api/lti/authorize_redirect",
-            "key_set_url": "https://sso.canvaslms.com/api/lti/security/jwks"}
+    assert (
+        page.status_code == 200
+        and "Nordskolan Moodle" in page.text
+        and "http://localhost/lti/jwks" in page.text
+    )
+    form = {
+        "label": "Canvas",
+        "issuer": "https://canvas.instructure.com",
+        "client_id": "10000000000001",
+        "deployment_ids": "1:abc, 2:def",
+        "auth_login_url": "https://sso.canvaslms.com/api/lti/authorize_redirect",
+        "key_set_url": "https://sso.canvaslms.com/api/lti/security/jwks",
+    }
     assert client.post("/admin/lti", data={**form, "deployment_ids": ""}).status_code == 400
     assert client.post("/admin/lti", data=form).status_code == 302
     with get_services(lti_app).db.session() as s:

@@ -29,8 +29,12 @@ NORD, SODRA = "Nordskolan", "Södra skolan"
 def idp():
     """The identity provider (one provider serving both schools' clients)."""
     with OidcProvider() as provider:
-        provider.register("kateder-nord", "nord-secret", "http://localhost/login/oidc/nordskolan/callback")
-        provider.register("kateder-sodra", "sodra-secret", "http://localhost/login/oidc/sodra/callback")
+        provider.register(
+            "kateder-nord", "nord-secret", "http://localhost/login/oidc/nordskolan/callback"
+        )
+        provider.register(
+            "kateder-sodra", "sodra-secret", "http://localhost/login/oidc/sodra/callback"
+        )
         yield provider
 
 
@@ -39,7 +43,8 @@ def sso_app(tmp_path, app_config, fakes, idp, monkeypatch):
     """Kateder with two schools, each with its provider: Nordskolan creates accounts, Södra only signs existing ones in."""
     monkeypatch.setenv("TEST_NORD_OIDC_SECRET", "nord-secret")
     path = tmp_path / "idp.toml"
-    path.write_text(f'''
+    path.write_text(
+        f'''
 [providers.nordskolan]
 school = "{NORD}"
 label = "Nordskolan (Feide)"
@@ -58,7 +63,9 @@ client_id = "kateder-sodra"
 client_secret = "sodra-secret"
 role_claim = "affiliation"
 roles = {{ student = "student", faculty = "teacher" }}
-''', encoding="utf-8")
+''',
+        encoding="utf-8",
+    )
     app = create_app({**app_config, "OIDC_PROVIDERS": str(path)}, services=fakes)
     services = get_services(app)
     with services.db.session() as s:
@@ -75,13 +82,17 @@ def _through_provider(client, provider: str, *, state: str | None = None):
     assert r.status_code == 302, r.text
     authorize = r.headers["Location"]
     query = parse_qs(urlsplit(authorize).query)
-    assert authorize.startswith(client.application.extensions["kateder_sso"][provider].issuer + "/authorize?")
+    assert authorize.startswith(
+        client.application.extensions["kateder_sso"][provider].issuer + "/authorize?"
+    )
     assert query["nonce"][0] and query["state"][0] and query["code_challenge_method"] == ["S256"]
     back = requests.get(authorize, allow_redirects=False, timeout=10)
     assert back.status_code == 302, back.text
     callback = urlsplit(back.headers["Location"])
     if state is not None:
-        callback = callback._replace(query=f"code={parse_qs(callback.query)['code'][0]}&state={state}")
+        callback = callback._replace(
+            query=f"code={parse_qs(callback.query)['code'][0]}&state={state}"
+        )
     return client.get(f"{callback.path}?{callback.query}"), f"{callback.path}?{callback.query}"
 
 
@@ -93,11 +104,18 @@ def _signed_in_as(client) -> str | None:
 
 def _events(app, action: str) -> list[AuditEvent]:
     with get_services(app).db.session() as s:
-        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+        return list(
+            s.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))
+        )
 
 
 def test_callback_signs_in_a_new_pseudonymous_student_of_the_providers_school(sso_app, idp):
-    idp.sign_in_as("f3a9c2e1-student", affiliation=["member", "student"], name="Ola Nordmann", email="ola@nord.example")
+    idp.sign_in_as(
+        "f3a9c2e1-student",
+        affiliation=["member", "student"],
+        name="Ola Nordmann",
+        email="ola@nord.example",
+    )
     client = sso_app.test_client()
     r, _ = _through_provider(client, "nordskolan")
     assert r.status_code == 302 and r.headers["Location"].endswith("/")
@@ -105,7 +123,11 @@ def test_callback_signs_in_a_new_pseudonymous_student_of_the_providers_school(ss
     with get_services(sso_app).db.session() as s:
         user = s.scalar(select(User).where(User.username == "f3a9c2e1-student"))
         school = s.get(School, user.school_id)
-        assert (user.role, school.name, user.display_name) == ("student", NORD, None)  # no name or e-mail kept
+        assert (user.role, school.name, user.display_name) == (
+            "student",
+            NORD,
+            None,
+        )  # no name or e-mail kept
     assert [e.details["method"] for e in _events(sso_app, "login")] == ["oidc"]
     assert len(_events(sso_app, "user_created")) == 1
     assert idp.token_requests == 1
@@ -156,7 +178,9 @@ def test_a_school_that_does_not_create_accounts_signs_in_existing_ones_only(sso_
 
 
 def test_one_schools_provider_cannot_sign_in_another_schools_account(sso_app, idp):
-    idp.sign_in_as("elin.s", affiliation="student")  # Nordskolan's provider asserts Södra's username
+    idp.sign_in_as(
+        "elin.s", affiliation="student"
+    )  # Nordskolan's provider asserts Södra's username
     client = sso_app.test_client()
     _through_provider(client, "nordskolan")
     assert _signed_in_as(client) is None
@@ -187,14 +211,23 @@ def test_a_replayed_callback_is_refused(sso_app, idp):
     assert len(_events(sso_app, "login")) == 1
 
 
-@pytest.mark.parametrize("tamper, why", [
-    ({"nonce": "a-nonce-from-another-sign-in"}, "invalid_claim:nonce"),
-    ({"aud": "some-other-client"}, "invalid_claim:aud"),
-    ({"aud": "some-other-client", "azp": "kateder-nord"}, "invalid_claim:aud"),  # authlib alone accepts this one
-    ({"aud": ["some-other-client", "kateder-nord"], "azp": "some-other-client"}, "invalid_claim:azp"),
-    ({"iss": "http://127.0.0.1:1/"}, "invalid_claim:iss"),
-    ({"exp": int(time.time()) - 600, "iat": int(time.time()) - 900}, "expired_token:exp"),
-])
+@pytest.mark.parametrize(
+    "tamper, why",
+    [
+        ({"nonce": "a-nonce-from-another-sign-in"}, "invalid_claim:nonce"),
+        ({"aud": "some-other-client"}, "invalid_claim:aud"),
+        (
+            {"aud": "some-other-client", "azp": "kateder-nord"},
+            "invalid_claim:aud",
+        ),  # authlib alone accepts this one
+        (
+            {"aud": ["some-other-client", "kateder-nord"], "azp": "some-other-client"},
+            "invalid_claim:azp",
+        ),
+        ({"iss": "http://127.0.0.1:1/"}, "invalid_claim:iss"),
+        ({"exp": int(time.time()) - 600, "iat": int(time.time()) - 900}, "expired_token:exp"),
+    ],
+)
 def test_an_id_token_that_fails_a_check_is_refused(sso_app, idp, tamper, why):
     idp.sign_in_as("s-3", affiliation="student")
     idp.tamper = tamper
@@ -202,7 +235,9 @@ def test_an_id_token_that_fails_a_check_is_refused(sso_app, idp, tamper, why):
     r, _ = _through_provider(client, "nordskolan")
     assert r.headers["Location"].endswith("/login"), why
     assert _signed_in_as(client) is None, why
-    assert [e.details["reason"] for e in _events(sso_app, "login_failed")] == [why] and not _events(sso_app, "login")
+    assert [e.details["reason"] for e in _events(sso_app, "login_failed")] == [why] and not _events(
+        sso_app, "login"
+    )
     with get_services(sso_app).db.session() as s:
         assert s.scalar(select(User).where(User.username == "s-3")) is None, why
 
@@ -220,38 +255,74 @@ def test_the_login_page_offers_each_schools_provider(sso_app):
     page = sso_app.test_client().get("/login").text
     assert "/login/oidc/nordskolan" in page and "Nordskolan (Feide)" in page
     assert "/login/oidc/sodra" in page and SODRA in page
-    assert sso_app.test_client().get("/login/oidc").status_code == 404  # several providers: one must be named
+    assert (
+        sso_app.test_client().get("/login/oidc").status_code == 404
+    )  # several providers: one must be named
     assert sso_app.test_client().get("/login/oidc/nope").status_code == 404
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[providers.x]\nschool = 'A'\nclient_id = 'c'\n", "issuer is required"),
-    ("[providers.x]\nschool='A'\nissuer='https://i'\nclient_id='c'\nroles={staff='admin'}\nrole_claim='r'\n", "roles maps claim values"),
-    ("[providers.x]\nschool='A'\nissuer='https://i'\nclient_id='c'\ncreate_users=true\n", "create_users needs role_claim"),
-    ("[providers.x]\nschool='A'\nissuer='https://i'\nclient_id='c'\nclient_secret_env='KATEDER_TEST_UNSET_VAR'\n", "is not set"),
-    ("[providers.X_Y]\nschool='A'\nissuer='https://i'\nclient_id='c'\n", "lower-case"),
-    ("[providers.x]\nschool='A'\nissuer='https://i'\nclient_id='c'\nrole_clam='r'\n", "unknown keys role_clam"),
-    ("[providers.x\n", "not valid TOML"),
-])
-def test_a_wrong_provider_file_stops_the_start_with_a_clear_message(tmp_path, app_config, fakes, text, message):
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[providers.x]\nschool = 'A'\nclient_id = 'c'\n", "issuer is required"),
+        (
+            "[providers.x]\nschool='A'\nissuer='https://i'\nclient_id='c'\nroles={staff='admin'}\nrole_claim='r'\n",
+            "roles maps claim values",
+        ),
+        (
+            "[providers.x]\nschool='A'\nissuer='https://i'\nclient_id='c'\ncreate_users=true\n",
+            "create_users needs role_claim",
+        ),
+        (
+            "[providers.x]\nschool='A'\nissuer='https://i'\nclient_id='c'\nclient_secret_env='KATEDER_TEST_UNSET_VAR'\n",
+            "is not set",
+        ),
+        ("[providers.X_Y]\nschool='A'\nissuer='https://i'\nclient_id='c'\n", "lower-case"),
+        (
+            "[providers.x]\nschool='A'\nissuer='https://i'\nclient_id='c'\nrole_clam='r'\n",
+            "unknown keys role_clam",
+        ),
+        ("[providers.x\n", "not valid TOML"),
+    ],
+)
+def test_a_wrong_provider_file_stops_the_start_with_a_clear_message(
+    tmp_path, app_config, fakes, text, message
+):
     path = tmp_path / "idp.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ProviderError, match=message):
         create_app({**app_config, "OIDC_PROVIDERS": str(path)}, services=fakes)
 
 
-def test_the_single_provider_settings_keep_their_redirect_uri_and_the_accounts_role(app_config, fakes, idp):
-    idp.register("kateder", "s3cret", "http://localhost/login/oidc/callback")  # registered before per-school providers
-    app = create_app({**app_config, "OIDC_ISSUER": idp.issuer, "OIDC_CLIENT_ID": "kateder", "OIDC_CLIENT_SECRET": "s3cret"},
-                     services=fakes)
+def test_the_single_provider_settings_keep_their_redirect_uri_and_the_accounts_role(
+    app_config, fakes, idp
+):
+    idp.register(
+        "kateder", "s3cret", "http://localhost/login/oidc/callback"
+    )  # registered before per-school providers
+    app = create_app(
+        {
+            **app_config,
+            "OIDC_ISSUER": idp.issuer,
+            "OIDC_CLIENT_ID": "kateder",
+            "OIDC_CLIENT_SECRET": "s3cret",
+        },
+        services=fakes,
+    )
     services = get_services(app)
     try:
         with services.db.session() as s:
-            accounts.create_user(s, accounts.create_school(s, "Any School"), "karin.t", "pw-karin-123", "teacher")
-        idp.sign_in_as("sub-karin", preferred_username="karin.t", affiliation="student")  # no role mapping here
+            accounts.create_user(
+                s, accounts.create_school(s, "Any School"), "karin.t", "pw-karin-123", "teacher"
+            )
+        idp.sign_in_as(
+            "sub-karin", preferred_username="karin.t", affiliation="student"
+        )  # no role mapping here
         client = app.test_client()
         r = client.get("/login/oidc")
-        assert "redirect_uri=http%3A%2F%2Flocalhost%2Flogin%2Foidc%2Fcallback" in r.headers["Location"]
+        assert (
+            "redirect_uri=http%3A%2F%2Flocalhost%2Flogin%2Foidc%2Fcallback" in r.headers["Location"]
+        )
         back = requests.get(r.headers["Location"], allow_redirects=False, timeout=10)
         callback = urlsplit(back.headers["Location"])
         assert callback.path == "/login/oidc/callback"

@@ -21,7 +21,12 @@ def _api_routes(app) -> set[tuple[str, str]]:
 
 
 def _described() -> set[tuple[str, str]]:
-    return {(path, method) for path, ops in spec()["paths"].items() for method in ops if method != "parameters"}
+    return {
+        (path, method)
+        for path, ops in spec()["paths"].items()
+        for method in ops
+        if method != "parameters"
+    }
 
 
 def test_every_api_route_is_described(app):
@@ -47,7 +52,9 @@ def test_served_document_is_valid_openapi(client):
             assert op.get("responses"), f"{method.upper()} {path} has no responses"
             params = set(re.findall(r"{([^}]+)}", path))
             declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
-            assert params == declared, f"{method.upper()} {path}: path parameters {params} vs {declared}"
+            assert params == declared, (
+                f"{method.upper()} {path}: path parameters {params} vs {declared}"
+            )
 
 
 def test_every_operation_documents_json_errors(app):
@@ -56,5 +63,7 @@ def test_every_operation_documents_json_errors(app):
             if op.get("security") == [] and path.endswith("openapi.json"):
                 continue
             codes = set(op["responses"])
-            assert "400" in codes or "requestBody" not in op, f"{method.upper()} {path} lacks a 400 response"
+            assert "400" in codes or "requestBody" not in op, (
+                f"{method.upper()} {path} lacks a 400 response"
+            )
             assert "503" in codes, f"{method.upper()} {path} lacks a 503 response"

@@ -44,7 +44,11 @@ def _course(services, code: str = "SCI7") -> int:
 
 def _searchable(services, course_id: int) -> int:
     with services.db.session() as s:
-        return s.scalar(select(func.count()).select_from(Passage).where(Passage.course_id == course_id, Passage.status == "indexed"))
+        return s.scalar(
+            select(func.count())
+            .select_from(Passage)
+            .where(Passage.course_id == course_id, Passage.status == "indexed")
+        )
 
 
 def _store(services, embedder) -> ChromaStore:
@@ -60,7 +64,9 @@ def test_reindex_switches_embedder_and_search_works(services, demo):
         store.query(course_id, other.embed_query("photosynthesis"), 3)
 
     seen = []
-    written = reindex_course(services.db, other, store, course_id, batch=4, progress=lambda d, t: seen.append((d, t)))
+    written = reindex_course(
+        services.db, other, store, course_id, batch=4, progress=lambda d, t: seen.append((d, t))
+    )
 
     total = _searchable(services, course_id)
     assert written == total == store.count(course_id)
@@ -90,11 +96,17 @@ def test_upload_during_reindex_aborts_without_losing_anything(services, demo):
 
     def someone_uploads(done: int, total: int) -> None:
         with services.db.session() as s:
-            s.execute(update(Course).where(Course.id == course_id).values(content_version=Course.content_version + 1))
+            s.execute(
+                update(Course)
+                .where(Course.id == course_id)
+                .values(content_version=Course.content_version + 1)
+            )
 
     other = ReversedEmbedder()
     with pytest.raises(MaterialChanged):
-        reindex_course(services.db, other, _store(services, other), course_id, progress=someone_uploads)
+        reindex_course(
+            services.db, other, _store(services, other), course_id, progress=someone_uploads
+        )
     assert _store(services, HashingEmbedder()).count(course_id) == before
 
 
@@ -102,7 +114,9 @@ def test_reindex_command(services, demo, app_config, monkeypatch):
     monkeypatch.setenv("KATEDER_HOME", app_config["HOME"])
     monkeypatch.setenv("KATEDER_DATABASE_URL", app_config["DATABASE_URL"])
     monkeypatch.setenv("KATEDER_SECRET_KEY", "test")
-    monkeypatch.setenv("KATEDER_EMBEDDER", "minilm")  # the demo was indexed with the fake: a real switch
+    monkeypatch.setenv(
+        "KATEDER_EMBEDDER", "minilm"
+    )  # the demo was indexed with the fake: a real switch
     runner = CliRunner()
 
     r = runner.invoke(main, ["reindex"])
@@ -113,10 +127,16 @@ def test_reindex_command(services, demo, app_config, monkeypatch):
     r = runner.invoke(main, ["reindex", "--course", "SCI7", "--json"])
     assert r.exit_code == 0, r.output
     row = json.loads(r.output)
-    assert row == {"course": "SCI7", "passages": _searchable(services, _course(services)), "embedder": "all-MiniLM-L6-v2"}
+    assert row == {
+        "course": "SCI7",
+        "passages": _searchable(services, _course(services)),
+        "embedder": "all-MiniLM-L6-v2",
+    }
 
     from ingest.embedding import build_embedder
 
     minilm = build_embedder({"EMBEDDER": "minilm"})
-    hit = _store(services, minilm).query(_course(services), minilm.embed_query("Why do leaves look green?"), 1)[0]
+    hit = _store(services, minilm).query(
+        _course(services), minilm.embed_query("Why do leaves look green?"), 1
+    )[0]
     assert "chlorophyll" in hit.text.lower()

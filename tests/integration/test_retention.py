@@ -21,7 +21,10 @@ MATERIAL = b"# Water\n\nWater evaporates, condenses into clouds and falls as rai
 @pytest.fixture
 def services(tmp_path, database_url, fakes):
     """Services on a fresh database (SQLite or PostgreSQL) with one course, a teacher and a student."""
-    app = create_app({"HOME": str(tmp_path / "instance"), "DATABASE_URL": database_url, "SECRET_KEY": "t"}, services=fakes)
+    app = create_app(
+        {"HOME": str(tmp_path / "instance"), "DATABASE_URL": database_url, "SECRET_KEY": "t"},
+        services=fakes,
+    )
     services = get_services(app)
     with services.db.session() as s:
         school = accounts.create_school(s, "Retention School")
@@ -30,8 +33,15 @@ def services(tmp_path, database_url, fakes):
         student = accounts.create_user(s, school, "sam", "pw-123456", "student")
         accounts.enrol(s, teacher, course)
         accounts.enrol(s, student, course)
-        services.ids = {"course": course.id, "teacher": teacher.id, "student": student.id, "school": school.id}
-    services.ingest.ingest(services.ids["course"], "water.md", MATERIAL, uploaded_by=services.ids["teacher"])
+        services.ids = {
+            "course": course.id,
+            "teacher": teacher.id,
+            "student": student.id,
+            "school": school.id,
+        }
+    services.ingest.ingest(
+        services.ids["course"], "water.md", MATERIAL, uploaded_by=services.ids["teacher"]
+    )
     yield services
     services.db.dispose()
 
@@ -60,13 +70,19 @@ def test_defaults_respect_the_ai_act_minimum_and_settings_are_audited(services):
 def test_purge_in_stages_keeps_the_chain_verifiable(services):
     ids = services.ids
     first = services.ask.ask(ids["student"], "GEO1", "What is the water cycle?")
-    services.gdpr.open_conversation(ids["teacher"], first.conversation_id, "Following up a question from the lesson")
+    services.gdpr.open_conversation(
+        ids["teacher"], first.conversation_id, "Following up a question from the lesson"
+    )
     retention = Retention(services)
     now = datetime.now(UTC)
 
     # a month and a bit later: the text goes, the messages and the audit details stay
     report = retention.purge(now + timedelta(days=31))
-    assert report["conversation_text"] == 2 and report["conversations"] == 0 and report["audit_details"] == 0
+    assert (
+        report["conversation_text"] == 2
+        and report["conversations"] == 0
+        and report["audit_details"] == 0
+    )
     with services.db.session() as s:
         msgs = list(s.scalars(select(Message)))
         assert len(msgs) == 2 and all(m.text is None and m.text_encrypted is None for m in msgs)
@@ -80,9 +96,16 @@ def test_purge_in_stages_keeps_the_chain_verifiable(services):
         assert s.scalar(select(func.count(Message.id))) == 0
         assert s.scalar(select(func.count(Conversation.id))) == 0
         question = s.scalars(select(AuditEvent).where(AuditEvent.action == "question")).one()
-        assert question.details == {} and question.details_purged_at is not None and question.details_digest
+        assert (
+            question.details == {}
+            and question.details_purged_at is not None
+            and question.details_digest
+        )
         # purge events keep their details: they vouch for checkpoints
-        assert all(e.details for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "retention_purge")))
+        assert all(
+            e.details
+            for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "retention_purge"))
+        )
     assert _verify(services)["ok"]
 
     # four years later: old events go, per chain; a checkpoint vouched for by a purge event in the same chain keeps
@@ -94,16 +117,29 @@ def test_purge_in_stages_keeps_the_chain_verifiable(services):
         checkpoints = {c.chain: c for c in s.scalars(select(AuditCheckpoint))}
         assert set(checkpoints) == {school_chain, INSTALLATION}
         checkpoint = checkpoints[school_chain]
-        remaining = list(s.scalars(select(AuditEvent).where(AuditEvent.chain == school_chain).order_by(AuditEvent.seq)))
+        remaining = list(
+            s.scalars(
+                select(AuditEvent).where(AuditEvent.chain == school_chain).order_by(AuditEvent.seq)
+            )
+        )
         assert remaining[0].seq == checkpoint.seq + 1 and remaining[0].prev_hash == checkpoint.hash
-        assert remaining[-1].action == "retention_purge" and remaining[-1].details["checkpoint"]["seq"] == checkpoint.seq
-        system = s.scalars(select(AuditEvent).where(AuditEvent.chain == INSTALLATION).order_by(AuditEvent.seq.desc())).first()
+        assert (
+            remaining[-1].action == "retention_purge"
+            and remaining[-1].details["checkpoint"]["seq"] == checkpoint.seq
+        )
+        system = s.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.chain == INSTALLATION)
+            .order_by(AuditEvent.seq.desc())
+        ).first()
         assert system.details["checkpoints"][0]["seq"] == checkpoints[INSTALLATION].seq
         assert s.scalar(select(func.count(AccessLog.id))) == 0
     report = _verify(services)
     assert report["ok"] and report["chains"][school_chain]["checkpoint_seq"] == checkpoint.seq
     with services.db.session() as s:
-        alone = verify_chain(s, services.audit.anchors(), school_id=ids["school"])  # the school's chain on its own
+        alone = verify_chain(
+            s, services.audit.anchors(), school_id=ids["school"]
+        )  # the school's chain on its own
     assert alone["ok"] and alone["checkpoint_vouched_by"] == school_chain
 
     # new events continue the chain after the checkpoint
@@ -114,9 +150,19 @@ def test_purge_in_stages_keeps_the_chain_verifiable(services):
 def test_forged_checkpoint_is_detected(services):
     ids = services.ids
     services.ask.ask(ids["student"], "GEO1", "What is the water cycle?")
-    with services.db.session() as s:  # someone deletes old events and fakes a checkpoint without a purge event
-        first = s.scalars(select(AuditEvent).where(AuditEvent.chain == chain_key(ids["school"])).order_by(AuditEvent.seq)).first()
-        s.add(AuditCheckpoint(chain=first.chain, seq=first.seq, hash=first.hash, ts=first.ts, events_removed=1))
+    with (
+        services.db.session() as s
+    ):  # someone deletes old events and fakes a checkpoint without a purge event
+        first = s.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.chain == chain_key(ids["school"]))
+            .order_by(AuditEvent.seq)
+        ).first()
+        s.add(
+            AuditCheckpoint(
+                chain=first.chain, seq=first.seq, hash=first.hash, ts=first.ts, events_removed=1
+            )
+        )
         s.delete(first)
     report = _verify(services)
     assert not report["ok"] and "checkpoint" in report["problem"]
@@ -142,4 +188,7 @@ def test_cli_retention_purge_and_show(services, monkeypatch, database_url):
     bad = runner.invoke(main, ["retention", "set", "audit_events", "10"])
     assert bad.exit_code == 1 and "at least 183" in bad.stderr
     shown = runner.invoke(main, ["retention", "show", "--json"])
-    assert {r["category"] for r in json.loads(shown.output)} >= {"conversation_text", "audit_events"}
+    assert {r["category"] for r in json.loads(shown.output)} >= {
+        "conversation_text",
+        "audit_events",
+    }

@@ -28,8 +28,14 @@ def smtp():
 @pytest.fixture
 def app_config(app_config, smtp):
     """The test app with a mail server, its public address, and jobs run by the test (as ``kateder worker`` would)."""
-    return {**app_config, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp.port, "SMTP_FROM": "kateder@school.example",
-            "PUBLIC_URL": "https://kateder.school.example/", "JOBS_IN_PROCESS": False}
+    return {
+        **app_config,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": smtp.port,
+        "SMTP_FROM": "kateder@school.example",
+        "PUBLIC_URL": "https://kateder.school.example/",
+        "JOBS_IN_PROCESS": False,
+    }
 
 
 class _Form(HTMLParser):
@@ -80,10 +86,14 @@ def test_policy_page_uses_plain_names_with_examples_and_says_what_actions_do(web
     assert "S14 ·" not in page and "Code interpreter abuse" not in page
     assert "Misusing the computer behind the assistant" in page
     assert "Run this code and delete all the files on the server" in page  # the example
-    assert "Nothing is flagged to you" in page and "appears in your review queue" in page  # what the actions do
+    assert (
+        "Nothing is flagged to you" in page and "appears in your review queue" in page
+    )  # what the actions do
     client.post("/language", data={"lang": "sv", "next": "/teach/", "csrf_token": token})
     swedish = client.get("/teach/SCI7/policy").text
-    assert "Att missbruka datorn bakom assistenten" in swedish and "Missbruk av kodtolk" not in swedish
+    assert (
+        "Att missbruka datorn bakom assistenten" in swedish and "Missbruk av kodtolk" not in swedish
+    )
 
 
 def test_every_category_has_a_plain_name_and_example_in_every_language():
@@ -93,7 +103,9 @@ def test_every_category_has_a_plain_name_and_example_in_every_language():
         texts = plain_categories(language)
         assert list(texts) == list(CATEGORIES)
         assert all(t.name and t.example for t in texts.values()), language
-    assert plain_categories("sv")["S1"] != plain_categories("en")["S1"]  # really translated, not the fallback
+    assert (
+        plain_categories("sv")["S1"] != plain_categories("en")["S1"]
+    )  # really translated, not the fallback
 
 
 def test_a_preset_shows_its_changes_first_and_saving_the_form_applies_it(web_login, services):
@@ -107,15 +119,28 @@ def test_a_preset_shows_its_changes_first_and_saving_the_form_applies_it(web_log
     assert "not saved yet" in preview.text
     with services.db.session() as s:
         course = s.scalar(select(Course).where(Course.code == "SCI7"))
-        assert course.daily_question_limit == 50 and CoursePolicy_dict(course)["actions"]["S6"] == "care"  # nothing saved
+        assert (
+            course.daily_question_limit == 50
+            and CoursePolicy_dict(course)["actions"]["S6"] == "care"
+        )  # nothing saved
     fields = form_fields(preview.text, "/teach/SCI7/policy")
-    assert fields["age_band"] == "6-9" and fields["daily_question_limit"] == "20" and fields["action_S6"] == "block"
-    assert client.post("/teach/SCI7/policy", data={**fields, "csrf_token": token}).status_code == 302
+    assert (
+        fields["age_band"] == "6-9"
+        and fields["daily_question_limit"] == "20"
+        and fields["action_S6"] == "block"
+    )
+    assert (
+        client.post("/teach/SCI7/policy", data={**fields, "csrf_token": token}).status_code == 302
+    )
     with services.db.session() as s:
         course = s.scalar(select(Course).where(Course.code == "SCI7"))
         saved = CoursePolicy_dict(course)
         assert course.daily_question_limit == 20 and saved["age_band"] == "6-9"
-        assert (saved["actions"]["S6"], saved["actions"]["S10"], saved["actions"]["S12"]) == ("block", "alert", "alert")
+        assert (saved["actions"]["S6"], saved["actions"]["S10"], saved["actions"]["S12"]) == (
+            "block",
+            "alert",
+            "alert",
+        )
     again = client.get("/teach/SCI7/policy?preset=6-9").text
     assert "changes nothing" in again
     assert client.get("/teach/SCI7/policy?preset=99").status_code == 400
@@ -146,14 +171,23 @@ def test_near_duplicate_title_is_a_warning_and_the_upload_still_goes_through(web
         assert r.status_code == 200
         return r.get_json()["warnings"]
 
-    assert any("Photosynthesis" in w and "separate document" in w for w in warnings("Photosynthesis (1).pdf"))
+    assert any(
+        "Photosynthesis" in w and "separate document" in w
+        for w in warnings("Photosynthesis (1).pdf")
+    )
     assert any("Photosynthesis" in w for w in warnings("PHOTOSYNTHESES.docx"))  # high similarity
-    assert any("replaces the current version" in w for w in warnings("photosynthesis.md"))  # same file: a new version
+    assert any(
+        "replaces the current version" in w for w in warnings("photosynthesis.md")
+    )  # same file: a new version
     assert warnings("volcanoes.pdf") == [] and warnings("") == []
     assert warnings("water-cycle-2.md") == []  # different numbers: another document, not a copy
     # only a warning: the same upload is accepted
-    r = client.post("/api/v1/courses/SCI7/documents", data={"file": (_bytes("Photosynthesis again."), "Photosynthesis (1).md")},
-                    headers={"X-CSRFToken": token}, content_type="multipart/form-data")
+    r = client.post(
+        "/api/v1/courses/SCI7/documents",
+        data={"file": (_bytes("Photosynthesis again."), "Photosynthesis (1).md")},
+        headers={"X-CSRFToken": token},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 202, r.get_json()
 
 
@@ -166,9 +200,16 @@ def _bytes(text: str):
 def test_material_list_json_follows_the_jobs(web_login, services):
     client, token = web_login("teacher")
     before = client.get("/teach/SCI7/material/documents").get_json()
-    assert before["active"] == 0 and {d["filename"] for d in before["documents"]} >= {"photosynthesis.md", "water-cycle.md"}
-    r = client.post("/api/v1/courses/SCI7/documents", data={"file": (_bytes("# Volcanoes\n\nLava cools into rock."), "volcanoes.md")},
-                    headers={"X-CSRFToken": token}, content_type="multipart/form-data")
+    assert before["active"] == 0 and {d["filename"] for d in before["documents"]} >= {
+        "photosynthesis.md",
+        "water-cycle.md",
+    }
+    r = client.post(
+        "/api/v1/courses/SCI7/documents",
+        data={"file": (_bytes("# Volcanoes\n\nLava cools into rock."), "volcanoes.md")},
+        headers={"X-CSRFToken": token},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 202
     assert client.get("/teach/SCI7/material/documents").get_json()["active"] == 1
     page = client.get("/teach/SCI7").text
@@ -176,7 +217,12 @@ def test_material_list_json_follows_the_jobs(web_login, services):
     assert _run_jobs(services) == 1
     after = client.get("/teach/SCI7/material/documents").get_json()
     row = next(d for d in after["documents"] if d["filename"] == "volcanoes.md")
-    assert after["active"] == 0 and row["passages"] >= 1 and row["status_label"] and row["version"] == 1
+    assert (
+        after["active"] == 0
+        and row["passages"] >= 1
+        and row["status_label"]
+        and row["version"] == 1
+    )
 
 
 # -- usage ----------------------------------------------------------------------------------------
@@ -232,7 +278,9 @@ def test_month_parsing():
 # -- crisis alerts by e-mail -------------------------------------------------------------------------
 def _enable_alerts(web_login, address: str = "elevhalsan@school.example") -> None:
     client, token = web_login("admin")
-    r = client.post("/teach/notifications", data={"enabled": "on", "address": address, "csrf_token": token})
+    r = client.post(
+        "/teach/notifications", data={"enabled": "on", "address": address, "csrf_token": token}
+    )
     assert r.status_code == 302, r.text
 
 
@@ -249,7 +297,14 @@ def test_crisis_alert_sends_an_email_without_personal_data(web_login, services, 
     body = mail.get_content()
     assert "Science 7" in mail["Subject"] and "Science 7 (SCI7)" in body
     assert "https://kateder.school.example/teach/SCI7/review" in body
-    for personal in (username, str(student_id), "kill", "070", "myself", str(result.conversation_id)):
+    for personal in (
+        username,
+        str(student_id),
+        "kill",
+        "070",
+        "myself",
+        str(result.conversation_id),
+    ):
         assert personal not in body and personal not in mail["Subject"], personal
     with services.db.session() as s:
         event = s.scalar(select(AuditEvent).where(AuditEvent.action == "crisis_email_sent"))
@@ -265,7 +320,13 @@ def test_the_email_link_is_the_review_queue(app):
 
     with app.test_request_context():
         path = url_for("teacher.review", code="SCI 7")
-    notice = crisis_notice(to="x@y.se", course_title="T", course_code="SCI 7", language="sv", public_url="https://k.example")
+    notice = crisis_notice(
+        to="x@y.se",
+        course_title="T",
+        course_code="SCI 7",
+        language="sv",
+        public_url="https://k.example",
+    )
     assert notice.body.count("https://k.example" + path) == 1 and "krislarm" in notice.subject
 
 
@@ -277,12 +338,16 @@ def test_no_email_unless_the_school_turned_it_on(web_login, services, smtp):
         assert s.scalar(select(func.count(Job.id)).where(Job.kind == "crisis_email")) == 0
     _enable_alerts(web_login)
     client, token = web_login("admin")
-    client.post("/teach/notifications", data={"address": "elevhalsan@school.example", "csrf_token": token})  # off again
+    client.post(
+        "/teach/notifications", data={"address": "elevhalsan@school.example", "csrf_token": token}
+    )  # off again
     services.ask.ask(student_id, "SCI7", "I want to kill myself")
     assert _run_jobs(services) == 0 and smtp.messages == []
 
 
-def test_alerts_in_a_row_queue_one_email_and_a_setting_turned_off_meanwhile_sends_none(web_login, services, smtp):
+def test_alerts_in_a_row_queue_one_email_and_a_setting_turned_off_meanwhile_sends_none(
+    web_login, services, smtp
+):
     _enable_alerts(web_login)
     with services.db.session() as s:
         student_id = s.scalar(select(User.id).where(User.username == "student1"))
@@ -299,22 +364,44 @@ def test_notification_settings_are_validated_and_translated(web_login):
     client, token = web_login("admin")
     page = client.get("/teach/notifications")
     assert page.status_code == 200 and "never contains the student" in page.text
-    bad = client.post("/teach/notifications", data={"enabled": "on", "address": "not an address", "csrf_token": token})
+    bad = client.post(
+        "/teach/notifications",
+        data={"enabled": "on", "address": "not an address", "csrf_token": token},
+    )
     assert bad.status_code == 400 and "Enter one e-mail address" in bad.text
     client.post("/language", data={"lang": "sv", "next": "/teach/", "csrf_token": token})
-    empty = client.post("/teach/notifications", data={"enabled": "on", "address": "", "csrf_token": token})
+    empty = client.post(
+        "/teach/notifications", data={"enabled": "on", "address": "", "csrf_token": token}
+    )
     assert empty.status_code == 400 and "mottagaradress" in empty.text
     teacher, teacher_token = web_login("teacher")
-    assert teacher.post("/teach/notifications", data={"enabled": "on", "address": "a@b.se", "csrf_token": teacher_token}).status_code == 403
+    assert (
+        teacher.post(
+            "/teach/notifications",
+            data={"enabled": "on", "address": "a@b.se", "csrf_token": teacher_token},
+        ).status_code
+        == 403
+    )
 
 
 # -- course form errors ---------------------------------------------------------------------------
 def test_course_form_errors_are_in_the_teachers_language(web_login):
     client, token = web_login("teacher")
     client.post("/language", data={"lang": "sv", "next": "/teach/", "csrf_token": token})
-    form = {"code": "x", "title": "Kurs", "language": "sv", "age_band": "13-15", "country": "SE", "csrf_token": token}
+    form = {
+        "code": "x",
+        "title": "Kurs",
+        "language": "sv",
+        "age_band": "13-15",
+        "country": "SE",
+        "csrf_token": token,
+    }
     bad = client.post("/teach/courses", data=form)
-    assert bad.status_code == 400 and "Kurskoden måste ha 2–40 tecken" in bad.text and "must be" not in bad.text
+    assert (
+        bad.status_code == 400
+        and "Kurskoden måste ha 2–40 tecken" in bad.text
+        and "must be" not in bad.text
+    )
     taken = client.post("/teach/courses", data={**form, "code": "SCI7"})
     assert taken.status_code == 400 and "Kurskoden ”SCI7” är upptagen" in taken.text
     band = client.post("/teach/courses", data={**form, "code": "NEW1", "age_band": "99"})
@@ -330,7 +417,9 @@ def test_cli_keeps_the_english_service_text():
 
 def test_csrf_is_required_for_the_settings(web_login, app):
     client, _token = web_login("admin")
-    assert client.post("/teach/notifications", data={"enabled": "on", "address": "a@b.se"}).status_code in (400, 403)
+    assert client.post(
+        "/teach/notifications", data={"enabled": "on", "address": "a@b.se"}
+    ).status_code in (400, 403)
     assert csrf(client, "/teach/notifications")
 
 

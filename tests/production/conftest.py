@@ -16,8 +16,18 @@ def stack(tmp_path_factory):
 
     if not _pg_up():
         if IN_CI:
-            pytest.fail("PostgreSQL at 127.0.0.1:5432 is required in CI (CI=true) but does not answer")
+            pytest.fail(
+                "PostgreSQL at 127.0.0.1:5432 is required in CI (CI=true) but does not answer"
+            )
         pytest.skip("no PostgreSQL server at 127.0.0.1:5432")
-    guard = os.environ.get("KATEDER_PRODUCTION_GUARD") or None  # default: whatever build_guard gives
-    with ProductionStack(tmp_path_factory.mktemp("production"), workers=2, guard=guard, max_tokens=16, llama_threads=1) as s:
+    guard = (
+        os.environ.get("KATEDER_PRODUCTION_GUARD") or None
+    )  # default: whatever build_guard gives
+    with ProductionStack(
+        tmp_path_factory.mktemp("production"),
+        workers=2,
+        guard=guard,
+        max_tokens=16,
+        llama_threads=1,
+    ) as s:
         yield s

@@ -22,7 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-PG_ADMIN_URL = os.environ.get("KATEDER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "KATEDER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def free_port() -> int:
@@ -44,8 +46,17 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
 class Server:
     """One child process serving HTTP on 127.0.0.1:``port``."""
 
-    def __init__(self, name: str, argv: Sequence[str], port: int, health: str, *, env: dict[str, str] | None = None,
-                 log: Path | None = None, cwd: Path = ROOT) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        port: int,
+        health: str,
+        *,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+        cwd: Path = ROOT,
+    ) -> None:
         """Remember how to start it; ``health`` is a path that answers 2xx when ready."""
         self.name, self.argv, self.port, self.health = name, list(argv), port, health
         self.env = {**os.environ, **(env or {})}
@@ -65,8 +76,14 @@ class Server:
     def launch(self) -> Server:
         """Start the process without waiting for it."""
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 - kept for the child
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         return self
 
     def wait(self, timeout: float = 90.0) -> Server:
@@ -74,12 +91,16 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}; see {self.log}"
+                )
             if http_ok(self.url + self.health):
                 return self
             time.sleep(0.25)
         self.stop()
-        raise TimeoutError(f"{self.name} did not answer on {self.url}{self.health} within {timeout:.0f} s; see {self.log}")
+        raise TimeoutError(
+            f"{self.name} did not answer on {self.url}{self.health} within {timeout:.0f} s; see {self.log}"
+        )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> None:
         """Stop the process group this helper started (SIGKILL if it does not stop in time)."""
@@ -102,25 +123,65 @@ class Server:
 def chroma(path: Path, port: int | None = None, log: Path | None = None) -> Server:
     """``chroma run`` (the chromadb package's server) with its data in ``path``."""
     port = port or free_port()
-    argv = [str(BIN / "chroma"), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
-    return Server("chroma", argv, port, "/api/v2/heartbeat", env={"ANONYMIZED_TELEMETRY": "False"}, log=log)
+    argv = [
+        str(BIN / "chroma"),
+        "run",
+        "--path",
+        str(path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    return Server(
+        "chroma", argv, port, "/api/v2/heartbeat", env={"ANONYMIZED_TELEMETRY": "False"}, log=log
+    )
 
 
-def llama_server(model: Path, port: int | None = None, log: Path | None = None, threads: int = 2) -> Server:
+def llama_server(
+    model: Path, port: int | None = None, log: Path | None = None, threads: int = 2
+) -> Server:
     """``python -m llama_cpp.server``: an OpenAI-compatible server for a GGUF model."""
     port = port or free_port()
-    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-            "--n_ctx", "2048", "--n_threads", str(threads), "--model_alias", model.stem,
-            # by default a new request cancels the answer being streamed (docs/operations.md)
-            "--interrupt_requests", "False"]
+    argv = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        str(threads),
+        "--model_alias",
+        model.stem,
+        # by default a new request cancels the answer being streamed (docs/operations.md)
+        "--interrupt_requests",
+        "False",
+    ]
     return Server("llama_cpp.server", argv, port, "/v1/models", log=log)
 
 
-def gunicorn(env: dict[str, str], port: int | None = None, workers: int = 2, threads: int = 4, log: Path | None = None) -> Server:
+def gunicorn(
+    env: dict[str, str],
+    port: int | None = None,
+    workers: int = 2,
+    threads: int = 4,
+    log: Path | None = None,
+) -> Server:
     """gunicorn with ``gunicorn.conf.py`` serving ``app.wsgi:app``."""
     port = port or free_port()
-    env = {**env, "KATEDER_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers), "KATEDER_THREADS": str(threads),
-           "KATEDER_ACCESS_LOG": "-"}
+    env = {
+        **env,
+        "KATEDER_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        "KATEDER_THREADS": str(threads),
+        "KATEDER_ACCESS_LOG": "-",
+    }
     argv = [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "app.wsgi:app"]
     return Server("gunicorn", argv, port, "/api/openapi.json", env=env, log=log)
 
@@ -138,7 +199,11 @@ def fresh_pg_database() -> Iterator[str]:
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with admin.connect() as c:
-            c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+            c.execute(
+                text(
+                    f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                )
+            )
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
@@ -240,11 +305,25 @@ class ProductionStack:
     ``GUARD_BACKEND`` (None: whatever ``build_guard`` gives by default).
     """
 
-    def __init__(self, tmp: Path, *, workers: int = 2, threads: int = 4, guard: str | None = None, max_tokens: int = 24,
-                 llama_threads: int = 2, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        *,
+        workers: int = 2,
+        threads: int = 4,
+        guard: str | None = None,
+        max_tokens: int = 24,
+        llama_threads: int = 2,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         """Remember the shape; nothing starts before ``__enter__``."""
         self.tmp = Path(tmp)
-        self.workers, self.threads, self.guard, self.max_tokens = workers, threads, guard, max_tokens
+        self.workers, self.threads, self.guard, self.max_tokens = (
+            workers,
+            threads,
+            guard,
+            max_tokens,
+        )
         self.llama_threads = llama_threads
         self.extra_env = extra_env or {}
         self._stack = contextlib.ExitStack()
@@ -311,13 +390,29 @@ class ProductionStack:
             self.env["KATEDER_GUARD_BACKEND"] = self.guard
         t = time.monotonic()
         env = {**os.environ, **self.env}
-        out = subprocess.run([str(BIN / "kateder"), "migrate"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        out = subprocess.run(
+            [str(BIN / "kateder"), "migrate"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if out.returncode:
             raise RuntimeError(f"kateder migrate failed: {out.stderr.strip()[-2000:]}")
         # gunicorn's workers load their models while the demo material is ingested
-        self.web = gunicorn(self.env, workers=self.workers, threads=self.threads, log=logs / "gunicorn.log").launch()
+        self.web = gunicorn(
+            self.env, workers=self.workers, threads=self.threads, log=logs / "gunicorn.log"
+        ).launch()
         self._stack.callback(self.web.stop)
-        out = subprocess.run([str(BIN / "kateder"), "demo", "--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            [str(BIN / "kateder"), "demo", "--json"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if out.returncode:
             raise RuntimeError(f"kateder demo failed: {out.stderr.strip()[-2000:]}")
         self.demo = json.loads(out.stdout.strip().splitlines()[-1])
@@ -325,9 +420,14 @@ class ProductionStack:
         self._timed("migrate_and_demo_ingest", t)
         self.web.wait(timeout=300)
         self._timed("gunicorn_ready", t)
-        self.worker = subprocess.Popen([str(BIN / "kateder"), "worker", "--poll", "0.5"], env={**os.environ, **self.env}, cwd=ROOT,
-                                       stdout=open(logs / "worker.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
-                                       start_new_session=True)
+        self.worker = subprocess.Popen(
+            [str(BIN / "kateder"), "worker", "--poll", "0.5"],
+            env={**os.environ, **self.env},
+            cwd=ROOT,
+            stdout=open(logs / "worker.log", "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self._stack.callback(self._stop_worker)
         self.url = self.web.url
 
@@ -352,7 +452,9 @@ class ProductionStack:
         import json
 
         body = json.dumps({"username": username, "password": self.passwords[username]}).encode()
-        req = urllib.request.Request(self.url + "/api/v1/tokens", body, {"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + "/api/v1/tokens", body, {"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback only
             return json.loads(r.read())["token"]
 
@@ -387,29 +489,62 @@ class RecordingChatServer:
             def do_GET(self) -> None:
                 import json
 
-                self._send(200, json.dumps({"object": "list", "data": [{"id": recorder.model, "object": "model"}]}).encode(),
-                           "application/json")
+                self._send(
+                    200,
+                    json.dumps(
+                        {"object": "list", "data": [{"id": recorder.model, "object": "model"}]}
+                    ).encode(),
+                    "application/json",
+                )
 
             def do_POST(self) -> None:
                 import json
                 import re
 
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body = json.loads(
+                    self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}"
+                )
                 recorder.requests.append(body)
                 last = (body.get("messages") or [{}])[-1].get("content") or ""
                 m = re.search(r"\[1\] (.+?[.!?])(\s|$)", last)
                 answer = (m.group(1) + " [1]") if m else "I do not know."
                 base = {"id": "rec-1", "created": 0, "model": recorder.model}
                 if not body.get("stream"):
-                    reply = {**base, "object": "chat.completion", "choices": [
-                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}]}
+                    reply = {
+                        **base,
+                        "object": "chat.completion",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": answer},
+                            }
+                        ],
+                    }
                     self._send(200, json.dumps(reply).encode(), "application/json")
                     return
-                chunks = [answer[i:i + 8] for i in range(0, len(answer), 8)]
-                events = [{**base, "object": "chat.completion.chunk",
-                           "choices": [{"index": 0, "delta": {"role": "assistant", "content": c}, "finish_reason": None}]}
-                          for c in chunks]
-                events.append({**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                chunks = [answer[i : i + 8] for i in range(0, len(answer), 8)]
+                events = [
+                    {
+                        **base,
+                        "object": "chat.completion.chunk",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {"role": "assistant", "content": c},
+                                "finish_reason": None,
+                            }
+                        ],
+                    }
+                    for c in chunks
+                ]
+                events.append(
+                    {
+                        **base,
+                        "object": "chat.completion.chunk",
+                        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                    }
+                )
                 payload = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
                 self._send(200, payload.encode(), "text/event-stream")
 

@@ -53,14 +53,22 @@ class Deadline:
 
 
 def _kateder(env: dict[str, str], deadline: Deadline, *args: str) -> subprocess.CompletedProcess:
-    out = subprocess.run([str(BIN / "kateder"), *args], env={**os.environ, **env}, cwd=ROOT, capture_output=True,
-                         text=True, timeout=deadline.left())
+    out = subprocess.run(
+        [str(BIN / "kateder"), *args],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=deadline.left(),
+    )
     assert out.returncode == 0, f"kateder {' '.join(args)}: {out.stderr[-2000:]}"
     return out
 
 
 def _post(url: str, body: dict, headers: dict[str, str] | None = None) -> tuple[int, dict]:
-    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(req, timeout=120) as r:  # noqa: S310 - loopback
             return r.status, json.loads(r.read())
@@ -72,7 +80,9 @@ def _collections(server) -> set[str]:
     import chromadb
     from chromadb.config import Settings
 
-    client = chromadb.HttpClient(host="127.0.0.1", port=server.port, settings=Settings(anonymized_telemetry=False))
+    client = chromadb.HttpClient(
+        host="127.0.0.1", port=server.port, settings=Settings(anonymized_telemetry=False)
+    )
     return {c.name for c in client.list_collections()}
 
 
@@ -86,7 +96,9 @@ def test_courses_on_two_chroma_servers_move_and_survive_one_server_dying(tmp_pat
 
     if not _pg_up():
         if IN_CI:
-            pytest.fail("PostgreSQL at 127.0.0.1:5432 is required in CI (CI=true) but does not answer")
+            pytest.fail(
+                "PostgreSQL at 127.0.0.1:5432 is required in CI (CI=true) but does not answer"
+            )
         pytest.skip("no PostgreSQL server at 127.0.0.1:5432")
     deadline = Deadline(BUDGET_S)
     logs = tmp_path / "logs"
@@ -119,7 +131,9 @@ def test_courses_on_two_chroma_servers_move_and_survive_one_server_dying(tmp_pat
                 "OMP_NUM_THREADS": "1",
             }
             _kateder(env, deadline, "migrate")
-            web = gunicorn(env, workers=1, threads=4, log=logs / "gunicorn.log").launch()  # loads its models meanwhile
+            web = gunicorn(
+                env, workers=1, threads=4, log=logs / "gunicorn.log"
+            ).launch()  # loads its models meanwhile
             db = Database(database_url)
             try:
                 _steps(env, deadline, web, db, a, b)
@@ -141,20 +155,39 @@ def _steps(env: dict[str, str], deadline: Deadline, web, db: Database, a, b) -> 
     with db.session() as s:
         school = accounts.create_school(s, "Second School", "NO")
         course = accounts.create_course(s, school, "BIO9", "Biology 9", "en")
-        student = accounts.create_user(s, school, "bio-student", "bio-student-password", "student", language="en")
+        student = accounts.create_user(
+            s, school, "bio-student", "bio-student-password", "student", language="en"
+        )
         accounts.enrol(s, student, course)
-    _kateder({**env, "KATEDER_CHROMA_DEFAULT_SERVER": "b"}, deadline, "ingest", "--course", "BIO9", "--json",
-             str(MATERIAL / "photosynthesis.md"))
+    _kateder(
+        {**env, "KATEDER_CHROMA_DEFAULT_SERVER": "b"},
+        deadline,
+        "ingest",
+        "--course",
+        "BIO9",
+        "--json",
+        str(MATERIAL / "photosynthesis.md"),
+    )
     routes = _routes(db)
-    assert {code: server for code, (_, server) in routes.items()} == {"SCI7": "a", "HIST8": "a", "FYS9": "a", "BIO9": "b"}
+    assert {code: server for code, (_, server) in routes.items()} == {
+        "SCI7": "a",
+        "HIST8": "a",
+        "FYS9": "a",
+        "BIO9": "b",
+    }
     name = {code: f"kateder-course-{course_id}" for code, (course_id, _) in routes.items()}
     assert _collections(a) == {name["SCI7"], name["HIST8"], name["FYS9"]}
     assert _collections(b) == {name["BIO9"]}
 
     web.wait(deadline.left(300))
     tokens = {}
-    for username, password in (("student1", passwords["student1"]), ("bio-student", "bio-student-password")):
-        status, body = _post(web.url + "/api/v1/tokens", {"username": username, "password": password})
+    for username, password in (
+        ("student1", passwords["student1"]),
+        ("bio-student", "bio-student-password"),
+    ):
+        status, body = _post(
+            web.url + "/api/v1/tokens", {"username": username, "password": password}
+        )
         assert status == 200, body
         tokens[username] = {"Authorization": f"Bearer {body['token']}"}
 
@@ -168,7 +201,9 @@ def _steps(env: dict[str, str], deadline: Deadline, web, db: Database, a, b) -> 
         before[code] = body["citations"]
 
     # move SCI7 to b while gunicorn keeps running: its worker finds the new route by itself
-    moved = _kateder(env, deadline, "reindex", "--course", "SCI7", "--to-server", "b", "--drain-seconds", "1")
+    moved = _kateder(
+        env, deadline, "reindex", "--course", "SCI7", "--to-server", "b", "--drain-seconds", "1"
+    )
     assert "SCI7: copying to b" in moved.stderr  # the progress bar, as for a plain reindex
     assert "SCI7: moved from a to b" in moved.stdout, moved.stdout
     assert _routes(db)["SCI7"][1] == "b"
@@ -183,4 +218,6 @@ def _steps(env: dict[str, str], deadline: Deadline, web, db: Database, a, b) -> 
         status, body = ask(code, who)
         assert status == 200 and body["citations"], (code, body)
     status, body = ask("HIST8")
-    assert status == 503 and body["error"] == "unavailable" and "course material" in body["message"], body
+    assert (
+        status == 503 and body["error"] == "unavailable" and "course material" in body["message"]
+    ), body

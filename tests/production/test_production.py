@@ -26,8 +26,11 @@ QUESTION = "Where does photosynthesis happen?"
 
 
 def _post(stack, path: str, body: dict, token: str, timeout: float = 300):
-    req = urllib.request.Request(stack.url + path, json.dumps(body).encode(),
-                                 {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    req = urllib.request.Request(
+        stack.url + path,
+        json.dumps(body).encode(),
+        {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - loopback
             return r.status, r.headers.get("Content-Type", ""), r.read().decode()
@@ -60,7 +63,9 @@ def test_ask_over_http_is_answered_from_the_material_and_audited(stack):
     db = _db(stack)
     try:
         before = _count(db, "question")
-        status, _, text = _post(stack, "/api/v1/courses/SCI7/ask", {"question": QUESTION}, stack.token("student1"))
+        status, _, text = _post(
+            stack, "/api/v1/courses/SCI7/ask", {"question": QUESTION}, stack.token("student1")
+        )
         assert status == 200, text
         body = json.loads(text)
         assert body["answer"] and body["citations"], body
@@ -77,10 +82,16 @@ def test_ask_over_http_is_answered_from_the_material_and_audited(stack):
 
 
 def test_streamed_answer_over_http(stack):
-    status, ctype, text = _post(stack, "/api/v1/courses/SCI7/ask/stream", {"question": "What do plants need for photosynthesis?"},
-                                stack.token("student1"))
+    status, ctype, text = _post(
+        stack,
+        "/api/v1/courses/SCI7/ask/stream",
+        {"question": "What do plants need for photosynthesis?"},
+        stack.token("student1"),
+    )
     assert status == 200 and ctype.startswith("text/event-stream"), text
-    events = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("event:")]
+    events = [
+        line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("event:")
+    ]
     assert events[0] == "meta" and events[-1] == "done", events
     assert "error" not in events
 
@@ -90,16 +101,32 @@ def test_concurrent_students_are_all_answered_with_one_question_record_each(stac
     try:
         before_q, before_m = _count(db, "question"), _count(db, "answer") + _count(db, "refusal")
         tokens = [stack.token(u) for u in ("student1", "teacher")]
-        jobs = [(tokens[i % 2], q) for i, q in enumerate(["What is photosynthesis?", "Where does the water cycle start?",
-                                                          "What is evaporation?", "Why do plants need light?"])]
+        jobs = [
+            (tokens[i % 2], q)
+            for i, q in enumerate(
+                [
+                    "What is photosynthesis?",
+                    "Where does the water cycle start?",
+                    "What is evaporation?",
+                    "Why do plants need light?",
+                ]
+            )
+        ]
         with ThreadPoolExecutor(4) as pool:
-            results = list(pool.map(lambda j: _post(stack, "/api/v1/courses/SCI7/ask", {"question": j[1]}, j[0]), jobs))
+            results = list(
+                pool.map(
+                    lambda j: _post(stack, "/api/v1/courses/SCI7/ask", {"question": j[1]}, j[0]),
+                    jobs,
+                )
+            )
         assert [r[0] for r in results] == [200] * 4, results
         assert _count(db, "question") == before_q + 4
         assert _count(db, "answer") + _count(db, "refusal") == before_m + 4
         with db.session() as s:
             assert verify_chain(s)["ok"]
-            assert s.scalar(select(func.count(Message.id)).where(Message.role == "user")) == _count(db, "question")
+            assert s.scalar(select(func.count(Message.id)).where(Message.role == "user")) == _count(
+                db, "question"
+            )
     finally:
         db.dispose()
 
@@ -107,22 +134,44 @@ def test_concurrent_students_are_all_answered_with_one_question_record_each(stac
 def test_upload_is_ingested_by_the_separate_worker_and_then_cited(stack):
     teacher = stack.token("teacher")
     marker = f"quasarite-{uuid.uuid4().hex[:6]}"
-    content = (f"# Volcanoes\n\nA volcano is an opening in the crust of the Earth. The rare mineral {marker} "
-               f"forms when lava from a volcano cools very slowly deep underground.\n").encode()
+    content = (
+        f"# Volcanoes\n\nA volcano is an opening in the crust of the Earth. The rare mineral {marker} "
+        f"forms when lava from a volcano cools very slowly deep underground.\n"
+    ).encode()
     boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"volcanoes.md\"\r\n"
-            f"Content-Type: text/markdown\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
-    req = urllib.request.Request(stack.url + "/api/v1/courses/SCI7/documents", body,
-                                 {"Content-Type": f"multipart/form-data; boundary={boundary}", "Authorization": f"Bearer {teacher}"})
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="volcanoes.md"\r\n'
+            f"Content-Type: text/markdown\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    req = urllib.request.Request(
+        stack.url + "/api/v1/courses/SCI7/documents",
+        body,
+        {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Authorization": f"Bearer {teacher}",
+        },
+    )
     with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310
         assert r.status == 202
         job = json.loads(r.read())
     deadline = time.monotonic() + 120
-    while (status := _get(stack, f"/api/v1/jobs/{job['id']}", teacher))["status"] not in ("done", "failed"):
+    while (status := _get(stack, f"/api/v1/jobs/{job['id']}", teacher))["status"] not in (
+        "done",
+        "failed",
+    ):
         assert time.monotonic() < deadline, status
         assert stack.worker.poll() is None, "the ingestion worker died"
         time.sleep(0.5)
     assert status["status"] == "done", status
-    code, _, text = _post(stack, "/api/v1/courses/SCI7/ask", {"question": f"How does {marker} form?"}, stack.token("student1"))
+    code, _, text = _post(
+        stack,
+        "/api/v1/courses/SCI7/ask",
+        {"question": f"How does {marker} form?"},
+        stack.token("student1"),
+    )
     assert code == 200, text
     assert any(c["document"] == "Volcanoes" for c in json.loads(text)["citations"]), text

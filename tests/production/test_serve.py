@@ -50,8 +50,22 @@ def _server_header(url: str) -> str:
 def test_serve_runs_gunicorn_with_the_workers_asked_for_and_prints_url_and_demo_logins(tmp_path):
     port = free_port()
     log = tmp_path / "serve.log"
-    argv = [str(BIN / "kateder"), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--threads", "3"]
-    server = Server("kateder serve", argv, port, "/api/openapi.json", env=_env(tmp_path), log=log).start(timeout=600)
+    argv = [
+        str(BIN / "kateder"),
+        "serve",
+        "--demo",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--threads",
+        "3",
+    ]
+    server = Server(
+        "kateder serve", argv, port, "/api/openapi.json", env=_env(tmp_path), log=log
+    ).start(timeout=600)
     try:
         text = log.read_text()
         assert f"Kateder on http://127.0.0.1:{port}/" in text
@@ -66,8 +80,11 @@ def test_serve_runs_gunicorn_with_the_workers_asked_for_and_prints_url_and_demo_
         assert "Using worker: gthread" in log.read_text()
         # a printed demo login signs in over HTTP
         username, password = next(iter(logins.items()))
-        req = urllib.request.Request(server.url + "/api/v1/tokens", json.dumps({"username": username, "password": password}).encode(),
-                                     {"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            server.url + "/api/v1/tokens",
+            json.dumps({"username": username, "password": password}).encode(),
+            {"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback
             assert json.loads(r.read())["token"]
     finally:
@@ -78,7 +95,9 @@ def test_serve_dev_runs_flasks_development_server(tmp_path):
     port = free_port()
     log = tmp_path / "dev.log"
     argv = [str(BIN / "kateder"), "serve", "--dev", "--host", "127.0.0.1", "--port", str(port)]
-    server = Server("kateder serve --dev", argv, port, "/api/openapi.json", env=_env(tmp_path), log=log).start(timeout=300)
+    server = Server(
+        "kateder serve --dev", argv, port, "/api/openapi.json", env=_env(tmp_path), log=log
+    ).start(timeout=300)
     try:
         assert _server_header(server.url).startswith("Werkzeug/")
         assert _children(server.proc.pid) == []

@@ -46,7 +46,9 @@ def _env(tmp_path: Path, storage_uri: str, prefix: str) -> dict[str, str]:
 
 def _token_request(url: str) -> int:
     body = json.dumps({"username": "nobody-" + secrets.token_hex(6), "password": "wrong"}).encode()
-    req = urllib.request.Request(url + "/api/v1/tokens", body, {"Content-Type": "application/json", "Connection": "close"})
+    req = urllib.request.Request(
+        url + "/api/v1/tokens", body, {"Content-Type": "application/json", "Connection": "close"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback
             return r.status
@@ -56,7 +58,9 @@ def _token_request(url: str) -> int:
 
 def _burst(tmp_path: Path, storage_uri: str, prefix: str, workers: int) -> tuple[Counter, Counter]:
     log = tmp_path / "gunicorn.log"
-    server = gunicorn(_env(tmp_path, storage_uri, prefix), workers=workers, threads=4, log=log).start(timeout=300)
+    server = gunicorn(
+        _env(tmp_path, storage_uri, prefix), workers=workers, threads=4, log=log
+    ).start(timeout=300)
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
             statuses = Counter(pool.map(lambda _: _token_request(server.url), range(REQUESTS)))

@@ -17,15 +17,25 @@ def _user_id(services, username):
 
 
 def test_answer_cites_the_document_that_holds_the_fact(services, demo):
-    result = services.ask.ask(_user_id(services, "student1"), "SCI7", "What do plants make from carbon dioxide and water?")
+    result = services.ask.ask(
+        _user_id(services, "student1"), "SCI7", "What do plants make from carbon dioxide and water?"
+    )
     assert not result.blocked
     assert result.mode == "generated"
     assert result.citations and result.citations[0]["document"] == "Photosynthesis"
-    assert set(result.timings_ms) >= {"input_guard", "retrieval", "generation", "output_guard", "total"}
+    assert set(result.timings_ms) >= {
+        "input_guard",
+        "retrieval",
+        "generation",
+        "output_guard",
+        "total",
+    }
 
 
 def test_question_outside_the_material_is_declined(services, demo):
-    result = services.ask.ask(_user_id(services, "student1"), "SCI7", "Who won the football World Cup in 2022?")
+    result = services.ask.ask(
+        _user_id(services, "student1"), "SCI7", "Who won the football World Cup in 2022?"
+    )
     assert result.mode == "not_covered"
     assert result.citations == []
     assert "does not cover" in result.answer
@@ -50,7 +60,9 @@ def test_self_harm_gets_crisis_help_not_a_plain_refusal(services, demo):
 
 
 def test_swedish_question_gets_extractive_quotes_from_english_only_model(services, demo):
-    result = services.ask.ask(_user_id(services, "student2"), "HIST8", "När valdes Gustav Vasa till kung?")
+    result = services.ask.ask(
+        _user_id(services, "student2"), "HIST8", "När valdes Gustav Vasa till kung?"
+    )
     assert result.mode == "extractive"
     assert "1523" in result.answer
     assert result.citations[0]["document"].startswith("Gustav Vasa")
@@ -61,11 +73,20 @@ def test_blocked_sentence_stops_the_stream_and_nothing_after_it_is_released(app_
     from app.demo import create_demo
     from tests.fakes import HashingEmbedder
 
-    generator = EchoGenerator("Plants make glucose [1]. Then build a bomb from it. Oxygen is released [1].")
-    app = create_app(app_config, services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": generator})
+    generator = EchoGenerator(
+        "Plants make glucose [1]. Then build a bomb from it. Oxygen is released [1]."
+    )
+    app = create_app(
+        app_config,
+        services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": generator},
+    )
     services = get_services(app)
     create_demo(services)
-    events = list(services.ask.stream(_user_id(services, "student1"), "SCI7", "What do plants make in photosynthesis?"))
+    events = list(
+        services.ask.stream(
+            _user_id(services, "student1"), "SCI7", "What do plants make in photosynthesis?"
+        )
+    )
     sentences = [e["text"] for e in events if e["type"] == "sentence"]
     assert sentences == ["Plants make glucose [1]."]
     assert any(e["type"] == "refusal" for e in events)
@@ -79,7 +100,14 @@ def test_guard_failure_fails_closed(app_config):
     from app.demo import create_demo
     from tests.fakes import HashingEmbedder
 
-    app = create_app(app_config, services={"guard": KeywordGuard(fail=True), "embedder": HashingEmbedder(), "generator": EchoGenerator()})
+    app = create_app(
+        app_config,
+        services={
+            "guard": KeywordGuard(fail=True),
+            "embedder": HashingEmbedder(),
+            "generator": EchoGenerator(),
+        },
+    )
     services = get_services(app)
     create_demo(services)
     result = services.ask.ask(_user_id(services, "student1"), "SCI7", "What is photosynthesis?")
@@ -89,7 +117,11 @@ def test_guard_failure_fails_closed(app_config):
 
 def test_personal_data_is_redacted_before_storage_and_model(services, demo, fakes):
     uid = _user_id(services, "student1")
-    result = services.ask.ask(uid, "SCI7", "What do plants make from carbon dioxide and water? My email is anna.svensson@example.se")
+    result = services.ask.ask(
+        uid,
+        "SCI7",
+        "What do plants make from carbon dioxide and water? My email is anna.svensson@example.se",
+    )
     assert result.notices
     with services.db.session() as s:
         texts = s.scalars(select(Message.text)).all()
@@ -130,7 +162,12 @@ def test_every_question_has_exactly_one_question_event_and_verdicts(services, de
         services.ask.ask(uid, "SCI7", q)
     with services.db.session() as s:
         assert s.scalar(select(func.count()).where(AuditEvent.action == "question")) == 3
-        assert s.scalar(select(func.count()).select_from(GuardVerdict).where(GuardVerdict.stage == "input")) == 3
+        assert (
+            s.scalar(
+                select(func.count()).select_from(GuardVerdict).where(GuardVerdict.stage == "input")
+            )
+            == 3
+        )
 
 
 @pytest.mark.parametrize(
@@ -151,10 +188,19 @@ def test_a_model_that_returns_nothing_is_answered_with_quotes_and_logged(app_con
     from app.demo import create_demo
     from tests.fakes import HashingEmbedder
 
-    app = create_app(app_config, services={"guard": KeywordGuard(), "embedder": HashingEmbedder(), "generator": EchoGenerator("")})
+    app = create_app(
+        app_config,
+        services={
+            "guard": KeywordGuard(),
+            "embedder": HashingEmbedder(),
+            "generator": EchoGenerator(""),
+        },
+    )
     services = get_services(app)
     create_demo(services)
     with caplog.at_level("WARNING", logger="app.services.ask"):
-        result = services.ask.ask(_user_id(services, "student1"), "SCI7", "Why do leaves look green?")
+        result = services.ask.ask(
+            _user_id(services, "student1"), "SCI7", "Why do leaves look green?"
+        )
     assert result.mode == "extractive" and result.citations
     assert "returned no text" in caplog.text and "--interrupt_requests" in caplog.text

@@ -60,14 +60,19 @@ def test_a_different_master_key_cannot_unwrap(db, tmp_path):
 
 @pytest.mark.parametrize("storage", ["encrypted", "plain", "none"])
 def test_storage_policy_redacts_then_seals_keeps_or_drops(db, tmp_path, storage):
-    services = SimpleNamespace(config={"HOME": str(tmp_path), "MESSAGE_TEXT_STORAGE": storage, "MASTER_KEY": "ab" * 32}, db=db)
+    services = SimpleNamespace(
+        config={"HOME": str(tmp_path), "MESSAGE_TEXT_STORAGE": storage, "MASTER_KEY": "ab" * 32},
+        db=db,
+    )
     gdpr = Gdpr(services)
     with db.session() as s:
         fields = gdpr.text_fields(s, 5, "Ring me on +46 70 123 45 67 about cells")
     if storage == "encrypted":
         assert fields["text"] is None and fields["text_encrypted"]
         with db.session() as s:
-            assert gdpr.keys.open(s, 5, fields["text_encrypted"]) == "Ring me on [phone] about cells"
+            assert (
+                gdpr.keys.open(s, 5, fields["text_encrypted"]) == "Ring me on [phone] about cells"
+            )
     elif storage == "plain":
         assert fields == {"text": "Ring me on [phone] about cells", "text_encrypted": None}
     else:
@@ -76,7 +81,11 @@ def test_storage_policy_redacts_then_seals_keeps_or_drops(db, tmp_path, storage)
 
 def test_unknown_storage_policy_is_refused(db, tmp_path):
     with pytest.raises(ValueError):
-        Gdpr(SimpleNamespace(config={"HOME": str(tmp_path), "MESSAGE_TEXT_STORAGE": "sometimes"}, db=db))
+        Gdpr(
+            SimpleNamespace(
+                config={"HOME": str(tmp_path), "MESSAGE_TEXT_STORAGE": "sometimes"}, db=db
+            )
+        )
 
 
 def test_event_hash_commits_to_the_details_digest():
@@ -86,8 +95,10 @@ def test_event_hash_commits_to_the_details_digest():
     digest = details_digest({"a": 1})
     body = event_body(1, ts, "s", "student", 1, 2, "question", None, digest)
     assert "details" not in body and body["details_sha256"] == digest
-    assert event_hash("0" * 64, body) != event_hash("0" * 64, event_body(1, ts, "s", "student", 1, 2, "question", None,
-                                                                         details_digest({"a": 2})))
+    assert event_hash("0" * 64, body) != event_hash(
+        "0" * 64,
+        event_body(1, ts, "s", "student", 1, 2, "question", None, details_digest({"a": 2})),
+    )
     legacy = event_body(1, ts, "s", "student", 1, 2, "question", {"a": 1})
     assert legacy["details"] == {"a": 1} and "details_sha256" not in legacy
 
@@ -121,7 +132,11 @@ def test_rotation_rewraps_live_keys_and_locks_out_old_backups(db, tmp_path):
     with db.session() as s:
         assert ring.open(s, 9, blob) == "before rotation"
         assert other_process.open(s, 9, blob) == "before rotation"  # picks up the new key file
-        s.get(SubjectKey, 9).wrapped_key = backup  # restoring the old backup does not bring the text back
+        s.get(
+            SubjectKey, 9
+        ).wrapped_key = backup  # restoring the old backup does not bring the text back
     with db.session() as s:
         assert ring.open(s, 9, blob) is None
-    assert KeyRing(b"c" * 32).rotate(db) is None  # a key from the environment is rotated by the operator
+    assert (
+        KeyRing(b"c" * 32).rotate(db) is None
+    )  # a key from the environment is rotated by the operator

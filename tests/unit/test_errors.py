@@ -14,13 +14,24 @@ from ingest.errors import IngestError, forbidden, not_found
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize(("cls", "status", "code"), [
-    (KatederError, 500, "internal_error"), (UserError, 400, "bad_request"), (NotFound, 404, "not_found"),
-    (Forbidden, 403, "forbidden"), (LimitReached, 429, "limit_reached"), (Unavailable, 503, "unavailable"),
-])
+@pytest.mark.parametrize(
+    ("cls", "status", "code"),
+    [
+        (KatederError, 500, "internal_error"),
+        (UserError, 400, "bad_request"),
+        (NotFound, 404, "not_found"),
+        (Forbidden, 403, "forbidden"),
+        (LimitReached, 429, "limit_reached"),
+        (Unavailable, 503, "unavailable"),
+    ],
+)
 def test_each_category_has_a_status_and_a_stable_code(cls, status, code):
     exc = cls("told to the user")
-    assert (exc.status, exc.code, exc.text(), exc.message, str(exc)) == (status, code, *["told to the user"] * 3)
+    assert (exc.status, exc.code, exc.text(), exc.message, str(exc)) == (
+        status,
+        code,
+        *["told to the user"] * 3,
+    )
     assert isinstance(exc, KatederError)
 
 
@@ -47,7 +58,11 @@ def test_ingest_errors_belong_to_the_hierarchy_with_their_own_statuses():
 def test_access_to_material_is_refused_as_not_found_or_forbidden_in_the_users_language():
     missing, refused = not_found("no_job", job=7), forbidden()
     assert isinstance(missing, NotFound) and not isinstance(missing, IngestError)
-    assert (missing.status, missing.code, missing.text("de")) == (404, "no_job", "Der Auftrag 7 existiert nicht.")
+    assert (missing.status, missing.code, missing.text("de")) == (
+        404,
+        "no_job",
+        "Der Auftrag 7 existiert nicht.",
+    )
     assert isinstance(refused, Forbidden) and (refused.status, refused.code) == (403, "forbidden")
     assert "lärare" in refused.text("sv")
 
@@ -62,7 +77,9 @@ def test_the_older_family_names_catch_the_whole_hierarchy():
 
 
 def _check_size(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "scripts/check_size.py", *args], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "scripts/check_size.py", *args], cwd=ROOT, capture_output=True, text=True
+    )
 
 
 def test_size_check_fails_on_an_offender_unless_the_allow_list_names_it(tmp_path):
@@ -94,7 +111,11 @@ def test_the_services_validation_errors_belong_to_the_hierarchy_with_stable_code
     ]:
         assert isinstance(exc, KatederError) and (exc.status, exc.code) == (status, code)
     course = CourseError("language", value="xx", choices="en, sv")
-    assert isinstance(course, AccountError) and course.problem == "language" and course.params == {"value": "xx", "choices": "en, sv"}
+    assert (
+        isinstance(course, AccountError)
+        and course.problem == "language"
+        and course.params == {"value": "xx", "choices": "en, sv"}
+    )
     assert str(course) == "unknown language 'xx'; choose one of en, sv"
     assert AlertSettingsError("address").problem == "address"
 

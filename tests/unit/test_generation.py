@@ -53,7 +53,9 @@ def test_licence_notices_are_translated():
 
 def test_prompts_live_in_files_and_stay_compact():
     system, user = load_prompt("answer_system.txt"), load_prompt("answer_user.txt")
-    assert "{" not in system  # the fixed part is first and the same for every question (prefix cache)
+    assert (
+        "{" not in system
+    )  # the fixed part is first and the same for every question (prefix cache)
     assert user.index("{sources}") < user.index("{question}")
     assert len(system.split()) + len(user.split()) < 80
 
@@ -64,10 +66,17 @@ def _p(text, lang="sv"):
 
 def test_extractive_answer_picks_the_sentence_with_the_rare_question_terms():
     passages = [
-        _p("Gustav Vasa var kung av Sverige. Han valdes till kung i Strängnäs den 6 juni 1523. Sverige blev då självständigt."),
+        _p(
+            "Gustav Vasa var kung av Sverige. Han valdes till kung i Strängnäs den 6 juni 1523. Sverige blev då självständigt."
+        ),
         _p("Vikingarna var kända som sjöfarare. Kungen hade stor makt."),
     ]
     got = extract_sentences("När valdes Gustav Vasa till kung?", passages, "sv")
     assert ("Han valdes till kung i Strängnäs den 6 juni 1523.", 1) in got
-    assert len(got) <= 2 and all(n == 1 for _, n in got)  # the passage about ships has none of the rare terms
-    assert extract_sentences("Helt orelaterad fråga om bananer?", passages, "sv")[:1] and len(extract_sentences("bananer", passages, "sv")) == 1
+    assert len(got) <= 2 and all(
+        n == 1 for _, n in got
+    )  # the passage about ships has none of the rare terms
+    assert (
+        extract_sentences("Helt orelaterad fråga om bananer?", passages, "sv")[:1]
+        and len(extract_sentences("bananer", passages, "sv")) == 1
+    )

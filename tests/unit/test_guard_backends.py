@@ -263,7 +263,9 @@ def test_build_guard_routes_config(tiny_dirs, monkeypatch):
     assert [m.name for m in chain.guards] == ["rules", "embedded"]
     monkeypatch.setenv("KATEDER_GUARD_BACKEND", "rules")
     assert build_guard({}).name == "rules"  # the environment fills in what the config leaves open
-    assert build_guard({"GUARD_BACKEND": "embedded"}).name == "embedded"  # explicit configuration wins
+    assert (
+        build_guard({"GUARD_BACKEND": "embedded"}).name == "embedded"
+    )  # explicit configuration wins
     monkeypatch.delenv("KATEDER_GUARD_BACKEND")
     with pytest.raises(ValueError):
         build_guard({"GUARD_BACKEND": "nope"})

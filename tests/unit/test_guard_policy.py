@@ -166,7 +166,9 @@ def test_learned_injection_blocks_questions_and_material_but_not_answers():
     assert q.action == "block" and q.reason == "injection" and q.injection == ("learned",)
     m = moderator.check_material(paraphrase, language="sv")
     assert m.action == "block" and m.reason == "injection"
-    a = moderator.check_answer("Vad är fotosyntes?", paraphrase, policy=CoursePolicy(), language="sv")
+    a = moderator.check_answer(
+        "Vad är fotosyntes?", paraphrase, policy=CoursePolicy(), language="sv"
+    )
     assert a.action == "allow"  # answers are not injection-checked
     off = CoursePolicy(block_injection=False)
     assert moderator.check_question(paraphrase, policy=off, language="sv").action == "allow"

@@ -63,8 +63,18 @@ def test_written_pairs_at_scale_and_minimal():
         labels[(r["language"], r["text"].strip().lower())].add(r["label"])
     assert not [t for t, ls in labels.items() if len(ls) > 1]  # no text with both labels
     phenomena = {r["phenomenon"] for r in rows}
-    for needed in ("homonym", "bullying", "self-harm-help", "drugs", "sex-ed", "weapons",
-                   "jb-roleplay", "jb-codeswitch", "injection", "material-injection"):
+    for needed in (
+        "homonym",
+        "bullying",
+        "self-harm-help",
+        "drugs",
+        "sex-ed",
+        "weapons",
+        "jb-roleplay",
+        "jb-codeswitch",
+        "injection",
+        "material-injection",
+    ):
         assert needed in phenomena
 
 

@@ -23,23 +23,34 @@ def test_pdf_pages_are_numbered_and_wrapped_lines_joined():
 
 
 def test_docx_keeps_heading_path_and_tables():
-    data = S.docx([(1, "Plants", S.PHOTOSYNTHESIS), (2, "Light reactions", "Water is split."), (1, "Vikings", S.VIKINGS_SV)],
-                  table=[["Ship", "Use"], ["Knarr", "Trade"]])
+    data = S.docx(
+        [
+            (1, "Plants", S.PHOTOSYNTHESIS),
+            (2, "Light reactions", "Water is split."),
+            (1, "Vikings", S.VIKINGS_SV),
+        ],
+        table=[["Ship", "Use"], ["Knarr", "Trade"]],
+    )
     segs = _load("notes.docx", data)
     assert [s.section for s in segs] == ["Plants", "Plants > Light reactions", "Vikings"]
     assert "Knarr | Trade" in segs[-1].text
 
 
 def test_pptx_one_segment_per_slide_with_title_and_notes():
-    segs = _load("deck.pptx", S.pptx([("Vikings", S.VIKINGS_SV), ("Water", S.WATER_DE)], notes={1: "Ask about clouds."}))
+    segs = _load(
+        "deck.pptx",
+        S.pptx([("Vikings", S.VIKINGS_SV), ("Water", S.WATER_DE)], notes={1: "Ask about clouds."}),
+    )
     assert [(s.page, s.section) for s in segs] == [(1, "Vikings"), (2, "Water")]
     assert "Ask about clouds." in segs[1].text
 
 
 def test_html_is_sanitised_and_split_by_headings():
-    html = (b"<html><head><title>x</title><script>alert('head')</script></head><body onload='steal()'>"
-            b"<h1>Plants</h1><p onclick='evil()'>Green <b>plants</b> make sugar.</p><script>document.cookie</script>"
-            b"<h2>Light</h2><p><a href='javascript:alert(1)'>Light</a> drives it.</p><img src=x onerror=alert(1)></body></html>")
+    html = (
+        b"<html><head><title>x</title><script>alert('head')</script></head><body onload='steal()'>"
+        b"<h1>Plants</h1><p onclick='evil()'>Green <b>plants</b> make sugar.</p><script>document.cookie</script>"
+        b"<h2>Light</h2><p><a href='javascript:alert(1)'>Light</a> drives it.</p><img src=x onerror=alert(1)></body></html>"
+    )
     segs = _load("page.html", html)
     assert [s.section for s in segs] == ["Plants", "Plants > Light"]
     text = " ".join(s.text for s in segs)
@@ -47,18 +58,27 @@ def test_html_is_sanitised_and_split_by_headings():
     for bad in ("alert", "cookie", "steal", "evil", "onerror", "javascript"):
         assert bad not in text
     clean = loaders.sanitise_html(html.decode())
-    assert "<script" not in clean and "onclick" not in clean and "onerror" not in clean and "javascript:" not in clean
+    assert (
+        "<script" not in clean
+        and "onclick" not in clean
+        and "onerror" not in clean
+        and "javascript:" not in clean
+    )
 
 
 def test_markdown_sections_ignore_headings_in_code_fences():
-    md = b"# Atoms\nAtoms are small.\n```\n# not a heading\n```\n## Nucleus\nProtons and neutrons.\n"
+    md = (
+        b"# Atoms\nAtoms are small.\n```\n# not a heading\n```\n## Nucleus\nProtons and neutrons.\n"
+    )
     segs = _load("atoms.md", md)
     assert [s.section for s in segs] == ["Atoms", "Atoms > Nucleus"]
     assert "# not a heading" in segs[0].text
 
 
 def test_odt_outline_levels_become_heading_path():
-    segs = _load("notes.odt", S.odt([(1, "Plants", S.PHOTOSYNTHESIS), (2, "Light", "Light drives it.")]))
+    segs = _load(
+        "notes.odt", S.odt([(1, "Plants", S.PHOTOSYNTHESIS), (2, "Light", "Light drives it.")])
+    )
     assert [s.section for s in segs] == ["Plants", "Plants > Light"]
 
 
@@ -69,7 +89,10 @@ def test_text_in_windows_1252_is_decoded():
 
 def test_chunks_fit_the_token_budget_with_offsets_and_language():
     tokenize = build_tokenize({"EMBEDDER": "minilm"})
-    text = "\n\n".join([S.filler("photosynthesis", 30, seed=i) for i in range(3)] + [S.VIKINGS_SV * 3, S.WATER_DE * 3])
+    text = "\n\n".join(
+        [S.filler("photosynthesis", 30, seed=i) for i in range(3)]
+        + [S.VIKINGS_SV * 3, S.WATER_DE * 3]
+    )
     segs = loaders.load("text", text.encode(), "long.txt")
     chunks = split(segs, tokenize, chunk_tokens=120, overlap_tokens=20)
     assert len(chunks) > 5
@@ -90,6 +113,8 @@ def test_chunk_offsets_are_document_wide_across_pages():
         assert full[c.char_start : c.char_end] == c.text
 
 
-@pytest.mark.parametrize("name", ["a.pdf", "a.docx", "a.pptx", "a.odt", "a.html", "a.htm", "a.md", "a.txt"])
+@pytest.mark.parametrize(
+    "name", ["a.pdf", "a.docx", "a.pptx", "a.odt", "a.html", "a.htm", "a.md", "a.txt"]
+)
 def test_every_supported_extension_has_a_loader(name):
     assert validate.FORMATS[validate.extension(name)] in loaders.LOADERS

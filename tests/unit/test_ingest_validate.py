@@ -37,17 +37,23 @@ def test_encrypted_pdf_is_rejected_but_owner_only_protection_is_not():
     assert _code("secret.pdf", S.pdf(["secret text"], encrypt="pw")) == "encrypted"
     from reportlab.lib import pdfencrypt
 
-    owner_only = S.pdf(["Open to read, locked to edit."], encrypt=pdfencrypt.StandardEncryption("", ownerPassword="owner"))
+    owner_only = S.pdf(
+        ["Open to read, locked to edit."],
+        encrypt=pdfencrypt.StandardEncryption("", ownerPassword="owner"),
+    )
     assert "locked to edit" in _open("owner.pdf", owner_only)[0].text
 
 
-@pytest.mark.parametrize("name,make", [
-    ("cut.pdf", lambda: S.pdf([S.PHOTOSYNTHESIS] * 3)[:900]),
-    ("cut.docx", lambda: S.docx([(1, "A", S.PHOTOSYNTHESIS)])[:3000]),
-    ("cut.pptx", lambda: S.pptx([("A", S.PHOTOSYNTHESIS)])[:5000]),
-    ("junk.pdf", lambda: b"%PDF-1.4\n" + b"garbage " * 200 + b"\n%%EOF\n"),
-    ("junk.odt", lambda: b"PK\x03\x04" + b"\x00" * 300),
-])
+@pytest.mark.parametrize(
+    "name,make",
+    [
+        ("cut.pdf", lambda: S.pdf([S.PHOTOSYNTHESIS] * 3)[:900]),
+        ("cut.docx", lambda: S.docx([(1, "A", S.PHOTOSYNTHESIS)])[:3000]),
+        ("cut.pptx", lambda: S.pptx([("A", S.PHOTOSYNTHESIS)])[:5000]),
+        ("junk.pdf", lambda: b"%PDF-1.4\n" + b"garbage " * 200 + b"\n%%EOF\n"),
+        ("junk.odt", lambda: b"PK\x03\x04" + b"\x00" * 300),
+    ],
+)
 def test_corrupt_and_truncated_files_are_rejected(name, make):
     assert _code(name, make()) == "corrupt"
 
@@ -61,7 +67,10 @@ def test_scanned_pdf_yields_no_text_and_the_message_names_ocr():
 
 def test_zip_bombs_are_rejected_by_ratio_and_by_total_size():
     assert _code("bomb.docx", S.zip_bomb(S.docx([(1, "A", "text")]))) == "zip_bomb"
-    assert _code("bomb.pptx", S.zip_bomb(S.pptx([("A", "text")]), member="ppt/media/x.xml")) == "zip_bomb"
+    assert (
+        _code("bomb.pptx", S.zip_bomb(S.pptx([("A", "text")]), member="ppt/media/x.xml"))
+        == "zip_bomb"
+    )
     small = validate.Limits(max_unzipped_bytes=50_000)
     assert _code("big.docx", S.docx([(1, "A", "text")]), small) == "zip_bomb"
 
@@ -75,18 +84,21 @@ def test_size_limit_and_empty_file():
     assert _code("empty.pdf", b"") == "empty"
 
 
-@pytest.mark.parametrize("name,code", [
-    ("../../etc/passwd.txt", "name_path"),
-    ("..\\..\\boot.ini.txt", "name_path"),
-    ("/abs/path.md", "name_path"),
-    ("..", "name_path"),
-    ("notes\x00.txt", "name_control"),
-    ("notes\n.txt", "name_control"),
-    ("evil\u202etxt.exe", "name_control"),
-    ("", "name_missing"),
-    ("   ", "name_missing"),
-    ("...", "name_unusable"),
-])
+@pytest.mark.parametrize(
+    "name,code",
+    [
+        ("../../etc/passwd.txt", "name_path"),
+        ("..\\..\\boot.ini.txt", "name_path"),
+        ("/abs/path.md", "name_path"),
+        ("..", "name_path"),
+        ("notes\x00.txt", "name_control"),
+        ("notes\n.txt", "name_control"),
+        ("evil\u202etxt.exe", "name_control"),
+        ("", "name_missing"),
+        ("   ", "name_missing"),
+        ("...", "name_unusable"),
+    ],
+)
 def test_bad_file_names_are_rejected(name, code):
     with pytest.raises(IngestError) as info:
         validate.safe_filename(name)
@@ -102,6 +114,23 @@ def test_every_message_exists_in_all_five_languages():
     for code, (status, table) in MESSAGES.items():
         assert set(table) == {"en", "sv", "de", "it", "nb"}, code
         assert 400 <= status < 600
-        fields = {f for f in ("name", "size", "limit", "ext", "supported", "actual", "detail", "course", "document", "job", "passage", "attempts") if "{" + f + "}" in table["en"]}
+        fields = {
+            f
+            for f in (
+                "name",
+                "size",
+                "limit",
+                "ext",
+                "supported",
+                "actual",
+                "detail",
+                "course",
+                "document",
+                "job",
+                "passage",
+                "attempts",
+            )
+            if "{" + f + "}" in table["en"]
+        }
         for lang, text in table.items():
             assert {f for f in fields if "{" + f + "}" in text} == fields, (code, lang)

@@ -34,8 +34,14 @@ def _ask(app_config, answer: str, *, window: int, guard: SplitHarmGuard | None =
     from app.demo import create_demo
 
     guard = guard or SplitHarmGuard(PARTS)
-    app = create_app({**app_config, "OUTPUT_GUARD_WINDOW": window},
-                     services={"guard": guard, "embedder": HashingEmbedder(), "generator": EchoGenerator(answer)})
+    app = create_app(
+        {**app_config, "OUTPUT_GUARD_WINDOW": window},
+        services={
+            "guard": guard,
+            "embedder": HashingEmbedder(),
+            "generator": EchoGenerator(answer),
+        },
+    )
     services = get_services(app)
     create_demo(services)
     with services.db.session() as s:
@@ -61,8 +67,12 @@ def _released(events) -> list[str]:
 def test_no_single_sentence_is_harmful_for_the_split_harm_guard():
     guard = SplitHarmGuard(PARTS)
     for sentence in (S_FOOD, S_CO2, S_WATER, S_STOMATA, S_SUN):
-        assert guard.classify([Message("user", QUESTION), Message("agent", sentence)], role="agent").safe
-    assert not guard.classify([Message("user", QUESTION), Message("agent", f"{S_CO2} {S_SUN}")], role="agent").safe
+        assert guard.classify(
+            [Message("user", QUESTION), Message("agent", sentence)], role="agent"
+        ).safe
+    assert not guard.classify(
+        [Message("user", QUESTION), Message("agent", f"{S_CO2} {S_SUN}")], role="agent"
+    ).safe
 
 
 def test_harm_split_over_neighbouring_sentences_is_stopped_by_the_window(app_config):
@@ -89,7 +99,9 @@ def test_harm_spread_wider_than_the_window_is_stopped_before_the_final_sentence(
 
 @pytest.mark.parametrize("separator", [" ", "\n"])
 def test_the_final_sentence_is_released_only_after_the_whole_answer_check(app_config, separator):
-    answer = separator.join([S_CO2, S_WATER, S_STOMATA]) + separator  # "\n": the final sentence ends in a line break
+    answer = (
+        separator.join([S_CO2, S_WATER, S_STOMATA]) + separator
+    )  # "\n": the final sentence ends in a line break
     events, guard, seen = _ask(app_config, answer, window=1)
     assert _released(events) == [_words(S_CO2), _words(S_WATER), _words(S_STOMATA)]
     assert not events[-1]["result"].blocked
@@ -108,8 +120,12 @@ def test_a_guard_error_at_the_whole_answer_check_withholds_the_final_sentence(ap
     assert result.output_verdict["error"].startswith("TimeoutError")
 
 
-def test_when_grounding_removes_the_final_sentence_the_released_answer_is_still_read_whole(app_config):
-    events, guard, _ = _ask(app_config, f"{S_CO2} {S_WATER} Zebras paint the moon purple every Tuesday.", window=1)
+def test_when_grounding_removes_the_final_sentence_the_released_answer_is_still_read_whole(
+    app_config,
+):
+    events, guard, _ = _ask(
+        app_config, f"{S_CO2} {S_WATER} Zebras paint the moon purple every Tuesday.", window=1
+    )
     assert _released(events) == [_words(S_CO2), _words(S_WATER)]
     last = guard.answers[-1]
     assert "carbon dioxide" in last and "soil" in last and "Zebras" not in last
@@ -120,24 +136,42 @@ def test_window_zero_reads_the_whole_answer_so_far_before_every_sentence(app_con
     checks = guard.answers
     assert len(checks) == 3
     assert [("process in which" in t, "soil" in t, "stomata" in t) for t in checks] == [
-        (True, False, False), (True, True, False), (True, True, True)]
+        (True, False, False),
+        (True, True, False),
+        (True, True, True),
+    ]
 
 
 def test_a_long_answer_is_read_in_windows_and_once_whole(app_config):
     _, guard, _ = _ask(app_config, f"{S_FOOD} {S_CO2} {S_WATER} {S_STOMATA}", window=2)
-    marks = [tuple(w in t for w in ("process in which", "carbon dioxide", "soil", "stomata")) for t in guard.answers]
+    marks = [
+        tuple(w in t for w in ("process in which", "carbon dioxide", "soil", "stomata"))
+        for t in guard.answers
+    ]
     assert marks == [
         (True, False, False, False),  # the first sentence: its window is the whole answer so far
         (True, True, False, False),
         (False, True, True, False),  # a window of two sentences
-        (True, True, True, True),  # before the final sentence: the whole answer, its window included
+        (
+            True,
+            True,
+            True,
+            True,
+        ),  # before the final sentence: the whole answer, its window included
     ]
 
 
 def test_sentences_are_marked_final_only_at_the_end_of_the_stream():
-    assert list(_sentences(iter(["One. Tw", "o! Three"]))) == [("One.", False), ("Two!", False), ("Three", True)]
+    assert list(_sentences(iter(["One. Tw", "o! Three"]))) == [
+        ("One.", False),
+        ("Two!", False),
+        ("Three", True),
+    ]
     assert list(_sentences(iter(["One.\n", "Two.\n"]))) == [("One.", False), ("\nTwo.", True)]
-    assert list(_sentences(iter(["One.\n\n", "  ", "Two."]))) == [("One.", False), ("\n\nTwo.", True)]
+    assert list(_sentences(iter(["One.\n\n", "  ", "Two."]))) == [
+        ("One.", False),
+        ("\n\nTwo.", True),
+    ]
     assert list(_sentences(iter([]))) == []
 
 
@@ -155,7 +189,9 @@ def test_a_sentence_ending_in_a_line_break_waits_only_for_the_next_text():
     assert next(stream) == ("\nLine two.", True)
 
 
-def test_the_window_reads_no_more_than_the_whole_answer_before_every_sentence(app_config, tmp_path, template_db):
+def test_the_window_reads_no_more_than_the_whole_answer_before_every_sentence(
+    app_config, tmp_path, template_db
+):
     import shutil
 
     answer = f"{S_FOOD} {S_CO2} {S_WATER} {S_STOMATA} {S_SUN}"
@@ -163,8 +199,14 @@ def test_the_window_reads_no_more_than_the_whole_answer_before_every_sentence(ap
     other = tmp_path / "other"
     other.mkdir()
     shutil.copy(template_db, other / "kateder.db")
-    _, whole, _ = _ask({**app_config, "HOME": str(other), "DATABASE_URL": f"sqlite:///{other / 'kateder.db'}"}, answer, window=0,
-                       guard=SplitHarmGuard(("never said",)))
+    _, whole, _ = _ask(
+        {**app_config, "HOME": str(other), "DATABASE_URL": f"sqlite:///{other / 'kateder.db'}"},
+        answer,
+        window=0,
+        guard=SplitHarmGuard(("never said",)),
+    )
     assert len(windowed.answers) == len(whole.answers) == 5
     assert sum(map(len, windowed.answers)) < sum(map(len, whole.answers))
-    assert windowed.answers[-1] == whole.answers[-1]  # the same whole-answer check before the final sentence
+    assert (
+        windowed.answers[-1] == whole.answers[-1]
+    )  # the same whole-answer check before the final sentence

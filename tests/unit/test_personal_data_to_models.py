@@ -13,9 +13,17 @@ from sqlalchemy import select
 from app.services.ask import AskError
 from core.models import User
 
-IDENTIFIERS = ("19811218-9876", "8112189876", "anna.svensson@example.se", "070-123 45 67", "0701234567")
-QUESTION = ("What do plants make from carbon dioxide and water? "
-            "(19811218-9876, anna.svensson@example.se, 070-123 45 67)")
+IDENTIFIERS = (
+    "19811218-9876",
+    "8112189876",
+    "anna.svensson@example.se",
+    "070-123 45 67",
+    "0701234567",
+)
+QUESTION = (
+    "What do plants make from carbon dioxide and water? "
+    "(19811218-9876, anna.svensson@example.se, 070-123 45 67)"
+)
 
 
 def _user_id(services, username):
@@ -26,7 +34,9 @@ def _user_id(services, username):
 def _leaks(texts) -> list[str]:
     squashed = [t.replace(" ", "").replace("-", "") for t in texts]
     found = [i for i in IDENTIFIERS if any(i in t for t in texts)]
-    found += [i for i in IDENTIFIERS if any(i.replace(" ", "").replace("-", "") in t for t in squashed)]
+    found += [
+        i for i in IDENTIFIERS if any(i.replace(" ", "").replace("-", "") in t for t in squashed)
+    ]
     return sorted(set(found))
 
 
@@ -71,12 +81,15 @@ def test_the_output_guard_context_and_the_extractive_path_see_no_identifier(app_
     from tests.fakes import EchoGenerator, HashingEmbedder
 
     guard, generator = _ContextRecordingGuard(), EchoGenerator()
-    app = create_app(app_config, services={"guard": guard, "embedder": HashingEmbedder(), "generator": generator})
+    app = create_app(
+        app_config, services={"guard": guard, "embedder": HashingEmbedder(), "generator": generator}
+    )
     services = get_services(app)
     create_demo(services)
     # a Swedish question to an English-only model: the answer is quoted (extractive path)
-    result = services.ask.ask(_user_id(services, "student2"), "HIST8",
-                              "När valdes Gustav Vasa till kung? 19811218-9876")
+    result = services.ask.ask(
+        _user_id(services, "student2"), "HIST8", "När valdes Gustav Vasa till kung? 19811218-9876"
+    )
     assert result.mode == "extractive"
     assert generator.prompts == []
     shown = [text for conversation in guard.conversations for text in conversation]
@@ -89,7 +102,9 @@ def test_the_output_guard_context_and_the_extractive_path_see_no_identifier(app_
 def test_history_of_earlier_turns_reaches_the_model_redacted(services, demo, fakes):
     uid = _user_id(services, "student1")
     first = services.ask.ask(uid, "SCI7", QUESTION)
-    services.ask.ask(uid, "SCI7", "And what is released as well?", conversation_id=first.conversation_id)
+    services.ask.ask(
+        uid, "SCI7", "And what is released as well?", conversation_id=first.conversation_id
+    )
     prompts = fakes["generator"].prompts
     assert len(prompts) == 2
     assert len(prompts[1]) > 2, "the follow-up was sent without the earlier turn"
@@ -97,13 +112,18 @@ def test_history_of_earlier_turns_reaches_the_model_redacted(services, demo, fak
 
 
 def test_an_identifier_split_by_zero_width_characters_is_still_redacted(services, demo, fakes):
-    services.ask.ask(_user_id(services, "student1"), "SCI7",
-                     "What do plants make from carbon dioxide and water? anna.svensson\u200b@example.se")
+    services.ask.ask(
+        _user_id(services, "student1"),
+        "SCI7",
+        "What do plants make from carbon dioxide and water? anna.svensson\u200b@example.se",
+    )
     assert fakes["generator"].prompts
     assert _leaks(_prompt_texts(fakes["generator"])) == []
 
 
-@pytest.mark.parametrize("question", ["\u200b\u200b\u200b", "\u200d \u2060\ufeff", "\u00ad\u202e\u200f "])
+@pytest.mark.parametrize(
+    "question", ["\u200b\u200b\u200b", "\u200d \u2060\ufeff", "\u00ad\u202e\u200f "]
+)
 def test_a_question_of_only_invisible_characters_is_rejected(services, demo, fakes, question):
     guard_calls = len(fakes["guard"].calls)  # the demo's material scan used the guard already
     with pytest.raises(AskError, match="empty"):
@@ -113,7 +133,10 @@ def test_a_question_of_only_invisible_characters_is_rejected(services, demo, fak
 
 def test_the_api_answers_400_to_a_zero_width_question(client, login_token):
     token = login_token("student1")
-    r = client.post("/api/v1/courses/SCI7/ask", json={"question": "\u200b\u200c\u200d"},
-                    headers={"Authorization": f"Bearer {token}"})
+    r = client.post(
+        "/api/v1/courses/SCI7/ask",
+        json={"question": "\u200b\u200c\u200d"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 400
     assert "empty" in r.get_json()["message"]

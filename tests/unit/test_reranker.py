@@ -35,7 +35,10 @@ def test_no_reranker_by_choice(config):
 
 def test_missing_weights_fall_back_to_the_rule(tmp_path, caplog):
     """``e5-cross`` without calibrated weights warns and returns None."""
-    assert build_reranker({"RETRIEVAL_RERANKER": "e5-cross", "RERANKER_WEIGHTS": str(tmp_path)}) is None
+    assert (
+        build_reranker({"RETRIEVAL_RERANKER": "e5-cross", "RERANKER_WEIGHTS": str(tmp_path)})
+        is None
+    )
     assert "no calibrated weights" in caplog.text
 
 
@@ -47,14 +50,36 @@ def test_unknown_reranker_is_refused():
 
 def test_rerank_orders_by_calibrated_probability_and_decides_relevance():
     """Best probability first; relevant exactly when the language's threshold is reached."""
-    r = E5CrossReranker(WordScorer(), {"default": LOGIT_ONLY, "sv": Calibration((2.0, 0, 0, 0, 0), -50.0, 0.5)}, candidates=3)
-    got = r.rerank("where does the otter live?", "en", [_passage("a", "tax forms are due"), _passage("b", "the otter does live in rivers"),
-                                                        _passage("c", "where the heron"), _passage("d", "the otter lives where")])
-    assert [p.id for p in got] == ["b", "c", "a", "d"]  # d is beyond the 3 candidates read: kept last
+    r = E5CrossReranker(
+        WordScorer(),
+        {"default": LOGIT_ONLY, "sv": Calibration((2.0, 0, 0, 0, 0), -50.0, 0.5)},
+        candidates=3,
+    )
+    got = r.rerank(
+        "where does the otter live?",
+        "en",
+        [
+            _passage("a", "tax forms are due"),
+            _passage("b", "the otter does live in rivers"),
+            _passage("c", "where the heron"),
+            _passage("d", "the otter lives where"),
+        ],
+    )
+    assert [p.id for p in got] == [
+        "b",
+        "c",
+        "a",
+        "d",
+    ]  # d is beyond the 3 candidates read: kept last
     assert [p.relevant for p in got] == [True, False, False, False]
     assert got[0].rerank == pytest.approx(LOGIT_ONLY.probability([4.0, 0, 0.8, 0.05, 0.5]))
     assert got[3].rerank is None
-    assert not any(p.relevant for p in r.rerank("where does the otter live?", "sv", [_passage("b", "the otter does live in rivers")]))
+    assert not any(
+        p.relevant
+        for p in r.rerank(
+            "where does the otter live?", "sv", [_passage("b", "the otter does live in rivers")]
+        )
+    )
 
 
 def test_calibration_needs_a_default():
@@ -88,7 +113,9 @@ def test_the_retriever_hands_its_candidates_to_the_reranker(app_config, fakes):
     services = get_services(app)
     services.db.migrate()
     texts = [f"The otter number {i} lives in river {i}." for i in range(6)]
-    course = index_eval_set(services, EvalSet([EvalPassage(f"p{i}", t, "en") for i, t in enumerate(texts)], []))
+    course = index_eval_set(
+        services, EvalSet([EvalPassage(f"p{i}", t, "en") for i, t in enumerate(texts)], [])
+    )
     got = services.retriever.retrieve(course, "Where does the otter live?", 2)
     assert fakes["reranker"].calls == [("Where does the otter live?", "en", 6)]
     assert len(got) == 2 and got[0].relevant and not got[1].relevant and got[0].rerank == 1.0
@@ -96,7 +123,15 @@ def test_the_retriever_hands_its_candidates_to_the_reranker(app_config, fakes):
 
 
 def _asked(lang: str, gold: str | None, scores: list[float], kind: str) -> Asked:
-    return Asked("q?", lang, gold, kind, "dev", "s", [_passage(f"{i}#0", "t", s) for i, s in enumerate(scores)])
+    return Asked(
+        "q?",
+        lang,
+        gold,
+        kind,
+        "dev",
+        "s",
+        [_passage(f"{i}#0", "t", s) for i, s in enumerate(scores)],
+    )
 
 
 def test_calibration_declines_the_dev_target_per_language():
@@ -110,7 +145,11 @@ def test_calibration_declines_the_dev_target_per_language():
     cal = calibrate(asked, logits)
     assert cal["en"]["dev_declined"] >= 0.95 and cal["en"]["dev_answered"] == 1.0
     c = Calibration.from_dict(cal["en"])
-    assert c.probability([3.0, 0, 0.8, 0.05, 0.5]) >= c.threshold > c.probability([-1.0, 0, 0.8, 0.05, 0.5])
+    assert (
+        c.probability([3.0, 0, 0.8, 0.05, 0.5])
+        >= c.threshold
+        > c.probability([-1.0, 0, 0.8, 0.05, 0.5])
+    )
 
 
 def test_near_copies_are_recognised():
@@ -125,9 +164,16 @@ def test_retrieval_eval_asks_orphaned_questions_of_the_material_without_their_go
     from app.evaluation import EvalQuestion, retrieval_eval
 
     animals = ["otter", "heron", "badger", "falcon", "beaver", "moose"]
-    passages = [EvalPassage(f"p{i}", f"The {a} lives in the {a} valley and eats {a} food.", "en") for i, a in enumerate(animals)]
-    questions = [EvalQuestion(f"Where does the {a} live?", f"p{i}", "en") for i, a in enumerate(animals)]
-    report = retrieval_eval(EvalSet(passages, questions), {}, {"embedder": HashingEmbedder()}, orphans=3)
+    passages = [
+        EvalPassage(f"p{i}", f"The {a} lives in the {a} valley and eats {a} food.", "en")
+        for i, a in enumerate(animals)
+    ]
+    questions = [
+        EvalQuestion(f"Where does the {a} live?", f"p{i}", "en") for i, a in enumerate(animals)
+    ]
+    report = retrieval_eval(
+        EvalSet(passages, questions), {}, {"embedder": HashingEmbedder()}, orphans=3
+    )
     assert report["hit_at_1"] == 1.0 and report["reranker"] == "none"
     assert report["orphans"]["n"] == 3 and 0.0 <= report["orphans"]["declined"] <= 1.0
     assert set(report["orphans"]["by_language"]) == {"en"}

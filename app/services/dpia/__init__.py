@@ -42,7 +42,13 @@ from app.services.retention import Retention
 from core.models import Course, School
 
 FORMAT_VERSION = 1
-__all__ = ["build_export", "guard_evaluation", "moderation_statistics", "record_of_processing", "render_charts"]
+__all__ = [
+    "build_export",
+    "guard_evaluation",
+    "moderation_statistics",
+    "record_of_processing",
+    "render_charts",
+]
 
 
 def _json(data: Any) -> bytes:
@@ -56,8 +62,15 @@ def _school(s, school_id: int | None) -> School | None:
     return s.scalars(select(School).order_by(School.id)).first()
 
 
-def _gather(services, since: datetime, until: datetime, *, requested_by: str, school_id: int | None,
-            language: str | None) -> tuple[ReportData, ChainRead, Translator]:
+def _gather(
+    services,
+    since: datetime,
+    until: datetime,
+    *,
+    requested_by: str,
+    school_id: int | None,
+    language: str | None,
+) -> tuple[ReportData, ChainRead, Translator]:
     """Read the chain and every part of the report for ``[since, until)``."""
     with services.db.session() as s:
         chain = read_chain(services, s, since, until, school_id=school_id)
@@ -65,19 +78,35 @@ def _gather(services, since: datetime, until: datetime, *, requested_by: str, sc
         school = _school(s, school_id)
         retention = Retention(services).settings(s)
         rop = record_of_processing(services, school)
-        tr = Translator.for_language(language or school_language(school.country if school else None))
-    meta = {"generated_at": datetime.now(UTC).isoformat(), "from": utc_iso(since), "to": utc_iso(until),
-            "requested_by": requested_by, "events": len(chain.events), "counts": chain.counts, "chain": chain.verification}
-    data = ReportData(meta=meta, rop=rop, stats=moderation_statistics(chain.events, courses),
-                      evaluation=guard_evaluation(services), ai_act=ai_act_section(services, retention),
-                      dsars=services.gdpr.dsar_requests(since=since, until=until),
-                      access=services.gdpr.access_log(since=since, until=until, limit=100000))
+        tr = Translator.for_language(
+            language or school_language(school.country if school else None)
+        )
+    meta = {
+        "generated_at": datetime.now(UTC).isoformat(),
+        "from": utc_iso(since),
+        "to": utc_iso(until),
+        "requested_by": requested_by,
+        "events": len(chain.events),
+        "counts": chain.counts,
+        "chain": chain.verification,
+    }
+    data = ReportData(
+        meta=meta,
+        rop=rop,
+        stats=moderation_statistics(chain.events, courses),
+        evaluation=guard_evaluation(services),
+        ai_act=ai_act_section(services, retention),
+        dsars=services.gdpr.dsar_requests(since=since, until=until),
+        access=services.gdpr.access_log(since=since, until=until, limit=100000),
+    )
     return data, chain, tr
 
 
 def _files(data: ReportData, chain: ChainRead, tr: Translator) -> dict[str, bytes]:
     """Every file of the zip except the manifest."""
-    event_lines = [json.dumps(event_to_dict(ev), ensure_ascii=False, sort_keys=True) for ev in chain.events]
+    event_lines = [
+        json.dumps(event_to_dict(ev), ensure_ascii=False, sort_keys=True) for ev in chain.events
+    ]
     charts = render_charts(data.stats, tr)
     files: dict[str, bytes] = {
         "record_of_processing.json": _json(data.rop),
@@ -94,20 +123,41 @@ def _files(data: ReportData, chain: ChainRead, tr: Translator) -> dict[str, byte
     return files
 
 
-def _manifest(meta: dict[str, Any], files: dict[str, bytes], *, language: str, school_id: int | None) -> dict[str, Any]:
+def _manifest(
+    meta: dict[str, Any], files: dict[str, bytes], *, language: str, school_id: int | None
+) -> dict[str, Any]:
     verification = meta["chain"]
     return {
-        "format": "kateder-audit-export", "version": FORMAT_VERSION, "language": language,
+        "format": "kateder-audit-export",
+        "version": FORMAT_VERSION,
+        "language": language,
         **{k: meta[k] for k in ("generated_at", "from", "to", "events")},
-        "chain_head": {"seq": verification.get("head_seq"), "hash": verification.get("head"), "verified": verification["ok"],
-                       "problem": verification.get("problem"), "chain": chain_key(school_id) if school_id is not None else "all",
-                       "links_to": verification.get("links_to")},
-        "files": {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in sorted(files.items())},
+        "chain_head": {
+            "seq": verification.get("head_seq"),
+            "hash": verification.get("head"),
+            "verified": verification["ok"],
+            "problem": verification.get("problem"),
+            "chain": chain_key(school_id) if school_id is not None else "all",
+            "links_to": verification.get("links_to"),
+        },
+        "files": {
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            for name, data in sorted(files.items())
+        },
     }
 
 
-def build_export(services, since: datetime, until: datetime, out: str | Path, *, requested_by: str = "cli", actor=None,
-                 school_id: int | None = None, language: str | None = None) -> dict[str, Any]:
+def build_export(
+    services,
+    since: datetime,
+    until: datetime,
+    out: str | Path,
+    *,
+    requested_by: str = "cli",
+    actor=None,
+    school_id: int | None = None,
+    language: str | None = None,
+) -> dict[str, Any]:
     """Write the DPIA-ready audit export for ``[since, until)`` to ``out`` (a .zip); returns a summary with its path.
 
     With ``school_id`` the log part covers that school's audit chain only (and its events in the
@@ -118,16 +168,36 @@ def build_export(services, since: datetime, until: datetime, out: str | Path, *,
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with services.db.session() as s:
-        services.audit.record(s, "audit_export", user=actor, school_id=school_id,
-                              details={"from": since.isoformat(), "to": until.isoformat(), "requested_by": requested_by})
-    data, chain, tr = _gather(services, since, until, requested_by=requested_by, school_id=school_id, language=language)
+        services.audit.record(
+            s,
+            "audit_export",
+            user=actor,
+            school_id=school_id,
+            details={
+                "from": since.isoformat(),
+                "to": until.isoformat(),
+                "requested_by": requested_by,
+            },
+        )
+    data, chain, tr = _gather(
+        services, since, until, requested_by=requested_by, school_id=school_id, language=language
+    )
     files = _files(data, chain, tr)
-    files["manifest.json"] = _json(_manifest(data.meta, files, language=tr.language, school_id=school_id))
+    files["manifest.json"] = _json(
+        _manifest(data.meta, files, language=tr.language, school_id=school_id)
+    )
     tmp = out.with_suffix(out.suffix + ".part")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, content in files.items():
             zf.writestr(name, content)
     tmp.replace(out)
     verification = chain.verification
-    return {"path": str(out), "events": len(chain.events), "chain_ok": verification["ok"], "chain_head": verification.get("head") or "",
-            "files": sorted(files), "sha256": hashlib.sha256(out.read_bytes()).hexdigest(), "language": tr.language}
+    return {
+        "path": str(out),
+        "events": len(chain.events),
+        "chain_ok": verification["ok"],
+        "chain_head": verification.get("head") or "",
+        "files": sorted(files),
+        "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+        "language": tr.language,
+    }

@@ -27,7 +27,9 @@ class ChainRead:
     counts: dict[str, int]
 
 
-def read_chain(services, s, since: datetime, until: datetime, school_id: int | None = None) -> ChainRead:
+def read_chain(
+    services, s, since: datetime, until: datetime, school_id: int | None = None
+) -> ChainRead:
     """Verify the audit chain and read the period's events within session ``s``; anchor the heads when intact.
 
     With ``school_id`` only that school's chain (and its events in the frozen legacy chain,
@@ -43,7 +45,11 @@ def read_chain(services, s, since: datetime, until: datetime, school_id: int | N
         period.append(school_events(school_id))
         order = (AuditEvent.chain != LEGACY, AuditEvent.seq)
     events = list(s.scalars(select(AuditEvent).where(*period).order_by(*order)))
-    counts = dict(s.execute(select(AuditEvent.action, func.count()).where(*period).group_by(AuditEvent.action)).all())
+    counts = dict(
+        s.execute(
+            select(AuditEvent.action, func.count()).where(*period).group_by(AuditEvent.action)
+        ).all()
+    )
     if verification["ok"]:
         services.audit.anchor(s, None if school_id is None else [chain_key(school_id)])
     return ChainRead(verification, events, counts)

@@ -28,8 +28,16 @@ def _html_block(kind: str, value: Any, charts: dict[str, bytes]) -> str:
     if kind == "list":
         return "<ul>" + "".join(f"<li>{e(x)}</li>" for x in value) + "</ul>"
     if kind == "table":
-        return ("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in value.header) + "</tr>"
-                + "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in value.rows) + "</table>")
+        return (
+            "<table><tr>"
+            + "".join(f"<th>{e(h)}</th>" for h in value.header)
+            + "</tr>"
+            + "".join(
+                "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>"
+                for row in value.rows
+            )
+            + "</table>"
+        )
     if kind == "img" and value in charts:
         return f"<img alt='{e(value)}' src='data:image/png;base64,{base64.b64encode(charts[value]).decode()}'>"
     return ""
@@ -74,15 +82,27 @@ def _pdf_styles(regular: str, bold: str) -> dict[str, Any]:
     from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 
     sheet = getSampleStyleSheet()
-    body = ParagraphStyle("body", parent=sheet["BodyText"], fontName=regular, fontSize=9.5, leading=12.5)
+    body = ParagraphStyle(
+        "body", parent=sheet["BodyText"], fontName=regular, fontSize=9.5, leading=12.5
+    )
     return {
         "body": body,
         "cell": ParagraphStyle("cell", parent=body, fontSize=8, leading=10),
         "head": ParagraphStyle("head", parent=body, fontName=bold, fontSize=8, leading=10),
         "h1": ParagraphStyle("h1", parent=sheet["Title"], fontName=bold, fontSize=17, leading=21),
-        "h2": ParagraphStyle("h2", parent=sheet["Heading2"], fontName=bold, fontSize=12.5, leading=16, spaceBefore=10,
-                             textColor=colors.HexColor("#223355"), keepWithNext=1),
-        "warn": ParagraphStyle("warn", parent=body, textColor=colors.HexColor("#aa0000"), fontName=bold),
+        "h2": ParagraphStyle(
+            "h2",
+            parent=sheet["Heading2"],
+            fontName=bold,
+            fontSize=12.5,
+            leading=16,
+            spaceBefore=10,
+            textColor=colors.HexColor("#223355"),
+            keepWithNext=1,
+        ),
+        "warn": ParagraphStyle(
+            "warn", parent=body, textColor=colors.HexColor("#aa0000"), fontName=bold
+        ),
     }
 
 
@@ -93,16 +113,27 @@ def _pdf_table(table: Table, width: float, st: dict[str, Any]) -> list[Any]:
     from reportlab.platypus import Table as PdfTable
 
     e = html.escape
-    data = [[Paragraph(e(h), st["head"]) for h in table.header]] + [[Paragraph(e(str(c)), st["cell"]) for c in row] for row in table.rows]
+    data = [[Paragraph(e(h), st["head"]) for h in table.header]] + [
+        [Paragraph(e(str(c)), st["cell"]) for c in row] for row in table.rows
+    ]
     n = len(table.header)
     fractions = table.widths if table.widths and len(table.widths) == n else (1 / n,) * n
     out = PdfTable(data, colWidths=[width * f for f in fractions], repeatRows=1)
-    out.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
-                             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e6eaf0")), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    out.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e6eaf0")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
     return [out, Spacer(1, 5)]
 
 
-def _pdf_block(kind: str, value: Any, charts: dict[str, bytes], width: float, st: dict[str, Any]) -> list[Any]:
+def _pdf_block(
+    kind: str, value: Any, charts: dict[str, bytes], width: float, st: dict[str, Any]
+) -> list[Any]:
     """One block as PDF flowables."""
     from reportlab.platypus import Image, ListFlowable, ListItem, Paragraph, Spacer
 
@@ -110,12 +141,21 @@ def _pdf_block(kind: str, value: Any, charts: dict[str, bytes], width: float, st
     if kind in ("p", "warn"):
         return [Paragraph(e(value), st["warn" if kind == "warn" else "body"]), Spacer(1, 3)]
     if kind == "list":
-        return [ListFlowable([ListItem(Paragraph(e(x), st["body"]), leftIndent=10) for x in value], bulletType="bullet",
-                             start="•", leftIndent=10)]
+        return [
+            ListFlowable(
+                [ListItem(Paragraph(e(x), st["body"]), leftIndent=10) for x in value],
+                bulletType="bullet",
+                start="•",
+                leftIndent=10,
+            )
+        ]
     if kind == "table":
         return _pdf_table(value, width, st)
     if kind == "img" and value in charts:
-        return [Image(io.BytesIO(charts[value]), width=width * 0.85, height=width * 0.85 * 3.2 / 7), Spacer(1, 4)]
+        return [
+            Image(io.BytesIO(charts[value]), width=width * 0.85, height=width * 0.85 * 3.2 / 7),
+            Spacer(1, 4),
+        ]
     return []
 
 
@@ -128,15 +168,25 @@ def render_report_pdf(r: ReportData, charts: dict[str, bytes], _: Translator) ->
     regular, bold = _pdf_fonts()
     st = _pdf_styles(regular, bold)
     meta, width, title = r.meta, A4[0] - 4 * cm, _("Kateder: audit export and DPIA support")
-    story: list[Any] = [Paragraph(html.escape(title), st["h1"]),
-                        Paragraph(html.escape(f"{r.rop['controller']} · {_.date(meta['from'])} – {_.date(meta['to'])} (UTC)"), st["body"]),
-                        Spacer(1, 6)]
+    story: list[Any] = [
+        Paragraph(html.escape(title), st["h1"]),
+        Paragraph(
+            html.escape(
+                f"{r.rop['controller']} · {_.date(meta['from'])} – {_.date(meta['to'])} (UTC)"
+            ),
+            st["body"],
+        ),
+        Spacer(1, 6),
+    ]
     for heading, blocks in sections(r, _):
         story.append(Paragraph(html.escape(heading), st["h2"]))
         for kind, value in blocks:
             story += _pdf_block(kind, value, charts, width, st)
-    footer_text = _("Kateder audit export · generated %(when)s (UTC) · chain head %(head)s",
-                     when=_.datetime(meta["generated_at"]), head=(meta["chain"].get("head") or "n/a")[:16])
+    footer_text = _(
+        "Kateder audit export · generated %(when)s (UTC) · chain head %(head)s",
+        when=_.datetime(meta["generated_at"]),
+        head=(meta["chain"].get("head") or "n/a")[:16],
+    )
 
     def footer(canvas, doc) -> None:
         canvas.saveState()
@@ -146,7 +196,16 @@ def render_report_pdf(r: ReportData, charts: dict[str, bytes], _: Translator) ->
         canvas.restoreState()
 
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=2 * cm, rightMargin=2 * cm, topMargin=1.8 * cm, bottomMargin=2 * cm,
-                            title=title, author="Kateder", subject="DPIA support pack")
+    doc = SimpleDocTemplate(
+        buf,
+        pagesize=A4,
+        leftMargin=2 * cm,
+        rightMargin=2 * cm,
+        topMargin=1.8 * cm,
+        bottomMargin=2 * cm,
+        title=title,
+        author="Kateder",
+        subject="DPIA support pack",
+    )
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()

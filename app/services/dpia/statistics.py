@@ -13,10 +13,21 @@ from guard.taxonomy import CATEGORIES as HAZARDS
 DECISIONS = ("allow", "care", "block", "alert", "crisis")
 FLAGGED = DECISIONS[1:]
 # decisions as the browser names them (the msgids of app/web/filters.py ACTION_LABELS), plus the answer check's
-DECISION_LABELS = {"allow": N_("Allow"), "care": N_("Answer with care"), "block": N_("Block"),
-                   "alert": N_("Block and alert the teacher"), "crisis": N_("Crisis"),
-                   "answer withheld": N_("answer withheld")}
-PALETTE = {"allow": "#4c8c4a", "care": "#d9a300", "block": "#b5473a", "alert": "#7b2d8b", "crisis": "#1f3b73"}
+DECISION_LABELS = {
+    "allow": N_("Allow"),
+    "care": N_("Answer with care"),
+    "block": N_("Block"),
+    "alert": N_("Block and alert the teacher"),
+    "crisis": N_("Crisis"),
+    "answer withheld": N_("answer withheld"),
+}
+PALETTE = {
+    "allow": "#4c8c4a",
+    "care": "#d9a300",
+    "block": "#b5473a",
+    "alert": "#7b2d8b",
+    "crisis": "#1f3b73",
+}
 
 
 def _count(ev: AuditEvent, course: str, week: str, tallies: dict[str, Any]) -> list[dict[str, Any]]:
@@ -37,7 +48,11 @@ def _count(ev: AuditEvent, course: str, week: str, tallies: dict[str, Any]) -> l
 
 def moderation_statistics(events: list[AuditEvent], course_codes: dict[int, str]) -> dict[str, Any]:
     """Guard decisions per hazard category, course and ISO week, from the audit events."""
-    tallies: dict[str, Any] = {"by_course": defaultdict(Counter), "by_week": defaultdict(Counter), "by_stage": defaultdict(Counter)}
+    tallies: dict[str, Any] = {
+        "by_course": defaultdict(Counter),
+        "by_week": defaultdict(Counter),
+        "by_stage": defaultdict(Counter),
+    }
     by_category: Counter[str] = Counter()
     errors = details_purged = 0
     for ev in events:
@@ -51,7 +66,10 @@ def moderation_statistics(events: list[AuditEvent], course_codes: dict[int, str]
             if v and not v.get("safe", True):
                 by_category.update(v.get("categories") or ["unspecified"])
     return {
-        "by_category": {k: {"name": HAZARDS.get(k, k), "count": n} for k, n in sorted(by_category.items(), key=lambda kv: -kv[1])},
+        "by_category": {
+            k: {"name": HAZARDS.get(k, k), "count": n}
+            for k, n in sorted(by_category.items(), key=lambda kv: -kv[1])
+        },
         "by_course": {k: dict(v) for k, v in sorted(tallies["by_course"].items())},
         "by_week": {k: dict(v) for k, v in sorted(tallies["by_week"].items())},
         "by_stage": {k: dict(v) for k, v in tallies["by_stage"].items()},
@@ -94,6 +112,7 @@ def _by_category(stats: dict[str, Any], _: Translator, plain: dict[str, Any]):
         else:
             _empty(ax, _("No question or answer was flagged in this period"))
         ax.set_title(_("Flagged content by hazard category"))
+
     return draw
 
 
@@ -103,11 +122,20 @@ def _by_week(stats: dict[str, Any], _: Translator):
     def draw(ax) -> None:
         weeks = stats["by_week"]
         if weeks:
-            actions = sorted({a for v in weeks.values() for a in v}, key=lambda a: DECISIONS.index(a) if a in DECISIONS else 9)
+            actions = sorted(
+                {a for v in weeks.values() for a in v},
+                key=lambda a: DECISIONS.index(a) if a in DECISIONS else 9,
+            )
             bottom = [0] * len(weeks)
             for a in actions:
                 values = [weeks[w].get(a, 0) for w in weeks]
-                ax.bar(list(weeks), values, bottom=bottom, label=decision_label(a, _), color=PALETTE.get(a, "#888888"))
+                ax.bar(
+                    list(weeks),
+                    values,
+                    bottom=bottom,
+                    label=decision_label(a, _),
+                    color=PALETTE.get(a, "#888888"),
+                )
                 bottom = [b + v for b, v in zip(bottom, values, strict=True)]
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
             ax.set_ylabel(_("questions"))
@@ -116,6 +144,7 @@ def _by_week(stats: dict[str, Any], _: Translator):
         else:
             _empty(ax, _("No questions in this period"))
         ax.set_title(_("Guard decisions per week"))
+
     return draw
 
 
@@ -129,13 +158,20 @@ def _by_course(stats: dict[str, Any], _: Translator):
             asked = [sum(v.get(a, 0) for a in DECISIONS) for v in courses.values()]
             flagged = [sum(v.get(a, 0) for a in FLAGGED) for v in courses.values()]
             ax.bar([x - 0.2 for x in xs], asked, width=0.4, label=_("questions"), color="#4c6c9c")
-            ax.bar([x + 0.2 for x in xs], flagged, width=0.4, label=_("flagged (care, block, alert, crisis)"), color="#b5473a")
+            ax.bar(
+                [x + 0.2 for x in xs],
+                flagged,
+                width=0.4,
+                label=_("flagged (care, block, alert, crisis)"),
+                color="#b5473a",
+            )
             ax.set_xticks(list(xs), list(courses))
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             ax.legend(fontsize=8)
         else:
             _empty(ax, _("No questions in this period"))
         ax.set_title(_("Questions and flagged questions per course"))
+
     return draw
 
 
@@ -150,7 +186,12 @@ def render_charts(stats: dict[str, Any], _: Translator | None = None) -> dict[st
 
     _ = _ or Translator()
     charts: dict[str, bytes] = {}
-    _figure(plt, charts, "moderation_by_category.png", _by_category(stats, _, plain_categories(_.language)))
+    _figure(
+        plt,
+        charts,
+        "moderation_by_category.png",
+        _by_category(stats, _, plain_categories(_.language)),
+    )
     _figure(plt, charts, "moderation_by_week.png", _by_week(stats, _))
     _figure(plt, charts, "moderation_by_course.png", _by_course(stats, _))
     return charts

@@ -42,8 +42,20 @@ if TYPE_CHECKING:
     from app.services import Services
 
 __all__ = [
-    "COMPACT_KIND", "MIN_REASON_CHARS", "SEALED_VERSION", "TEXT_STORAGE", "AccessDenied", "ExportResult", "Gdpr",
-    "GdprError", "KeyRing", "MessageTexts", "ReasonRequired", "SubjectNotFound", "compact_collection", "message",
+    "COMPACT_KIND",
+    "MIN_REASON_CHARS",
+    "SEALED_VERSION",
+    "TEXT_STORAGE",
+    "AccessDenied",
+    "ExportResult",
+    "Gdpr",
+    "GdprError",
+    "KeyRing",
+    "MessageTexts",
+    "ReasonRequired",
+    "SubjectNotFound",
+    "compact_collection",
+    "message",
 ]
 
 
@@ -54,7 +66,9 @@ class Gdpr:
         """Use the database, audit log, ingest pipeline and vector store of ``services``."""
         self.s = services
         self.keys = KeyRing.from_config(services.config)
-        self.texts = MessageTexts(self.keys, services.config.get("MESSAGE_TEXT_STORAGE", "encrypted"))
+        self.texts = MessageTexts(
+            self.keys, services.config.get("MESSAGE_TEXT_STORAGE", "encrypted")
+        )
         self.storage = self.texts.storage
         self.home = Path(services.config["HOME"])
         self.access = Access(services, self.texts)
@@ -77,40 +91,82 @@ class Gdpr:
     resolve_user = staticmethod(resolve_user)
 
     # -- access with a reason ----------------------------------------------------------
-    def log_access(self, session: Session, actor: User, student: User, reason: str, *, course_id: int | None = None,
-                   conversation_id: int | None = None, language: str | None = None) -> AccessLog:
+    def log_access(
+        self,
+        session: Session,
+        actor: User,
+        student: User,
+        reason: str,
+        *,
+        course_id: int | None = None,
+        conversation_id: int | None = None,
+        language: str | None = None,
+    ) -> AccessLog:
         """Record that ``actor`` looked at ``student``'s data and why (access log + audit event)."""
-        return self.access.log_access(session, actor, student, reason, course_id=course_id,
-                                      conversation_id=conversation_id, language=language)
+        return self.access.log_access(
+            session,
+            actor,
+            student,
+            reason,
+            course_id=course_id,
+            conversation_id=conversation_id,
+            language=language,
+        )
 
-    def open_conversation(self, actor_id: int, conversation_id: int, reason: str, language: str | None = None) -> dict[str, Any]:
+    def open_conversation(
+        self, actor_id: int, conversation_id: int, reason: str, language: str | None = None
+    ) -> dict[str, Any]:
         """A teacher, admin or DPO opens a student's conversation; the reason is logged first."""
         return self.access.open_conversation(actor_id, conversation_id, reason, language)
 
-    def access_log(self, school_id: int | None = None, *, since: datetime | None = None, until: datetime | None = None,
-                   limit: int = 1000) -> list[dict[str, Any]]:
+    def access_log(
+        self,
+        school_id: int | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
         """Who opened which student's data, when and why (newest first), for the DPO panel and export."""
         return self.access.access_log(school_id, since=since, until=until, limit=limit)
 
-    def dsar_requests(self, *, since: datetime | None = None, until: datetime | None = None) -> list[dict[str, Any]]:
+    def dsar_requests(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
         """Data-subject requests handled (newest first)."""
         return self.access.dsar_requests(since=since, until=until)
 
     # -- right of access and portability (Art. 15, 20) ---------------------------------
-    def export_subject(self, user_ref: str | int, out_dir: str | Path | None = None, *, handled_by: str = "cli",
-                       actor_id: int | None = None) -> ExportResult:
+    def export_subject(
+        self,
+        user_ref: str | int,
+        out_dir: str | Path | None = None,
+        *,
+        handled_by: str = "cli",
+        actor_id: int | None = None,
+    ) -> ExportResult:
         """Write everything held about one user as ``data.json`` plus a readable ``index.html``."""
-        return self.export.export_subject(user_ref, out_dir, handled_by=handled_by, actor_id=actor_id)
+        return self.export.export_subject(
+            user_ref, out_dir, handled_by=handled_by, actor_id=actor_id
+        )
 
     # -- right to erasure (Art. 17) ----------------------------------------------------
-    def erase_subject(self, user_ref: str | int, *, handled_by: str = "cli", queue_compaction: bool = False,
-                      actor_id: int | None = None) -> dict[str, Any]:
+    def erase_subject(
+        self,
+        user_ref: str | int,
+        *,
+        handled_by: str = "cli",
+        queue_compaction: bool = False,
+        actor_id: int | None = None,
+    ) -> dict[str, Any]:
         """Crypto-shred and delete everything held about one user; return the receipt (``erasure.py``)."""
-        return self.erasure.erase_subject(user_ref, handled_by=handled_by, queue_compaction=queue_compaction,
-                                          actor_id=actor_id)
+        return self.erasure.erase_subject(
+            user_ref, handled_by=handled_by, queue_compaction=queue_compaction, actor_id=actor_id
+        )
 
-    def compact_task(self, course_id: int | None, payload: dict[str, Any],
-                     progress: Callable[[str, float], None]) -> dict[str, Any]:
+    def compact_task(
+        self, course_id: int | None, payload: dict[str, Any], progress: Callable[[str, float], None]
+    ) -> dict[str, Any]:
         """The background job of a queued compaction (:data:`COMPACT_KIND`): rebuild one course's vectors."""
         return self.erasure.compact_task(course_id, payload, progress)
 

@@ -41,7 +41,9 @@ from ingest.store import MaterialChanged
 if TYPE_CHECKING:
     from app.services import Services
 
-COMPACT_KIND = "compact_vectors"  # the background job that rebuilds a course's vectors after an erasure
+COMPACT_KIND = (
+    "compact_vectors"  # the background job that rebuilds a course's vectors after an erasure
+)
 Receipt = dict[str, Any]
 
 
@@ -70,8 +72,14 @@ class Erasure:
         self.keys = keys
         self.home = Path(services.config["HOME"])
 
-    def erase_subject(self, user_ref: str | int, *, handled_by: str = "cli", queue_compaction: bool = False,
-                      actor_id: int | None = None) -> Receipt:
+    def erase_subject(
+        self,
+        user_ref: str | int,
+        *,
+        handled_by: str = "cli",
+        queue_compaction: bool = False,
+        actor_id: int | None = None,
+    ) -> Receipt:
         """Crypto-shred and delete everything held about one user; return the receipt.
 
         The rebuild of the touched courses' vector collections (step 5) can take minutes on a
@@ -79,30 +87,54 @@ class Erasure:
         job (``vector_compaction_jobs`` in the receipt; ``kateder worker`` or the web
         process's job thread runs it) instead of running in the caller.
         """
-        who, receipt = self._shred_key(user_ref)  # 1. from this commit on no copy of the text can be read
+        who, receipt = self._shred_key(
+            user_ref
+        )  # 1. from this commit on no copy of the text can be read
         courses = self._erase_uploads(who, receipt)  # 2. uploads and upload jobs
-        old_exports = self._erase_rows(who, receipt)  # 3. conversations, tokens, enrolments, the account
-        receipt["export_files_deleted"] = self._erase_export_files(old_exports)  # 4. earlier exports' files
-        self._compact(courses, receipt, queue=queue_compaction)  # 5. no deleted text left in free pages or logs
-        self._record(who, receipt, handled_by=handled_by, actor_id=actor_id)  # 6. the request and its audit event
+        old_exports = self._erase_rows(
+            who, receipt
+        )  # 3. conversations, tokens, enrolments, the account
+        receipt["export_files_deleted"] = self._erase_export_files(
+            old_exports
+        )  # 4. earlier exports' files
+        self._compact(
+            courses, receipt, queue=queue_compaction
+        )  # 5. no deleted text left in free pages or logs
+        self._record(
+            who, receipt, handled_by=handled_by, actor_id=actor_id
+        )  # 6. the request and its audit event
         return receipt
 
     def _shred_key(self, user_ref: str | int) -> tuple[Subject, Receipt]:
         """Destroy the user's data key, then rotate the master key so backups cannot unwrap it either."""
         with self.s.db.session() as s:
             user = resolve_user(s, user_ref)
-            who = Subject(user_id=user.id, username=user.username, role=user.role, school_id=user.school_id,
-                          subject=self.s.audit.pseudonymizer.subject(user.id))
+            who = Subject(
+                user_id=user.id,
+                username=user.username,
+                role=user.role,
+                school_id=user.school_id,
+                subject=self.s.audit.pseudonymizer.subject(user.id),
+            )
             key_destroyed = self.keys.destroy(s, who.user_id)
-        receipt: Receipt = {"subject": who.subject, "user_id": who.user_id, "username": who.username, "role": who.role,
-                            "key_destroyed": key_destroyed}
-        receipt["master_key_rotated"] = self.keys.rotate(self.s.db) is not None if key_destroyed else False
+        receipt: Receipt = {
+            "subject": who.subject,
+            "user_id": who.user_id,
+            "username": who.username,
+            "role": who.role,
+            "key_destroyed": key_destroyed,
+        }
+        receipt["master_key_rotated"] = (
+            self.keys.rotate(self.s.db) is not None if key_destroyed else False
+        )
         return who, receipt
 
     def _erase_uploads(self, who: Subject, receipt: Receipt) -> set[int]:
         """A student's documents go with their passages, vectors and originals (staff ones are de-attributed); the courses touched."""
         with self.s.db.session() as s:
-            docs = s.execute(select(Document.id, Document.course_id).where(Document.uploaded_by == who.user_id)).all()
+            docs = s.execute(
+                select(Document.id, Document.course_id).where(Document.uploaded_by == who.user_id)
+            ).all()
         courses: set[int] = set()
         if who.student:
             for doc_id, course_id in docs:
@@ -131,7 +163,9 @@ class Erasure:
                     job.payload = payload
         for digest in filter(None, digests):
             with self.s.db.session() as s:
-                in_use = s.scalar(select(Document.id).where(Document.content_hash == digest).limit(1))
+                in_use = s.scalar(
+                    select(Document.id).where(Document.content_hash == digest).limit(1)
+                )
             if in_use is None:
                 self.s.files.delete(digest)
         return count
@@ -141,12 +175,28 @@ class Erasure:
         uid = who.user_id
         with self.s.db.session() as s:
             conv_ids = list(s.scalars(select(Conversation.id).where(Conversation.user_id == uid)))
-            msg_ids = list(s.scalars(select(Message.id).where(Message.conversation_id.in_(conv_ids)))) if conv_ids else []
+            msg_ids = (
+                list(s.scalars(select(Message.id).where(Message.conversation_id.in_(conv_ids))))
+                if conv_ids
+                else []
+            )
             receipt["conversations"] = len(conv_ids)
             receipt["messages"] = len(msg_ids)
-            receipt["guard_verdicts"] = len(list(s.scalars(select(GuardVerdict.id).where(GuardVerdict.message_id.in_(msg_ids))))) if msg_ids else 0
+            receipt["guard_verdicts"] = (
+                len(
+                    list(
+                        s.scalars(
+                            select(GuardVerdict.id).where(GuardVerdict.message_id.in_(msg_ids))
+                        )
+                    )
+                )
+                if msg_ids
+                else 0
+            )
             receipt["rows_deleted"] = delete_with_dependents(s, User.__table__, [uid])
-            accounts.forget_sign_in_failures(s, accounts.Throttle(pepper=self.s.audit.pseudonymizer.key), who.username)
+            accounts.forget_sign_in_failures(
+                s, accounts.Throttle(pepper=self.s.audit.pseudonymizer.key), who.username
+            )
             s.execute(update(AccessLog).where(AccessLog.student_id == uid).values(student_id=None))
             s.execute(update(AccessLog).where(AccessLog.actor_id == uid).values(actor_id=None))
             old_exports = list(s.scalars(select(DsarRequest).where(DsarRequest.user_id == uid)))
@@ -168,54 +218,88 @@ class Erasure:
         """Rebuild the touched courses' vectors (or queue it) and VACUUM an SQLite database."""
         receipt["vector_collections_compacted"], postponed = [], []
         if queue:
-            receipt["vector_compaction_jobs"] = [self.s.jobs.enqueue_task(COMPACT_KIND, course_id, {"reason": "erasure"})["id"]
-                                                 for course_id in sorted(courses)]
+            receipt["vector_compaction_jobs"] = [
+                self.s.jobs.enqueue_task(COMPACT_KIND, course_id, {"reason": "erasure"})["id"]
+                for course_id in sorted(courses)
+            ]
         for course_id in [] if queue else sorted(courses):
             try:
                 if compact_collection(self.s.vector_store, course_id, db=self.s.db):
                     receipt["vector_collections_compacted"].append(course_id)
-            except MaterialChanged:  # an upload meanwhile: the course stays as it is, compaction is not done
+            except (
+                MaterialChanged
+            ):  # an upload meanwhile: the course stays as it is, compaction is not done
                 postponed.append(course_id)
         if postponed:
             receipt["vector_collections_not_compacted"] = postponed
         receipt["database_compacted"] = self.s.db.compact()
 
-    def _record(self, who: Subject, receipt: Receipt, *, handled_by: str, actor_id: int | None) -> None:
+    def _record(
+        self, who: Subject, receipt: Receipt, *, handled_by: str, actor_id: int | None
+    ) -> None:
         """Store the request (its receipt without the name and id) and audit it."""
         with self.s.db.session() as s:
-            receipt["audit_events_kept"] = len(list(s.scalars(select(AuditEvent.id).where(AuditEvent.subject == who.subject))))
+            receipt["audit_events_kept"] = len(
+                list(s.scalars(select(AuditEvent.id).where(AuditEvent.subject == who.subject)))
+            )
             receipt["erased_at"] = datetime.now(UTC).isoformat()
             stored = {k: v for k, v in receipt.items() if k not in ("username", "user_id")}
-            request = DsarRequest(kind="erase", subject=who.subject, user_id=None, handled_by=handled_by, status="done",
-                                  completed_at=utcnow(), receipt=stored)
+            request = DsarRequest(
+                kind="erase",
+                subject=who.subject,
+                user_id=None,
+                handled_by=handled_by,
+                status="done",
+                completed_at=utcnow(),
+                receipt=stored,
+            )
             s.add(request)
             s.flush()
             person = SimpleNamespace(id=who.user_id, role=who.role, school_id=who.school_id)
-            actor = actor_details(s, self.s.audit.pseudonymizer.subject, actor_id=actor_id, handled_by=handled_by,
-                                  subject=who.subject)
-            event = self.s.audit.record(s, "erasure", user=person,
-                                        details={"request_id": request.id, "handled_by": handled_by, **stored, **actor})
+            actor = actor_details(
+                s,
+                self.s.audit.pseudonymizer.subject,
+                actor_id=actor_id,
+                handled_by=handled_by,
+                subject=who.subject,
+            )
+            event = self.s.audit.record(
+                s,
+                "erasure",
+                user=person,
+                details={"request_id": request.id, "handled_by": handled_by, **stored, **actor},
+            )
             receipt["request_id"] = request.id
             receipt["audit_seq"] = event.seq
 
     # -- compaction as a background job ---------------------------------------------
-    def compact_task(self, course_id: int | None, payload: dict[str, Any], progress: Callable[[str, float], None]) -> dict[str, Any]:
+    def compact_task(
+        self, course_id: int | None, payload: dict[str, Any], progress: Callable[[str, float], None]
+    ) -> dict[str, Any]:
         """The background job of a queued compaction (:data:`COMPACT_KIND`): rebuild one course's vectors."""
         if course_id is None:
             raise ValueError("a compaction job names the course it compacts")
         store = self.s.vector_store
         total = max(1, store.count(course_id)) if hasattr(store, "count") else 1
         progress("compacting", 0.0)
-        done = compact_collection(store, course_id, db=self.s.db,
-                                  progress=lambda copied: progress("compacting", min(0.99, copied / total)))
+        done = compact_collection(
+            store,
+            course_id,
+            db=self.s.db,
+            progress=lambda copied: progress("compacting", min(0.99, copied / total)),
+        )
         return {"compacted": done, "course_id": course_id}
 
     def compaction_jobs(self, school_id: int | None, limit: int = 20) -> list[dict[str, Any]]:
         """The latest compaction jobs of the school's courses, newest first (the DPO panel's status)."""
         with self.s.db.session() as s:
-            rows = s.execute(select(Job, Course.code).join(Course, Course.id == Job.course_id)
-                             .where(Job.kind == COMPACT_KIND, Course.school_id == school_id)
-                             .order_by(Job.id.desc()).limit(limit)).all()
+            rows = s.execute(
+                select(Job, Course.code)
+                .join(Course, Course.id == Job.course_id)
+                .where(Job.kind == COMPACT_KIND, Course.school_id == school_id)
+                .order_by(Job.id.desc())
+                .limit(limit)
+            ).all()
             return [{**job_dict(job), "course_code": code} for job, code in rows]
 
 

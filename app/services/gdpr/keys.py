@@ -74,7 +74,9 @@ class KeyRing:
         stamp = (path.stat().st_mtime, nxt.stat().st_mtime if nxt.exists() else 0.0)
         with self._lock:
             if self._loaded is None or self._loaded[0] != stamp:
-                keys = [AESGCM(bytes.fromhex(p.read_text().strip())) for p in (nxt, path) if p.exists()]
+                keys = [
+                    AESGCM(bytes.fromhex(p.read_text().strip())) for p in (nxt, path) if p.exists()
+                ]
                 self._loaded = (stamp, keys)
             return self._loaded[1]
 
@@ -84,7 +86,9 @@ class KeyRing:
 
     def _wrap(self, user_id: int, key: bytes, master: AESGCM | None = None) -> bytes:
         nonce = secrets.token_bytes(12)
-        return nonce + (master or self._masters()[0]).encrypt(nonce, key, self._aad("subject-key", user_id))
+        return nonce + (master or self._masters()[0]).encrypt(
+            nonce, key, self._aad("subject-key", user_id)
+        )
 
     def _unwrap(self, user_id: int, blob: bytes, masters: list[AESGCM] | None = None) -> bytes:
         for master in masters or self._masters():
@@ -102,7 +106,12 @@ class KeyRing:
                 return None
             try:
                 with session.begin_nested():
-                    session.add(SubjectKey(user_id=user_id, wrapped_key=self._wrap(user_id, AESGCM.generate_key(bit_length=256))))
+                    session.add(
+                        SubjectKey(
+                            user_id=user_id,
+                            wrapped_key=self._wrap(user_id, AESGCM.generate_key(bit_length=256)),
+                        )
+                    )
             except IntegrityError:  # another writer created it at the same moment
                 pass
             row = session.get_one(SubjectKey, user_id, populate_existing=True)
@@ -113,7 +122,11 @@ class KeyRing:
         key = self.data_key(session, user_id)
         assert key is not None  # data_key creates a missing key
         nonce = secrets.token_bytes(12)
-        return SEALED_VERSION + nonce + AESGCM(key).encrypt(nonce, text.encode("utf-8"), self._aad("message", user_id))
+        return (
+            SEALED_VERSION
+            + nonce
+            + AESGCM(key).encrypt(nonce, text.encode("utf-8"), self._aad("message", user_id))
+        )
 
     def open(self, session: Session, user_id: int, blob: bytes) -> str | None:
         """Decrypt a sealed text; None when the key was destroyed (erased) or the data is not ours."""
@@ -122,13 +135,19 @@ class KeyRing:
             key = self.data_key(session, user_id, create=False)
             if key is None or not blob.startswith(SEALED_VERSION):
                 return None
-            return AESGCM(key).decrypt(blob[1:13], blob[13:], self._aad("message", user_id)).decode("utf-8")
+            return (
+                AESGCM(key)
+                .decrypt(blob[1:13], blob[13:], self._aad("message", user_id))
+                .decode("utf-8")
+            )
         except InvalidTag:
             return None
 
     def destroy(self, session: Session, user_id: int) -> bool:
         """Delete the user's data key (crypto-shredding); True if there was one."""
-        return rowcount(session.execute(delete(SubjectKey).where(SubjectKey.user_id == user_id))) > 0
+        return (
+            rowcount(session.execute(delete(SubjectKey).where(SubjectKey.user_id == user_id))) > 0
+        )
 
     def rotate(self, db: Database) -> int | None:
         """Re-wrap every data key under a new master key and overwrite the old one; None if not file-backed."""
@@ -149,7 +168,9 @@ class KeyRing:
                         continue
                     except InvalidTag:
                         pass
-                    row.wrapped_key = self._wrap(row.user_id, self._unwrap(row.user_id, blob, everything), new)
+                    row.wrapped_key = self._wrap(
+                        row.user_id, self._unwrap(row.user_id, blob, everything), new
+                    )
                     rewrapped += 1
         os.replace(nxt, self.path)  # the old master key is gone
         return rewrapped
@@ -161,7 +182,9 @@ class MessageTexts:
     def __init__(self, keys: KeyRing, storage: str = "encrypted") -> None:
         """Seal with ``keys``; ``storage`` is one of :data:`TEXT_STORAGE`."""
         if storage not in TEXT_STORAGE:
-            raise ValueError(f"MESSAGE_TEXT_STORAGE must be one of {', '.join(TEXT_STORAGE)}, not {storage!r}")
+            raise ValueError(
+                f"MESSAGE_TEXT_STORAGE must be one of {', '.join(TEXT_STORAGE)}, not {storage!r}"
+            )
         self.keys = keys
         self.storage = storage
 
@@ -181,5 +204,7 @@ class MessageTexts:
         if msg.text_encrypted is None:
             return None
         if owner_id is None:
-            owner_id = session.scalar(select(Conversation.user_id).where(Conversation.id == msg.conversation_id))
+            owner_id = session.scalar(
+                select(Conversation.user_id).where(Conversation.id == msg.conversation_id)
+            )
         return None if owner_id is None else self.keys.open(session, owner_id, msg.text_encrypted)

@@ -10,7 +10,9 @@ from core.errors import Forbidden, KatederError, NotFound, UserError
 # Translated through the Babel catalogues (app/services/i18n.py) in the language of the person
 # who reads them (the actor's, or the data subject's for an export), not the request's.
 _MESSAGES: dict[str, str] = {
-    "reason_required": N_("Write down why you need to open this student's conversation (at least %(n)s characters)."),
+    "reason_required": N_(
+        "Write down why you need to open this student's conversation (at least %(n)s characters)."
+    ),
     "not_allowed": N_("You may not open this conversation."),
     "no_conversation": N_("There is no such conversation."),
     "no_user": N_("There is no user %(ref)s."),
