@@ -15,6 +15,7 @@ fi
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 ruff check . || exit 1
+ruff format --check . || exit 1
 lint-imports || exit 1
 # Size limits (issue 14): functions <= 80 lines, modules <= 600 lines, with no exceptions
 # (scripts/check_size.py --allow names a known offender while its split is in progress).
