@@ -44,7 +44,8 @@ def on_starting(server) -> None:
     Workers build the app concurrently; creating ``secrets/*.key`` here means they never race
     to create them. No model is loaded (the container builds components lazily).
     """
-    from app import create_app, get_services
+    from app import create_app
+    from app.services import get_services
 
     services = get_services(create_app())
     try:

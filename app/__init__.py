@@ -69,10 +69,3 @@ def create_app(
 
     web.init_app(app)
     return app
-
-
-def get_services(app: Flask | None = None) -> Services:
-    """The service container of ``app`` (default: the current app)."""
-    from flask import current_app
-
-    return (app or current_app).extensions["kateder"]

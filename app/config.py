@@ -190,7 +190,7 @@ DEFAULTS.update(GUARD_DEFAULTS)
 # KATEDER_* variables that are not configuration keys: tools and test suites read them directly
 ENVIRONMENT_ONLY = frozenset(
     {
-        "KATEDER_EVAL_DATA",  # app/evaluation.py: the evaluation data folder
+        "KATEDER_EVAL_DATA",  # app/evaluation/converters.py: the evaluation data folder
         "KATEDER_RERANKER_CACHE",  # app/reranker_training.py: cached embeddings, candidates and logits
         "KATEDER_TEST_PG",  # tests: the PostgreSQL admin URL
         "KATEDER_PRODUCTION_GUARD",  # tests/production: the guard backend of the production suite

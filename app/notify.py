@@ -47,7 +47,7 @@ class Notifier(Protocol):
 
 
 class NotifyError(Exception):
-    """A message that was not sent; ``code`` names why (``app/web/teacher.py`` translates it).
+    """A message that was not sent; ``code`` names why (``app/web/teacher_notifications.py`` translates it).
 
     Codes: ``config`` (the settings contradict each other), ``connect`` (no connection or a
     timeout), ``no_starttls`` (TLS required, the server does not offer it), ``tls`` (the TLS

@@ -168,7 +168,7 @@ def _install_sessions(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(user_id: str):
         """The session's user, only while its server-side record is live (sign-out deletes it)."""
-        from app import get_services
+        from app.services import get_services
 
         try:
             uid = int(user_id)
@@ -307,7 +307,7 @@ def sign_in_throttle() -> accounts.Throttle:
 
 
 def _audit():
-    from app import get_services
+    from app.services import get_services
 
     return get_services().audit
 

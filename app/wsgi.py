@@ -10,7 +10,8 @@ large upload cannot take a worker's CPU away from students' answers.
 
 from __future__ import annotations
 
-from app import create_app, get_services
+from app import create_app
+from app.services import get_services
 
 app = create_app({"JOBS_IN_PROCESS": False})
 

@@ -129,9 +129,10 @@ def main() -> None:
     from llama_cpp import Llama
     from sqlalchemy import select
 
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
     from app.generation import build_generator
+    from app.services import get_services
     from core.model_files import smollm2_gguf
     from core.models import User
     from guard import build_guard
@@ -156,7 +157,7 @@ def main() -> None:
     create_demo(services)
     pipelines = {"pipeline": services}
     generators = {"pipeline": generator}
-    if args.compare_window >= 0 and args.compare_window != services.ask.guard_window:
+    if args.compare_window >= 0 and args.compare_window != services.ask.answerer.guard_window:
         # the same guard, embedder, store and database, another output guard window; its own model
         # instance, since llama.cpp keeps the last prompt cached and the other side just sent this one
         side = (
@@ -334,7 +335,7 @@ def main() -> None:
         ),
         "pipeline_parts_mean_ms": parts,
         "setup_s": round(setup_s, 1),
-        "output_guard_window": services.ask.guard_window,
+        "output_guard_window": services.ask.answerer.guard_window,
         "output_guard_checks_mean": round(
             statistics.mean(r["output_guard_checks"] for r in rows), 2
         ),
@@ -350,7 +351,7 @@ def main() -> None:
     for side in list(pipelines)[1:]:
         total = sum(r[side]["s"] for r in rows)
         summary[side] = {
-            "output_guard_window": pipelines[side].ask.guard_window,
+            "output_guard_window": pipelines[side].ask.answerer.guard_window,
             "mean_s": round(total / len(rows), 3),
             "overhead_ratio": round(total / raw_total, 3),
             "first_sentence_median_s": round(

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.evaluation import ROW_READERS, SOURCES, _read_json, data_dir  # noqa: E402
+from app.evaluation.converters import ROW_READERS, SOURCES, _read_json, data_dir  # noqa: E402
 from app.grounding import support  # noqa: E402
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)

@@ -97,8 +97,8 @@ def main() -> int:
 
     from sqlalchemy import select
 
-    from app import create_app, get_services
-    from app.services import accounts
+    from app import create_app
+    from app.services import accounts, get_services
     from core.models import Passage
 
     home = Path(tempfile.mkdtemp(prefix="kateder-bench-"))

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from core.language import LANGUAGES
 from guard import injection
@@ -37,8 +37,9 @@ from guard.taxonomy import CATEGORIES, SELF_HARM
 from guard.types import Action, Guard, Message, Role, Verdict
 
 AGE_BANDS = ("6-9", "10-12", "13-15", "16-19")
+# what a teacher sets per category; an "alert" blocks like "block" and alerts the teacher too
 CategoryAction = Literal["allow", "care", "block", "alert"]
-CATEGORY_ACTIONS: tuple[str, ...] = ("allow", "care", "block", "alert")
+CATEGORY_ACTIONS: tuple[CategoryAction, ...] = get_args(CategoryAction)
 LANGUAGE_ALIASES = {
     "no": "nb",
     "nn": "nb",
@@ -69,6 +70,11 @@ DEFAULT_ACTIONS: dict[str, CategoryAction] = {
     "S14": "block",
 }
 _ORDER = {"allow": 0, "care": 1, "block": 2, "alert": 3}
+
+
+def _moderation_action(action: CategoryAction) -> Action:
+    """What a category action does to the text: ``alert`` blocks it (the alert goes on the side)."""
+    return "block" if action == "alert" else action
 
 
 def language_code(language: str | None) -> str:
@@ -157,8 +163,9 @@ class CoursePolicy:
             for k, v in dict(data.get("actions") or {}).items()
             if str(k).upper() in CATEGORIES and v in CATEGORY_ACTIONS
         }
+        age_band = data.get("age_band")
         return cls(
-            age_band=data.get("age_band") if data.get("age_band") in AGE_BANDS else "13-15",
+            age_band=age_band if isinstance(age_band, str) and age_band in AGE_BANDS else "13-15",
             threshold=prob(data.get("threshold")),
             care_threshold=prob(data.get("care_threshold")),
             actions=actions,
@@ -196,7 +203,7 @@ class CoursePolicy:
         if SELF_HARM in categories:
             return "crisis"
         chosen = max((self.action_for_code(c) for c in categories or ("",)), key=_ORDER.__getitem__)
-        return "block" if chosen == "alert" else chosen  # type: ignore[return-value]
+        return _moderation_action(chosen)
 
     def alerts_for(self, categories: Sequence[str]) -> bool:
         """Whether any flagged category alerts the teacher."""
@@ -358,7 +365,7 @@ class Moderator:
         if unsafe:
             return _decide_unsafe(result, verdict, policy=policy, lang=lang, note=note)
         if extra is not None:
-            action = "block" if extra.action in ("block", "alert") else extra.action
+            action = _moderation_action(extra.action)
             msg = refusal(lang, extra=extra.label) if action == "block" else note
             return result(
                 action,

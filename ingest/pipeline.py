@@ -6,16 +6,15 @@ old version's vectors are removed afterwards. Students therefore never see a mix
 versions, or a gap; a run killed half-way leaves only invisible vectors, which the next
 attempt at the same version removes first.
 
-Loading, splitting and the safety scan run in a producer thread while the calling thread
-embeds and upserts, so parsing overlaps with the model (see ``bench/ingest_speed.py``).
+Loading, splitting and the safety scan (``ingest/scan.py``) run in a producer thread while the
+calling thread embeds and upserts, so parsing overlaps with the model (``bench/ingest_speed.py``).
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,8 @@ from core.models import Course, Document, GuardVerdict, Passage
 from ingest import loaders, validate
 from ingest.errors import IngestError
 from ingest.files import FileStore, sha256
+from ingest.loaders import Segment
+from ingest.scan import Scanned, in_producer_thread, scanned_batches, within_text_limit
 from ingest.split import Chunk, Splitter
 from ingest.tokens import build_tokenize
 
@@ -61,11 +62,27 @@ class IngestResult:
 
 
 @dataclass(frozen=True)
-class _Scanned:
-    chunk: Chunk
-    held_reason: str | None
-    verdict: Any
-    segment_index: int
+class _NewVersion:
+    """The document version one run indexes, and what the run needs from its course."""
+
+    course_id: int
+    doc_id: int
+    version: int
+    title: str
+    language: str  # the course's, for passages whose language is not detected
+    policy_data: dict[str, Any]
+    auto_title: bool  # no title was given for a new document: take its first heading
+
+
+@dataclass
+class _Embedded:
+    """What :meth:`IngestPipeline._embed_all` did: every scanned passage and the time spent."""
+
+    scanned: list[Scanned] = field(default_factory=list)
+    vectors: int = 0
+    embed_s: float = 0.0
+    upsert_s: float = 0.0
+    wait_s: float = 0.0
 
 
 class IngestPipeline:
@@ -192,76 +209,33 @@ class IngestPipeline:
                 s.flush()
             elif title:
                 doc.title = title
-            auto_title = not title and doc.version == 0
+            new = _NewVersion(
+                course_id,
+                doc.id,
+                doc.version + 1,
+                doc.title,
+                course_language,
+                policy_data,
+                auto_title=not title and doc.version == 0,
+            )
             previous_status = doc.status if doc.version else None
             doc.status = "indexing"
             doc.mime_type = validate.MIME_TYPES[upload.fmt]
-            new_version = doc.version + 1
-            doc_id, doc_title = doc.id, doc.title
         try:
-            return self._index(
-                course_id,
-                doc_id,
-                doc_title,
-                new_version,
-                upload,
-                course_language,
-                policy_data,
-                report,
-                t0,
-                auto_title,
-            )
+            return self._index(new, upload, report, t0)
         except BaseException:
-            self._abandon(doc_id, new_version, previous_status, course_id)
+            self._abandon(new.doc_id, new.version, previous_status, course_id)
             raise
 
-    def _index(
-        self,
-        course_id,
-        doc_id,
-        doc_title,
-        new_version,
-        upload,
-        language,
-        policy_data,
-        report,
-        t0,
-        auto_title,
-    ) -> IngestResult:
+    def _index(self, new: _NewVersion, upload: Upload, report: Progress, t0: float) -> IngestResult:
+        """Embed the new version invisibly, publish it, then remove the old version's vectors."""
         # a previous attempt at this version may have been killed half-way: start clean
-        self.store.delete(
-            course_id, where={"$and": [{"document_id": doc_id}, {"version": new_version}]}
-        )
+        self._delete_version(new.course_id, new.doc_id, new.version)
         data = self.files.get(upload.digest)
         total_segments, segments = loaders.open_document(upload.fmt, data, upload.filename)
         t_load = time.perf_counter()
-        scanned: list[_Scanned] = []
-        embedded = 0
-        embed_s = upsert_s = wait_s = 0.0
-        t_wait = time.perf_counter()
-        for batch in self._produce(
-            self._limited(segments, upload.filename), language, policy_data, upload.filename
-        ):
-            wait_s += time.perf_counter() - t_wait
-            scanned.extend(batch)
-            visible = [x.chunk for x in batch if x.held_reason is None]
-            if visible:
-                t = time.perf_counter()
-                vectors = self.embedder.embed_documents([c.text for c in visible])
-                embed_s += time.perf_counter() - t
-                t = time.perf_counter()
-                self.store.upsert(
-                    course_id,
-                    [passage_id(doc_id, new_version, c.ordinal) for c in visible],
-                    vectors,
-                    [c.text for c in visible],
-                    [vector_metadata(doc_id, new_version, doc_title, c) for c in visible],
-                )
-                upsert_s += time.perf_counter() - t
-                embedded += len(visible)
-            done = (batch[-1].segment_index + 1) / max(1, total_segments)
-            report("embed", 0.02 + 0.93 * min(1.0, done))
-            t_wait = time.perf_counter()
+        embedded = self._embed_all(new, upload.filename, segments, total_segments, report)
+        scanned = embedded.scanned
         if not scanned:
             raise IngestError(
                 "no_text_layer" if upload.fmt == "pdf" else "no_text", name=upload.filename
@@ -269,146 +243,98 @@ class IngestPipeline:
         report("publish", 0.96)
         t_publish = time.perf_counter()
         held = [x for x in scanned if x.held_reason is not None]
-        notes = []
-        if upload.fmt == "pdf":
-            pages_with_text = len({x.chunk.page for x in scanned})
-            if pages_with_text < total_segments:
-                notes.append(
-                    f"{total_segments - pages_with_text} of {total_segments} pages had no text layer (scanned?) and were skipped; OCR is not available"
-                )
-        heading = (scanned[0].chunk.section or "").split(" > ")[0].strip() if auto_title else ""
-        old_version, old_hash = self._publish(
-            course_id, doc_id, new_version, upload, scanned, held, heading[:300]
-        )
+        notes = _skipped_pages(scanned, total_segments) if upload.fmt == "pdf" else []
+        heading = _first_heading(scanned) if new.auto_title else ""
+        old_version, old_hash = self._publish(new, upload, scanned, held, heading[:300])
         if old_version:
-            self.store.delete(
-                course_id, where={"$and": [{"document_id": doc_id}, {"version": old_version}]}
-            )
-            if old_hash != upload.digest:
-                self.drop_file_if_unused(old_hash)
+            self._retire(new, old_version, old_hash, upload.digest)
         report("done", 1.0)
         total = time.perf_counter() - t0
         return IngestResult(
-            doc_id,
+            new.doc_id,
             upload.filename,
-            new_version,
+            new.version,
             "held" if held else "ready",
-            embedded,
+            embedded.vectors,
             len(held),
             pages=total_segments if upload.fmt in ("pdf", "pptx") else 0,
             notes=notes,
             timings_s={
                 "total": round(total, 3),
                 "open": round(t_load - t0, 3),
-                "wait_for_chunks": round(wait_s, 3),
-                "embed": round(embed_s, 3),
-                "upsert": round(upsert_s, 3),
+                "wait_for_chunks": round(embedded.wait_s, 3),
+                "embed": round(embedded.embed_s, 3),
+                "upsert": round(embedded.upsert_s, 3),
                 "publish": round(time.perf_counter() - t_publish, 3),
             },
         )
 
-    def _limited(self, segments, name: str):
-        """The segments, stopping with a clear error once the document has more text than allowed."""
-        chars = 0
-        for seg in segments:
-            chars += len(seg.text)
-            if chars > self.max_chars:
-                raise IngestError("too_much_text", name=name, limit=f"{self.max_chars:,}")
-            yield seg
+    def _embed_all(
+        self,
+        new: _NewVersion,
+        name: str,
+        segments: Iterable[Segment],
+        total_segments: int,
+        report: Progress,
+    ) -> _Embedded:
+        """Scan the document batch by batch; embed and upsert each batch's searchable passages.
 
-    def _batches(
-        self, segments, language: str, policy_data: dict, name: str = ""
-    ) -> Iterator[list[_Scanned]]:
-        """Load -> split -> scan, in batches of chunks (the first one small, so the model starts early)."""
-        from guard.policy import CoursePolicy
-
-        policy = CoursePolicy.from_dict(policy_data)
-        splitter = self.splitter
-        batch: list[_Scanned] = []
-        size = min(self.batch, max(4, self.batch // 4))
-        ordinal = 0
-        for index, seg in enumerate(segments):
-            for chunk in splitter.split([seg], language):
-                if ordinal >= self.max_passages:
-                    raise IngestError(
-                        "too_many_passages", name=name, limit=f"{self.max_passages:,}"
-                    )
-                chunk = Chunk(
-                    ordinal,
-                    chunk.text,
-                    chunk.page,
-                    chunk.section,
-                    chunk.char_start,
-                    chunk.char_end,
-                    chunk.language,
+        The vectors carry the new version, which no search returns before :meth:`_publish`;
+        held passages are kept for the database but not embedded.
+        """
+        embedded = _Embedded()
+        t_wait = time.perf_counter()
+        for batch in self._produce(
+            within_text_limit(segments, self.max_chars, name), new.language, new.policy_data, name
+        ):
+            embedded.wait_s += time.perf_counter() - t_wait
+            embedded.scanned.extend(batch)
+            visible = [x.chunk for x in batch if x.held_reason is None]
+            if visible:
+                t = time.perf_counter()
+                vectors = self.embedder.embed_documents([c.text for c in visible])
+                embedded.embed_s += time.perf_counter() - t
+                t = time.perf_counter()
+                self.store.upsert(
+                    new.course_id,
+                    [passage_id(new.doc_id, new.version, c.ordinal) for c in visible],
+                    vectors,
+                    [c.text for c in visible],
+                    [vector_metadata(new.doc_id, new.version, new.title, c) for c in visible],
                 )
-                ordinal += 1
-                result = self.moderator.check_material(
-                    chunk.text, language=chunk.language, policy=policy
-                )
-                reason = None if result.allowed else _reason(result)
-                batch.append(_Scanned(chunk, reason, result.verdict, index))
-                if len(batch) >= size:
-                    yield batch
-                    batch, size = [], self.batch
-        if batch:
-            yield batch
+                embedded.upsert_s += time.perf_counter() - t
+                embedded.vectors += len(visible)
+            done = (batch[-1].segment_index + 1) / max(1, total_segments)
+            report("embed", 0.02 + 0.93 * min(1.0, done))
+            t_wait = time.perf_counter()
+        return embedded
 
     def _produce(
-        self, segments, language: str, policy_data: dict, name: str = ""
-    ) -> Iterator[list[_Scanned]]:
-        """The batches, made in a producer thread while the caller embeds when ``INGEST_OVERLAP`` is on."""
-        batches = self._batches(segments, language, policy_data, name)
-        if not self.overlap:
-            yield from batches
-            return
-        out: queue.Queue = queue.Queue(maxsize=4)
-        stop = threading.Event()
-        done = object()
-
-        def put(item) -> bool:
-            while not stop.is_set():
-                try:
-                    out.put(item, timeout=0.2)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def work() -> None:
-            try:
-                for batch in batches:
-                    if not put(batch):
-                        return
-                put(done)
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-                put(exc)
-
-        worker = threading.Thread(target=work, name="ingest-producer", daemon=True)
-        worker.start()
-        try:
-            while True:
-                item = out.get()
-                if item is done:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            worker.join(timeout=30)
+        self, segments: Iterable[Segment], language: str, policy_data: dict, name: str = ""
+    ) -> Iterator[list[Scanned]]:
+        """The scanned batches, made in a producer thread while the caller embeds when ``INGEST_OVERLAP`` is on."""
+        batches = scanned_batches(
+            segments,
+            splitter=self.splitter,
+            moderator=self.moderator,
+            language=language,
+            policy_data=policy_data,
+            batch=self.batch,
+            max_passages=self.max_passages,
+            name=name,
+        )
+        yield from (in_producer_thread(batches) if self.overlap else batches)
 
     def _publish(
         self,
-        course_id,
-        doc_id,
-        new_version,
+        new: _NewVersion,
         upload: Upload,
-        scanned: list[_Scanned],
-        held,
+        scanned: list[Scanned],
+        held: list[Scanned],
         title: str,
     ) -> tuple[int, str]:
         """Flip the document to the new version in one transaction."""
+        course_id, doc_id, new_version = new.course_id, new.doc_id, new.version
         with self.db.session() as s:
             s.add_all(
                 Passage(
@@ -469,9 +395,7 @@ class IngestPipeline:
     ) -> None:
         """After a failed run: drop its invisible vectors; forget a document that never became visible."""
         try:
-            self.store.delete(
-                course_id, where={"$and": [{"document_id": doc_id}, {"version": version}]}
-            )
+            self._delete_version(course_id, doc_id, version)
         finally:
             with self.db.session() as s:
                 doc = s.get(Document, doc_id)
@@ -479,6 +403,18 @@ class IngestPipeline:
                     s.delete(doc)
                 elif doc is not None:
                     doc.status = previous_status or "ready"
+
+    def _retire(self, new: _NewVersion, old_version: int, old_hash: str, digest: str) -> None:
+        """After publishing: drop the old version's vectors, and its original once unused."""
+        self._delete_version(new.course_id, new.doc_id, old_version)
+        if old_hash != digest:
+            self.drop_file_if_unused(old_hash)
+
+    def _delete_version(self, course_id: int, doc_id: int, version: int) -> None:
+        """Remove the vectors of one version of a document from the course's collection."""
+        self.store.delete(
+            course_id, where={"$and": [{"document_id": doc_id}, {"version": version}]}
+        )
 
     # ------------------------------------------------------------------ review and removal
 
@@ -605,17 +541,6 @@ def vector_metadata(doc_id: int, version: int, title: str, c: Chunk | Passage) -
     }
 
 
-def _reason(result) -> str:
-    cats = ", ".join(result.verdict.categories)
-    if result.reason == "injection":
-        return "instructions aimed at the model" + (
-            f" ({', '.join(result.injection)})" if result.injection else ""
-        )
-    if result.reason == "error":
-        return f"safety check unavailable: {result.verdict.error}"
-    return f"{result.reason}: {cats}" if cats else (result.reason or "flagged")
-
-
 def _title(filename: str) -> str:
     stem = filename.rsplit(".", 1)[0]
     return stem.replace("_", " ").replace("-", " ").strip().capitalize() or filename
@@ -623,3 +548,18 @@ def _title(filename: str) -> str:
 
 def _majority(values: list[str]) -> str | None:
     return max(set(values), key=values.count) if values else None
+
+
+def _first_heading(scanned: list[Scanned]) -> str:
+    """The top-level heading the document starts under ("" when none): its title when none was given."""
+    return (scanned[0].chunk.section or "").split(" > ")[0].strip()
+
+
+def _skipped_pages(scanned: list[Scanned], total_pages: int) -> list[str]:
+    """A note for a PDF whose pages were not all text (scanned pages are skipped)."""
+    pages_with_text = len({x.chunk.page for x in scanned})
+    if pages_with_text >= total_pages:
+        return []
+    return [
+        f"{total_pages - pages_with_text} of {total_pages} pages had no text layer (scanned?) and were skipped; OCR is not available"
+    ]

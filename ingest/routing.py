@@ -334,78 +334,117 @@ def move_course(
     target_store = store.server(target)
     current = store.route(course_id)
     if current.server == target:  # there already, or an interrupted move away from it
-        if current.moving_to is not None and not store.switch(
-            course_id, expect=current, to=Route(target)
-        ):
-            raise RouteChanged(
-                f"course {course_id}: the route changed meanwhile; run the move again"
-            )
-        _, failed = store.remove_elsewhere(course_id, keep=target)
-        return MoveResult(
-            course_id, target, target, already=True, old_removed=not failed, left_on=tuple(failed)
-        )
+        return _settle_on_target(store, course_id, current)
     source = current.server
     source_store = store.server(source, course_id=course_id)
-    clear(target_store, course_id)  # a partial copy of an earlier, interrupted move
-    moving = Route(source, target)
-    if not store.switch(course_id, expect=current, to=moving):
-        raise RouteChanged(f"course {course_id}: the route changed meanwhile; run the move again")
-    if current.moving_to not in (
-        None,
-        target,
-    ):  # an interrupted move elsewhere left a partial copy there
-        with contextlib.suppress(Exception):
-            clear(store.server(current.moving_to), course_id)
-    try:
-        _drain(
-            drain_seconds
-        )  # calls that read the old route (they wrote to the old server only) finish
+    moving = _begin_move(store, course_id, current, target, target_store)  # step 1
+    try:  # steps 2-4: any failure routes the course back to the old server
+        _drain(drain_seconds)  # calls that read the old route (they wrote to the old server only)
         version = content_version() if content_version is not None else None
-        compare = True
-        if rebuild is not None:
-            try:
-                source_store.count(course_id)
-            except Exception as exc:  # noqa: BLE001 - a lost server: rebuild from the database alone
-                log.warning(
-                    "Chroma server %s cannot be read (%s); course %s is rebuilt from the database only",
-                    source,
-                    type(exc).__name__,
-                    course_id,
-                )
-                compare = False
-        copied = _copy(
-            source_store,
-            target_store,
-            course_id,
-            rebuild() if rebuild is not None else None,
-            progress,
-        )
-        repaired = (
-            _repair(
-                source_store, target_store, course_id, embed=embed if rebuild is not None else None
-            )
-            if compare
-            else 0
-        )
-        if not store.switch(course_id, expect=moving, to=Route(target), content_version=version):
-            if content_version is not None and content_version() != version:
-                raise MaterialChanged(
-                    "the course's material changed during the move; nothing was switched, run it again"
-                )
-            raise RouteChanged(
-                f"course {course_id}: the route changed during the move; nothing was switched"
-            )
+        compare = rebuild is None or _readable(source_store, source, course_id)
+        batches = rebuild() if rebuild is not None else None
+        copied = _copy(source_store, target_store, course_id, batches, progress)
+        re_embed = embed if rebuild is not None else None
+        repaired = _repair(source_store, target_store, course_id, embed=re_embed) if compare else 0
+        _switch_to_target(store, course_id, moving, target, version, content_version)
     except BaseException:
-        with contextlib.suppress(
-            Exception
-        ):  # the old server answered all along; it alone does again
-            if store.switch(
-                course_id, expect=moving, to=Route(source)
-            ):  # else another move took over
-                _drain(drain_seconds)
-                clear(target_store, course_id)
+        _roll_back(store, course_id, moving, target_store, drain_seconds)
         raise
     _drain(drain_seconds)  # reads that began on the old server finish before it is deleted
+    if not _remove_old_copy(source_store, course_id, source, target):  # step 5
+        return MoveResult(
+            course_id, source, target, copied, repaired, old_removed=False, left_on=(source,)
+        )
+    return MoveResult(course_id, source, target, copied, repaired)
+
+
+def _settle_on_target(store: RoutingStore, course_id: int, current: Route) -> MoveResult:
+    """A course already on the target: end an interrupted move away from it, delete other copies."""
+    target = current.server
+    if current.moving_to is not None and not store.switch(
+        course_id, expect=current, to=Route(target)
+    ):
+        raise RouteChanged(f"course {course_id}: the route changed meanwhile; run the move again")
+    _, failed = store.remove_elsewhere(course_id, keep=target)
+    return MoveResult(
+        course_id, target, target, already=True, old_removed=not failed, left_on=tuple(failed)
+    )
+
+
+def _begin_move(
+    store: RoutingStore, course_id: int, current: Route, target: str, target_store: VectorStore
+) -> Route:
+    """Step 1: route the course ``old>target`` (reads stay on the old server, writes go to both).
+
+    The target's partial copy of an earlier, interrupted move is removed first; nothing is
+    changed when the route changed meanwhile (:class:`RouteChanged`).
+    """
+    clear(target_store, course_id)  # a partial copy of an earlier, interrupted move
+    moving = Route(current.server, target)
+    if not store.switch(course_id, expect=current, to=moving):
+        raise RouteChanged(f"course {course_id}: the route changed meanwhile; run the move again")
+    if current.moving_to not in (None, target):
+        # an interrupted move elsewhere left a partial copy there
+        with contextlib.suppress(Exception):
+            clear(store.server(current.moving_to), course_id)
+    return moving
+
+
+def _readable(source_store: VectorStore, source: str, course_id: int) -> bool:
+    """Whether the old server answers; a lost one is not compared (the course is rebuilt from the database alone)."""
+    try:
+        source_store.count(course_id)
+    except Exception as exc:  # noqa: BLE001 - a lost server: rebuild from the database alone
+        log.warning(
+            "Chroma server %s cannot be read (%s); course %s is rebuilt from the database only",
+            source,
+            type(exc).__name__,
+            course_id,
+        )
+        return False
+    return True
+
+
+def _switch_to_target(
+    store: RoutingStore,
+    course_id: int,
+    moving: Route,
+    target: str,
+    version: int | None,
+    content_version: Callable[[], int | None] | None,
+) -> None:
+    """Step 4: route the course to the target alone, if its route and material did not change."""
+    if store.switch(course_id, expect=moving, to=Route(target), content_version=version):
+        return
+    if content_version is not None and content_version() != version:
+        raise MaterialChanged(
+            "the course's material changed during the move; nothing was switched, run it again"
+        )
+    raise RouteChanged(
+        f"course {course_id}: the route changed during the move; nothing was switched"
+    )
+
+
+def _roll_back(
+    store: RoutingStore,
+    course_id: int,
+    moving: Route,
+    target_store: VectorStore,
+    drain_seconds: float,
+) -> None:
+    """After a failure before the switch: the old server answered all along; it alone does again.
+
+    The target's partial copy is removed only if the route was still ``moving`` (else another
+    move took over, and the copy is its own); a failure here is not raised over the first one.
+    """
+    with contextlib.suppress(Exception):
+        if store.switch(course_id, expect=moving, to=Route(moving.server)):
+            _drain(drain_seconds)
+            clear(target_store, course_id)
+
+
+def _remove_old_copy(source_store: VectorStore, course_id: int, source: str, target: str) -> bool:
+    """Step 5: delete the old server's collections; False (logged) when it cannot be reached."""
     try:
         clear(source_store, course_id)
     except Exception as exc:  # noqa: BLE001 - moved; the old copy is reported, and the next run deletes it
@@ -416,10 +455,8 @@ def move_course(
             source,
             type(exc).__name__,
         )
-        return MoveResult(
-            course_id, source, target, copied, repaired, old_removed=False, left_on=(source,)
-        )
-    return MoveResult(course_id, source, target, copied, repaired)
+        return False
+    return True
 
 
 def _drain(seconds: float) -> None:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app, get_services
+from app import create_app
 from app.db import Database
+from app.services import get_services
 from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -7,10 +7,9 @@ from functools import wraps
 
 from flask import Blueprint, abort, g, jsonify, request
 
-from app import get_services
 from app.params import MAX_ID, valid_id
 from app.security import record_failed_sign_in, sign_in_throttle
-from app.services import accounts
+from app.services import accounts, get_services
 from app.services.audit import utc_iso
 from core.errors import LimitReached, UserError
 from core.models import User

@@ -11,9 +11,8 @@ import io
 from flask import Blueprint, g, jsonify, request, send_file
 from sqlalchemy import func, select
 
-from app import get_services
 from app.api import login_required
-from app.services import accounts
+from app.services import accounts, get_services
 from core.models import Course, Document, Job, Passage
 from ingest.errors import IngestError, forbidden, not_found
 from ingest.jobs import KIND, job_dict

@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 description of the JSON API, served at ``GET /api/openapi.json``.
 
 Every ``/api/...`` route of the app is described here; ``tests/integration/test_openapi.py``
-fails when a route is missing, and the fuzz tests (schemathesis) read this document.
+fails when a route is missing, and the fuzz tests (schemathesis) read this document. The data
+shapes the routes take and return (``components/schemas``) are in app/api/openapi_schemas.py.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from app.params import MAX_ID
+from app.api.openapi_schemas import ID, SCHEMAS, ref
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -28,10 +29,6 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 _BAD = _error("The request is malformed; ``message`` says what to fix.")
 _AUTH = _error("No valid bearer token.")
 _FORBIDDEN = _error("The user may not do this (not enrolled, wrong role).")
@@ -42,9 +39,6 @@ _DOWN = _error(
 )
 _TOO_LARGE = _error("The body or the upload is larger than the limit.")
 
-# every id is bounded (app/params.py), so the fuzzing's negative mode also sends 0, negatives and 2**63
-_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
-
 _COURSE_CODE = {
     "name": "code",
     "in": "path",
@@ -53,215 +47,7 @@ _COURSE_CODE = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 64},
 }
 
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error", "message"],
-        "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
-    },
-    "TokenRequest": {
-        "type": "object",
-        "required": ["username", "password"],
-        "properties": {
-            "username": {"type": "string", "maxLength": 200},
-            "password": {"type": "string", "maxLength": 1000},
-        },
-    },
-    "Token": {
-        "type": "object",
-        "required": ["token", "token_type", "expires_in"],
-        "properties": {
-            "token": {"type": "string"},
-            "token_type": {"type": "string", "enum": ["Bearer"]},
-            "expires_in": {"type": "integer"},
-        },
-    },
-    "AskRequest": {
-        "type": "object",
-        "required": ["question"],
-        "properties": {
-            "question": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 2000,
-                "description": "The student's question.",
-            },
-            "conversation_id": {
-                "type": ["integer", "null"],
-                "minimum": 1,
-                "maximum": MAX_ID,
-                "description": "Continue an own conversation.",
-            },
-        },
-    },
-    "TokenInfo": {
-        "type": "object",
-        "required": ["id", "created_at", "expires_at", "last_used_at", "current"],
-        "properties": {
-            "id": {"type": "integer"},
-            "created_at": {"type": "string"},
-            "expires_at": {"type": ["string", "null"]},
-            "last_used_at": {"type": ["string", "null"]},
-            "current": {"type": "boolean", "description": "the token this request was made with"},
-        },
-    },
-    "Verdict": {
-        "type": "object",
-        "required": ["safe", "categories", "score"],
-        "properties": {
-            "safe": {"type": "boolean"},
-            "categories": {"type": "array", "items": {"type": "string"}},
-            "score": {"type": "number"},
-            "backend": {"type": "string"},
-        },
-    },
-    "Citation": {
-        "type": "object",
-        "required": ["number", "passage_id", "document_id", "document", "version", "excerpt"],
-        "properties": {
-            "number": {"type": "integer"},
-            "passage_id": {"type": "string"},
-            "document_id": {"type": "integer"},
-            "document": {"type": "string"},
-            "version": {"type": "integer"},
-            "page": {"type": ["integer", "null"]},
-            "section": {"type": ["string", "null"]},
-            "excerpt": {"type": "string"},
-        },
-    },
-    "AskResult": {
-        "type": "object",
-        "required": [
-            "answer",
-            "blocked",
-            "action",
-            "mode",
-            "language",
-            "citations",
-            "input_verdict",
-            "audit_id",
-            "conversation_id",
-            "message_id",
-        ],
-        "properties": {
-            "answer": {"type": "string"},
-            "blocked": {"type": "boolean"},
-            "action": {"type": "string"},
-            "mode": {
-                "type": "string",
-                "enum": ["generated", "extractive", "not_covered", "refusal", "crisis"],
-            },
-            "language": {"type": "string"},
-            "citations": {"type": "array", "items": _ref("Citation")},
-            "input_verdict": _ref("Verdict"),
-            "output_verdict": {"oneOf": [_ref("Verdict"), {"type": "null"}]},
-            "audit_id": {"type": "integer"},
-            "conversation_id": {"type": "integer"},
-            "message_id": {"type": "integer"},
-            "model": {"type": "string"},
-            "notices": {"type": "array", "items": {"type": "string"}},
-            "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
-            "grounding": {
-                "type": ["object", "null"],
-                "description": "generated answers: sentences checked, removed as unsupported, re-cited",
-                "additionalProperties": {"type": "integer"},
-            },
-        },
-    },
-}
-
-SCHEMAS.update(
-    {
-        "Job": {
-            "type": "object",
-            "required": ["id", "status", "stage", "progress"],
-            "properties": {
-                "id": {"type": "integer"},
-                "kind": {"type": "string"},
-                "course_id": {"type": ["integer", "null"]},
-                "document_id": {"type": ["integer", "null"]},
-                "filename": {"type": ["string", "null"]},
-                "status": {
-                    "type": "string",
-                    "description": "queued, running, cancelling, cancelled, done or failed",
-                },
-                "stage": {"type": "string"},
-                "progress": {"type": "number", "description": "percent, 0 to 100"},
-                "attempts": {"type": "integer"},
-                "error": {"type": ["string", "null"]},
-                "error_code": {"type": ["string", "null"]},
-                "result": {"type": ["object", "null"]},
-                "created_at": {"type": ["string", "null"]},
-                "updated_at": {"type": ["string", "null"]},
-            },
-        },
-        "Document": {
-            "type": "object",
-            "required": [
-                "id",
-                "title",
-                "filename",
-                "version",
-                "status",
-                "passages",
-                "held",
-                "visible",
-            ],
-            "properties": {
-                "id": {"type": "integer"},
-                "title": {"type": "string"},
-                "filename": {"type": "string"},
-                "mime_type": {"type": "string"},
-                "version": {
-                    "type": "integer",
-                    "description": "the version students see (0: none yet)",
-                },
-                "status": {"type": "string"},
-                "language": {"type": ["string", "null"]},
-                "size_bytes": {"type": "integer"},
-                "passages": {"type": "integer"},
-                "held": {
-                    "type": "integer",
-                    "description": "passages held by the safety scan for review",
-                },
-                "visible": {"type": "boolean"},
-                "updated_at": {"type": ["string", "null"]},
-            },
-        },
-        "Passage": {
-            "type": "object",
-            "required": ["id", "document_id", "version", "ordinal", "text", "status"],
-            "properties": {
-                "id": {"type": "string"},
-                "document_id": {"type": "integer"},
-                "version": {"type": "integer"},
-                "ordinal": {"type": "integer"},
-                "text": {"type": "string"},
-                "page": {"type": ["integer", "null"]},
-                "section": {"type": ["string", "null"]},
-                "char_start": {"type": "integer"},
-                "char_end": {"type": "integer"},
-                "language": {"type": ["string", "null"]},
-                "status": {"type": "string"},
-                "flag_reason": {"type": ["string", "null"]},
-            },
-        },
-        "Upload": {
-            "type": "object",
-            "required": ["file"],
-            "properties": {
-                "file": {
-                    "type": "string",
-                    "format": "binary",
-                    "description": "PDF, DOCX, PPTX, HTML, Markdown or text.",
-                },
-                "title": {"type": "string", "maxLength": 300},
-            },
-        },
-    }
-)
-
-_DOCUMENT_ID = {"name": "document_id", "in": "path", "required": True, "schema": _ID}
+_DOCUMENT_ID = {"name": "document_id", "in": "path", "required": True, "schema": ID}
 _UNSUPPORTED = _error("The file type is not supported or does not match its content.")
 _TEACHER = "Teachers of the course only."
 
@@ -281,10 +67,10 @@ PATHS: dict[str, Any] = {
             "security": [],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": _ref("TokenRequest")}},
+                "content": {"application/json": {"schema": ref("TokenRequest")}},
             },
             "responses": {
-                "200": _json(_ref("Token")),
+                "200": _json(ref("Token")),
                 "400": _BAD,
                 "401": _AUTH,
                 "413": _TOO_LARGE,
@@ -300,7 +86,7 @@ PATHS: dict[str, Any] = {
                     {
                         "type": "object",
                         "required": ["tokens"],
-                        "properties": {"tokens": {"type": "array", "items": _ref("TokenInfo")}},
+                        "properties": {"tokens": {"type": "array", "items": ref("TokenInfo")}},
                     }
                 ),
                 "401": _AUTH,
@@ -324,7 +110,7 @@ PATHS: dict[str, Any] = {
         "delete": {
             "operationId": "revokeToken",
             "summary": "Revoke one of the caller's own tokens.",
-            "parameters": [{"name": "token_id", "in": "path", "required": True, "schema": _ID}],
+            "parameters": [{"name": "token_id", "in": "path", "required": True, "schema": ID}],
             "responses": {
                 "204": {"description": "Revoked."},
                 "401": _AUTH,
@@ -340,10 +126,10 @@ PATHS: dict[str, Any] = {
             "parameters": [_COURSE_CODE],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": _ref("AskRequest")}},
+                "content": {"application/json": {"schema": ref("AskRequest")}},
             },
             "responses": {
-                "200": _json(_ref("AskResult")),
+                "200": _json(ref("AskResult")),
                 "400": _BAD,
                 "401": _AUTH,
                 "403": _FORBIDDEN,
@@ -363,7 +149,7 @@ PATHS: dict[str, Any] = {
             "parameters": [_COURSE_CODE],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": _ref("AskRequest")}},
+                "content": {"application/json": {"schema": ref("AskRequest")}},
             },
             "responses": {
                 "200": {
@@ -390,7 +176,7 @@ PATHS: dict[str, Any] = {
                     {
                         "type": "object",
                         "required": ["documents"],
-                        "properties": {"documents": {"type": "array", "items": _ref("Document")}},
+                        "properties": {"documents": {"type": "array", "items": ref("Document")}},
                     }
                 ),
                 "401": _AUTH,
@@ -405,10 +191,10 @@ PATHS: dict[str, Any] = {
             "parameters": [_COURSE_CODE],
             "requestBody": {
                 "required": True,
-                "content": {"multipart/form-data": {"schema": _ref("Upload")}},
+                "content": {"multipart/form-data": {"schema": ref("Upload")}},
             },
             "responses": {
-                "202": _json(_ref("Job"), "Queued."),
+                "202": _json(ref("Job"), "Queued."),
                 "400": _BAD,
                 "401": _AUTH,
                 "403": _FORBIDDEN,
@@ -429,7 +215,7 @@ PATHS: dict[str, Any] = {
                     {
                         "type": "object",
                         "required": ["jobs"],
-                        "properties": {"jobs": {"type": "array", "items": _ref("Job")}},
+                        "properties": {"jobs": {"type": "array", "items": ref("Job")}},
                     }
                 ),
                 "401": _AUTH,
@@ -443,18 +229,18 @@ PATHS: dict[str, Any] = {
         "get": {
             "operationId": "jobStatus",
             "summary": f"Stage, percentage and result of an ingestion job. {_TEACHER}",
-            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _ID}],
-            "responses": {"200": _json(_ref("Job")), "401": _AUTH, "404": _NOT_FOUND, "503": _DOWN},
+            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": ID}],
+            "responses": {"200": _json(ref("Job")), "401": _AUTH, "404": _NOT_FOUND, "503": _DOWN},
         }
     },
     "/api/v1/jobs/{job_id}/cancel": {
         "post": {
             "operationId": "cancelJob",
             "summary": f"Cancel an ingestion job: a queued one at once (200), a running one at its next step (202). {_TEACHER}",
-            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _ID}],
+            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": ID}],
             "responses": {
-                "200": _json(_ref("Job")),
-                "202": _json(_ref("Job")),
+                "200": _json(ref("Job")),
+                "202": _json(ref("Job")),
                 "401": _AUTH,
                 "404": _NOT_FOUND,
                 "503": _DOWN,
@@ -500,7 +286,7 @@ PATHS: dict[str, Any] = {
                     {
                         "type": "object",
                         "required": ["passages"],
-                        "properties": {"passages": {"type": "array", "items": _ref("Passage")}},
+                        "properties": {"passages": {"type": "array", "items": ref("Passage")}},
                     }
                 ),
                 "401": _AUTH,
@@ -551,7 +337,7 @@ PATHS: dict[str, Any] = {
                 },
             ],
             "responses": {
-                "200": _json(_ref("Passage")),
+                "200": _json(ref("Passage")),
                 "401": _AUTH,
                 "403": _FORBIDDEN,
                 "404": _NOT_FOUND,

@@ -12,8 +12,8 @@ from itertools import chain
 
 from flask import Blueprint, Response, g, stream_with_context
 
-from app import get_services
 from app.api import ask_arguments, login_required
+from app.services import get_services
 from app.streaming import to_sse
 
 bp = Blueprint("api_stream", __name__, url_prefix="/api")

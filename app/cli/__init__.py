@@ -75,6 +75,74 @@ def _print_demo(out: dict) -> None:
         click.echo(f"  {u['role']:8} {u['username']:10} {u['password']}")
 
 
+def _queue_file(services, course_id: int, path: Path, as_json: bool) -> bool:
+    """Queue one file for `kateder worker` (audited); False after printing why it failed."""
+    from ingest.errors import IngestError
+
+    try:
+        job = services.jobs.enqueue(course_id, path.name, path.read_bytes())
+    except IngestError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return False
+    with services.db.session() as s:
+        services.audit.record(
+            s,
+            "upload",
+            course_id=course_id,
+            details={"job_id": job["id"], "filename": job["filename"], "via": "cli"},
+        )
+    emit(job, as_json, f"{job['filename']}: queued as job {job['id']}")
+    return True
+
+
+def _ingest_file(services, course_id: int, path: Path, as_json: bool) -> bool:
+    """Ingest one file now, with a progress bar (audited); False after printing why it failed."""
+    from tqdm import tqdm
+
+    from ingest.errors import IngestError
+
+    with tqdm(
+        total=100,
+        desc=path.name[:30],
+        unit="%",
+        file=sys.stderr,
+        disable=as_json or not sys.stderr.isatty(),
+    ) as bar:
+
+        def progress(stage: str, fraction: float, bar=bar) -> None:
+            bar.set_postfix_str(stage)
+            bar.n = round(fraction * 100)
+            bar.refresh()
+
+        try:
+            result = services.ingest.ingest(
+                course_id, path.name, path.read_bytes(), progress=progress
+            )
+        except IngestError as exc:
+            click.echo(f"error: {exc}", err=True)
+            return False
+    with services.db.session() as s:
+        services.audit.record(
+            s,
+            "upload",
+            course_id=course_id,
+            details={
+                "document_id": result.document_id,
+                "filename": result.filename,
+                "version": result.version,
+                "via": "cli",
+            },
+        )
+    emit(
+        result.to_dict(),
+        as_json,
+        f"{result.filename}: {result.status}, version {result.version}, {result.passages} passages"
+        + (f", {result.held} held for review" if result.held else "")
+        + "".join(f"\n  note: {n}" for n in result.notes),
+    )
+    return True
+
+
 @main.command()
 @click.option("--course", "course_code", required=True, help="Course code.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
@@ -87,74 +155,16 @@ def _print_demo(out: dict) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 def ingest(course_code: str, as_json: bool, queue_only: bool, files: tuple[Path, ...]) -> None:
     """Add material files to a course (with a progress bar)."""
-    from tqdm import tqdm
-
-    from ingest.errors import IngestError
-
     services = open_services()
     course_id = course_id_of(services, course_code)
+    add = _queue_file if queue_only else _ingest_file
     failed = 0
     for path in files:
         if not path.is_file():
             click.echo(f"error: {path}: no such file", err=True)
             failed += 1
-            continue
-        if queue_only:
-            try:
-                job = services.jobs.enqueue(course_id, path.name, path.read_bytes())
-            except IngestError as exc:
-                click.echo(f"error: {exc}", err=True)
-                failed += 1
-                continue
-            with services.db.session() as s:
-                services.audit.record(
-                    s,
-                    "upload",
-                    course_id=course_id,
-                    details={"job_id": job["id"], "filename": job["filename"], "via": "cli"},
-                )
-            emit(job, as_json, f"{job['filename']}: queued as job {job['id']}")
-            continue
-        with tqdm(
-            total=100,
-            desc=path.name[:30],
-            unit="%",
-            file=sys.stderr,
-            disable=as_json or not sys.stderr.isatty(),
-        ) as bar:
-
-            def progress(stage: str, fraction: float, bar=bar) -> None:
-                bar.set_postfix_str(stage)
-                bar.n = round(fraction * 100)
-                bar.refresh()
-
-            try:
-                result = services.ingest.ingest(
-                    course_id, path.name, path.read_bytes(), progress=progress
-                )
-            except IngestError as exc:
-                click.echo(f"error: {exc}", err=True)
-                failed += 1
-                continue
-        with services.db.session() as s:
-            services.audit.record(
-                s,
-                "upload",
-                course_id=course_id,
-                details={
-                    "document_id": result.document_id,
-                    "filename": result.filename,
-                    "version": result.version,
-                    "via": "cli",
-                },
-            )
-        emit(
-            result.to_dict(),
-            as_json,
-            f"{result.filename}: {result.status}, version {result.version}, {result.passages} passages"
-            + (f", {result.held} held for review" if result.held else "")
-            + "".join(f"\n  note: {n}" for n in result.notes),
-        )
+        elif not add(services, course_id, path, as_json):
+            failed += 1
     if failed:
         sys.exit(1)
 

@@ -8,7 +8,8 @@ import sys
 import click
 from sqlalchemy import select
 
-from app import create_app, get_services
+from app import create_app
+from app.services import get_services
 from core.models import Course
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -169,6 +171,84 @@ def answer_eval_cmd(data: Path, limit: int, as_json: bool, reranker: str | None)
     sys.stdout.flush()
 
 
+def _options(*options: Callable[[Callable], Callable]) -> Callable[[Callable], Callable]:
+    """One decorator for several click options, listed in the order ``--help`` shows them."""
+
+    def apply(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+# the recipe of `kateder retrieval train-reranker`: each passed to train_reranker by its name
+TRAINING_OPTIONS = _options(
+    click.option("--seed", default=13, show_default=True),
+    click.option(
+        "--depth",
+        default=3,
+        show_default=True,
+        help="e5 layers in the cross-encoder (from the bottom).",
+    ),
+    click.option(
+        "--max-length", default=96, show_default=True, help="Tokens per question + passage pair."
+    ),
+    click.option("--epochs", default=1.0, show_default=True, type=float),
+    click.option(
+        "--batch",
+        default=8,
+        show_default=True,
+        help="Questions per step (each with its positive and negatives).",
+    ),
+    click.option(
+        "--negatives",
+        default=4,
+        show_default=True,
+        help="Hard negatives per question (BM25, e5, hybrid).",
+    ),
+    click.option("--lr", default=5e-5, show_default=True, type=float),
+    click.option(
+        "--limit",
+        default=None,
+        type=int,
+        help="Use only this many training questions (smoke runs).",
+    ),
+    click.option(
+        "--max-paragraphs",
+        default=450,
+        show_default=True,
+        type=int,
+        help="Train on a seeded sample of this many eligible paragraphs (and their questions).",
+    ),
+    click.option(
+        "--threads", default=None, type=int, help="torch threads (default: torch's choice)."
+    ),
+    click.option(
+        "--max-minutes",
+        default=None,
+        type=float,
+        help="Stop training after this long (recorded in the JSON).",
+    ),
+    click.option(
+        "--int8/--fp32",
+        default=True,
+        show_default=True,
+        help="Calibrate (and serve) the int8-quantised network.",
+    ),
+)
+
+
+def _training_summary(meta: dict[str, Any]) -> dict[str, Any]:
+    """What the command prints of the weights' JSON: the model, its digest and the dev figures."""
+    return {k: meta[k] for k in ("depth", "max_length", "weights_sha256", "wall_seconds")} | {
+        "calibration": {
+            lang: {k: v for k, v in c.items() if k.startswith("dev_") or k == "threshold"}
+            for lang, c in meta["calibration"].items()
+        }
+    }
+
+
 @retrieval_group.command("train-reranker")
 @click.option(
     "--out",
@@ -182,69 +262,8 @@ def answer_eval_cmd(data: Path, limit: int, as_json: bool, reranker: str | None)
     default=None,
     help="The qa folder (default ../shared/data/qa).",
 )
-@click.option("--seed", default=13, show_default=True)
-@click.option(
-    "--depth",
-    default=3,
-    show_default=True,
-    help="e5 layers in the cross-encoder (from the bottom).",
-)
-@click.option(
-    "--max-length", default=96, show_default=True, help="Tokens per question + passage pair."
-)
-@click.option("--epochs", default=1.0, show_default=True, type=float)
-@click.option(
-    "--batch",
-    default=8,
-    show_default=True,
-    help="Questions per step (each with its positive and negatives).",
-)
-@click.option(
-    "--negatives",
-    default=4,
-    show_default=True,
-    help="Hard negatives per question (BM25, e5, hybrid).",
-)
-@click.option("--lr", default=5e-5, show_default=True, type=float)
-@click.option(
-    "--limit", default=None, type=int, help="Use only this many training questions (smoke runs)."
-)
-@click.option(
-    "--max-paragraphs",
-    default=450,
-    show_default=True,
-    type=int,
-    help="Train on a seeded sample of this many eligible paragraphs (and their questions).",
-)
-@click.option("--threads", default=None, type=int, help="torch threads (default: torch's choice).")
-@click.option(
-    "--max-minutes",
-    default=None,
-    type=float,
-    help="Stop training after this long (recorded in the JSON).",
-)
-@click.option(
-    "--int8/--fp32",
-    default=True,
-    show_default=True,
-    help="Calibrate (and serve) the int8-quantised network.",
-)
-def train_reranker_cmd(
-    out,
-    data_dir,
-    seed,
-    depth,
-    max_length,
-    epochs,
-    batch,
-    negatives,
-    lr,
-    limit,
-    max_paragraphs,
-    threads,
-    max_minutes,
-    int8,
-) -> None:
+@TRAINING_OPTIONS
+def train_reranker_cmd(out: Path | None, data_dir: Path | None, **recipe: Any) -> None:
     """Train the e5 cross-encoder reranker on the shared QA training data and calibrate it per language on dev."""
     from app.reranker import WEIGHTS_DIR
     from app.reranker_training import train_reranker
@@ -253,30 +272,8 @@ def train_reranker_cmd(
         meta = train_reranker(
             out or WEIGHTS_DIR,
             root=data_dir,
-            seed=seed,
-            depth=depth,
-            max_length=max_length,
-            epochs=epochs,
-            batch=batch,
-            negatives=negatives,
-            lr=lr,
-            limit=limit,
-            threads=threads,
-            max_minutes=max_minutes,
-            int8=int8,
-            max_paragraphs=max_paragraphs,
             progress=bars,
             log=lambda m: click.echo(m, err=True),
+            **recipe,
         )
-    click.echo(
-        json.dumps(
-            {k: meta[k] for k in ("depth", "max_length", "weights_sha256", "wall_seconds")}
-            | {
-                "calibration": {
-                    lang: {k: v for k, v in c.items() if k.startswith("dev_") or k == "threshold"}
-                    for lang, c in meta["calibration"].items()
-                }
-            },
-            ensure_ascii=False,
-        )
-    )
+    click.echo(json.dumps(_training_summary(meta), ensure_ascii=False))

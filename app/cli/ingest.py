@@ -204,19 +204,12 @@ def reindex(
     courses move to another Chroma server (docs/operations.md, "Several Chroma servers"):
     they answer from the old server until the new one holds everything.
     """
-    from core.models import Course
-    from ingest.reindex import reindex_course
-
     if bool(course_codes) == all_courses:
         raise click.UsageError("name the courses with --course CODE, or use --all")
     if reembed and not to_server:
         raise click.UsageError("--reembed goes with --to-server (a plain reindex always re-embeds)")
     services = open_services()
-    if all_courses:
-        with services.db.session() as s:
-            courses = [(c.code, c.id) for c in s.scalars(select(Course).order_by(Course.id))]
-    else:
-        courses = [(code, course_id_of(services, code)) for code in course_codes]
+    courses = _courses(services, course_codes, all_courses)
     if to_server:
         _move(
             services,
@@ -227,6 +220,23 @@ def reindex(
             as_json=as_json,
         )
         return
+    _reembed(services, courses, as_json=as_json)
+
+
+def _courses(services, course_codes: tuple[str, ...], all_courses: bool) -> list[tuple[str, int]]:
+    """(code, id) of the named courses, or of every course of the instance with ``--all``."""
+    from core.models import Course
+
+    if all_courses:
+        with services.db.session() as s:
+            return [(c.code, c.id) for c in s.scalars(select(Course).order_by(Course.id))]
+    return [(code, course_id_of(services, code)) for code in course_codes]
+
+
+def _reembed(services, courses: list[tuple[str, int]], *, as_json: bool) -> None:
+    """A plain ``kateder reindex``: each course re-embedded from the database (audited)."""
+    from ingest.reindex import reindex_course
+
     embedder = services.embedder
     for code, course_id in courses:
         with ProgressBars() as bars:

@@ -7,8 +7,8 @@ import json
 import click
 from sqlalchemy import select
 
-from app import create_app, get_services
-from app.services import accounts
+from app import create_app
+from app.services import accounts, get_services
 from core.models import User
 
 

@@ -1,7 +1,9 @@
 """The service container: every component chosen by configuration, built lazily, shared.
 
 Tests hand fakes for the interfaces (guard, embedder, store, generator) to
-``create_app(services=...)``; everything else is the real wiring.
+``create_app(services=...)``; everything else is the real wiring. ``create_app`` keeps the
+container in ``app.extensions``; the adapters (web, api, cli) reach it with
+:func:`get_services`, from here rather than from ``app``, which registers every blueprint.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from flask import Flask, current_app
 
 from app.db import Database
 
@@ -194,3 +198,8 @@ class Services:
         from app.services.quota import DailyQuota
 
         return self._get("quota", lambda: DailyQuota.from_config(self.config))
+
+
+def get_services(app: Flask | None = None) -> Services:
+    """The service container of ``app`` (default: the current app)."""
+    return (app or current_app).extensions["kateder"]

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 ALERT_KIND = "crisis_email"
 REVIEW_PATH = (
-    "/teach/{code}/review"  # the teacher panel's review queue (app/web/teacher.py: review)
+    "/teach/{code}/review"  # the teacher panel's review queue (app/web/teacher_review.py: review)
 )
 _ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 # The e-mails are written in the school's language (app/services/i18n.py: school_language), not

@@ -36,9 +36,9 @@ def _environment(language: str) -> Environment:
         extensions=["jinja2.ext.i18n"],
     )
     # jinja2.ext.i18n adds install_gettext_callables to the Environment at run time (not in its types)
-    env.install_gettext_callables(
+    env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=tr, ngettext=lambda s, p, n: tr(s if n == 1 else p), newstyle=True
-    )  # type: ignore[attr-defined]
+    )
     env.globals.update(
         event_label=lambda action: event_label(action, tr),
         role_label=lambda role: role_label(role, tr),

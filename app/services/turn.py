@@ -84,3 +84,8 @@ class Reply:
     output: ModerationResult | None = None
     passages: list[RetrievedPassage] = field(default_factory=list)
     grounding: dict[str, int] | None = None
+
+
+def elapsed_ms(start: float) -> float:
+    """Milliseconds since ``start`` (a ``time.perf_counter()`` reading, such as ``Clock.started``)."""
+    return (time.perf_counter() - start) * 1000

@@ -46,8 +46,8 @@ def init_app(app: Flask) -> None:
 
 def _model_attribution() -> str:
     """What the licence of the answer model requires pages to show (e.g. "Built with Llama")."""
-    from app import get_services
     from app.generation import attribution
+    from app.services import get_services
 
     try:
         return attribution(get_services().generator.info)

@@ -6,9 +6,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from app import get_services
 from app.security import roles_required
-from app.services import accounts, lti
+from app.services import accounts, get_services, lti
 from app.web.access import me
 from core.models import AuditEvent, User
 

@@ -21,7 +21,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from joserfc.errors import JoseError
 
-from app import get_services
 from app.security import (
     SESSION_KEY,
     WebUser,
@@ -31,7 +30,7 @@ from app.security import (
     record_failed_sign_in,
     sign_in_throttle,
 )
-from app.services import accounts, sso
+from app.services import accounts, get_services, sso
 from core.language import LANGUAGES
 from core.models import User
 

@@ -23,11 +23,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from app import get_services
 from app.citations import renumber
 from app.params import parse_int
 from app.security import roles_required
-from app.services import accounts
+from app.services import accounts, get_services
 from app.services.ask import questions_asked_today
 from app.streaming import to_sse
 from app.web.access import enrolled_courses, me, student_course

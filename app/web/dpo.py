@@ -24,9 +24,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from app import get_services
 from app.params import parse_int
 from app.security import roles_required
+from app.services import get_services
 from app.services.activity import activity
 from app.services.audit_labels import detail_items, event_label, role_label
 from app.services.model_inventory import models_in_use as inventory

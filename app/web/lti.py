@@ -29,9 +29,8 @@ from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequ
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 
-from app import get_services
 from app.security import CSP
-from app.services import lti
+from app.services import get_services, lti
 from app.web.auth import HOME_FOR_ROLE, sign_in
 from core.lti_models import LtiRegistration
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from core.model_card import ModelCard, combine, describe
 from guard.types import Guard, Message, Role, Verdict
@@ -50,7 +51,7 @@ class ChainGuard:
                 break
         errors = [f"{v.backend}: {v.error}" for v in members if v.error]
         categories = tuple(dict.fromkeys(c for v in members for c in v.categories))
-        details = {"members": [v.to_dict() for v in members]}
+        details: dict[str, Any] = {"members": [v.to_dict() for v in members]}
         for v in members:  # keep hints such as the care threshold of the scoring member
             for key in (
                 "care_threshold",

@@ -425,15 +425,10 @@ def recalibrate(
     meta_path = weights_dir / "guard-e5.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     known = set(TrainConfig.__dataclass_fields__)
-    config = replace(
-        TrainConfig(),
-        **{
-            k: tuple(v) if isinstance(v, list) else v
-            for k, v in meta["config"].items()
-            if k in known
-        },
-        int8=int8,
-    )
+    stored: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items() if k in known
+    }
+    config = replace(TrainConfig(), **{**stored, "int8": int8})  # the stored int8 gives way
     torch.set_num_threads(config.threads)
     _, dev_set, _ = partition(load_all(), load_plan(config.sources))
     loaded = load_e5()

@@ -5,7 +5,7 @@ Every event, head row and retention checkpoint gets a ``chain`` ("school:<id>",
 existing head row and existing checkpoints all become the ``legacy`` chain, untouched: no hash
 is recomputed, so the past still verifies with the old rule and anchors written before the
 upgrade (lines without a chain) still check it. New chains are created on their first event,
-which links to the frozen legacy head hash (app/services/audit.py). A database without any
+which links to the frozen legacy head hash (app/services/audit/chain.py). A database without any
 audit event has no legacy chain: its seeded empty head row is removed.
 
 Downgrade refuses while events, heads or checkpoints of the new chains exist: merging them

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app, get_services
+from app import create_app
 from app.db import Database
+from app.services import get_services
 from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -23,9 +23,10 @@ from schemathesis.checks import (
 )
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
-from app import create_app, get_services
+from app import create_app
 from app.api.openapi import spec
 from app.demo import create_demo
+from app.services import get_services
 from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 
 _LEAKS = ("Traceback", 'File "/', "sqlalchemy.", "psycopg", "Error at 0x", "werkzeug.")

@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, select
 
-from app import create_app, get_services
+from app import create_app
 from app.cli import main
 from app.db import Database
 from app.demo import MATERIAL, create_demo
-from app.services import accounts
+from app.services import accounts, get_services
 from core.models import Course
 from ingest.reindex import MaterialChanged, move_to_server
 from ingest.routing import (

@@ -15,7 +15,8 @@ import pytest
 from limits.storage import MemoryStorage, storage_from_string
 from sqlalchemy import func, select
 
-from app import create_app, get_services
+from app import create_app
+from app.services import get_services
 from app.services.ask import LimitReached
 from app.services.quota import DailyQuota
 from core.models import Course, Message, User

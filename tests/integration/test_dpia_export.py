@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from app import create_app, get_services
-from app.services import accounts
+from app import create_app
+from app.services import accounts, get_services
 from app.services.audit import GENESIS, event_body, event_hash
 from app.services.dpia import build_export
 from core.models import AuditEvent, School

@@ -11,8 +11,8 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from app import create_app, get_services
-from app.services import accounts
+from app import create_app
+from app.services import accounts, get_services
 from core.models import AuditEvent, School, User
 from tests.fakes import EchoGenerator
 from tests.integration.test_web import csrf

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app import create_app, get_services
+from app import create_app
 from app.demo import create_demo
+from app.services import get_services
 from app.services.gdpr import COMPACT_KIND
 from core.models import Course, Job, User
 

@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from app import create_app, get_services
+from app import create_app
 from app.demo import MATERIAL, create_demo
+from app.services import get_services
 from app.services.audit import verify_chain
 from core.model_files import smollm2_gguf
 from core.models import AuditEvent, Course, Document, Job, Message
@@ -302,7 +303,8 @@ _KILL_CHILD = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from app import create_app, get_services
+    from app import create_app
+    from app.services import get_services
     from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 
     config, marker = json.loads(sys.argv[1]), Path(sys.argv[2])

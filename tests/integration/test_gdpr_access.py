@@ -7,8 +7,8 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app import create_app, get_services
-from app.services import accounts
+from app import create_app
+from app.services import accounts, get_services
 from app.services.gdpr import AccessDenied, ReasonRequired
 from core.models import AccessLog, AuditEvent, DsarRequest
 

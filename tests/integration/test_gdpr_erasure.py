@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, select, text
 
-from app import create_app, get_services
-from app.services import accounts
+from app import create_app
+from app.services import accounts, get_services
 from app.services.audit import verify_chain
 from app.services.gdpr import SubjectNotFound
 from core.models import AuditEvent, Course, DsarRequest, Message, SubjectKey, User

@@ -182,8 +182,9 @@ def test_respects_the_token_budget(backend_config):
 
 
 def test_answers_through_the_moderated_ask_pipeline(backend_config, app_config):
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
+    from app.services import get_services
 
     guard = KeywordGuard()
     app = create_app(
@@ -209,8 +210,9 @@ def test_answers_through_the_moderated_ask_pipeline(backend_config, app_config):
 
 
 def test_openai_backend_down_is_reported_as_unavailable(app_config):
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
+    from app.services import get_services
 
     config = {
         **app_config,

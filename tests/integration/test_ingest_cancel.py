@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app import create_app, get_services
-from app.services import accounts
+from app import create_app
+from app.services import accounts, get_services
 from core.models import Document, Job, Passage
 from ingest.jobs import fair_order
 from tests import ingest_samples as S
@@ -142,7 +142,7 @@ def test_the_production_app_never_runs_jobs_in_a_web_worker(tmp_path):
         "ANONYMIZED_TELEMETRY": "False",
     }
     code = (
-        "from app.wsgi import app; from app import get_services; "
+        "from app.wsgi import app; from app.services import get_services; "
         "print(app.config['JOBS_IN_PROCESS'], get_services(app).start_job_thread())"
     )
     out = subprocess.run(

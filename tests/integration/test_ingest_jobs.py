@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app import create_app, get_services
-from app.services import accounts
+from app import create_app
+from app.services import accounts, get_services
 from core.models import Document, Job, Passage
 from ingest.jobs import JobThread
 from tests import ingest_samples as S
@@ -136,7 +136,8 @@ def test_job_thread_in_the_web_process_runs_uploads(services):
 
 WORKER = r"""
 import json, sys, time
-from app import create_app, get_services
+from app import create_app
+from app.services import get_services
 from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 
 class SlowEmbedder(HashingEmbedder):

@@ -7,8 +7,8 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from app import create_app, get_services
-from app.services import accounts
+from app import create_app
+from app.services import accounts, get_services
 from core.models import AuditEvent, Document, Passage
 from ingest.errors import IngestError
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app import create_app, get_services
-from app.services import accounts
+from app import create_app
+from app.services import accounts, get_services
 from core.models import Document, GuardVerdict, Passage
 from ingest.errors import IngestError
 from tests import ingest_samples as S

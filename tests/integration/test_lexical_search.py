@@ -9,10 +9,10 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import delete
 
-from app import create_app, get_services
+from app import create_app
 from app.db import MIGRATIONS, Database
 from app.lexical import MemoryBM25Index, build_lexical_index
-from app.services import accounts
+from app.services import accounts, get_services
 from core.models import Document, Passage
 
 ROWS = [

@@ -15,8 +15,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from app import create_app, get_services
-from app.services import accounts, lti
+from app import create_app
+from app.services import accounts, get_services, lti
 from core.lti_models import LtiContext, LtiRegistration, LtiUser
 from core.models import AuditEvent, Course, Enrolment, User
 from tests.lti_platform import INSTRUCTOR, LEARNER, LtiPlatform, form_fields, path_of

@@ -16,8 +16,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from app import create_app, get_services
-from app.services import accounts
+from app import create_app
+from app.services import accounts, get_services
 from app.services.sso import ProviderError
 from core.models import AuditEvent, School, User
 from tests.oidc_provider import OidcProvider

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from app import create_app, get_services
-from app.services import accounts
+from app import create_app
+from app.services import accounts, get_services
 from app.services.audit import INSTALLATION, chain_key, verify_chain
 from app.services.retention import Retention, RetentionError
 from core.models import AccessLog, AuditCheckpoint, AuditEvent, Conversation, Message

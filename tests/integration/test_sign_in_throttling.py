@@ -186,8 +186,9 @@ def test_the_token_endpoint_is_throttled_per_account_too(client, passwords):
 
 
 def test_a_looser_limit_applies_per_address(app_config, fakes):
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
+    from app.services import get_services
 
     app = create_app({**app_config, "RATELIMIT_LOGIN": "4 per minute"}, services=fakes)
     create_demo(get_services(app))

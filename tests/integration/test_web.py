@@ -223,8 +223,9 @@ def test_ask_is_rate_limited_per_student(app_config, fakes, demo_free_app_factor
 @pytest.fixture
 def demo_free_app_factory(fakes):
     """Build a separate app with its own config and the demo school."""
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
+    from app.services import get_services
 
     built = []
 
@@ -434,8 +435,9 @@ def test_llama_attribution_and_licence_notice_are_shown(app_config):
         info = model_info("Llama-3.2-1B-Instruct-Q4_K_M.gguf")
 
     assert isinstance(LlamaNamed.info, ModelInfo) and LlamaNamed.info.attribution
-    from app import create_app, get_services
+    from app import create_app
     from app.services import accounts as acc
+    from app.services import get_services
 
     app = create_app(
         app_config,
@@ -460,8 +462,9 @@ def test_llama_attribution_and_licence_notice_are_shown(app_config):
 
 def test_pages_work_on_sqlite_and_postgresql(database_url, tmp_path, fakes):
     """Ask in the browser, report, then the teacher's queue and charts and the DPO export, on both databases."""
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
+    from app.services import get_services
 
     app = create_app(
         {"HOME": str(tmp_path / "instance"), "DATABASE_URL": database_url, "SECRET_KEY": "t"},

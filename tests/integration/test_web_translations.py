@@ -25,7 +25,7 @@ def _extracted() -> set:
         # the per-language tables moved into the catalogues (docs/ui.md, "Languages")
         ("services/alerts.py", "python"),
         ("services/gdpr/messages.py", "python"),
-        ("services/ask.py", "python"),
+        ("services/answer.py", "python"),
         ("errors.py", "python"),
         ("generation.py", "python"),
     ]

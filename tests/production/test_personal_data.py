@@ -23,8 +23,9 @@ QUESTION = (
 
 
 def test_no_identifier_reaches_a_remote_answer_model(app_config):
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
+    from app.services import get_services
     from tests.fakes import HashingEmbedder, KeywordGuard
 
     with RecordingChatServer("recorder") as server:

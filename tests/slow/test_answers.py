@@ -14,8 +14,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
     """The demo school on the default embedder and generator (guard faked at its interface)."""
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
+    from app.services import get_services
 
     home = tmp_path_factory.mktemp("answers")
     app = create_app(

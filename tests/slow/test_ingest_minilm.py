@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app import create_app, get_services
-from app.services import accounts
+from app import create_app
+from app.services import accounts, get_services
 from ingest.embedding import build_embedder
 from tests import ingest_samples as S
 from tests.fakes import EchoGenerator, KeywordGuard

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from app import create_app, get_services
+from app import create_app
 from app.evaluation import EvalPassage, EvalSet, index_eval_set
 from app.reranker import load_reranker
 from app.reranker_training import train_reranker
+from app.services import get_services
 from tests.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from flask_babel import Babel
 from app.citations import in_order, renumber
 from app.grounding import extract_sentences
 from app.retrieval import RetrievedPassage
-from app.services.ask import _sentences
+from app.services.answer import _sentences
 from app.services.turn import Reply
 from app.web.rendering import answer_html, document_html, quote_key, source_labels
 

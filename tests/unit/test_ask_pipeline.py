@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.services.ask import Forbidden, LimitReached, NotFound, split_sentences
+from app.services.answer import split_sentences
+from app.services.ask import Forbidden, LimitReached, NotFound
 from app.services.audit import verify_chain
 from core.models import AuditEvent, GuardVerdict, Message, User
 from tests.fakes import EchoGenerator, KeywordGuard
@@ -69,8 +70,9 @@ def test_swedish_question_gets_extractive_quotes_from_english_only_model(service
 
 
 def test_blocked_sentence_stops_the_stream_and_nothing_after_it_is_released(app_config):
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
+    from app.services import get_services
     from tests.fakes import HashingEmbedder
 
     generator = EchoGenerator(
@@ -96,8 +98,9 @@ def test_blocked_sentence_stops_the_stream_and_nothing_after_it_is_released(app_
 
 
 def test_guard_failure_fails_closed(app_config):
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
+    from app.services import get_services
     from tests.fakes import HashingEmbedder
 
     app = create_app(
@@ -184,8 +187,9 @@ def test_split_sentences(buffer, done, rest):
 
 
 def test_a_model_that_returns_nothing_is_answered_with_quotes_and_logged(app_config, caplog):
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
+    from app.services import get_services
     from tests.fakes import HashingEmbedder
 
     app = create_app(
@@ -198,7 +202,7 @@ def test_a_model_that_returns_nothing_is_answered_with_quotes_and_logged(app_con
     )
     services = get_services(app)
     create_demo(services)
-    with caplog.at_level("WARNING", logger="app.services.ask"):
+    with caplog.at_level("WARNING", logger="app.services.answer"):
         result = services.ask.ask(
             _user_id(services, "student1"), "SCI7", "Why do leaves look green?"
         )

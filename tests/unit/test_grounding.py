@@ -66,8 +66,9 @@ def test_support_is_the_share_of_content_terms():
 
 
 def _services(app_config, generator):
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
+    from app.services import get_services
 
     app = create_app(
         app_config,

@@ -212,7 +212,7 @@ def test_the_crisis_and_test_emails_are_in_the_schools_language():
 
 def test_the_service_messages_keep_their_translations():
     from app.generation import ModelInfo, licence_notices
-    from app.services.ask import not_covered_message, unavailable_message
+    from app.services.answer import not_covered_message, unavailable_message
     from app.services.gdpr.messages import message
 
     assert (

@@ -12,7 +12,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app.services.ask import _sentences
+from app.services.answer import _sentences
 from core.models import User
 from guard.types import Message
 from tests.fakes import EchoGenerator, HashingEmbedder, SplitHarmGuard
@@ -30,8 +30,9 @@ QUESTION = "How do plants make their own food?"
 
 def _ask(app_config, answer: str, *, window: int, guard: SplitHarmGuard | None = None):
     """Stream one answer; return (events, guard, the guard's answer checks seen before each sentence event)."""
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
+    from app.services import get_services
 
     guard = guard or SplitHarmGuard(PARTS)
     app = create_app(

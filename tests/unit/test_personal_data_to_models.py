@@ -76,8 +76,9 @@ class _ContextRecordingGuard:
 
 
 def test_the_output_guard_context_and_the_extractive_path_see_no_identifier(app_config):
-    from app import create_app, get_services
+    from app import create_app
     from app.demo import create_demo
+    from app.services import get_services
     from tests.fakes import EchoGenerator, HashingEmbedder
 
     guard, generator = _ContextRecordingGuard(), EchoGenerator()

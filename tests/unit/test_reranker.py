@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from app import get_services
 from app.evaluation import EvalPassage, EvalSet, index_eval_set
 from app.reranker import Calibration, E5CrossReranker, build_reranker
 from app.reranker_training import Asked, calibrate, near_copy
 from app.retrieval import RetrievedPassage
+from app.services import get_services
 from tests.fakes import HashingEmbedder
 
 

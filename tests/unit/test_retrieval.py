@@ -269,7 +269,7 @@ def _swequad_file(tmp_path):
 
 
 def test_swequad_rows_merge_texts_that_differ_only_in_whitespace(tmp_path):
-    from app.evaluation import _swequad_rows
+    from app.evaluation.converters import _swequad_rows
 
     evalset = convert_squad(
         _swequad_file(tmp_path), "sv", max_questions=50, unanswerable=0, rows=_swequad_rows
@@ -281,7 +281,8 @@ def test_swequad_rows_merge_texts_that_differ_only_in_whitespace(tmp_path):
 
 
 def test_split_by_passage_keeps_every_text_on_one_side(tmp_path):
-    from app.evaluation import _swequad_rows, split_questions
+    from app.evaluation import split_questions
+    from app.evaluation.converters import _swequad_rows
 
     evalset = convert_squad(
         _swequad_file(tmp_path), "sv", max_questions=50, unanswerable=0, rows=_swequad_rows

@@ -2,7 +2,7 @@
 
 Everything the export needs from the audit tables (the verification of the chain, the
 events of the period and their counts) is read here, so a change to how chains are stored
-and verified is made once. A school's export covers that school's chain (app/services/audit.py:
+and verified is made once. A school's export covers that school's chain (app/services/audit/:
 one chain per school since revision 0009), the operator's export every chain.
 """
 
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.services.audit import LEGACY, chain_key, school_events, verify_chain, verify_school
 from core.models import AuditEvent
@@ -37,6 +38,7 @@ def read_chain(
     """
     anchors = services.audit.anchors()
     period = [AuditEvent.ts >= since, AuditEvent.ts < until]
+    order: tuple[ColumnElement[bool] | InstrumentedAttribute[int], ...]
     if school_id is None:
         verification = verify_chain(s, anchors)
         order = (AuditEvent.id,)  # seq counts per chain; ids follow insertion order

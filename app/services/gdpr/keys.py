@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import Database, rowcount
-from app.services.audit import _secret_file
+from app.services.audit.log import _secret_file
 from core.models import Conversation, Message, SubjectKey
 from guard.pii import redact
 
