@@ -35,10 +35,10 @@ DEFAULTS: dict[str, Any] = {
     "VECTOR_BACKEND": "chroma",
     "CHROMA_HOST": "127.0.0.1",
     "CHROMA_PORT": 8000,
-    # several Chroma servers, courses sharded over them (docs/operations.md, "Several Chroma servers"):
-    # "name=host:port,name=host:port"; empty = the one CHROMA_HOST/CHROMA_PORT server. A course's
-    # server is stored with the course; a course not yet routed goes to CHROMA_DEFAULT_SERVER, or
-    # (empty) to a stable hash of its id over the servers
+    # several Chroma servers, courses sharded over them (docs/operations.md, "Several Chroma
+    # servers"): "name=host:port,name=host:port"; empty = the one CHROMA_HOST/CHROMA_PORT server. A
+    # course's server is stored with the course; a course not yet routed goes to
+    # CHROMA_DEFAULT_SERVER, or (empty) to a stable hash of its id over the servers
     "CHROMA_SERVERS": "",
     "CHROMA_DEFAULT_SERVER": "",
     # embedding model: "minilm" (bundled all-MiniLM-L6-v2), "e5" (bundled multilingual-e5-small),
@@ -62,15 +62,18 @@ DEFAULTS: dict[str, Any] = {
     # hybrid (BM25 + dense, fused) | bm25 | dense; see docs/retrieval.md for the measurements
     "RETRIEVAL_MODE": "hybrid",
     "RETRIEVAL_STEM": True,
-    # lexical side: database (SQLite FTS5 / PostgreSQL full-text search, app/lexical.py) | memory (in-process BM25)
+    # lexical side: database (SQLite FTS5 / PostgreSQL full-text search, app/lexical.py) | memory
+    # (in-process BM25)
     "LEXICAL_BACKEND": "database",
     # large courses (app/lexical.py): terms in more than this share of a course's passages select no
-    # candidates, at most this many terms a query and matching rows ranked, candidates re-scored by BM25
+    # candidates, at most this many terms a query and matching rows ranked, candidates re-scored by
+    # BM25
     "LEXICAL_COMMON_FRACTION": 0.05,
     "LEXICAL_MAX_TERMS": 16,
     "LEXICAL_CANDIDATE_ROWS": 5000,
     "LEXICAL_CANDIDATES": 200,
-    "LEXICAL_PLAN_FROM": 20000,  # courses with fewer visible passages are searched without a query plan
+    # courses with fewer visible passages are searched without a query plan
+    "LEXICAL_PLAN_FROM": 20000,
     # how hybrid fuses the two rankings: zscore (scores standardised per query) | rrf (ranks only)
     "RETRIEVAL_FUSION": "zscore",
     "RETRIEVAL_DENSE_WEIGHT": 0.5,  # the dense side's share of the fused score (0..1)
@@ -84,8 +87,8 @@ DEFAULTS: dict[str, Any] = {
     "RERANKER_WEIGHTS": "",  # empty: the package's app/weights
     # grounding: drop generated sentences whose cited passage does not support them
     "GROUNDING_MIN_SUPPORT": 0.5,
-    # output guard (docs/retrieval.md, "The output guard's window"): before a sentence is released it
-    # reads the question and the last OUTPUT_GUARD_WINDOW sentences of the answer (the new one
+    # output guard (docs/retrieval.md, "The output guard's window"): before a sentence is released
+    # it reads the question and the last OUTPUT_GUARD_WINDOW sentences of the answer (the new one
     # included); the answer's final sentence is held back until the whole answer has passed.
     # 0 = the whole answer so far before every sentence
     "OUTPUT_GUARD_WINDOW": 3,
@@ -96,11 +99,13 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UNZIPPED_BYTES": 300 * 1024 * 1024,  # DOCX/PPTX/ODT: total size unpacked
     "MAX_ZIP_RATIO": 120.0,  # DOCX/PPTX/ODT: largest compression ratio of a member over 1 MB
     # per document (docs/operations.md): more extracted text or passages than this is refused
-    # with a clear message; a text or Markdown file over 4 bytes per allowed character is refused at upload
+    # with a clear message; a text or Markdown file over 4 bytes per allowed character is refused
+    # at upload
     "MAX_DOCUMENT_CHARS": 2_000_000,
     "MAX_DOCUMENT_PASSAGES": 5000,
     "EMBED_BATCH": 64,
-    "INGEST_OVERLAP": False,  # load/split/scan in a thread while embedding (only helps with idle cores)
+    # load/split/scan in a thread while embedding (only helps with idle cores)
+    "INGEST_OVERLAP": False,
     "JOBS_IN_PROCESS": True,  # run ingestion jobs in a thread of the web process
     "JOB_LEASE_SECONDS": 120,  # a running job without progress for this long is taken over
     "JOB_MAX_ATTEMPTS": 3,
@@ -116,14 +121,16 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_FROM": "kateder@localhost",
     "SMTP_TIMEOUT": 10.0,
     # none (a local relay, clear text) | starttls (required: a server without it gets nothing) | tls
-    # (implicit TLS, "SMTPS"). The certificate is verified against the system's CAs or SMTP_CA_FILE (PEM)
+    # (implicit TLS, "SMTPS"). The certificate is verified against the system's CAs or SMTP_CA_FILE
+    # (PEM)
     "SMTP_SECURITY": "none",
     "SMTP_CA_FILE": "",
-    # optional login, only ever sent over TLS; the password from the environment (KATEDER_SMTP_PASSWORD)
-    # or the secret store, never stored in the database or shown in the web
+    # optional login, only ever sent over TLS; the password from the environment
+    # (KATEDER_SMTP_PASSWORD) or the secret store, never stored in the database or shown in the web
     "SMTP_USERNAME": "",
     "SMTP_PASSWORD": "",
-    # this instance's address as people open it (e.g. https://kateder.school.example): links in e-mails
+    # this instance's address as people open it (e.g. https://kateder.school.example): links in
+    # e-mails
     "PUBLIC_URL": "",
     "TOKEN_TTL_HOURS": 12,  # API bearer tokens (revocable: DELETE /api/v1/tokens/current)
     # browser sessions (docs/operations.md): signed out after this long without a request, and
@@ -151,9 +158,11 @@ DEFAULTS: dict[str, Any] = {
     "OIDC_ISSUER": "",
     "OIDC_CLIENT_ID": "",
     "OIDC_CLIENT_SECRET": "",
-    # one provider per school, with role mapping from a claim: a TOML file (docs/operations.md, "Single sign-on")
+    # one provider per school, with role mapping from a claim: a TOML file (docs/operations.md,
+    # "Single sign-on")
     "OIDC_PROVIDERS": "",
-    # GDPR (docs/gdpr.md): message text "encrypted" (per student, crypto-shreddable), "plain" or "none"
+    # GDPR (docs/gdpr.md): message text "encrypted" (per student, crypto-shreddable), "plain" or
+    # "none"
     "MESSAGE_TEXT_STORAGE": "encrypted",
     # hex AES-256 master key wrapping the per-student keys; empty = <HOME>/secrets/master.key
     "MASTER_KEY": "",
@@ -169,8 +178,8 @@ DEFAULTS: dict[str, Any] = {
     "DPO_CONTACT": "",
     "HOSTING_LOCATION": "on the school's own server (no data leaves it)",
     "LEGAL_BASIS": "GDPR Art. 6(1)(e): task carried out in the public interest (education)",
-    # the DPIA export's guard evaluation: a saved `kateder guard eval --json` report; empty = the newest
-    # <HOME>/reports/guard-eval*.json, else the shipped model card
+    # the DPIA export's guard evaluation: a saved `kateder guard eval --json` report; empty = the
+    # newest <HOME>/reports/guard-eval*.json, else the shipped model card
     "GUARD_EVAL_REPORT": "",
 }
 
@@ -191,14 +200,16 @@ DEFAULTS.update(GUARD_DEFAULTS)
 ENVIRONMENT_ONLY = frozenset(
     {
         "KATEDER_EVAL_DATA",  # app/evaluation/converters.py: the evaluation data folder
-        "KATEDER_RERANKER_CACHE",  # app/reranker_training.py: cached embeddings, candidates and logits
+        # app/reranker_training.py: cached embeddings, candidates and logits
+        "KATEDER_RERANKER_CACHE",
         "KATEDER_TEST_PG",  # tests: the PostgreSQL admin URL
         "KATEDER_PRODUCTION_GUARD",  # tests/production: the guard backend of the production suite
         "KATEDER_SHARED_DATA",  # guard data and evaluation harnesses: the shared data folder
         "KATEDER_DATA",  # bench/guard_latency.py: the data folder
         "KATEDER_AXE_JS",  # tests/e2e: a local copy of axe-core
         "KATEDER_SCREENSHOT_DIR",  # tests/e2e: where the page tour writes its screenshots
-        "KATEDER_E2E_REAL_MODELS",  # tests/e2e: the real shipped models instead of the fakes (docs/ui.md, "Screenshots")
+        # tests/e2e: the real shipped models instead of the fakes (docs/ui.md, "Screenshots")
+        "KATEDER_E2E_REAL_MODELS",
     }
 )
 _reported: set[str] = set()

@@ -30,7 +30,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def rowcount(result: Result[Any]) -> int:
-    """The rows an UPDATE or DELETE touched (``Session.execute`` is typed as returning a plain ``Result``)."""
+    """The rows an UPDATE or DELETE touched (``Session.execute`` is typed as returning a plain
+    ``Result``)."""
     return cast(CursorResult[Any], result).rowcount
 
 
@@ -81,13 +82,15 @@ class Database:
         command.upgrade(self.alembic_config(), revision)
 
     def compact(self) -> bool:
-        """VACUUM an SQLite database and truncate its WAL, so deleted rows leave no readable pages (erasure).
+        """VACUUM an SQLite database and truncate its WAL, so deleted rows leave no readable pages
+        (erasure).
 
         False for PostgreSQL, whose autovacuum reclaims the space (docs/gdpr.md).
         """
         if not self.is_sqlite:
             return False
-        self.engine.dispose()  # pooled connections hold read snapshots that would keep old WAL frames
+        # pooled connections hold read snapshots that would keep old WAL frames
+        self.engine.dispose()
         with self.engine.connect() as conn:
             raw = conn.connection.driver_connection
             raw.commit()

@@ -1,4 +1,5 @@
-"""Every error answered in one place: JSON for API clients, a page for the browser, never a stack trace.
+"""Every error answered in one place: JSON for API clients, a page for the browser, never a stack
+trace.
 
 :func:`wants_json` is the one decision between the two; :func:`answer` writes either. The
 user-facing hierarchy (``core/errors.py``: ``KatederError`` and its categories) is mapped
@@ -43,11 +44,12 @@ UNEXPECTED = "Something went wrong on our side. Please try again."
 # which is what may have failed.
 _OUTAGE = {
     "database": N_(
-        "The service is temporarily unavailable (database). Nothing was answered; please try again in a moment."
+        "The service is temporarily unavailable (database). Nothing was answered; please try "
+        "again in a moment."
     ),
     "storage": N_(
-        "The server's storage is full, so the file was not saved. Nothing already stored was changed; "
-        "please tell your administrator."
+        "The server's storage is full, so the file was not saved. Nothing already stored was "
+        "changed; please tell your administrator."
     ),
 }
 _OUTAGE_LANGUAGES = ["en", "sv", "de", "it", "nb"]
@@ -61,7 +63,8 @@ def outage_message(part: str) -> str:
 
 
 def wants_json() -> bool:
-    """The one decision: JSON for the API (every path under ``/api/``) and for clients that ask for it."""
+    """The one decision: JSON for the API (every path under ``/api/``) and for clients that ask for
+    it."""
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
@@ -89,7 +92,8 @@ def answer(
 
 
 def user_language() -> str:
-    """The language to tell the user in: the API caller's own, else the page's (Flask-Babel), else English."""
+    """The language to tell the user in: the API caller's own, else the page's (Flask-Babel), else
+    English."""
     user = g.get("api_user")
     if user is not None:
         return getattr(user, "language", None) or "en"
@@ -99,7 +103,8 @@ def user_language() -> str:
 
 
 def user_error(exc: KatederError) -> ResponseReturnValue:
-    """A :class:`~core.errors.KatederError`: its status, its code and its message in the user's language."""
+    """A :class:`~core.errors.KatederError`: its status, its code and its message in the user's
+    language."""
     retry_after = exc.retry_after if isinstance(exc, LimitReached) else None
     return answer(exc.status, exc.code, exc.text(user_language()), retry_after=retry_after)
 

@@ -55,7 +55,8 @@ class ChatModelGenerator:
     """Any LangChain chat model; the model object is built lazily on first use."""
 
     def __init__(self, factory, info: ModelInfo, *, serial: bool = True) -> None:
-        """``factory()`` returns a LangChain ``BaseChatModel``; ``serial=False`` for a server that batches."""
+        """``factory()`` returns a LangChain ``BaseChatModel``; ``serial=False`` for a server that
+        batches."""
         self._factory = factory
         self._model = None
         self._load_lock = threading.Lock()
@@ -140,7 +141,8 @@ def _transformers(config: Mapping[str, Any]) -> Generator:
     path = config.get("GENERATOR_MODEL_PATH")
     if not path or not Path(path).is_dir():
         raise FileNotFoundError(
-            f"GENERATOR=transformers needs KATEDER_GENERATOR_MODEL_PATH set to a model directory (got {path!r})"
+            "GENERATOR=transformers needs KATEDER_GENERATOR_MODEL_PATH set to a model directory "
+            f"(got {path!r})"
         )
 
     def factory():
@@ -245,7 +247,10 @@ REGISTRY: tuple[tuple[str, ModelInfo], ...] = (
             "Llama 2",
             ("en",),
             "Llama 2 Community License",
-            "Llama 2 is licensed under the LLAMA 2 Community License, Copyright (c) Meta Platforms, Inc.",
+            (
+                "Llama 2 is licensed under the LLAMA 2 Community License, "
+                "Copyright (c) Meta Platforms, Inc."
+            ),
         ),
     ),
     (
@@ -314,11 +319,12 @@ EU_COUNTRIES = frozenset(
 )
 # for the admin panel, in the admin's language (app/services/i18n.py: the Babel catalogues)
 _EU_WARNING = N_(
-    "%(name)s is a multimodal Llama model: its acceptable use policy does not grant the licence rights to "
-    "organisations based in the EU (%(country)s). Configure another model."
+    "%(name)s is a multimodal Llama model: its acceptable use policy does not grant the licence "
+    "rights to organisations based in the EU (%(country)s). Configure another model."
 )
 _ATTRIBUTION_DUTY = N_(
-    '%(name)s is licensed under the %(licence)s: pages and documentation must show "%(attribution)s".'
+    "%(name)s is licensed under the %(licence)s: pages and documentation must show "
+    '"%(attribution)s".'
 )
 
 

@@ -129,7 +129,8 @@ CONTEXT_WEIGHT = 0.5  # a follow-up's subject (the previous question's terms) co
 
 
 def passage_sentences(text: str) -> list[str]:
-    """The sentences of a passage as quotes are cut from it (and found again in the document view)."""
+    """The sentences of a passage as quotes are cut from it (and found again in the document
+    view)."""
     return [s.strip() for s in _SENTENCE.split(text) if len(s.strip()) > 3]
 
 

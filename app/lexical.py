@@ -208,36 +208,44 @@ _VISIBLE = "p.course_id = :course AND p.version = d.version AND p.status = 'inde
 _VISIBLE_FROM = "FROM passages p JOIN documents d ON d.id = p.document_id"
 _CONTENT_VERSION = sql("SELECT content_version FROM courses WHERE id = :course")
 _SQLITE_FROM = (
-    "FROM passages_fts JOIN passages_lexical l ON l.id = passages_fts.rowid JOIN passages p ON p.id = l.passage_id "
+    "FROM passages_fts JOIN passages_lexical l ON l.id = passages_fts.rowid "
+    "JOIN passages p ON p.id = l.passage_id "
     "JOIN documents d ON d.id = p.document_id"
 )
 _SQLITE_SEARCH = sql(
-    f"SELECT p.id, bm25(passages_fts) AS rank {_SQLITE_FROM} WHERE passages_fts MATCH :match AND {_VISIBLE} "
+    f"SELECT p.id, bm25(passages_fts) AS rank {_SQLITE_FROM} "
+    f"WHERE passages_fts MATCH :match AND {_VISIBLE} "
     "ORDER BY rank LIMIT :k"
 )
 _SQLITE_CANDIDATES = sql(
-    f"SELECT p.id, l.terms {_SQLITE_FROM} WHERE passages_fts MATCH :match AND {_VISIBLE} ORDER BY bm25(passages_fts) LIMIT :k"
+    f"SELECT p.id, l.terms {_SQLITE_FROM} WHERE passages_fts MATCH :match AND {_VISIBLE} "
+    "ORDER BY bm25(passages_fts) LIMIT :k"
 )
 _SQLITE_DF = sql(f"SELECT count(*) {_SQLITE_FROM} WHERE passages_fts MATCH :match AND {_VISIBLE}")
 _SQLITE_STATS = sql(
-    f"SELECT count(*), avg(length(l.terms) - length(replace(l.terms, ' ', '')) + 1) {_VISIBLE_FROM} "
+    "SELECT count(*), avg(length(l.terms) - length(replace(l.terms, ' ', '')) + 1) "
+    f"{_VISIBLE_FROM} "
     f"JOIN passages_lexical l ON l.passage_id = p.id WHERE {_VISIBLE}"
 )
 # small courses: BM25 over every matching passage, in one statement
 _PG_SEARCH = sql(
     "WITH q AS (SELECT to_tsquery(CAST(:config AS regconfig), :query) AS tq), "
-    "m AS (SELECT p.id, p.search_vector AS v FROM passages p JOIN documents d ON d.id = p.document_id, q "
+    "m AS (SELECT p.id, p.search_vector AS v "
+    "FROM passages p JOIN documents d ON d.id = p.document_id, q "
     f"WHERE p.search_vector @@ q.tq AND {_VISIBLE}), "
     "n AS (SELECT count(*) AS total FROM passages p JOIN documents d ON d.id = p.document_id "
     f"WHERE {_VISIBLE}), "
-    "t AS (SELECT DISTINCT lexeme FROM unnest(tsvector_to_array(to_tsvector(CAST(:config AS regconfig), :query))) AS lexeme), "
-    "hits AS (SELECT m.id, u.lexeme, cardinality(u.positions) AS tf, length(m.v) AS len FROM m, unnest(m.v) AS u "
+    "t AS (SELECT DISTINCT lexeme "
+    "FROM unnest(tsvector_to_array(to_tsvector(CAST(:config AS regconfig), :query))) AS lexeme), "
+    "hits AS (SELECT m.id, u.lexeme, cardinality(u.positions) AS tf, length(m.v) AS len "
+    "FROM m, unnest(m.v) AS u "
     "JOIN t ON t.lexeme = u.lexeme), "
     "df AS (SELECT lexeme, count(*) AS df FROM hits GROUP BY lexeme), "
     "avg AS (SELECT coalesce(avg(length(v)), 1) AS len FROM m) "
     "SELECT hits.id, sum(ln(1 + (n.total - df.df + 0.5) / (df.df + 0.5)) * hits.tf * 2.2 "
     "/ (hits.tf + 1.2 * (0.25 + 0.75 * hits.len / avg.len))) AS rank "
-    "FROM hits JOIN df ON df.lexeme = hits.lexeme, n, avg GROUP BY hits.id ORDER BY rank DESC LIMIT :k"
+    "FROM hits JOIN df ON df.lexeme = hits.lexeme, n, avg "
+    "GROUP BY hits.id ORDER BY rank DESC LIMIT :k"
 )
 _PG_LEXEMES = sql(
     "SELECT DISTINCT unnest(tsvector_to_array(to_tsvector(CAST(:config AS regconfig), :query)))"
@@ -411,7 +419,8 @@ class PostgresFtsIndex(_PlannedIndex):
                     f"CASE WHEN p.search_vector @@ CAST(:q{i} AS tsquery) THEN :w{i} ELSE 0 END"
                 )
             statement = sql(
-                f"WITH c AS (SELECT p.id, p.search_vector AS v {_VISIBLE_FROM} WHERE p.search_vector @@ CAST(:tq AS tsquery) "
+                f"WITH c AS (SELECT p.id, p.search_vector AS v {_VISIBLE_FROM} "
+                "WHERE p.search_vector @@ CAST(:tq AS tsquery) "
                 f"AND {_VISIBLE} ORDER BY {' + '.join(weights)} DESC, p.id LIMIT :k) "
                 "SELECT c.id, length(c.v), u.lexeme, cardinality(u.positions) FROM c "
                 "LEFT JOIN LATERAL unnest(c.v) AS u ON u.lexeme = ANY(CAST(:lexemes AS text[])) "

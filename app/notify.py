@@ -47,7 +47,8 @@ class Notifier(Protocol):
 
 
 class NotifyError(Exception):
-    """A message that was not sent; ``code`` names why (``app/web/teacher_notifications.py`` translates it).
+    """A message that was not sent; ``code`` names why (``app/web/teacher_notifications.py``
+    translates it).
 
     Codes: ``config`` (the settings contradict each other), ``connect`` (no connection or a
     timeout), ``no_starttls`` (TLS required, the server does not offer it), ``tls`` (the TLS
@@ -57,13 +58,15 @@ class NotifyError(Exception):
     """
 
     def __init__(self, code: str, detail: str) -> None:
-        """Keep the code; ``detail`` is the English text for logs and the job's error (never the password)."""
+        """Keep the code; ``detail`` is the English text for logs and the job's error (never the
+        password)."""
         super().__init__(f"{code}: {detail}")
         self.code, self.detail = code, detail
 
 
 class SmtpNotifier:
-    """Sends plain-text e-mail through an SMTP server (``smtplib``), with STARTTLS or implicit TLS and a login."""
+    """Sends plain-text e-mail through an SMTP server (``smtplib``), with STARTTLS or implicit TLS
+    and a login."""
 
     name = "smtp"
 
@@ -110,7 +113,8 @@ class SmtpNotifier:
         return msg
 
     def tls_context(self) -> ssl.SSLContext:
-        """Certificate and host name verified (the system's CAs, or ``ca_file``), TLS 1.2 at least."""
+        """Certificate and host name verified (the system's CAs, or ``ca_file``), TLS 1.2 at
+        least."""
         context = ssl.create_default_context(cafile=self.ca_file or None)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         return context
@@ -120,7 +124,8 @@ class SmtpNotifier:
         if self.username and self.security == "none":
             raise NotifyError(
                 "config",
-                "SMTP_USERNAME is set but SMTP_SECURITY is none: a password is never sent in clear text",
+                "SMTP_USERNAME is set but SMTP_SECURITY is none: "
+                "a password is never sent in clear text",
             )
         try:
             if self.security == "tls":
@@ -176,7 +181,8 @@ class SmtpNotifier:
             raise NotifyError("no_auth", f"login at {self.host}:{self.port} failed: {exc}") from exc
 
     def send(self, notice: Notice) -> None:
-        """Deliver ``notice``; every failure is a :class:`NotifyError` (nothing sent in clear text when TLS is set)."""
+        """Deliver ``notice``; every failure is a :class:`NotifyError` (nothing sent in clear text
+        when TLS is set)."""
         smtp = self._connect()
         try:
             self._login(smtp)

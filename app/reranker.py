@@ -95,7 +95,8 @@ def best_window(
 def encode_pair(
     tokenizer, query: str, text: str, max_length: int, language: str | None = None
 ) -> list[int]:
-    """``<s> query: Q </s></s> passage: window </s>`` (XLM-R pair format), at most ``max_length`` ids."""
+    """``<s> query: Q </s></s> passage: window </s>`` (XLM-R pair format), at most ``max_length``
+    ids."""
     q = tokenizer.content_ids(f"query: {query}")[:QUERY_TOKENS]
     prefix = tokenizer.content_ids("passage:")
     budget = max(8, max_length - len(q) - len(prefix) - 4)

@@ -4,8 +4,8 @@ Only passages of a document's visible version, not held by the safety scan, are 
 returned: a new version being indexed, or a job killed half-way, stays invisible.
 
 BM25 terms are lower-cased, free of the stopwords of the text's own language,
-Snowball-stemmed in that language (en, sv, de, it, nb) and accent-folded, so "Königs" finds "König" and "valgene" finds
-"valg". Measured choices (modes, floors) are in docs/retrieval.md.
+Snowball-stemmed in that language (en, sv, de, it, nb) and accent-folded, so "Königs" finds
+"König" and "valgene" finds "valg". Measured choices (modes, floors) are in docs/retrieval.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Index terms shared by every lexical backend: tokens, stopwords, Snowball stems, accent folding."""
+"""Index terms shared by every lexical backend: tokens, stopwords, Snowball stems, accent
+folding."""
 
 from __future__ import annotations
 

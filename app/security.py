@@ -2,8 +2,9 @@
 
 Settings are declared with their defaults in ``app/config.py`` (``COOKIE_SECURE``,
 ``SESSION_*``, ``LOGIN_*``, ``RATELIMIT_*``, ``OIDC_*``). Who an OIDC sign-in becomes is
-decided in ``app/services/sso.py`` (per-school providers, role mapping). Sessions are revocable: the signed cookie carries
-a random key whose record (``user_sessions``) is checked on every request.
+decided in ``app/services/sso.py`` (per-school providers, role mapping). Sessions are
+revocable: the signed cookie carries a random key whose record (``user_sessions``) is checked
+on every request.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ SESSION_KEY = (
     "sid"  # the signed cookie's key of the server-side session record (app/services/accounts.py)
 )
 login_manager = LoginManager()
-# posted by an LMS (cross-site) or inside its frame: bound to LTI state and nonces instead (app/web/lti.py)
+# posted by an LMS (cross-site) or inside its frame: bound to LTI state and nonces instead
+# (app/web/lti.py)
 CSRF_EXEMPT = ("lti.login", "lti.launch", "lti.deep_link")
 
 
@@ -123,7 +125,8 @@ def init_app(app: Flask) -> None:
 
 
 def _configure(app: Flask) -> bool:
-    """Cookie flags, CSRF and rate-limit settings (defaults declared once, in app/config.py); True for secure cookies."""
+    """Cookie flags, CSRF and rate-limit settings (defaults declared once, in app/config.py); True
+    for secure cookies."""
     for key in (
         "COOKIE_SECURE",
         "RATELIMIT_STORAGE_URI",
@@ -143,7 +146,8 @@ def _configure(app: Flask) -> bool:
         REMEMBER_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        WTF_CSRF_CHECK_DEFAULT=False,  # checked in _check_csrf, so Bearer-token API calls can skip it
+        # checked in _check_csrf, so Bearer-token API calls can skip it
+        WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         RATELIMIT_HEADERS_ENABLED=True,
     )
@@ -159,7 +163,8 @@ def _configure(app: Flask) -> bool:
 
 
 def _install_sessions(app: Flask) -> None:
-    """Revocable sessions: the signed cookie's user counts only while its server-side record is live."""
+    """Revocable sessions: the signed cookie's user counts only while its server-side record is
+    live."""
     lifetime = accounts.SessionLifetime.from_config(app.config)
     app.config["PERMANENT_SESSION_LIFETIME"] = (
         lifetime.absolute
@@ -186,7 +191,8 @@ def _install_sessions(app: Flask) -> None:
 
 
 def _unauthorized():
-    """Anonymous: 401 for the API, JSON clients and posts (app/errors.py answers it), else the login page."""
+    """Anonymous: 401 for the API, JSON clients and posts (app/errors.py answers it), else the
+    login page."""
     if wants_json() or request.method != "GET":
         abort(401)
     return redirect(
@@ -195,7 +201,8 @@ def _unauthorized():
 
 
 def _check_csrf() -> None:
-    """CSRF on every unsafe request, except LTI posts and API calls that carry no session to forge."""
+    """CSRF on every unsafe request, except LTI posts and API calls that carry no session to
+    forge."""
     if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or not current_app.config.get(
         "WTF_CSRF_ENABLED", True
     ):
@@ -239,7 +246,8 @@ def _security_headers(response: Response, *, secure: bool) -> Response:
 
 
 def _install_oidc(app: Flask) -> None:
-    """One OAuth client per configured identity provider (a wrong OIDC_PROVIDERS file stops the start with its line)."""
+    """One OAuth client per configured identity provider (a wrong OIDC_PROVIDERS file stops the
+    start with its line)."""
     providers = sso.load_providers(app.config)
     app.extensions["kateder_sso"] = providers
     if not providers:
@@ -253,7 +261,8 @@ def _install_oidc(app: Flask) -> None:
             client_id=provider.client_id,
             client_secret=provider.client_secret or None,
             server_metadata_url=provider.metadata_url,
-            # authlib checks state (in the session), nonce, the id_token's signature (JWKS), iss, aud and exp
+            # authlib checks state (in the session), nonce, the id_token's signature (JWKS), iss,
+            # aud and exp
             client_kwargs={
                 "scope": provider.scope,
                 "code_challenge_method": "S256",
@@ -293,7 +302,8 @@ def apply_limits(app: Flask) -> None:
 
 
 def record_failed_sign_in(s, attempt: accounts.SignIn, method: str) -> None:
-    """A security event for a refused sign-in: which account (pseudonymised), why, from where; never the password."""
+    """A security event for a refused sign-in: which account (pseudonymised), why, from where;
+    never the password."""
     details = {"method": method, "reason": attempt.reason, "address": request.remote_addr or "-"}
     if attempt.retry_after:
         details["blocked_seconds"] = attempt.retry_after
@@ -302,7 +312,8 @@ def record_failed_sign_in(s, attempt: accounts.SignIn, method: str) -> None:
 
 
 def sign_in_throttle() -> accounts.Throttle:
-    """The sign-in throttle of this app: ``LOGIN_*`` settings, names keyed with the audit pseudonym key."""
+    """The sign-in throttle of this app: ``LOGIN_*`` settings, names keyed with the audit
+    pseudonym key."""
     return accounts.Throttle.from_config(current_app.config, pepper=_audit().pseudonymizer.key)
 
 

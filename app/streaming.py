@@ -21,7 +21,8 @@ def sse(event: str, data: Any) -> str:
 def to_sse(
     events: Iterator[dict[str, Any]], extra: Callable[[Any], dict[str, Any]] | None = None
 ) -> Iterator[str]:
-    """Serialise ask events (meta, sentence, refusal, done) as SSE; errors become an ``error`` event.
+    """Serialise ask events (meta, sentence, refusal, done) as SSE; errors become an ``error``
+    event.
 
     ``extra(result)``, when given, adds fields to the ``done`` event (the web view adds the
     questions left today and the conversation's title and address).

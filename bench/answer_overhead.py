@@ -22,7 +22,8 @@ bench/report.py) and the performance section of docs/retrieval.md. Open WebUI ru
 own venv (see bench/openwebui.py); without one it is skipped. Runs from a fresh clone with
 the project installed (``pip install -e .``): the models ship in packages.
 
-    python -m bench.answer_overhead [--repeats 2] [--max-tokens 160] [--openwebui-venv PATH | --no-openwebui]
+    python -m bench.answer_overhead [--repeats 2] [--max-tokens 160]
+        [--openwebui-venv PATH | --no-openwebui]
 """
 
 from __future__ import annotations
@@ -116,7 +117,10 @@ def main() -> None:
         "--compare-window",
         type=int,
         default=0,
-        help="OUTPUT_GUARD_WINDOW of a second pipeline side (default 0: the whole answer before every sentence); -1: none",
+        help=(
+            "OUTPUT_GUARD_WINDOW of a second pipeline side (default 0: the whole answer before "
+            "every sentence); -1: none"
+        ),
     )
     parser.add_argument(
         "--no-docs",
@@ -159,7 +163,8 @@ def main() -> None:
     generators = {"pipeline": generator}
     if args.compare_window >= 0 and args.compare_window != services.ask.answerer.guard_window:
         # the same guard, embedder, store and database, another output guard window; its own model
-        # instance, since llama.cpp keeps the last prompt cached and the other side just sent this one
+        # instance, since llama.cpp keeps the last prompt cached and the other side just sent this
+        # one
         side = (
             "pipeline-whole"
             if args.compare_window == 0
@@ -272,8 +277,8 @@ def main() -> None:
                     "output_guard_checks": checks,
                 }
                 line = (
-                    f"{q[:36]:36} raw {raw_s:5.2f}s  pipeline {pipe_s:5.2f}s (first sentence {pipe_first or 0:4.2f}s, "
-                    f"{result.mode}, {checks} output checks)"
+                    f"{q[:36]:36} raw {raw_s:5.2f}s  pipeline {pipe_s:5.2f}s (first sentence "
+                    f"{pipe_first or 0:4.2f}s, {result.mode}, {checks} output checks)"
                 )
                 for side in list(pipelines)[1:]:
                     s_s, s_first, s_result, s_text, s_checks = out[side]
@@ -392,7 +397,8 @@ def main() -> None:
 
 
 def start_openwebui(stack: contextlib.ExitStack, args, chat, services) -> dict | None:
-    """llama_cpp.server + Open WebUI on loopback for the rest of the run (None: no Open WebUI venv)."""
+    """llama_cpp.server + Open WebUI on loopback for the rest of the run (None: no Open WebUI
+    venv)."""
     if not (args.openwebui_venv / "bin" / "open-webui").exists():
         print(
             f"Open WebUI skipped: no open-webui in {args.openwebui_venv} (see bench/openwebui.py)",
@@ -429,7 +435,8 @@ def start_openwebui(stack: contextlib.ExitStack, args, chat, services) -> dict |
     info["knowledge_build_s"] = round(time.perf_counter() - t, 1)
     info["rss_mb"] = round(ui.rss_mb())
     print(
-        f"Open WebUI ready in {ui.startup_s:.1f} s (RSS {info['rss_mb']} MiB), knowledge base built in {info['knowledge_build_s']} s",
+        f"Open WebUI ready in {ui.startup_s:.1f} s (RSS {info['rss_mb']} MiB), knowledge base "
+        f"built in {info['knowledge_build_s']} s",
         flush=True,
     )
     return info
@@ -445,8 +452,9 @@ def write_docs(s: dict) -> None:
             "1.00",
         ),
         (
-            f"**Kateder pipeline** (guard in + out, output guard window {s['output_guard_window']} + whole answer before the final "
-            "sentence, e5 + BM25 retrieval, grounding, audit)",
+            "**Kateder pipeline** (guard in + out, output guard window "
+            f"{s['output_guard_window']} + whole answer before the final sentence, e5 + BM25 "
+            "retrieval, grounding, audit)",
             s["pipeline_mean_s"],
             s["first_sentence_median_s"],
             f"**{s['overhead_ratio']}**",
@@ -455,7 +463,8 @@ def write_docs(s: dict) -> None:
     for side in ("pipeline-whole", *(k for k in s if k.startswith("pipeline-window-"))):
         if side in s:
             label = (
-                "Kateder pipeline, output guard reading the whole answer so far before every sentence (before issue 15)"
+                "Kateder pipeline, output guard reading the whole answer so far before every "
+                "sentence (before issue 15)"
                 if side == "pipeline-whole"
                 else f"Kateder pipeline, output guard window {s[side]['output_guard_window']}"
             )
@@ -469,7 +478,9 @@ def write_docs(s: dict) -> None:
             )
     labels = {
         "open-webui": "Open WebUI 0.12.4, same messages, via llama_cpp.server (no guard)",
-        "open-webui-rag": "Open WebUI 0.12.4, bare question + its own RAG on the course files (no guard)",
+        "open-webui-rag": (
+            "Open WebUI 0.12.4, bare question + its own RAG on the course files (no guard)"
+        ),
     }
     for name, label in labels.items():
         if f"{name}_mean_s" in s:
@@ -484,9 +495,10 @@ def write_docs(s: dict) -> None:
     lines = [
         "<!-- overhead:start (generated by bench/answer_overhead.py; do not edit by hand) -->",
         "",
-        f"{s['questions']} questions × {s['repeats']} repeats, bundled SmolLM2-135M, at most {s['max_tokens']} tokens, "
-        f"{s['threads']} llama.cpp threads, {s['cpu_count']} cores (load average {s['load_average']:.1f}); "
-        f"the pipeline's model wrote the same text as raw llama-cpp-python in {s['same_text']} of {s['rows']} answers.",
+        f"{s['questions']} questions × {s['repeats']} repeats, bundled SmolLM2-135M, at most "
+        f"{s['max_tokens']} tokens, {s['threads']} llama.cpp threads, {s['cpu_count']} cores "
+        f"(load average {s['load_average']:.1f}); the pipeline's model wrote the same text as raw "
+        f"llama-cpp-python in {s['same_text']} of {s['rows']} answers.",
         "",
         "| side | mean per answer (s) | median to first sentence (s) | × raw |",
         "|---|---|---|---|",
@@ -501,26 +513,30 @@ def write_docs(s: dict) -> None:
     if "pipeline-whole" in s:
         w = s["pipeline-whole"]
         lines += [
-            f"Reading the whole answer before every sentence instead: output_guard {w['parts_mean_ms']['output_guard']} ms, "
-            f"{w['output_guard_checks_mean']} checks an answer."
+            "Reading the whole answer before every sentence instead: output_guard "
+            f"{w['parts_mean_ms']['output_guard']} ms, {w['output_guard_checks_mean']} checks an "
+            "answer."
         ]
     lines += [
         "",
-        f"Targets: ≤ {s['target_ratio']} × raw (goal {s['goal_ratio']}), first sentence ≤ {s['target_first_sentence_s']} s. "
-        f"Load average {s.get('load_average_start', s['load_average']):.1f} at the start of the timed rounds, "
+        f"Targets: ≤ {s['target_ratio']} × raw (goal {s['goal_ratio']}), first sentence ≤ "
+        f"{s['target_first_sentence_s']} s. Load average "
+        f"{s.get('load_average_start', s['load_average']):.1f} at the start of the timed rounds, "
         f"{s['load_average']:.1f} at the end.",
     ]
     if "pipeline_vs_open-webui" in s:
         lines += [
             "",
-            f"Kateder with both guards against Open WebUI sending the same messages: **{s['pipeline_vs_open-webui']}** "
-            f"of its time"
+            "Kateder with both guards against Open WebUI sending the same messages: "
+            f"**{s['pipeline_vs_open-webui']}** of its time"
             + (
-                f"; against Open WebUI answering with its own retrieval: **{s['pipeline_vs_open-webui-rag']}**"
+                "; against Open WebUI answering with its own retrieval: "
+                f"**{s['pipeline_vs_open-webui-rag']}**"
                 if "pipeline_vs_open-webui-rag" in s
                 else ""
             )
-            + f" (below 1: Kateder is faster). Open WebUI started in {s['open_webui']['startup_s']} s and used {s['open_webui'].get('rss_mb')} MiB.",
+            + " (below 1: Kateder is faster). Open WebUI started in "
+            f"{s['open_webui']['startup_s']} s and used {s['open_webui'].get('rss_mb')} MiB.",
         ]
     lines += ["", "<!-- overhead:end -->"]
     doc = ROOT / "docs" / "retrieval.md"

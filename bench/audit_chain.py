@@ -1,4 +1,5 @@
-"""Audit chain cost: events per second (one writer, concurrent writers, one school vs two schools) and verify time.
+"""Audit chain cost: events per second (one writer, concurrent writers, one school vs two
+schools) and verify time.
 
 Writes to a fresh SQLite file and, when the server answers, a fresh PostgreSQL database.
 Prints events/s for 1 writer and for N concurrent writers (each with its own connection),
@@ -54,7 +55,8 @@ DETAILS = {
 def _writers(
     url: str, writers: int, per_writer: int, schools: tuple[int | None, ...] = (None,)
 ) -> float:
-    """Events/s of ``writers`` connections, spread round-robin over ``schools`` (None: the installation chain)."""
+    """Events/s of ``writers`` connections, spread round-robin over ``schools`` (None: the
+    installation chain)."""
     log = AuditLog(Pseudonymizer(b"k" * 32))
     barrier = threading.Barrier(writers + 1)
 
@@ -169,7 +171,8 @@ def main() -> None:
             with admin.connect() as c:
                 c.execute(
                     text(
-                        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                        f"'{name}'"
                     )
                 )
                 c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))

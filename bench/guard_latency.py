@@ -22,7 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-# one torch thread per process: on a shared 2-core machine 2 threads made MiniLM 10x slower (spin-waiting)
+# one torch thread per process: on a shared 2-core machine 2 threads made MiniLM 10x slower
+# (spin-waiting)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 DATA = Path(os.environ.get("KATEDER_DATA", ROOT.parent / "shared" / "data"))
 
@@ -136,7 +137,8 @@ def main() -> None:
             continue
         rows.append(row)
         print(
-            f"{name:24} load {row['load_s']:6.2f} s   p50 {row['p50_ms']:8.2f} ms   p95 {row['p95_ms']:8.2f} ms"
+            f"{name:24} load {row['load_s']:6.2f} s   p50 {row['p50_ms']:8.2f} ms   p95 "
+            f"{row['p95_ms']:8.2f} ms"
         )
     base = next((r for r in rows if r["backend"] == "rules"), None)
     if base:

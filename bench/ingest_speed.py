@@ -2,7 +2,8 @@
 
 Usage::
 
-    python bench/ingest_speed.py                      # 200-page PDF + 100-slide PPTX, MiniLM, rules guard
+    python bench/ingest_speed.py                      # 200-page PDF + 100-slide PPTX, MiniLM,
+                                                      # rules guard
     python bench/ingest_speed.py --guard embedded     # count the embedded guard's material scan too
     python bench/ingest_speed.py --pages 50 --slides 20 --no-write
 
@@ -183,7 +184,10 @@ def main() -> int:
     chunks = sum(r["chunks"] for r in runs.values())
     figures = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}",
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores (shared), "
+            f"Python {platform.python_version()}"
+        ),
         "embedder": embedder.name,
         "guard": args.guard,
         "chunk_tokens": services.ingest.chunk_tokens,
@@ -208,14 +212,17 @@ def main() -> int:
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
     print(
-        f"embedder {figures['embedder']}, guard {args.guard}, {figures['chunk_tokens']}-token chunks, batch {figures['embed_batch']}"
+        f"embedder {figures['embedder']}, guard {args.guard}, {figures['chunk_tokens']}-token "
+        f"chunks, batch {figures['embed_batch']}"
     )
     for kind, r in runs.items():
         print(
-            f"{kind:5} {r['units']:4} {'pages' if kind == 'pdf' else 'slides'} -> {r['chunks']:4} chunks: "
-            f"ingest {r['ingest_s']:6.2f} s ({r['units_per_s']:6.2f} {'pages' if kind == 'pdf' else 'slides'}/s, "
-            f"{r['chunks_per_s']:6.2f} chunks/s), raw embedding {r['raw_embed_s']:6.2f} s, ratio {r['ratio']:.3f} "
-            f"(CPU time: ingest {r['ingest_cpu_s']:.1f} s, raw {r['raw_embed_cpu_s']:.1f} s, ratio {r['cpu_ratio']:.3f})"
+            f"{kind:5} {r['units']:4} {'pages' if kind == 'pdf' else 'slides'} -> {r['chunks']:4} "
+            f"chunks: ingest {r['ingest_s']:6.2f} s ({r['units_per_s']:6.2f} "
+            f"{'pages' if kind == 'pdf' else 'slides'}/s, {r['chunks_per_s']:6.2f} chunks/s), raw "
+            f"embedding {r['raw_embed_s']:6.2f} s, ratio {r['ratio']:.3f} (CPU time: ingest "
+            f"{r['ingest_cpu_s']:.1f} s, raw {r['raw_embed_cpu_s']:.1f} s, ratio "
+            f"{r['cpu_ratio']:.3f})"
         )
     for kind, r in runs.items():
         print(
@@ -223,9 +230,10 @@ def main() -> int:
             + ", ".join(f"{k} {v:.2f} s" for k, v in r["pipeline_timings_s"].items())
         )
     print(
-        f"total: {figures['chunks_per_s']} chunks/s ingested vs {figures['raw_chunks_per_s']} chunks/s raw embedding; "
-        f"ratio {figures['ratio']:.3f} wall, {figures['cpu_ratio']:.3f} CPU time (target >= 0.9); "
-        f"peak RSS {figures['peak_rss_mb']} MB; load average {figures['load_average'][0]} on {os.cpu_count()} cores"
+        f"total: {figures['chunks_per_s']} chunks/s ingested vs {figures['raw_chunks_per_s']} "
+        f"chunks/s raw embedding; ratio {figures['ratio']:.3f} wall, {figures['cpu_ratio']:.3f} "
+        f"CPU time (target >= 0.9); peak RSS {figures['peak_rss_mb']} MB; load average "
+        f"{figures['load_average'][0]} on {os.cpu_count()} cores"
     )
     if not args.no_write:
         out = ROOT / "bench" / "results" / "ingest.json"

@@ -91,7 +91,8 @@ PASSED_ENV = (
 
 
 def base_env(**extra: str) -> dict[str, str]:
-    """A minimal child environment: ``PASSED_ENV`` from ours, the offline switches, then ``extra``."""
+    """A minimal child environment: ``PASSED_ENV`` from ours, the offline switches, then
+    ``extra``."""
     return {**{k: os.environ[k] for k in PASSED_ENV if k in os.environ}, **OFFLINE_ENV, **extra}
 
 
@@ -272,7 +273,8 @@ def openwebui_env(
     embedding_model: str = "",
     query_generation: bool = False,
 ) -> dict[str, str]:
-    """The variables that start Open WebUI 0.12.4 offline at ``url`` against one OpenAI-compatible server.
+    """The variables that start Open WebUI 0.12.4 offline at ``url`` against one
+    OpenAI-compatible server.
 
     Names are those read by ``open_webui/env.py`` and ``open_webui/config.py``. An empty
     ``embedding_model`` skips loading sentence-transformers (no RAG); a folder path loads
@@ -283,7 +285,8 @@ def openwebui_env(
     return {
         **OFFLINE_ENV,
         "DATA_DIR": str(data_dir),  # sqlite database, uploads, chroma vector store, cache
-        "OFFLINE_MODE": "True",  # sets HF_HUB_OFFLINE, no version check, no model auto-update, no pip
+        # sets HF_HUB_OFFLINE, no version check, no model auto-update, no pip
+        "OFFLINE_MODE": "True",
         "ENABLE_VERSION_UPDATE_CHECK": off,
         "WEBUI_SECRET_KEY": secrets.token_urlsafe(
             32
@@ -438,7 +441,8 @@ class OpenWebUI:
         return str(r.json()["token"])
 
     def _find_model(self, timeout_s: float = 60.0) -> str:
-        """The id of the first model Open WebUI lists (from the llama server), refreshing until one shows."""
+        """The id of the first model Open WebUI lists (from the llama server), refreshing until
+        one shows."""
         assert self._client is not None and self._proc is not None
         found: list[str] = []
 
@@ -493,7 +497,8 @@ class OpenWebUI:
     # ---- Open WebUI's own RAG
 
     def add_knowledge(self, name: str, text: str, filename: str = "course.txt") -> str:
-        """Upload ``text`` as a file, process it now, and put it in a new knowledge base; returns its id.
+        """Upload ``text`` as a file, process it now, and put it in a new knowledge base; returns
+        its id.
 
         Needs ``embedding_model`` (the file's chunks are embedded into Open WebUI's chroma store).
         """
@@ -524,7 +529,8 @@ class OpenWebUI:
         system: str | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> tuple[float, float | None, str]:
-        """Ask a bare question with a knowledge base attached; Open WebUI retrieves and prompts itself.
+        """Ask a bare question with a knowledge base attached; Open WebUI retrieves and prompts
+        itself.
 
         Same return value as ``chat``.
         """
@@ -624,7 +630,8 @@ def _sse_content(lines: Iterator[str]) -> Iterator[str]:
 
 # --------------------------------------------------------------------------- demo
 
-COURSE = """Photosynthesis is the process by which green plants make their own food. Using the energy of
+COURSE = """\
+Photosynthesis is the process by which green plants make their own food. Using the energy of
 sunlight, plants turn carbon dioxide from the air and water from the soil into glucose and oxygen.
 It happens mostly in the leaves, inside small parts of the cells called chloroplasts. Chloroplasts
 contain chlorophyll, a green pigment that absorbs red and blue light and reflects green light,
@@ -645,7 +652,10 @@ DEMO_QUESTIONS = [
 # what Kateder's ChatLlamaCpp sends besides max_tokens and temperature
 DEMO_SAMPLING = {"top_p": 0.95, "top_k": 40, "repeat_penalty": 1.1}
 
-SYSTEM = "You are a helpful teaching assistant. Answer the student's question in one or two short sentences, using only the source."
+SYSTEM = (
+    "You are a helpful teaching assistant. Answer the student's question in one or two short "
+    "sentences, using only the source."
+)
 
 
 def demo_messages(question: str) -> list[dict[str, Any]]:
@@ -660,7 +670,8 @@ def _print_answer(label: str, question: str, result: tuple[float, float | None, 
     total, first, text = result
     first_s = f"{first:5.2f}s" if first is not None else "  -   "
     print(
-        f"[{label}] {question}\n    total {total:5.2f}s  first sentence {first_s}  {len(text)} chars: {' '.join(text.split())[:160]}",
+        f"[{label}] {question}\n    total {total:5.2f}s  first sentence {first_s}  {len(text)} "
+        f"chars: {' '.join(text.split())[:160]}",
         flush=True,
     )
 
@@ -682,18 +693,21 @@ def main() -> None:
     t0 = time.perf_counter()
     with start_llama_server(str(smollm2_gguf()), free_port(), n_threads=args.threads) as llama:
         print(
-            f"llama_cpp.server ready in {llama.startup_s:.1f} s at {llama.base_url} (model {llama.model_id}), RSS {llama.rss_mb():.0f} MiB",
+            f"llama_cpp.server ready in {llama.startup_s:.1f} s at {llama.base_url} (model "
+            f"{llama.model_id}), RSS {llama.rss_mb():.0f} MiB",
             flush=True,
         )
         embedding = str(minilm_dir()) if args.rag else ""
         with OpenWebUI(llama.base_url, venv=args.venv, embedding_model=embedding) as owui:
             print(
-                f"Open WebUI ready in {owui.startup_s:.1f} s at {owui.url} (model {owui.model_id}), RSS {owui.rss_mb():.0f} MiB",
+                f"Open WebUI ready in {owui.startup_s:.1f} s at {owui.url} (model "
+                f"{owui.model_id}), RSS {owui.rss_mb():.0f} MiB",
                 flush=True,
             )
             owui.chat(demo_messages("Hello"), max_tokens=8, temperature=0.0)  # warm-up
             # all questions one way, then all the other: llama.cpp reuses the longest prompt prefix
-            # of the previous request, so asking the same prompt twice in a row would favour the second
+            # of the previous request, so asking the same prompt twice in a row would favour the
+            # second
             ask = {"max_tokens": args.max_tokens, "temperature": 0.0, "extra": DEMO_SAMPLING}
             via = [owui.chat(demo_messages(q), **ask) for q in DEMO_QUESTIONS]
             direct = [direct_chat(llama, demo_messages(q), **ask) for q in DEMO_QUESTIONS]
@@ -708,7 +722,8 @@ def main() -> None:
                 for q in DEMO_QUESTIONS:
                     _print_answer("open-webui rag", q, owui.rag_chat(q, kid, **ask))
             print(
-                f"Open WebUI RSS after the questions {owui.rss_mb():.0f} MiB; llama server {llama.rss_mb():.0f} MiB",
+                f"Open WebUI RSS after the questions {owui.rss_mb():.0f} MiB; llama server "
+                f"{llama.rss_mb():.0f} MiB",
                 flush=True,
             )
     print(f"stopped both servers; {time.perf_counter() - t0:.1f} s in all", flush=True)

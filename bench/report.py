@@ -1,4 +1,5 @@
-"""Collect bench/results/*.json from every bench script; write docs/benchmarks.md and docs/scaling.md.
+"""Collect bench/results/*.json from every bench script; write docs/benchmarks.md and
+docs/scaling.md.
 
 Usage: ``python -m bench.report``. Known results get a section with a table and a plot in
 docs/img/ (matplotlib, PNG); any other results file is listed with its top-level figures,
@@ -43,7 +44,8 @@ def _load(data: dict) -> str:
     if isinstance(load, list | tuple):
         load = load[0]
     return (
-        f"load average {load:.1f} on {data.get('cpus') or data.get('summary', {}).get('cpu_count') or 2} cores"
+        f"load average {load:.1f} on "
+        f"{data.get('cpus') or data.get('summary', {}).get('cpu_count') or 2} cores"
         if load
         else "load not recorded"
     )
@@ -109,11 +111,13 @@ def answer_overhead(data: dict) -> str:
         f" (target ≤ {s['target_first_sentence_s']} s)" if "target_first_sentence_s" in s else ""
     )
     return (
-        f"Raw llama-cpp-python generation versus the full pipeline for the same prompts "
-        f"(`python -m bench.answer_overhead`, {_load(data)}). Overhead ratio **{s.get('overhead_ratio')}** "
+        "Raw llama-cpp-python generation versus the full pipeline for the same prompts "
+        f"(`python -m bench.answer_overhead`, {_load(data)}). "
+        f"Overhead ratio **{s.get('overhead_ratio')}** "
         f"(target ≤ {target}{goal}); median time to the first streamed sentence "
-        f"**{s.get('first_sentence_median_s')} s**{first_target}, raw {s.get('raw_first_sentence_median_s')} s. "
-        "Window 0 is the output guard reading the whole answer so far before every sentence.\n\n"
+        f"**{s.get('first_sentence_median_s')} s**{first_target}, raw "
+        f"{s.get('raw_first_sentence_median_s')} s. Window 0 is the output guard reading the "
+        "whole answer so far before every sentence.\n\n"
         + compare
         + "\n\n"
         + _table(rows, ["figure", "value"])
@@ -145,18 +149,21 @@ def guard_latency(data: dict) -> str:
     )
     skipped = "".join(f"\n- `{k}`: not measured, {v}" for k, v in data.get("skipped", {}).items())
     return (
-        f"{data['texts']} classifications per backend, questions and answers alternating (`bench/guard_latency.py`, "
-        f"{_load(data)}).\n\n{table}\n{skipped}\n\n![guard latency]({img})\n"
+        f"{data['texts']} classifications per backend, questions and answers alternating "
+        f"(`bench/guard_latency.py`, {_load(data)}).\n\n{table}\n{skipped}\n\n"
+        f"![guard latency]({img})\n"
     )
 
 
 def _lexical_ms(r: dict) -> dict:
-    """The lexical timing of a row (``bm25_query`` in results written before the engines were split)."""
+    """The lexical timing of a row (``bm25_query`` in results written before the engines were
+    split)."""
     return r.get("lexical_query") or r["bm25_query"]
 
 
 def retrieval_latency(data: dict) -> str:
-    """(3) retrieval latency at 10k and 100k passages per database engine (bench/retrieval_latency.py)."""
+    """(3) retrieval latency at 10k and 100k passages per database engine
+    (bench/retrieval_latency.py)."""
     rows = data["rows"]
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 2.8))
@@ -207,10 +214,11 @@ def retrieval_latency(data: dict) -> str:
         ],
     )
     return (
-        f"One course with N synthetic passages on each database engine; Chroma runs as its own server over HTTP; "
-        f"queries and the new upload are embedded with {data['embedder']} (corpus vectors: {data['corpus_vectors']}) "
-        f"(`bench/retrieval_latency.py`, {_load(data)}). Hybrid retrieval is timed without the query embedding, "
-        f"which is the embed column.\n\n{table}\n\n![retrieval latency]({img})\n"
+        "One course with N synthetic passages on each database engine; Chroma runs as its own "
+        f"server over HTTP; queries and the new upload are embedded with {data['embedder']} "
+        f"(corpus vectors: {data['corpus_vectors']}) (`bench/retrieval_latency.py`, "
+        f"{_load(data)}). Hybrid retrieval is timed without the query embedding, which is the "
+        f"embed column.\n\n{table}\n\n![retrieval latency]({img})\n"
     )
 
 
@@ -228,7 +236,8 @@ def ingest(data: dict) -> str:
     img = _save(fig, "ingest.png")
     rows = [[k, v] for k, v in data.items() if not isinstance(v, dict | list)]
     return (
-        f"`bench/ingest_speed.py`: ratio **{data.get('ratio')}** (target ≥ {data.get('target_ratio', 0.9)}).\n\n"
+        f"`bench/ingest_speed.py`: ratio **{data.get('ratio')}** (target ≥ "
+        f"{data.get('target_ratio', 0.9)}).\n\n"
         + _table(rows, ["figure", "value"])
         + f"\n\n![ingestion]({img})\n"
     )
@@ -245,7 +254,8 @@ def load_test(data: dict) -> str:
     ax.set_xscale("log")
     ax.set_xlabel("mean ms per question under load (log)")
     ax.set_title(
-        f"{data['students']} students x {data['questions_each']} questions, {data['gunicorn_workers']} gunicorn workers"
+        f"{data['students']} students x {data['questions_each']} questions, "
+        f"{data['gunicorn_workers']} gunicorn workers"
     )
     img = _save(fig, "load_test.png")
     a = data["audit"]
@@ -276,20 +286,22 @@ def load_test(data: dict) -> str:
     total = data["stage_mean_ms"].get("total", 0.0) / 1000
     gen = data["stage_mean_ms"].get("generation", 0.0) / 1000
     reading = (
-        f"Reading: the pipeline itself took {total:.1f} s a question on average, {gen:.1f} s of it waiting for "
-        f"generation; the rest of the {data['p50_s']} s median is queueing, because one CPU-only llama_cpp.server "
-        "answers one request at a time and gunicorn had 2 workers x 4 threads for "
-        f"{data['students']} students. The correctness figures are the point of this run: no errors, exactly one "
-        "question event per question, every answer on record, chain intact. Latency on real hardware comes from "
-        f"the inference replicas (docs/scaling.md). Answer modes: {data['modes'].get('extractive', 0)} of "
-        f"{data['requests']} answers quoted the material (extractive) because grounding removed every sentence of "
-        f"SmolLM2's {data['generator_max_tokens']}-token answer, or the model returned nothing (a llama_cpp.server "
-        "started without --interrupt_requests False cancels a streaming answer when the next request arrives)."
+        f"Reading: the pipeline itself took {total:.1f} s a question on average, {gen:.1f} s of "
+        f"it waiting for generation; the rest of the {data['p50_s']} s median is queueing, "
+        "because one CPU-only llama_cpp.server answers one request at a time and gunicorn had 2 "
+        f"workers x 4 threads for {data['students']} students. The correctness figures are the "
+        "point of this run: no errors, exactly one question event per question, every answer on "
+        "record, chain intact. Latency on real hardware comes from the inference replicas "
+        f"(docs/scaling.md). Answer modes: {data['modes'].get('extractive', 0)} of "
+        f"{data['requests']} answers quoted the material (extractive) because grounding removed "
+        f"every sentence of SmolLM2's {data['generator_max_tokens']}-token answer, or the model "
+        "returned nothing (a llama_cpp.server started without --interrupt_requests False cancels "
+        "a streaming answer when the next request arrives)."
     )
     return (
-        f"30 simulated students over HTTP against gunicorn with the real stack (PostgreSQL, Chroma server, "
-        f"SmolLM2 on llama_cpp.server, MiniLM, the default guard) (`bench/load_test.py`, {_load(data)}).\n\n"
-        f"{table}\n\n{reading}\n\n![load test stages]({img})\n"
+        "30 simulated students over HTTP against gunicorn with the real stack (PostgreSQL, Chroma "
+        "server, SmolLM2 on llama_cpp.server, MiniLM, the default guard) (`bench/load_test.py`, "
+        f"{_load(data)}).\n\n{table}\n\n{reading}\n\n![load test stages]({img})\n"
     )
 
 
@@ -329,14 +341,16 @@ def generic(name: str, data: dict) -> str:
 # Assumptions the measurements on this machine cannot give; replace them with figures measured
 # on the target hardware (bench/answer_overhead.py on the GPU host gives tokens per second).
 ASSUME = {
-    "replica_tokens_per_s": 1500,  # vLLM, Llama 3.1 8B Instruct, one 24 GB GPU (L4/A10 class), batched decoding
+    # vLLM, Llama 3.1 8B Instruct, one 24 GB GPU (L4/A10 class), batched decoding
+    "replica_tokens_per_s": 1500,
     "answer_tokens": 160,  # GENERATOR_MAX_TOKENS: every answer is capped here (an upper bound)
     "utilisation": 0.6,  # plan every tier for 60 % busy at peak
     "courses_per_10k_students": 3200,  # 8 subjects a student, classes of 25
     "passages_per_course": 1500,  # about 300 pages of material per course, 200-token chunks
     "bytes_per_passage": 3200,  # 384 float32 (1.5 KB) + HNSW links + text (~1.2 KB) + metadata
     "questions_per_student_year": 300,
-    "db_bytes_per_question": 7000,  # 2 sealed messages, 2 verdicts, 2 audit events with details, indexes
+    # 2 sealed messages, 2 verdicts, 2 audit events with details, indexes
+    "db_bytes_per_question": 7000,
     "retrievals_per_question": 1.2,  # a short follow-up that finds nothing is retried once
 }
 SITES = [("Municipality", 10_000), ("Country", 1_000_000)]
@@ -372,8 +386,9 @@ def _web_cost_ms(found: dict) -> tuple[dict, str]:
             small.get("embed_query", {}).get("p50_ms", 0.0) if small.get("engine") else 0.0
         )
         return est, (
-            f"the component benches (embedded guard p50 x {1 + out_calls} calls a question, hybrid retrieval p50 at "
-            f"{small['passages']:,} passages{where} plus its query embedding, audit writes measured in the pipeline)"
+            f"the component benches (embedded guard p50 x {1 + out_calls} calls a question, "
+            f"hybrid retrieval p50 at {small['passages']:,} passages{where} plus its query "
+            "embedding, audit writes measured in the pipeline)"
         )
     return {
         k: float(lt.get(k, 0.0)) for k in keys
@@ -381,23 +396,27 @@ def _web_cost_ms(found: dict) -> tuple[dict, str]:
 
 
 def _bm25_note(found: dict) -> list[str]:
-    """What the measured lexical and hybrid figures mean for large courses, and which targets are met."""
+    """What the measured lexical and hybrid figures mean for large courses, and which targets are
+    met."""
     data = found.get("retrieval_latency", {})
     rows = sorted(data.get("rows", []), key=lambda r: (r.get("engine", ""), r["passages"]))
     if not rows:
         return []
     if "engine" not in rows[0]:  # results of the former in-process BM25 bench
         return [
-            "- **Lexical search runs in the database** (app/lexical.py: SQLite FTS5, PostgreSQL tsvector + GIN with "
-            "BM25; common terms of large courses select no candidates), shared by all web workers, nothing rebuilt in "
-            "a worker after a change. bench/results/retrieval_latency.json predates it (in-process BM25, MiniLM): "
-            "rerun bench/retrieval_latency.py for the SQLite and PostgreSQL figures at 10,000 and 100,000 passages."
+            "- **Lexical search runs in the database** (app/lexical.py: SQLite FTS5, PostgreSQL "
+            "tsvector + GIN with BM25; common terms of large courses select no candidates), "
+            "shared by all web workers, nothing rebuilt in a worker after a change. "
+            "bench/results/retrieval_latency.json predates it (in-process BM25, MiniLM): rerun "
+            "bench/retrieval_latency.py for the SQLite and PostgreSQL figures at 10,000 and "
+            "100,000 passages."
         ]
     target = data.get("targets", {}).get("hybrid_p95_ms", 50)
     tts_target = data.get("targets", {}).get("time_to_searchable_ms", 1000)
     figures = "; ".join(
-        f"{r['engine']} {r['passages']:,}: lexical p50 {_lexical_ms(r)['p50_ms']} / p95 {_lexical_ms(r)['p95_ms']} ms, "
-        f"hybrid p95 {r['hybrid_retrieve']['p95_ms']} ms, searchable after {(r.get('time_to_searchable') or {}).get('ms')} ms"
+        f"{r['engine']} {r['passages']:,}: lexical p50 {_lexical_ms(r)['p50_ms']} / p95 "
+        f"{_lexical_ms(r)['p95_ms']} ms, hybrid p95 {r['hybrid_retrieve']['p95_ms']} ms, "
+        f"searchable after {(r.get('time_to_searchable') or {}).get('ms')} ms"
         for r in rows
     )
     met = [r for r in rows if r["hybrid_retrieve"]["p95_ms"] <= target]
@@ -411,7 +430,8 @@ def _bm25_note(found: dict) -> list[str]:
         return ", ".join(f"{r['engine']} {r['passages']:,}" for r in sel)
 
     verdict = (
-        f"Target hybrid p95 <= {target} ms (query embedding excluded): met for {names(met) or 'none'}"
+        f"Target hybrid p95 <= {target} ms (query embedding excluded): met for "
+        f"{names(met) or 'none'}"
         + (f"; missed for {names(missed)}" if missed else "")
         + f". Time-to-searchable <= {tts_target} ms: "
         + (
@@ -421,20 +441,24 @@ def _bm25_note(found: dict) -> list[str]:
         )
     )
     return [
-        "- **Lexical search runs in the database** (app/lexical.py: SQLite FTS5 over pre-stemmed terms, PostgreSQL "
-        "tsvector + GIN with BM25), shared by all web workers, nothing rebuilt in a worker after a change. Each query's "
-        "common terms (in more than LEXICAL_COMMON_FRACTION of the course's passages, default 5%) select no candidates; "
-        "the best LEXICAL_CANDIDATES passages holding the rarer terms are re-scored by BM25 over all terms with per-course "
-        "statistics cached per content version. Measured with bench/retrieval_latency.py on one course of N synthetic "
-        f"passages (e5 query embedding excluded, {data.get('embedder', '?')} p50 "
-        f"{rows[0]['embed_query']['p50_ms']} ms on its own): {figures}. {verdict} Load average during the runs "
-        f"{min(loads, default=0):.1f}-{max(loads, default=0):.1f} on a shared {data.get('cpus', '?')}-core machine "
-        "(another job training a model on the same cores), so these are upper bounds.",
+        "- **Lexical search runs in the database** (app/lexical.py: SQLite FTS5 over pre-stemmed "
+        "terms, PostgreSQL tsvector + GIN with BM25), shared by all web workers, nothing rebuilt "
+        "in a worker after a change. Each query's common terms (in more than "
+        "LEXICAL_COMMON_FRACTION of the course's passages, default 5%) select no candidates; the "
+        "best LEXICAL_CANDIDATES passages holding the rarer terms are re-scored by BM25 over all "
+        "terms with per-course statistics cached per content version. Measured with "
+        "bench/retrieval_latency.py on one course of N synthetic passages (e5 query embedding "
+        f"excluded, {data.get('embedder', '?')} p50 {rows[0]['embed_query']['p50_ms']} ms on its "
+        f"own): {figures}. {verdict} Load average during the runs "
+        f"{min(loads, default=0):.1f}-{max(loads, default=0):.1f} on a shared "
+        f"{data.get('cpus', '?')}-core machine (another job training a model on the same cores), "
+        "so these are upper bounds.",
     ]
 
 
 def _audit_note(found: dict, audit_ms: float) -> list[str]:
-    """The audit chains bullet of docs/scaling.md, with the one-school vs two-schools figures when measured."""
+    """The audit chains bullet of docs/scaling.md, with the one-school vs two-schools figures when
+    measured."""
     pg = found.get("audit_chain", {}).get("postgresql", {})
     measured = ""
     if "two_schools_vs_one" in pg:
@@ -445,30 +469,33 @@ def _audit_note(found: dict, audit_ms: float) -> list[str]:
         )
         spread = max(max(one) / min(one), max(two) / min(two))
         measured = (
-            f" Measured with bench/audit_chain.py on PostgreSQL, {pg['chain_writers']} writer connections, "
-            f"{len(one)} alternating rounds: one school's chain {', '.join(map(str, one))} appends/s, the same "
-            f"connections split over two schools {', '.join(map(str, two))} appends/s together; median ratio "
-            f"{ratio}x (load average {found['audit_chain'].get('load_average_1m', '?')} at the end, on a shared "
-            f"2-core machine with PostgreSQL and other jobs on the same cores; sealing one message, pure CPU, "
-            f"took {pg.get('seal_us_per_message')} µs)."
+            f" Measured with bench/audit_chain.py on PostgreSQL, {pg['chain_writers']} writer "
+            f"connections, {len(one)} alternating rounds: one school's chain "
+            f"{', '.join(map(str, one))} appends/s, the same connections split over two schools "
+            f"{', '.join(map(str, two))} appends/s together; median ratio {ratio}x (load average "
+            f"{found['audit_chain'].get('load_average_1m', '?')} at the end, on a shared 2-core "
+            "machine with PostgreSQL and other jobs on the same cores; sealing one message, pure "
+            f"CPU, took {pg.get('seal_us_per_message')} µs)."
         )
         if ratio < 1.8:
             measured += (
-                f" That is below the 1.8x target: the same configuration varied up to {spread:.1f}x between "
-                "rounds, so this machine's CPU rather than the chain lock is the likely limit; rerun on a "
-                "database with cores to spare. That writers of different schools do not wait for each other's "
-                "lock is shown directly by tests/integration/test_audit_concurrency.py."
+                " That is below the 1.8x target: the same configuration varied up to "
+                f"{spread:.1f}x between rounds, so this machine's CPU rather than the chain lock "
+                "is the likely limit; rerun on a database with cores to spare. That writers of "
+                "different schools do not wait for each other's lock is shown directly by "
+                "tests/integration/test_audit_concurrency.py."
             )
     return [
-        "- **The audit hash chains are serial per school, not per installation.** Every audit append locks its own "
-        "school's chain head row until its transaction commits (revision 0009; docs/gdpr.md), so one school's appends "
-        "per second are bounded by 1 / (time the lock is held): "
-        f"{round(audit_ms, 1)} ms for the two appends of a question on a contended machine, a few milliseconds on a "
-        "dedicated database server. Schools do not wait for each other's lock, so a municipality's several hundred "
-        "appends a second at the harsh peak spread over its schools, and even a large school (2,000 students: 133 "
-        "appends/s at the peak) stays within one chain's rate on a dedicated server. What remains shared is the "
-        "PostgreSQL primary's write throughput (WAL and commits): one primary per municipality or region, as above."
-        + measured,
+        "- **The audit hash chains are serial per school, not per installation.** Every audit "
+        "append locks its own school's chain head row until its transaction commits (revision "
+        "0009; docs/gdpr.md), so one school's appends per second are bounded by 1 / (time the "
+        f"lock is held): {round(audit_ms, 1)} ms for the two appends of a question on a contended "
+        "machine, a few milliseconds on a dedicated database server. Schools do not wait for each "
+        "other's lock, so a municipality's several hundred appends a second at the harsh peak "
+        "spread over its schools, and even a large school (2,000 students: 133 appends/s at the "
+        "peak) stays within one chain's rate on a dedicated server. What remains shared is the "
+        "PostgreSQL primary's write throughput (WAL and commits): one primary per municipality or "
+        "region, as above." + measured,
     ]
 
 
@@ -491,16 +518,16 @@ def scaling(found: dict) -> str:
     lines = [
         "# Scaling: capacity for a municipality and a country",
         "",
-        "Generated by `python bench/report.py` from the measured per-question costs in `bench/results/` "
-        "(the same runs as docs/benchmarks.md) and the assumptions listed below. Peak load as the issue sets it: "
-        "**every student asks 2 questions a minute at the same time**, a deliberately harsh peak (a whole "
-        "municipality in one lesson); the table scales linearly, so a tenth of the students active means a "
-        "tenth of the hardware.",
+        "Generated by `python bench/report.py` from the measured per-question costs in "
+        "`bench/results/` (the same runs as docs/benchmarks.md) and the assumptions listed below. "
+        "Peak load as the issue sets it: **every student asks 2 questions a minute at the same "
+        "time**, a deliberately harsh peak (a whole municipality in one lesson); the table scales "
+        "linearly, so a tenth of the students active means a tenth of the hardware.",
         "",
         "## Measured per-question costs",
         "",
-        f"Web side (everything except generation), from {web_src}, next to the same stages measured inside the "
-        "load test:",
+        f"Web side (everything except generation), from {web_src}, next to the same stages "
+        "measured inside the load test:",
         "",
         _table(
             [[k, round(v, 1), lt["stage_mean_ms"].get(k)] for k, v in web_ms.items()]
@@ -514,13 +541,15 @@ def scaling(found: dict) -> str:
             ["stage", "ms per question (used below)", "mean in the load test"],
         ),
         "",
-        f"The development machine had 2 cores shared with about six other engineers' jobs (load "
-        f"{_load(lt).split(' on ')[0].replace('load average ', '')}); wall-clock milliseconds there overstate the CPU "
-        "time a dedicated core needs, so the web-tier figures below are upper bounds.",
+        "The development machine had 2 cores shared with about six other engineers' jobs (load "
+        f"{_load(lt).split(' on ')[0].replace('load average ', '')}); wall-clock milliseconds "
+        "there overstate the CPU time a dedicated core needs, so the web-tier figures below are "
+        "upper bounds.",
         "",
-        f"- Load test: {lt['requests']} questions from {lt['students']} students, {lt['errors']} errors, "
-        f"p50 {lt['p50_s']} s, p95 {lt['p95_s']} s, {lt['throughput_qpm']} questions/min through one CPU-only "
-        "llama_cpp.server (which answers one request at a time: the queue there is the latency).",
+        f"- Load test: {lt['requests']} questions from {lt['students']} students, {lt['errors']} "
+        f"errors, p50 {lt['p50_s']} s, p95 {lt['p95_s']} s, {lt['throughput_qpm']} questions/min "
+        "through one CPU-only llama_cpp.server (which answers one request at a time: the queue "
+        "there is the latency).",
     ]
     if guard_rows:
         lines.append(
@@ -539,9 +568,10 @@ def scaling(found: dict) -> str:
         _table([[k, v] for k, v in a.items()], ["assumption", "value"]),
         "",
         "No GPU was available, so inference throughput is the one figure taken from outside: "
-        f"{a['replica_tokens_per_s']} generated tokens/s per replica is a conservative figure for vLLM serving an 8B "
-        "model with continuous batching on one 24 GB GPU. Measure it on the target GPU with "
-        "`bench/answer_overhead.py` (GENERATOR=openai) and `bench/load_test.py`, then rerun `bench/report.py`.",
+        f"{a['replica_tokens_per_s']} generated tokens/s per replica is a conservative figure for "
+        "vLLM serving an 8B model with continuous batching on one 24 GB GPU. Measure it on the "
+        "target GPU with `bench/answer_overhead.py` (GENERATOR=openai) and `bench/load_test.py`, "
+        "then rerun `bench/report.py`.",
         "",
         "## Capacity",
         "",
@@ -591,31 +621,38 @@ def scaling(found: dict) -> str:
             ],
         ),
         "",
-        "How each column is computed: questions/s = students x 2 / 60; tokens/s = questions/s x answer tokens; "
-        "replicas = tokens/s / (replica tokens/s x utilisation); web cores = questions/s x measured web seconds per "
-        "question / utilisation (one gunicorn worker per core, `OMP_NUM_THREADS=1`); Chroma RAM = passages x bytes per "
-        "passage (HNSW must fit in memory); Chroma cores = questions/s x retrievals per question x measured query time / "
-        "utilisation; audit appends = 2 per question (question and answer); growth = students x questions a year x bytes.",
+        "How each column is computed: questions/s = students x 2 / 60; tokens/s = questions/s x "
+        "answer tokens; replicas = tokens/s / (replica tokens/s x utilisation); web cores = "
+        "questions/s x measured web seconds per question / utilisation (one gunicorn worker per "
+        "core, `OMP_NUM_THREADS=1`); Chroma RAM = passages x bytes per passage (HNSW must fit in "
+        "memory); Chroma cores = questions/s x retrievals per question x measured query time / "
+        "utilisation; audit appends = 2 per question (question and answer); growth = students x "
+        "questions a year x bytes.",
         "",
         "## What scales horizontally, and what does not yet",
         "",
-        "- **Inference replicas** (vLLM): stateless; put them behind one load balancer URL (`GENERATOR_URL`). This is "
-        "the dominant cost: GPUs, not CPUs. A Llama Guard served the same way (`GUARD_BACKEND=llamaguard-openai`) adds "
-        "about one short prefill per checked sentence on the same GPUs instead of web-tier CPU.",
-        "- **Web workers** (gunicorn): stateless; sessions are signed cookies, keys come from the environment "
-        "(docs/operations.md), rate limits must live in Redis when there is more than one worker. Add hosts freely.",
-        "- **Ingestion workers** (`kateder worker`): claim jobs atomically from PostgreSQL with a lease; add as many as "
-        "uploads need (uploads peak at term start, not during lessons).",
-        "- **Chroma**: every course is its own collection, so courses shard cleanly over several servers "
-        '(`CHROMA_SERVERS`, docs/operations.md, "Several Chroma servers"): each course\'s server is stored with the '
-        "course, new courses go to `CHROMA_DEFAULT_SERVER` (or a stable hash of the course id), and `kateder reindex "
-        "--to-server NAME` moves a course while it keeps answering. One server per group of schools keeps each index in "
-        "RAM (the Chroma RAM column divided by the servers), and a server that fails takes down only its own courses. "
-        "Moving is by the operator, not automatic rebalancing; each route costs one primary-key lookup in PostgreSQL per "
-        "vector call. A single Chroma server does not replicate; for a country use one server per municipality (or "
-        "Chroma's distributed deployment behind one of the names), and back each up (docs/operations.md).",
-        "- **PostgreSQL**: one primary per site, sized vertically (the web tier's questions are short transactions), "
-        "read replicas for DPO reports and exports. A municipality fits one primary comfortably.",
+        "- **Inference replicas** (vLLM): stateless; put them behind one load balancer URL "
+        "(`GENERATOR_URL`). This is the dominant cost: GPUs, not CPUs. A Llama Guard served the "
+        "same way (`GUARD_BACKEND=llamaguard-openai`) adds about one short prefill per checked "
+        "sentence on the same GPUs instead of web-tier CPU.",
+        "- **Web workers** (gunicorn): stateless; sessions are signed cookies, keys come from the "
+        "environment (docs/operations.md), rate limits must live in Redis when there is more than "
+        "one worker. Add hosts freely.",
+        "- **Ingestion workers** (`kateder worker`): claim jobs atomically from PostgreSQL with a "
+        "lease; add as many as uploads need (uploads peak at term start, not during lessons).",
+        "- **Chroma**: every course is its own collection, so courses shard cleanly over several "
+        'servers (`CHROMA_SERVERS`, docs/operations.md, "Several Chroma servers"): each course\'s '
+        "server is stored with the course, new courses go to `CHROMA_DEFAULT_SERVER` (or a stable "
+        "hash of the course id), and `kateder reindex --to-server NAME` moves a course while it "
+        "keeps answering. One server per group of schools keeps each index in RAM (the Chroma RAM "
+        "column divided by the servers), and a server that fails takes down only its own courses. "
+        "Moving is by the operator, not automatic rebalancing; each route costs one primary-key "
+        "lookup in PostgreSQL per vector call. A single Chroma server does not replicate; for a "
+        "country use one server per municipality (or Chroma's distributed deployment behind one "
+        "of the names), and back each up (docs/operations.md).",
+        "- **PostgreSQL**: one primary per site, sized vertically (the web tier's questions are "
+        "short transactions), read replicas for DPO reports and exports. A municipality fits one "
+        "primary comfortably.",
         *_bm25_note(found),
         *_audit_note(found, audit_ms),
         "",
@@ -623,9 +660,12 @@ def scaling(found: dict) -> str:
         "",
         "```sh",
         "python bench/guard_latency.py        # guard per backend",
-        "python bench/retrieval_latency.py    # 10k and 100k passages, SQLite and PostgreSQL, Chroma server, e5",
-        "python bench/answer_overhead.py      # generation vs pipeline (retrieval engineer's script)",
-        "python bench/ingest_speed.py               # ingestion throughput (ingestion engineer's script)",
+        "python bench/retrieval_latency.py    # 10k and 100k passages, SQLite and PostgreSQL, "
+        "Chroma server, e5",
+        "python bench/answer_overhead.py      # generation vs pipeline (retrieval engineer's "
+        "script)",
+        "python bench/ingest_speed.py               # ingestion throughput (ingestion engineer's "
+        "script)",
         "python bench/load_test.py            # 30 students x 5 questions over HTTP, audit check",
         "python bench/report.py               # docs/benchmarks.md and docs/scaling.md",
         "```",
@@ -635,7 +675,7 @@ def scaling(found: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write docs/benchmarks.md from whatever results exist."""
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
     found = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))}
     if not found:
         print("no results in bench/results; run the bench scripts first", file=sys.stderr)
@@ -643,11 +683,14 @@ def main(argv: list[str] | None = None) -> int:
     out = [
         "# Benchmarks",
         "",
-        f"Generated by `python bench/report.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from "
-        "`bench/results/*.json`, each written by one bench script in a real run. Every figure was measured on the "
-        "development machine: 2 CPU cores, no GPU, often shared with other jobs (each section gives the load average "
-        "of its run; the results date from different sessions and machines of the same size), so absolute times are "
-        "pessimistic and noisy; the ratios measured side by side in one run are the figures to compare. Rerun the scripts on the target hardware before sizing (docs/scaling.md does the arithmetic).",
+        "Generated by `python bench/report.py` on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from `bench/results/*.json`, each "
+        "written by one bench script in a real run. Every figure was measured on the development "
+        "machine: 2 CPU cores, no GPU, often shared with other jobs (each section gives the load "
+        "average of its run; the results date from different sessions and machines of the same "
+        "size), so absolute times are pessimistic and noisy; the ratios measured side by side in "
+        "one run are the figures to compare. Rerun the scripts on the target hardware before "
+        "sizing (docs/scaling.md does the arithmetic).",
         "",
     ]
     for name, title, render in SECTIONS:

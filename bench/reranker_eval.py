@@ -181,11 +181,12 @@ def write_docs(report, meta) -> None:
     lines = [START, ""]
     cal = meta["calibration_data"]
     lines.append(
-        f"Weights `{WEIGHTS_NAME}` (sha256 {str(meta.get('weights_sha256'))[:12]}…): the first {meta['depth']} e5 layers, "
-        f"pairs of at most {meta['max_length']} tokens, {'int8' if report['int8'] else 'fp32'} scoring; calibrated on "
-        f"{cal['dev_questions']} dev questions. Per half and language: up to 100 answerable questions, up to 50 unanswerable "
-        f"(held-out articles) and 40 orphaned ones (their gold passage removed from the material); load average "
-        f"{report['load_average']:.1f}."
+        f"Weights `{WEIGHTS_NAME}` (sha256 {str(meta.get('weights_sha256'))[:12]}…): the first "
+        f"{meta['depth']} e5 layers, pairs of at most {meta['max_length']} tokens, "
+        f"{'int8' if report['int8'] else 'fp32'} scoring; calibrated on {cal['dev_questions']} "
+        "dev questions. Per half and language: up to 100 answerable questions, up to 50 "
+        "unanswerable (held-out articles) and 40 orphaned ones (their gold passage removed from "
+        f"the material); load average {report['load_average']:.1f}."
     )
     lines.append("")
     for half in ("dev", "test"):
@@ -206,7 +207,8 @@ def write_docs(report, meta) -> None:
             )
         lines.append("")
         lines.append(
-            f"**{half} half** — answerability (answerable answered / unanswerable declined / orphaned declined; targets ≥ 0.97 / ≥ 0.95 / ≥ 0.95):"
+            f"**{half} half** — answerability (answerable answered / unanswerable declined / "
+            "orphaned declined; targets ≥ 0.97 / ≥ 0.95 / ≥ 0.95):"
         )
         lines.append("")
         lines.append("| decision | " + " | ".join(LANGS) + " |")
@@ -233,7 +235,9 @@ def write_docs(report, meta) -> None:
         lines.append(
             "n (answerable / unanswerable / orphaned): "
             + ", ".join(
-                f"{lang} {ns.get(lang, {}).get('n', 0)} / {ns.get(lang, {}).get('n_unanswerable', 0)} / {ns.get(lang, {}).get('n_orphan', 0)}"
+                f"{lang} {ns.get(lang, {}).get('n', 0)} / "
+                f"{ns.get(lang, {}).get('n_unanswerable', 0)} / "
+                f"{ns.get(lang, {}).get('n_orphan', 0)}"
                 for lang in LANGS
             )
             + "."

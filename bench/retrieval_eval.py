@@ -6,8 +6,8 @@ bench/results/retrieval_eval.json. Bounded: per language at most 300 answerable 
 with --max-questions/--max-passages/--unanswerable on a busy machine).
 Embeddings are cached in ~/.cache/kateder-bench so a rerun only re-ranks.
 
-    python bench/retrieval_eval.py [--languages xquad-en,norquad] [--embedders e5] [--chunk-tokens 0,200]
-        [--bounds swequad-mc=1000/600/100] [--no-docs]
+    python bench/retrieval_eval.py [--languages xquad-en,norquad] [--embedders e5]
+        [--chunk-tokens 0,200] [--bounds swequad-mc=1000/600/100] [--no-docs]
 
 Each variant is reported on the dev and the test half of every source apart
 (``app.evaluation.split_questions``; SweQUAD-MC split by text). Choices are made on dev.
@@ -135,7 +135,8 @@ PREVIOUS_RULE = (0.885, 0.05)
 
 
 def halves(evalset, source: str) -> tuple[set[int], set[int]]:
-    """ids() of the dev and test questions of one source (split by passage where the source says so)."""
+    """ids() of the dev and test questions of one source (split by passage where the source says
+    so)."""
     dev, test = split_questions(evalset, by_passage=source in SPLIT_BY_PASSAGE)
     return {id(q) for q in dev}, {id(q) for q in test}
 
@@ -147,7 +148,10 @@ def main() -> None:
     parser.add_argument(
         "--chunk-tokens",
         default=f"0,{CHUNK_TOKENS}",
-        help="comma-separated: 0 = passages whole, n = split like ingestion into n-token chunks (30 overlap)",
+        help=(
+            "comma-separated: 0 = passages whole, n = split like ingestion into n-token chunks "
+            "(30 overlap)"
+        ),
     )
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/retrieval.md")
     parser.add_argument("--max-questions", type=int, default=300)
@@ -222,7 +226,10 @@ def main() -> None:
                         emb_name or next(iter(embedders))
                     ) != name:  # BM25 alone: once, beside the first embedder
                         continue
-                    label = f"{label}, {f'{chunk_tokens}-token chunks' if chunk_tokens else 'whole passages'}"
+                    label = (
+                        f"{label}, "
+                        f"{f'{chunk_tokens}-token chunks' if chunk_tokens else 'whole passages'}"
+                    )
                     retriever = HybridRetriever(
                         services.db, emb, services.vector_store, {**services.config, **cfg}
                     )
@@ -317,7 +324,8 @@ def write_docs(out: dict) -> None:
     lines.append(
         "Data: "
         + ", ".join(
-            f"{s} ({v['passages']} passages, {v['questions']} questions: {v['dev']} dev / {v['test']} test)"
+            f"{s} ({v['passages']} passages, {v['questions']} questions: {v['dev']} dev / "
+            f"{v['test']} test)"
             for s, v in out["sources"].items()
         )
         + "; seed 13."
@@ -340,17 +348,26 @@ def write_docs(out: dict) -> None:
     if f:
         fl, pr = f["floor"], f.get("previous_rule", {"dense": 0.885, "weight": 0.05})
         lines.append(
-            f"Relevance rule ({f.get('variant', DEFAULT)}) tuned on the dev half in this run: cosine + {fl['weight']} × IDF-weighted coverage + {fl.get('lift', 0)} × (cosine − background) ≥ {fl['dense']}, where background is the mean cosine of the 5th-20th nearest passages (≥ 95 % declined in every language on dev: {fl['met_target']}; dev: answerable kept {f['dev'].get('answered', 0):.2f}, unanswerable declined {f['dev'].get('declined', 0):.2f}). On the test half, against the previous rule (cosine + {pr['weight']} × coverage ≥ {pr['dense']}):"
+            f"Relevance rule ({f.get('variant', DEFAULT)}) tuned on the dev half in this run: "
+            f"cosine + {fl['weight']} × IDF-weighted coverage + {fl.get('lift', 0)} × (cosine − "
+            f"background) ≥ {fl['dense']}, where background is the mean cosine of the 5th-20th "
+            f"nearest passages (≥ 95 % declined in every language on dev: {fl['met_target']}; "
+            f"dev: answerable kept {f['dev'].get('answered', 0):.2f}, unanswerable declined "
+            f"{f['dev'].get('declined', 0):.2f}). On the test half, against the previous rule "
+            f"(cosine + {pr['weight']} × coverage ≥ {pr['dense']}):"
         )
         lines.append("")
         lines.append(
-            "| language | answerable kept (tuned) | unanswerable declined (tuned) | kept (previous) | declined (previous) | n / n unanswerable |"
+            "| language | answerable kept (tuned) | unanswerable declined (tuned) "
+            "| kept (previous) | declined (previous) | n / n unanswerable |"
         )
         lines.append("|---|---|---|---|---|---|")
         for lang, b in f["test"]["by_language"].items():
             o = f["previous_rule_test"]["by_language"][lang]
             lines.append(
-                f"| {lang} | {b.get('answered', 0):.2f} | {b.get('declined', 0):.2f} | {o.get('answered', 0):.2f} | {o.get('declined', 0):.2f} | {b['n']} / {b.get('n_unanswerable', 0)} |"
+                f"| {lang} | {b.get('answered', 0):.2f} | {b.get('declined', 0):.2f} | "
+                f"{o.get('answered', 0):.2f} | {o.get('declined', 0):.2f} | {b['n']} / "
+                f"{b.get('n_unanswerable', 0)} |"
             )
         lines.append("")
     sp = out["speed"]

@@ -1,4 +1,5 @@
-"""Retrieval latency at 10k and 100k passages on SQLite and PostgreSQL, with the shipped e5 embedder.
+"""Retrieval latency at 10k and 100k passages on SQLite and PostgreSQL, with the shipped e5
+embedder.
 
 Usage: ``python bench/retrieval_latency.py [--sizes 10000,100000] [--engines sqlite,postgres]
 [--queries 40] [--postgres URL]`` (``--sizes 10000`` alone runs in a few minutes).
@@ -29,8 +30,8 @@ beforehand) finds the new passage on both the lexical and the dense side.
 The machine is shared: the load average before and after each engine's run is recorded, and
 next to each wall-clock figure the CPU time of this process (``*_cpu_this_process``: all of
 SQLite's work, none of PostgreSQL's or Chroma's, which run in their own processes), since a
-``nice -n 19`` run next to a full-priority job spends most of its wall-clock time waiting for a core.
-Writes bench/results/retrieval_latency.json.
+``nice -n 19`` run next to a full-priority job spends most of its wall-clock time waiting for a
+core. Writes bench/results/retrieval_latency.json.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-# one torch thread per process: on a shared 2-core machine 2 threads made the encoder 10x slower (spin-waiting)
+# one torch thread per process: on a shared 2-core machine 2 threads made the encoder 10x slower
+# (spin-waiting)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 DIM = 384
 UPLOAD = [
@@ -117,7 +119,8 @@ class PrecomputedQueries:
 
 
 def seed(db, size: int, texts: list[str]) -> tuple[int, int, list[str]]:
-    """One school, course and document holding ``texts`` as indexed passages; (course, document, ids)."""
+    """One school, course and document holding ``texts`` as indexed passages; (course, document,
+    ids)."""
     from sqlalchemy import insert
 
     from app.services import accounts
@@ -281,16 +284,18 @@ def measure(
         "chroma_query": summary(dense_ms),
         "hybrid_retrieve": summary(hybrid_ms),
         "time_to_searchable": tts,
-        # CPU time of this process only (SQLite runs in it; a PostgreSQL backend or the Chroma server does not)
+        # CPU time of this process only (SQLite runs in it; a PostgreSQL backend or the Chroma
+        # server does not)
         "lexical_cpu_this_process": summary(lexical_cpu),
         "hybrid_cpu_this_process": summary(hybrid_cpu),
         "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     print(
-        f"{engine:>8} {size:>7}: lexical p50 {row['lexical_query']['p50_ms']:.1f} p95 {row['lexical_query']['p95_ms']:.1f} "
-        f"(first {first_ms:.0f}) | chroma p50 {row['chroma_query']['p50_ms']:.1f} p95 {row['chroma_query']['p95_ms']:.1f} "
-        f"| hybrid p50 {row['hybrid_retrieve']['p50_ms']:.1f} p95 {row['hybrid_retrieve']['p95_ms']:.1f} ms "
-        f"| searchable after {tts['ms']} ms | load {row['load_average_1m']}",
+        f"{engine:>8} {size:>7}: lexical p50 {row['lexical_query']['p50_ms']:.1f} p95 "
+        f"{row['lexical_query']['p95_ms']:.1f} (first {first_ms:.0f}) | chroma p50 "
+        f"{row['chroma_query']['p50_ms']:.1f} p95 {row['chroma_query']['p95_ms']:.1f} | hybrid "
+        f"p50 {row['hybrid_retrieve']['p50_ms']:.1f} p95 {row['hybrid_retrieve']['p95_ms']:.1f} "
+        f"ms | searchable after {tts['ms']} ms | load {row['load_average_1m']}",
         flush=True,
     )
     return row
@@ -298,7 +303,7 @@ def measure(
 
 def main() -> None:
     """Build the corpora, measure, print and write the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--sizes",
         default="10000,100000",
@@ -396,7 +401,8 @@ def main() -> None:
             with admin.connect() as c:
                 c.execute(
                     text(
-                        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{pg_name}'"
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                        f"'{pg_name}'"
                     )
                 )
                 c.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}"'))
@@ -406,7 +412,10 @@ def main() -> None:
         "bench": "retrieval_latency",
         "embedder": embedder.name,
         "embedder_load_s": round(embedder_load_s, 2),
-        "corpus_vectors": f"random unit vectors, dim {DIM} (the queries and the new upload are embedded with {embedder.name}; see docstring)",
+        "corpus_vectors": (
+            f"random unit vectors, dim {DIM} (the queries and the new upload are embedded with "
+            f"{embedder.name}; see docstring)"
+        ),
         "targets": targets,
         "rows": rows,
         "load_average": os.getloadavg(),

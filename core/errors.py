@@ -43,7 +43,8 @@ class KatederError(Exception):
         super().__init__(self.text())
 
     def text(self, language: str | None = None) -> str:
-        """The message in ``language`` (English when there is no template for it; a literal text as it is)."""
+        """The message in ``language`` (English when there is no template for it; a literal text
+        as it is)."""
         if isinstance(self._message, str):
             return self._message
         template = self._message.get(language or "en") or self._message["en"]

@@ -18,11 +18,26 @@ LANGUAGE_NAMES = {
 }
 
 _STOPWORDS = {
-    "en": "the a an and or of to in is are was were what why how who when where which does do did can you i it this that with for on from be by as at not about their they he she his her".split(),
-    "sv": "och i att det som en ett är på för med av till den inte om har de jag vad hur varför vem när var vilken kan du sig han hon ska från eller också där vilka blev varit finns mycket".split(),
-    "de": "der die das und ist nicht ein eine zu den von mit sich des auf für im dem was wie warum wer wann wo welche kann ich du es sind war wurde auch an oder aus bei nach über".split(),
-    "it": "il lo la i gli le e è di che un una per non con del della sono come perché chi quando dove quale cosa può io tu si al dei nel anche ma più questo questa furono stato".split(),
-    "nb": "og i det som en et er på for med av til den ikke om har de jeg hva hvordan hvorfor hvem når hvor hvilken kan du seg han hun skal fra eller også der ble vært mye noe".split(),
+    "en": (
+        "the a an and or of to in is are was were what why how who when where which does do did "
+        "can you i it this that with for on from be by as at not about their they he she his her"
+    ).split(),
+    "sv": (
+        "och i att det som en ett är på för med av till den inte om har de jag vad hur varför vem "
+        "när var vilken kan du sig han hon ska från eller också där vilka blev varit finns mycket"
+    ).split(),
+    "de": (
+        "der die das und ist nicht ein eine zu den von mit sich des auf für im dem was wie warum "
+        "wer wann wo welche kann ich du es sind war wurde auch an oder aus bei nach über"
+    ).split(),
+    "it": (
+        "il lo la i gli le e è di che un una per non con del della sono come perché chi quando "
+        "dove quale cosa può io tu si al dei nel anche ma più questo questa furono stato"
+    ).split(),
+    "nb": (
+        "og i det som en et er på for med av til den ikke om har de jeg hva hvordan hvorfor hvem "
+        "når hvor hvilken kan du seg han hun skal fra eller også der ble vært mye noe"
+    ).split(),
 }
 _STOP_SETS = {lang: set(words) for lang, words in _STOPWORDS.items()}
 # Further function words that tell the languages apart. They weigh in language
@@ -31,8 +46,14 @@ _STOP_SETS = {lang: set(words) for lang, words in _STOPWORDS.items()}
 _CUES = {
     "en": "has have had were will would which whose into than there been many much".split(),
     "sv": "vart sina dina mina fick efter mellan vilket även utan någon något".split(),
-    "de": "in viele wieviel hat haben hatte einen einem einer wird werden wurden zum zur sein seine seiner ihre ihr vom am um als wenn welcher welches welchen welchem gibt dieser diese".split(),
-    "it": "a gli d quanto quanta quanti quante dal dalla dai nella nelle sul sulla alla agli ha hanno era erano viene fu".split(),
+    "de": (
+        "in viele wieviel hat haben hatte einen einem einer wird werden wurden zum zur sein seine "
+        "seiner ihre ihr vom am um als wenn welcher welches welchen welchem gibt dieser diese"
+    ).split(),
+    "it": (
+        "a gli d quanto quanta quanti quante dal dalla dai nella nelle sul sulla alla agli ha "
+        "hanno era erano viene fu"
+    ).split(),
     "nb": "hvilke hvilket fikk sine dine mine etter mellom uten noen hvor ikke var".split(),
 }
 _CUE_SETS = {lang: _STOP_SETS[lang] | set(words) for lang, words in _CUES.items()}

@@ -1,4 +1,5 @@
-"""SQLAlchemy models of the LTI 1.3 tool: platform registrations per school, and what launches map to.
+"""SQLAlchemy models of the LTI 1.3 tool: platform registrations per school, and what launches
+map to.
 
 Kept apart from ``core/models.py`` (same ``Base``, same metadata); ``migrations/env.py`` and
 ``app/services/lti.py`` import this module so the tables are always registered.
@@ -17,7 +18,8 @@ from core.models import Base, School, utcnow
 
 
 class LtiRegistration(Base):
-    """One LMS platform (issuer + client id) registered for one school, with the tool's own signing key.
+    """One LMS platform (issuer + client id) registered for one school, with the tool's own
+    signing key.
 
     ``private_key`` is the PEM of the RSA key Kateder signs deep-linking responses with; its
     public half is served at ``/lti/jwks`` under ``key_id``. ``keep_names``: the school lets
@@ -75,7 +77,8 @@ class LtiUser(Base):
 
 
 class LtiLaunchState(Base):
-    """Short-lived OIDC login state and nonces, and validated launches (pylti1p3's launch data storage).
+    """Short-lived OIDC login state and nonces, and validated launches (pylti1p3's launch data
+    storage).
 
     In the database rather than the Flask session: the platform's form post that carries the
     id_token is a cross-site POST, on which the browser does not send the SameSite=Lax

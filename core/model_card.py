@@ -50,7 +50,8 @@ def describe(component: object) -> ModelCard:
 
 
 def combine(title: str, parts: tuple[ModelCard, ...]) -> ModelCard:
-    """A card for components run together: the parts' names, versions and distinct licences joined."""
+    """A card for components run together: the parts' names, versions and distinct licences
+    joined."""
     return ModelCard(
         name=f"{title}: " + ", then ".join(p.name for p in parts),
         version="; ".join(p.version for p in parts if p.version),

@@ -46,9 +46,11 @@ class School(Base):
     name: Mapped[str] = mapped_column(String(200))
     country: Mapped[str] = mapped_column(String(2), default="SE")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # the data protection officer's contact, set in the DPO panel (NULL: config DPO_CONTACT); revision 0011
+    # the data protection officer's contact, set in the DPO panel (NULL: config DPO_CONTACT);
+    # revision 0011
     dpo_contact: Mapped[str | None] = mapped_column(String(300))
-    # crisis alerts by e-mail (revision 0012, app/services/alerts.py): off unless the school's admin turns them on
+    # crisis alerts by e-mail (revision 0012, app/services/alerts.py): off unless the school's
+    # admin turns them on
     alert_email_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     alert_email_to: Mapped[str | None] = mapped_column(String(254))
 
@@ -257,7 +259,8 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # a title the student gave it, sealed like message text (None: derived from the first question)
     title_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # deleted by the student: hidden, text wiped; the rows stay for the daily count and the review queue
+    # deleted by the student: hidden, text wiped; the rows stay for the daily count and the
+    # review queue
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     messages: Mapped[list[Message]] = relationship(
@@ -323,7 +326,8 @@ class AuditEvent(Base):
     __table_args__ = (UniqueConstraint("chain", "seq", name="uq_audit_events_chain_seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # which hash chain: "school:<id>", "installation" (no school) or "legacy" (the single chain before 0009)
+    # which hash chain: "school:<id>", "installation" (no school) or "legacy" (the single chain
+    # before 0009)
     chain: Mapped[str] = mapped_column(String(40))
     seq: Mapped[int] = mapped_column(Integer)  # position within its chain
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
@@ -343,7 +347,8 @@ class AuditEvent(Base):
 
 
 class AuditHead(Base):
-    """One row per chain holding its head; writers of that chain lock it so the chain never forks."""
+    """One row per chain holding its head; writers of that chain lock it so the chain never
+    forks."""
 
     __tablename__ = "audit_head"
     __table_args__ = (UniqueConstraint("chain", name="uq_audit_head_chain"),)

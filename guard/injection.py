@@ -16,28 +16,56 @@ _PATTERNS: dict[str, list[str]] = {
     "override": [
         # en
         r"\b(ignore|disregard|forget|override|skip)\b.{0,40}\b(previous|prior|above|earlier|preceding|all|your|system|these|the)\b.{0,30}\b(instructions?|prompts?|rules|guidelines|directions|context|messages?|questions?|commands?)\b",
-        r"\b(don't|do not) (answer|follow)\b.{0,30}\b(previous|above|this)\b.{0,20}\b(question|instructions?)\b",
+        (
+            r"\b(don't|do not) (answer|follow)\b.{0,30}\b(previous|above|this)\b.{0,20}"
+            r"\b(question|instructions?)\b"
+        ),
         r"\bnew (instructions|rules)\b\s*:",
         # sv
-        r"\b(ignorera|strunta i|glöm)\b.{0,40}\b(tidigare|föregående|ovanstående|alla|dina|denna|den här)\b.{0,30}\b(instruktioner(na)?|regler(na)?|anvisningar(na)?|frågan|frågor(na)?)\b",
+        (
+            r"\b(ignorera|strunta i|glöm)\b.{0,40}"
+            r"\b(tidigare|föregående|ovanstående|alla|dina|denna|den här)\b.{0,30}"
+            r"\b(instruktioner(na)?|regler(na)?|anvisningar(na)?|frågan|frågor(na)?)\b"
+        ),
         # de
-        r"\b(ignoriere|ignorier|ignorieren sie|vergiss|vergessen sie|missachte)\b.{0,40}\b(vorherigen?|obigen?|oben genannten|bisherigen?|alle|deine|diese)\b.{0,30}\b(anweisungen|instruktionen|regeln|vorgaben|fragen?|befehle?)\b",
+        (
+            r"\b(ignoriere|ignorier|ignorieren sie|vergiss|vergessen sie|missachte)\b.{0,40}"
+            r"\b(vorherigen?|obigen?|oben genannten|bisherigen?|alle|deine|diese)\b.{0,30}"
+            r"\b(anweisungen|instruktionen|regeln|vorgaben|fragen?|befehle?)\b"
+        ),
         # it
         r"\b(ignora|dimentica|trascura)\b.{0,40}\b(istruzioni|regole|indicazioni|domand[ae]|comand[oi])\b",
         # nb
-        r"\b(ignorer|glem|se bort fra)\b.{0,40}\b(tidligere|forrige|ovenstående|alle|dine|dette|denne)\b.{0,30}\b(instruksjoner(ne)?|regler(ne)?|spørsmål(et)?)\b",
+        (
+            r"\b(ignorer|glem|se bort fra)\b.{0,40}"
+            r"\b(tidligere|forrige|ovenstående|alle|dine|dette|denne)\b.{0,30}"
+            r"\b(instruksjoner(ne)?|regler(ne)?|spørsmål(et)?)\b"
+        ),
     ],
     "disable_safety": [
-        r"\b(disable|turn off|switch off|bypass|deactivate)\b.{0,30}\b(safety|guard|filter|moderation|censorship|content polic(y|ies))\b",
-        r"\b(stäng av|inaktivera|kringgå)\b.{0,30}\b(säkerhet\w*|filtr\w*|moderering\w*|spärr\w*)\b",
+        (
+            r"\b(disable|turn off|switch off|bypass|deactivate)\b.{0,30}"
+            r"\b(safety|guard|filter|moderation|censorship|content polic(y|ies))\b"
+        ),
+        (
+            r"\b(stäng av|inaktivera|kringgå)\b.{0,30}"
+            r"\b(säkerhet\w*|filtr\w*|moderering\w*|spärr\w*)\b"
+        ),
         r"\b(deaktiviere|schalte)\b.{0,30}\b(sicherheit\w*|filter|moderation)\b",
         r"\b(disattiva|aggira|spegni)\b.{0,30}\b(sicurezza|filtr\w+|moderazione)\b",
         r"\b(skru av|deaktiver|omgå)\b.{0,30}\b(sikkerhet\w*|filter\w*|moderering\w*)\b",
-        r"\b(mark|classify|label|treat)\b.{0,30}\b(this|everything|all)\b.{0,20}\b(as )?(safe|allowed)\b",
+        (
+            r"\b(mark|classify|label|treat)\b.{0,30}\b(this|everything|all)\b.{0,20}"
+            r"\b(as )?(safe|allowed)\b"
+        ),
     ],
     "role_hijack": [
         r"\byou are (now|no longer)\b",
-        r"\b(act|behave|pretend|roleplay) (as|like|to be)\b.{0,40}\b(dan|unfiltered|uncensored|jailbroken|evil|without (any )?(rules|restrictions|limits))\b",
+        (
+            r"\b(act|behave|pretend|roleplay) (as|like|to be)\b.{0,40}"
+            r"\b(dan|unfiltered|uncensored|jailbroken|evil"
+            r"|without (any )?(rules|restrictions|limits))\b"
+        ),
         r"\b(developer|god|dan|jailbreak) mode\b",
         r"\bdo anything now\b",
         r"\bdu är (nu|inte längre)\b",
@@ -46,7 +74,10 @@ _PATTERNS: dict[str, list[str]] = {
         r"\bdu er (nå|ikke lenger)\b",
     ],
     "prompt_leak": [
-        r"\b(reveal|print|show|repeat|output|tell me)\b.{0,30}\b(system prompt|your (instructions|prompt|rules)|hidden prompt|initial prompt)\b",
+        (
+            r"\b(reveal|print|show|repeat|output|tell me)\b.{0,30}"
+            r"\b(system prompt|your (instructions|prompt|rules)|hidden prompt|initial prompt)\b"
+        ),
         r"\b(visa|skriv ut|upprepa)\b.{0,30}\b(systemprompt\w*|dina instruktioner)\b",
         r"\b(zeige|gib|wiederhole)\b.{0,30}\b(systemprompt|deine anweisungen)\b",
         r"\b(mostra|ripeti|stampa)\b.{0,30}\b(prompt di sistema|le tue istruzioni)\b",

@@ -407,51 +407,19 @@ class Moderator:
         )
 
 
-_REFUSAL = {
-    "en": "I can't help with that one. If something is worrying you, please talk to your teacher or another adult you trust.",
-    "sv": "Det kan jag inte hjälpa till med. Om något oroar dig, prata med din lärare eller en annan vuxen du litar på.",
-    "de": "Dabei kann ich nicht helfen. Wenn dich etwas beschäftigt, sprich bitte mit deiner Lehrkraft oder einem Erwachsenen, dem du vertraust.",
-    "it": "Non posso aiutarti con questo. Se qualcosa ti preoccupa, parlane con il tuo insegnante o con un adulto di cui ti fidi.",
-    "nb": "Det kan jeg ikke hjelpe med. Hvis noe plager deg, snakk med læreren din eller en annen voksen du stoler på.",
-}
-_EXTRA = {
-    "en": "Your teacher has asked me not to help with this in this course ({label}).",
-    "sv": "Din lärare har bett mig att inte hjälpa till med det här i kursen ({label}).",
-    "de": "Deine Lehrkraft hat mich gebeten, in diesem Kurs dabei nicht zu helfen ({label}).",
-    "it": "Il tuo insegnante mi ha chiesto di non aiutarti con questo in questo corso ({label}).",
-    "nb": "Læreren din har bedt meg om ikke å hjelpe med dette i dette kurset ({label}).",
-}
-_ERROR = {
-    "en": "The safety check is not available right now, so I can't answer. Please try again later.",
-    "sv": "Säkerhetskontrollen fungerar inte just nu, så jag kan inte svara. Försök igen senare.",
-    "de": "Die Sicherheitsprüfung ist gerade nicht verfügbar, deshalb kann ich nicht antworten. Bitte versuche es später noch einmal.",
-    "it": "Il controllo di sicurezza non è disponibile in questo momento, quindi non posso rispondere. Riprova più tardi.",
-    "nb": "Sikkerhetskontrollen er ikke tilgjengelig akkurat nå, så jeg kan ikke svare. Prøv igjen senere.",
-}
-_REDACTED = {
-    "en": "I removed personal details (like a phone number, e-mail or ID number) from your question to protect your privacy.",
-    "sv": "Jag tog bort personuppgifter (som telefonnummer, e-post eller personnummer) ur din fråga för att skydda din integritet.",
-    "de": "Ich habe persönliche Daten (wie Telefonnummer, E-Mail oder Ausweisnummer) aus deiner Frage entfernt, um deine Privatsphäre zu schützen.",
-    "it": "Ho rimosso dati personali (come numero di telefono, e-mail o codice identificativo) dalla tua domanda per proteggere la tua privacy.",
-    "nb": "Jeg fjernet personopplysninger (som telefonnummer, e-post eller fødselsnummer) fra spørsmålet ditt for å beskytte personvernet ditt.",
-}
-HELPLINES = {
-    "SE": ("BRIS", "116 111"),
-    "NO": ("Kors på halsen", "800 33 321"),
-    "DE": ("Nummer gegen Kummer", "116 111"),
-    "IT": ("Telefono Azzurro", "19696"),
-    "GB": ("Childline", "0800 1111"),
+# the texts a student reads instead of an answer, and the helplines: data, in guard/messages.json
+_MESSAGES = json.loads(Path(__file__).with_name("messages.json").read_text(encoding="utf-8"))
+_REFUSAL: dict[str, str] = _MESSAGES["refusal"]
+_EXTRA: dict[str, str] = _MESSAGES["course_refusal"]
+_ERROR: dict[str, str] = _MESSAGES["unavailable"]
+_REDACTED: dict[str, str] = _MESSAGES["redacted"]
+_CRISIS: dict[str, str] = _MESSAGES["crisis"]
+HELPLINES: dict[str, tuple[str, str]] = {
+    code: (line["name"], line["number"]) for code, line in _MESSAGES["helplines"].items()
 }
 # helplines that also have a chat for young people (the crisis card links to it)
-HELPLINE_CHATS = {"BRIS": "https://www.bris.se/"}
-_CRISIS = {
-    "en": "It sounds like you are going through something really hard, and you don't have to face it alone. Please talk to an adult you trust today. You can call {name} on {number}, free and confidential. If you are in danger right now, call 112.",
-    "sv": "Det låter som att du har det väldigt tungt just nu, och du behöver inte vara ensam med det. Prata med en vuxen du litar på i dag. Du kan ringa {name} på {number}, gratis och anonymt. Om du är i fara just nu, ring 112.",
-    "de": "Es klingt, als ginge es dir gerade sehr schlecht, und damit musst du nicht allein sein. Bitte sprich heute mit einem Erwachsenen, dem du vertraust. Du kannst {name} unter {number} anrufen, kostenlos und anonym. Wenn du gerade in Gefahr bist, ruf 112 an.",
-    "it": "Sembra che tu stia passando un momento davvero difficile, e non devi affrontarlo da solo. Parla oggi con un adulto di cui ti fidi. Puoi chiamare {name} al {number}, gratis e in modo riservato. Se sei in pericolo adesso, chiama il 112.",
-    "nb": "Det høres ut som du har det veldig vondt nå, og du trenger ikke være alene med det. Snakk med en voksen du stoler på i dag. Du kan ringe {name} på {number}, gratis og anonymt. Er du i fare akkurat nå, ring 112.",
-}
-_COUNTRY_FOR_LANGUAGE = {"sv": "SE", "nb": "NO", "de": "DE", "it": "IT", "en": "GB"}
+HELPLINE_CHATS: dict[str, str] = _MESSAGES["helpline_chats"]
+_COUNTRY_FOR_LANGUAGE: dict[str, str] = _MESSAGES["country_for_language"]
 
 
 def refusal(language: str, *, error: bool = False, extra: str | None = None) -> str:
@@ -551,7 +519,8 @@ PRESETS_FILE = Path(__file__).with_name("presets.json")
 
 @cache
 def age_presets() -> dict[str, dict[str, Any]]:
-    """``age band -> {"actions": {code: action}, "daily_question_limit": n}`` from :data:`PRESETS_FILE`.
+    """``age band -> {"actions": {code: action}, "daily_question_limit": n}`` from
+    :data:`PRESETS_FILE`.
 
     Every age band of :data:`AGE_BANDS` has one; S11 is never part of a preset (it always
     gets the crisis message). A preset that names an unknown code or action is refused.

@@ -50,7 +50,8 @@ def _category_texts() -> dict[str, dict[str, CategoryText]]:
 
 
 def plain_categories(language: str) -> dict[str, CategoryText]:
-    """Every category in :data:`CATEGORIES` order with its plain name and example in ``language`` (else English)."""
+    """Every category in :data:`CATEGORIES` order with its plain name and example in
+    ``language`` (else English)."""
     texts = _category_texts()
     lang = (language or "en").lower().replace("_", "-").split("-")[0]
     return {code: texts[code].get(lang) or texts[code]["en"] for code in CATEGORIES}

@@ -33,7 +33,9 @@ MESSAGES: dict[str, tuple[int, dict[str, str]]] = {
         {
             "en": "{name}: this file type ({ext}) is not supported. Supported: {supported}.",
             "sv": "{name}: filtypen ({ext}) stöds inte. Stöds: {supported}.",
-            "de": "{name}: Dieser Dateityp ({ext}) wird nicht unterstützt. Unterstützt: {supported}.",
+            "de": (
+                "{name}: Dieser Dateityp ({ext}) wird nicht unterstützt. Unterstützt: {supported}."
+            ),
             "it": "{name}: questo tipo di file ({ext}) non è supportato. Supportati: {supported}.",
             "nb": "{name}: denne filtypen ({ext}) støttes ikke. Støttes: {supported}.",
         },
@@ -41,18 +43,37 @@ MESSAGES: dict[str, tuple[int, dict[str, str]]] = {
     "legacy_office": (
         415,
         {
-            "en": "{name}: this is an old Office format or a password-protected Office file. Remove any password and save it as .docx or .pptx.",
-            "sv": "{name}: detta är ett gammalt Office-format eller en lösenordsskyddad Office-fil. Ta bort lösenordet och spara som .docx eller .pptx.",
-            "de": "{name}: Dies ist ein altes Office-Format oder eine passwortgeschützte Office-Datei. Entferne das Passwort und speichere sie als .docx oder .pptx.",
-            "it": "{name}: è un vecchio formato Office o un file Office protetto da password. Rimuovi la password e salvalo come .docx o .pptx.",
-            "nb": "{name}: dette er et gammelt Office-format eller en passordbeskyttet Office-fil. Fjern passordet og lagre den som .docx eller .pptx.",
+            "en": (
+                "{name}: this is an old Office format or a password-protected Office file. Remove "
+                "any password and save it as .docx or .pptx."
+            ),
+            "sv": (
+                "{name}: detta är ett gammalt Office-format eller en lösenordsskyddad Office-fil. "
+                "Ta bort lösenordet och spara som .docx eller .pptx."
+            ),
+            "de": (
+                "{name}: Dies ist ein altes Office-Format oder eine passwortgeschützte "
+                "Office-Datei. Entferne das Passwort und speichere sie als .docx oder .pptx."
+            ),
+            "it": (
+                "{name}: è un vecchio formato Office o un file Office protetto da password. "
+                "Rimuovi la password e salvalo come .docx o .pptx."
+            ),
+            "nb": (
+                "{name}: dette er et gammelt Office-format eller en passordbeskyttet Office-fil. "
+                "Fjern passordet og lagre den som .docx eller .pptx."
+            ),
         },
     ),
     "mismatch": (
         415,
         {
-            "en": "{name}: the content does not match the extension {ext} (it looks like {actual}).",
-            "sv": "{name}: innehållet stämmer inte med filändelsen {ext} (det ser ut som {actual}).",
+            "en": (
+                "{name}: the content does not match the extension {ext} (it looks like {actual})."
+            ),
+            "sv": (
+                "{name}: innehållet stämmer inte med filändelsen {ext} (det ser ut som {actual})."
+            ),
             "de": "{name}: Der Inhalt passt nicht zur Endung {ext} (er sieht aus wie {actual}).",
             "it": "{name}: il contenuto non corrisponde all'estensione {ext} (sembra {actual}).",
             "nb": "{name}: innholdet stemmer ikke med filendelsen {ext} (det ser ut som {actual}).",
@@ -62,8 +83,13 @@ MESSAGES: dict[str, tuple[int, dict[str, str]]] = {
         400,
         {
             "en": "{name}: the PDF is password-protected. Remove the password and upload it again.",
-            "sv": "{name}: PDF-filen är lösenordsskyddad. Ta bort lösenordet och ladda upp den igen.",
-            "de": "{name}: Das PDF ist passwortgeschützt. Entferne das Passwort und lade es erneut hoch.",
+            "sv": (
+                "{name}: PDF-filen är lösenordsskyddad. Ta bort lösenordet och ladda upp den igen."
+            ),
+            "de": (
+                "{name}: Das PDF ist passwortgeschützt. Entferne das Passwort und lade es erneut "
+                "hoch."
+            ),
             "it": "{name}: il PDF è protetto da password. Rimuovi la password e caricalo di nuovo.",
             "nb": "{name}: PDF-en er passordbeskyttet. Fjern passordet og last den opp igjen.",
         },
@@ -73,7 +99,9 @@ MESSAGES: dict[str, tuple[int, dict[str, str]]] = {
         {
             "en": "{name}: the file is damaged or incomplete and cannot be read.",
             "sv": "{name}: filen är skadad eller ofullständig och kan inte läsas.",
-            "de": "{name}: Die Datei ist beschädigt oder unvollständig und kann nicht gelesen werden.",
+            "de": (
+                "{name}: Die Datei ist beschädigt oder unvollständig und kann nicht gelesen werden."
+            ),
             "it": "{name}: il file è danneggiato o incompleto e non può essere letto.",
             "nb": "{name}: filen er skadet eller ufullstendig og kan ikke leses.",
         },
@@ -81,11 +109,26 @@ MESSAGES: dict[str, tuple[int, dict[str, str]]] = {
     "no_text_layer": (
         400,
         {
-            "en": "{name}: the PDF has no text layer (it looks scanned). OCR is not available; upload a PDF with selectable text.",
-            "sv": "{name}: PDF-filen saknar textlager (den ser inskannad ut). OCR finns inte; ladda upp en PDF med markerbar text.",
-            "de": "{name}: Das PDF hat keine Textebene (es sieht gescannt aus). OCR ist nicht verfügbar; lade ein PDF mit markierbarem Text hoch.",
-            "it": "{name}: il PDF non ha un livello di testo (sembra scansionato). L'OCR non è disponibile; carica un PDF con testo selezionabile.",
-            "nb": "{name}: PDF-en har ikke noe tekstlag (den ser skannet ut). OCR er ikke tilgjengelig; last opp en PDF med merkbar tekst.",
+            "en": (
+                "{name}: the PDF has no text layer (it looks scanned). OCR is not available; "
+                "upload a PDF with selectable text."
+            ),
+            "sv": (
+                "{name}: PDF-filen saknar textlager (den ser inskannad ut). OCR finns inte; ladda "
+                "upp en PDF med markerbar text."
+            ),
+            "de": (
+                "{name}: Das PDF hat keine Textebene (es sieht gescannt aus). OCR ist nicht "
+                "verfügbar; lade ein PDF mit markierbarem Text hoch."
+            ),
+            "it": (
+                "{name}: il PDF non ha un livello di testo (sembra scansionato). L'OCR non è "
+                "disponibile; carica un PDF con testo selezionabile."
+            ),
+            "nb": (
+                "{name}: PDF-en har ikke noe tekstlag (den ser skannet ut). OCR er ikke "
+                "tilgjengelig; last opp en PDF med merkbar tekst."
+            ),
         },
     ),
     "no_text": (
@@ -101,21 +144,51 @@ MESSAGES: dict[str, tuple[int, dict[str, str]]] = {
     "too_much_text": (
         413,
         {
-            "en": "{name}: the document has more than {limit} characters of text; split it into smaller files (the limit is set by the administrator).",
-            "sv": "{name}: dokumentet har mer än {limit} tecken text; dela upp det i mindre filer (gränsen sätts av administratören).",
-            "de": "{name}: Das Dokument hat mehr als {limit} Zeichen Text; teile es in kleinere Dateien auf (die Grenze legt die Administration fest).",
-            "it": "{name}: il documento ha più di {limit} caratteri di testo; dividilo in file più piccoli (il limite è fissato dall'amministratore).",
-            "nb": "{name}: dokumentet har mer enn {limit} tegn tekst; del det opp i mindre filer (grensen settes av administratoren).",
+            "en": (
+                "{name}: the document has more than {limit} characters of text; split it into "
+                "smaller files (the limit is set by the administrator)."
+            ),
+            "sv": (
+                "{name}: dokumentet har mer än {limit} tecken text; dela upp det i mindre filer "
+                "(gränsen sätts av administratören)."
+            ),
+            "de": (
+                "{name}: Das Dokument hat mehr als {limit} Zeichen Text; teile es in kleinere "
+                "Dateien auf (die Grenze legt die Administration fest)."
+            ),
+            "it": (
+                "{name}: il documento ha più di {limit} caratteri di testo; dividilo in file più "
+                "piccoli (il limite è fissato dall'amministratore)."
+            ),
+            "nb": (
+                "{name}: dokumentet har mer enn {limit} tegn tekst; del det opp i mindre filer "
+                "(grensen settes av administratoren)."
+            ),
         },
     ),
     "too_many_passages": (
         413,
         {
-            "en": "{name}: the document would make more than {limit} passages; split it into smaller files (the limit is set by the administrator).",
-            "sv": "{name}: dokumentet skulle ge mer än {limit} textavsnitt; dela upp det i mindre filer (gränsen sätts av administratören).",
-            "de": "{name}: Das Dokument ergäbe mehr als {limit} Abschnitte; teile es in kleinere Dateien auf (die Grenze legt die Administration fest).",
-            "it": "{name}: il documento produrrebbe più di {limit} passaggi; dividilo in file più piccoli (il limite è fissato dall'amministratore).",
-            "nb": "{name}: dokumentet ville gitt mer enn {limit} tekstavsnitt; del det opp i mindre filer (grensen settes av administratoren).",
+            "en": (
+                "{name}: the document would make more than {limit} passages; split it into smaller "
+                "files (the limit is set by the administrator)."
+            ),
+            "sv": (
+                "{name}: dokumentet skulle ge mer än {limit} textavsnitt; dela upp det i mindre "
+                "filer (gränsen sätts av administratören)."
+            ),
+            "de": (
+                "{name}: Das Dokument ergäbe mehr als {limit} Abschnitte; teile es in kleinere "
+                "Dateien auf (die Grenze legt die Administration fest)."
+            ),
+            "it": (
+                "{name}: il documento produrrebbe più di {limit} passaggi; dividilo in file più "
+                "piccoli (il limite è fissato dall'amministratore)."
+            ),
+            "nb": (
+                "{name}: dokumentet ville gitt mer enn {limit} tekstavsnitt; del det opp i mindre "
+                "filer (grensen settes av administratoren)."
+            ),
         },
     ),
     "zip_bomb": (
@@ -123,7 +196,9 @@ MESSAGES: dict[str, tuple[int, dict[str, str]]] = {
         {
             "en": "{name}: the file unpacks to too much data ({detail}) and was rejected.",
             "sv": "{name}: filen packas upp till för mycket data ({detail}) och avvisades.",
-            "de": "{name}: Die Datei ergibt entpackt zu viele Daten ({detail}) und wurde abgelehnt.",
+            "de": (
+                "{name}: Die Datei ergibt entpackt zu viele Daten ({detail}) und wurde abgelehnt."
+            ),
             "it": "{name}: il file si espande in troppi dati ({detail}) ed è stato rifiutato.",
             "nb": "{name}: filen pakkes ut til for mye data ({detail}) og ble avvist.",
         },
@@ -253,8 +328,13 @@ MESSAGES: dict[str, tuple[int, dict[str, str]]] = {
         {
             "en": "The ingestion job stopped before it finished; it was retried {attempts} times.",
             "sv": "Inläsningsjobbet avbröts innan det blev klart; det försöktes {attempts} gånger.",
-            "de": "Der Einlesejob wurde vor dem Ende abgebrochen; er wurde {attempts}-mal versucht.",
-            "it": "Il lavoro di importazione si è interrotto prima della fine; è stato tentato {attempts} volte.",
+            "de": (
+                "Der Einlesejob wurde vor dem Ende abgebrochen; er wurde {attempts}-mal versucht."
+            ),
+            "it": (
+                "Il lavoro di importazione si è interrotto prima della fine; è stato tentato "
+                "{attempts} volte."
+            ),
             "nb": "Innlesingsjobben stoppet før den var ferdig; den ble forsøkt {attempts} ganger.",
         },
     ),
@@ -287,10 +367,12 @@ class IngestError(KatederError, ValueError):
 
 
 def not_found(code: str, **params: Any) -> NotFound:
-    """Missing material as :class:`NotFound` with the message of ``code`` (``no_course``, ``no_document``, ``no_job``, ``no_passage``)."""
+    """Missing material as :class:`NotFound` with the message of ``code`` (``no_course``,
+    ``no_document``, ``no_job``, ``no_passage``)."""
     return NotFound(MESSAGES[code][1], code=code, **params)
 
 
 def forbidden() -> Forbidden:
-    """Someone who does not teach the course (or an archived course) as :class:`Forbidden`, with the ``forbidden`` message."""
+    """Someone who does not teach the course (or an archived course) as :class:`Forbidden`,
+    with the ``forbidden`` message."""
     return Forbidden(MESSAGES["forbidden"][1])

@@ -29,7 +29,8 @@ from ingest.store import MaterialChanged
 
 log = logging.getLogger(__name__)
 KIND = "ingest"
-# a non-ingestion job: (course_id, payload, progress(stage, fraction)) -> result; MaterialChanged = try again later
+# a non-ingestion job: (course_id, payload, progress(stage, fraction)) -> result; MaterialChanged =
+# try again later
 Task = Callable[[int | None, dict[str, Any], Callable[[str, float], None]], dict[str, Any]]
 
 
@@ -44,7 +45,8 @@ def _owner(job: Job) -> Any:
 
 
 def fair_order(queued: list[Job], busy: set) -> list[Job]:
-    """Queued jobs in a fair order: round robin over uploaders, and uploaders with a running job last.
+    """Queued jobs in a fair order: round robin over uploaders, and uploaders with a running job
+    last.
 
     One teacher's many (or large) uploads then cannot keep everyone else's waiting.
     """
@@ -89,7 +91,8 @@ class JobRunner:
         *,
         tasks: Mapping[str, Task] | None = None,
     ) -> None:
-        """Use ``db`` for the job rows, ``pipeline`` for ingestion and ``tasks`` for other kinds of job."""
+        """Use ``db`` for the job rows, ``pipeline`` for ingestion and ``tasks`` for other kinds of
+        job."""
         self.db, self.pipeline = db, pipeline
         self.tasks = dict(tasks or {})
         self.kinds = (KIND, *self.tasks)
@@ -279,7 +282,8 @@ class JobRunner:
     def _run_task(
         self, job_id: int, kind: str, course_id: int | None, payload: dict[str, Any], progress
     ) -> dict[str, Any]:
-        """Run a non-ingestion job; one that finds the material changing under it is queued again."""
+        """Run a non-ingestion job; one that finds the material changing under it is queued
+        again."""
         try:
             result = self.tasks[kind](course_id, payload, progress)
         except MaterialChanged as exc:

@@ -100,7 +100,8 @@ class IngestPipeline:
         self.overlap_tokens = int(config.get("CHUNK_OVERLAP_TOKENS", 30))
         self.batch = int(config.get("EMBED_BATCH", 64))
         self.overlap = bool(config.get("INGEST_OVERLAP", False))
-        # per document: extracted text and passages (a huge file would keep the one ingestion thread busy for hours)
+        # per document: extracted text and passages (a huge file would keep the one ingestion
+        # thread busy for hours)
         self.max_chars = int(config.get("MAX_DOCUMENT_CHARS", 2_000_000))
         self.max_passages = int(config.get("MAX_DOCUMENT_PASSAGES", 5000))
         self._splitter: Splitter | None = None
@@ -312,7 +313,8 @@ class IngestPipeline:
     def _produce(
         self, segments: Iterable[Segment], language: str, policy_data: dict, name: str = ""
     ) -> Iterator[list[Scanned]]:
-        """The scanned batches, made in a producer thread while the caller embeds when ``INGEST_OVERLAP`` is on."""
+        """The scanned batches, made in a producer thread while the caller embeds when
+        ``INGEST_OVERLAP`` is on."""
         batches = scanned_batches(
             segments,
             splitter=self.splitter,
@@ -393,7 +395,8 @@ class IngestPipeline:
     def _abandon(
         self, doc_id: int, version: int, previous_status: str | None, course_id: int
     ) -> None:
-        """After a failed run: drop its invisible vectors; forget a document that never became visible."""
+        """After a failed run: drop its invisible vectors; forget a document that never became
+        visible."""
         try:
             self._delete_version(course_id, doc_id, version)
         finally:
@@ -551,7 +554,8 @@ def _majority(values: list[str]) -> str | None:
 
 
 def _first_heading(scanned: list[Scanned]) -> str:
-    """The top-level heading the document starts under ("" when none): its title when none was given."""
+    """The top-level heading the document starts under ("" when none): its title when none was
+    given."""
     return (scanned[0].chunk.section or "").split(" > ")[0].strip()
 
 
@@ -561,5 +565,6 @@ def _skipped_pages(scanned: list[Scanned], total_pages: int) -> list[str]:
     if pages_with_text >= total_pages:
         return []
     return [
-        f"{total_pages - pages_with_text} of {total_pages} pages had no text layer (scanned?) and were skipped; OCR is not available"
+        f"{total_pages - pages_with_text} of {total_pages} pages had no text layer (scanned?) "
+        "and were skipped; OCR is not available"
     ]

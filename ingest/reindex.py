@@ -97,7 +97,8 @@ def embedded_batches(
             _content_version(db, course_id) != version
         ):  # checked before the swap: an upload meanwhile would be lost
             raise MaterialChanged(
-                "the course's material changed during the re-index; nothing was replaced, run it again"
+                "the course's material changed during the re-index; nothing was replaced, "
+                "run it again"
             )
 
     return batches()
@@ -144,7 +145,8 @@ def move_to_server(
 def compact_collection(
     store: Any, course_id: int, *, db=None, progress: Callable[[int], None] | None = None
 ) -> bool:
-    """Rebuild a course's vectors from the store's own entries, so deleted passages leave its logs too (erasure).
+    """Rebuild a course's vectors from the store's own entries, so deleted passages leave its logs
+    too (erasure).
 
     Chroma keeps every upsert in its embedded log until the segment is flushed; dropping a
     collection drops that log. The course's own entries are copied into a replacement

@@ -54,7 +54,8 @@ Embed = Callable[[list[str]], Sequence[Sequence[float]]]
 
 
 def parse_servers(spec: str) -> dict[str, tuple[str, int]]:
-    """``"a=host:port,b=host:port"`` as ``{name: (host, port)}`` in the order given; ValueError on a bad entry."""
+    """``"a=host:port,b=host:port"`` as ``{name: (host, port)}`` in the order given; ValueError on
+    a bad entry."""
     servers: dict[str, tuple[str, int]] = {}
     for entry in (e.strip() for e in spec.split(",")):
         if not entry:
@@ -75,7 +76,8 @@ def parse_servers(spec: str) -> dict[str, tuple[str, int]]:
 
 
 def hashed_server(course_id: int, names: Iterable[str]) -> str:
-    """A stable server for a course: the same on every host and run, whatever the order of the names."""
+    """A stable server for a course: the same on every host and run, whatever the order of the
+    names."""
     ordered = sorted(names)
     digest = hashlib.sha256(str(int(course_id)).encode()).digest()
     return ordered[int.from_bytes(digest[:8], "big") % len(ordered)]
@@ -83,7 +85,8 @@ def hashed_server(course_id: int, names: Iterable[str]) -> str:
 
 @dataclass(frozen=True)
 class Route:
-    """Where a course's vectors are: ``server`` answers; during a move writes also go to ``moving_to``."""
+    """Where a course's vectors are: ``server`` answers; during a move writes also go to
+    ``moving_to``."""
 
     server: str
     moving_to: str | None = None
@@ -108,15 +111,18 @@ class RouteChanged(RuntimeError):
 
 
 class RoutingStore:
-    """The :class:`~ingest.store.VectorStore` interface over one store per server, course by course."""
+    """The :class:`~ingest.store.VectorStore` interface over one store per server, course by
+    course."""
 
     def __init__(self, db, stores: Mapping[str, VectorStore], *, default: str = "") -> None:
-        """``stores`` by server name; ``default`` receives the courses not yet routed (empty: hash)."""
+        """``stores`` by server name; ``default`` receives the courses not yet routed (empty:
+        hash)."""
         if not stores:
             raise ValueError("a routing vector store needs at least one server")
         if default and default not in stores:
             raise ValueError(
-                f"CHROMA_DEFAULT_SERVER {default!r} is not one of CHROMA_SERVERS ({', '.join(stores)})"
+                f"CHROMA_DEFAULT_SERVER {default!r} is not one of "
+                f"CHROMA_SERVERS ({', '.join(stores)})"
             )
         self.db = db
         self.stores = dict(stores)
@@ -129,7 +135,8 @@ class RoutingStore:
         return self.default or hashed_server(course_id, self.stores)
 
     def route(self, course_id: int) -> Route:
-        """The course's stored route; a course not yet routed is routed now, and the choice stored."""
+        """The course's stored route; a course not yet routed is routed now, and the choice
+        stored."""
         with self.db.session() as s:
             row = s.execute(
                 select(Course.id, Course.chroma_server).where(Course.id == course_id)
@@ -161,7 +168,8 @@ class RoutingStore:
     def switch(
         self, course_id: int, *, expect: Route, to: Route, content_version: int | None = None
     ) -> bool:
-        """Set the route to ``to`` if it is still ``expect`` (and the material still ``content_version``)."""
+        """Set the route to ``to`` if it is still ``expect`` (and the material still
+        ``content_version``)."""
         with self.db.session() as s:
             query = update(Course).where(
                 Course.id == course_id, Course.chroma_server == str(expect)
@@ -250,7 +258,8 @@ class RoutingStore:
         return done
 
     def remove_elsewhere(self, course_id: int, *, keep: str) -> tuple[list[str], list[str]]:
-        """Delete the course's collections on every server but ``keep``: (servers cleared, servers that failed)."""
+        """Delete the course's collections on every server but ``keep``: (servers cleared, servers
+        that failed)."""
         cleared, failed = [], []
         for name, store in self.stores.items():
             if name == keep:
@@ -391,7 +400,8 @@ def _begin_move(
 
 
 def _readable(source_store: VectorStore, source: str, course_id: int) -> bool:
-    """Whether the old server answers; a lost one is not compared (the course is rebuilt from the database alone)."""
+    """Whether the old server answers; a lost one is not compared (the course is rebuilt from the
+    database alone)."""
     try:
         source_store.count(course_id)
     except Exception as exc:  # noqa: BLE001 - a lost server: rebuild from the database alone
@@ -471,7 +481,8 @@ def _copy(
     batches: Iterable[Batch] | None,
     progress: Callable[[int, int], None] | None,
 ) -> int:
-    """Write ``batches`` (default: the source's stored vectors) into the target's live collection."""
+    """Write ``batches`` (default: the source's stored vectors) into the target's live
+    collection."""
     total = 0
     if batches is None:
         total = source.count(course_id)
@@ -493,7 +504,8 @@ def _repair(
     embed: Embed | None,
     passes: int = 3,
 ) -> int:
-    """Make the target hold exactly the source's ids: what other processes wrote or deleted during the copy.
+    """Make the target hold exactly the source's ids: what other processes wrote or deleted during
+    the copy.
 
     Every write during a move goes to the old server first, then to the new one, so the target
     is listed before the source: an id on the target but not the source was deleted, one on
@@ -524,7 +536,8 @@ def _repair(
 def build_vector_store(
     config: Mapping[str, Any], embedder_name: str = "", *, db=None
 ) -> VectorStore:
-    """The configured vector store: one per ``CHROMA_SERVERS`` entry behind a :class:`RoutingStore`, else the single one."""
+    """The configured vector store: one per ``CHROMA_SERVERS`` entry behind a
+    :class:`RoutingStore`, else the single one."""
     servers = parse_servers(str(config.get("CHROMA_SERVERS") or ""))
     default = str(config.get("CHROMA_DEFAULT_SERVER") or "")
     if not servers:

@@ -54,7 +54,8 @@ def scanned_batches(
     max_passages: int,
     name: str = "",
 ) -> Iterator[list[Scanned]]:
-    """Load -> split -> scan, in batches of chunks (the first one small, so the model starts early)."""
+    """Load -> split -> scan, in batches of chunks (the first one small, so the model starts
+    early)."""
     from guard.policy import CoursePolicy
 
     policy = CoursePolicy.from_dict(policy_data)

@@ -76,7 +76,8 @@ class VectorStore(Protocol):
 
 
 class MaterialChanged(RuntimeError):
-    """Material was uploaded or removed while a course's vectors were being rebuilt (nothing was replaced)."""
+    """Material was uploaded or removed while a course's vectors were being rebuilt (nothing was
+    replaced)."""
 
 
 # one upsert's worth: ids, embeddings, texts, metadatas
@@ -139,8 +140,8 @@ class ChromaStore:
             stored = (col.metadata or {}).get("embedder")
             if self.embedder_name and stored not in (None, "unknown", self.embedder_name):
                 raise RuntimeError(
-                    f"course {course_id} was indexed with {stored!r} but the configured embedder is "
-                    f"{self.embedder_name!r}; re-index with `kateder reindex --course ...`"
+                    f"course {course_id} was indexed with {stored!r} but the configured embedder "
+                    f"is {self.embedder_name!r}; re-index with `kateder reindex --course ...`"
                 )
             self._collections[course_id] = col
         return col
@@ -153,7 +154,8 @@ class ChromaStore:
             return 5000
 
     def _on_collection(self, course_id: int, fn):
-        """``fn(collection)``; once more with a fresh handle if another process swapped the collection."""
+        """``fn(collection)``; once more with a fresh handle if another process swapped the
+        collection."""
         try:
             return fn(self._collection(course_id))
         except Exception:  # noqa: BLE001 - a handle to a collection that replace() dropped elsewhere
@@ -250,7 +252,8 @@ class ChromaStore:
         return written
 
     def entries(self, course_id, *, page: int = 500) -> Iterator[Batch]:
-        """Every stored passage of a course (ids, embeddings, texts, metadatas), ``page`` at a time."""
+        """Every stored passage of a course (ids, embeddings, texts, metadatas), ``page`` at a
+        time."""
         col = self._collection(course_id)
         offset = 0
         while True:
@@ -269,7 +272,8 @@ class ChromaStore:
             offset += len(ids)
 
     def vacuum(self) -> bool:
-        """Embedded Chroma only: reclaim the space of dropped collections (no deleted text left on disk).
+        """Embedded Chroma only: reclaim the space of dropped collections (no deleted text left on
+        disk).
 
         VACUUMs Chroma's SQLite file, truncates its write-ahead log and removes segment folders
         no collection uses any more (a dropped collection's index file can hold stale bytes).
@@ -301,7 +305,8 @@ class ChromaStore:
             return None
 
     def _recover(self, course_id: int) -> None:
-        """Finish a swap that a killed process left half-done: ``-old`` without a live collection."""
+        """Finish a swap that a killed process left half-done: ``-old`` without a live
+        collection."""
         live = collection_name(course_id)
         if self._get(live) is None:
             old = self._get(f"{live}-old")

@@ -1,7 +1,8 @@
 """Report functions over 80 lines and modules over 600 lines (issue 14's size limits).
 
-Usage: python scripts/check_size.py [--max-function N] [--max-module N] [--allow ENTRY ...] [paths...]
-(default paths: app guard ingest core). Exits 1 when anything is over a limit and not allowed.
+Usage: python scripts/check_size.py [--max-function N] [--max-module N] [--allow ENTRY ...]
+[paths...] (default paths: app guard ingest core). Exits 1 when anything is over a limit and not
+allowed.
 
 ``--allow`` names one known offender that another piece of work is still splitting:
 ``path/to/module.py`` (the module's length), ``path/to/module.py:Class.function`` (one
@@ -69,7 +70,8 @@ def offenders(paths: list[str], *, max_function: int, max_module: int) -> list[t
 
 
 def allowed_by(key: str, allow: list[str]) -> str | None:
-    """The allow-list entry that covers ``key`` (a module, a function, or a folder ending in ``/``), if any."""
+    """The allow-list entry that covers ``key`` (a module, a function, or a folder ending in
+    ``/``), if any."""
     for entry in allow:
         if key == entry or (entry.endswith("/") and key.startswith(entry)):
             return entry
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     for entry in args.allow:
         if entry not in used:
             print(
-                f"note: --allow {entry} matches nothing over a limit any more; remove it from the list"
+                f"note: --allow {entry} matches nothing over a limit any more; remove it from the "
+                "list"
             )
     print("\n".join(new) if new else "all other functions and modules within the limits")
     return 1 if new else 0

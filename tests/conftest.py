@@ -158,7 +158,8 @@ REDIS_ADDRESS = ("127.0.0.1", 6379)
 
 @pytest.fixture
 def redis_url():
-    """``(url, prefix)``: the Redis at 127.0.0.1:6379 with a key prefix of this test's own; its keys are deleted after.
+    """``(url, prefix)``: the Redis at 127.0.0.1:6379 with a key prefix of this test's own; its keys
+    are deleted after.
 
     Required in CI (CI=true), skipped elsewhere if no Redis answers.
     """

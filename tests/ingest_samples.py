@@ -1,4 +1,5 @@
-"""Course material generated in memory for ingestion tests and the benchmark (no binary fixtures)."""
+"""Course material generated in memory for ingestion tests and the benchmark (no binary
+fixtures)."""
 
 from __future__ import annotations
 
@@ -109,16 +110,19 @@ def zip_bomb(base: bytes, member: str = "word/media/filler.xml", size: int = 4_0
 PHOTOSYNTHESIS = (
     "Photosynthesis is the process by which green plants turn light into chemical energy. "
     "It takes place in the chloroplasts, which contain the green pigment chlorophyll. "
-    "Plants take in carbon dioxide through small openings called stomata and water through their roots. "
+    "Plants take in carbon dioxide through small openings called stomata and water through "
+    "their roots. "
     "The light reactions split water and release oxygen as a by-product."
 )
 VIKINGS_SV = (
     "Vikingatiden varade ungefär från år 793 till 1066. Vikingarna kom från Skandinavien och "
-    "reste långt med sina långskepp. De handlade med pälsar, järn och slavar och grundade städer som Birka."
+    "reste långt med sina långskepp. De handlade med pälsar, järn och slavar och grundade "
+    "städer som Birka."
 )
 WATER_DE = (
     "Der Wasserkreislauf beschreibt, wie das Wasser auf der Erde verdunstet, Wolken bildet und als "
-    "Regen oder Schnee wieder auf die Erde fällt. Die Sonne liefert die Energie für die Verdunstung."
+    "Regen oder Schnee wieder auf die Erde fällt. Die Sonne liefert die Energie für die "
+    "Verdunstung."
 )
 
 
@@ -148,6 +152,7 @@ def filler(topic: str, sentences: int, seed: int = 0) -> str:
     for i in range(sentences):
         k = seed * 7 + i
         out.append(
-            f"Paragraph {seed}.{i} {verbs[k % len(verbs)]} {topic} and {objects[(k * 3) % len(objects)]} in some detail."
+            f"Paragraph {seed}.{i} {verbs[k % len(verbs)]} {topic} and "
+            f"{objects[(k * 3) % len(objects)]} in some detail."
         )
     return " ".join(out)

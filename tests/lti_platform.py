@@ -149,7 +149,8 @@ class LtiPlatform:
         )
 
     def login_initiation_url(self) -> str:
-        """The third-party login initiation request the LMS sends the browser to (for ``next_launch``)."""
+        """The third-party login initiation request the LMS sends the browser to (for
+        ``next_launch``)."""
         config = _Config(registration=self._registration(self.next_launch.deployment_id))
         login = _Login(None, config)
         login.set_lti_message_hint(

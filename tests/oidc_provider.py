@@ -1,4 +1,5 @@
-"""A small OpenID Connect provider on loopback for the sign-in tests: real HTTP, real signed id_tokens.
+"""A small OpenID Connect provider on loopback for the sign-in tests: real HTTP, real signed
+id_tokens.
 
 It serves discovery, JWKS, the authorization endpoint (the user set with ``sign_in_as`` has
 already authenticated and consented) and the token endpoint (authorization code with PKCE,

@@ -27,7 +27,8 @@ from pathlib import Path
 
 
 def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
-    """A server context with a fresh self-signed certificate for 127.0.0.1, and the certificate's PEM file (the CA)."""
+    """A server context with a fresh self-signed certificate for 127.0.0.1, and the certificate's
+    PEM file (the CA)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -212,7 +213,8 @@ class SmtpServer:
         implicit: bool = False,
         users: dict[str, str] | None = None,
     ) -> None:
-        """Bind to a free port; ``tls`` offers STARTTLS (or, ``implicit``, TLS at once), ``users`` requires a login."""
+        """Bind to a free port; ``tls`` offers STARTTLS (or, ``implicit``, TLS at once), ``users``
+        requires a login."""
         self.tls, self.implicit, self.users = tls, implicit and tls is not None, dict(users or {})
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self  # type: ignore[attr-defined]
@@ -245,7 +247,8 @@ class SmtpServer:
             self.messages.append(message_from_bytes(data, policy=policy.default))
 
     def wait_for(self, count: int = 1, timeout: float = 10.0) -> list:
-        """The messages once there are ``count`` of them (or what there is after ``timeout`` seconds)."""
+        """The messages once there are ``count`` of them (or what there is after ``timeout``
+        seconds)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:

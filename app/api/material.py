@@ -139,7 +139,9 @@ def upload(code: str):
 
 
 def _authorise_job(services, job_id: int) -> None:
-    """An ingestion job of a course the caller teaches, or ``no_job`` (not found and forbidden alike)."""
+    """An ingestion job of a course the caller teaches, or ``no_job``
+    (not found and forbidden alike).
+    """
     with services.db.session() as s:
         job = s.get(Job, job_id)
         course = (
@@ -163,7 +165,9 @@ def job_status(job_id: int):
 @bp.post("/jobs/<int:job_id>/cancel")
 @login_required
 def cancel_job(job_id: int):
-    """Cancel an ingestion job: queued ones at once, a running one at its next step (202 until it stops)."""
+    """Cancel an ingestion job: queued ones at once, a running one at
+    its next step (202 until it stops).
+    """
     services = get_services()
     _authorise_job(services, job_id)
     status = services.jobs.cancel(job_id)

@@ -35,7 +35,8 @@ _FORBIDDEN = _error("The user may not do this (not enrolled, wrong role).")
 _NOT_FOUND = _error("No such course, conversation, document or job visible to this user.")
 _LIMIT = _error("Today's question limit (set by the teacher) or a rate limit is used up.")
 _DOWN = _error(
-    "A component (inference server, vector store, database, storage) is down or too slow; try again."
+    "A component (inference server, vector store, database, storage) is down or too slow; "
+    "try again."
 )
 _TOO_LARGE = _error("The body or the upload is larger than the limit.")
 
@@ -80,7 +81,9 @@ PATHS: dict[str, Any] = {
         },
         "get": {
             "operationId": "listTokens",
-            "summary": "The caller's own unexpired tokens (the secrets are not stored, so never shown).",
+            "summary": (
+                "The caller's own unexpired tokens (the secrets are not stored, so never shown)."
+            ),
             "responses": {
                 "200": _json(
                     {
@@ -122,7 +125,10 @@ PATHS: dict[str, Any] = {
     "/api/v1/courses/{code}/ask": {
         "post": {
             "operationId": "ask",
-            "summary": "Ask a question in a course; the answer is grounded in the course material, with citations.",
+            "summary": (
+                "Ask a question in a course; the answer is grounded in the course material, "
+                "with citations."
+            ),
             "parameters": [_COURSE_CODE],
             "requestBody": {
                 "required": True,
@@ -143,9 +149,14 @@ PATHS: dict[str, Any] = {
     "/api/v1/courses/{code}/ask/stream": {
         "post": {
             "operationId": "askStream",
-            "summary": "Ask a question; the answer streams as Server-Sent Events, one guarded sentence at a time.",
-            "description": "Events: `meta`, `sentence`, `refusal`, `done` (the fields of AskResult) or `error`. "
-            "Problems found before streaming starts are answered as JSON errors.",
+            "summary": (
+                "Ask a question; the answer streams as Server-Sent Events, "
+                "one guarded sentence at a time."
+            ),
+            "description": (
+                "Events: `meta`, `sentence`, `refusal`, `done` (the fields of AskResult) "
+                "or `error`. Problems found before streaming starts are answered as JSON errors."
+            ),
             "parameters": [_COURSE_CODE],
             "requestBody": {
                 "required": True,
@@ -187,7 +198,10 @@ PATHS: dict[str, Any] = {
         },
         "post": {
             "operationId": "uploadDocument",
-            "summary": f"Upload one file; it is ingested by a background job (202 with the job). {_TEACHER}",
+            "summary": (
+                "Upload one file; it is ingested by a background job "
+                f"(202 with the job). {_TEACHER}"
+            ),
             "parameters": [_COURSE_CODE],
             "requestBody": {
                 "required": True,
@@ -236,7 +250,10 @@ PATHS: dict[str, Any] = {
     "/api/v1/jobs/{job_id}/cancel": {
         "post": {
             "operationId": "cancelJob",
-            "summary": f"Cancel an ingestion job: a queued one at once (200), a running one at its next step (202). {_TEACHER}",
+            "summary": (
+                "Cancel an ingestion job: a queued one at once (200), "
+                f"a running one at its next step (202). {_TEACHER}"
+            ),
             "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": ID}],
             "responses": {
                 "200": _json(ref("Job")),
@@ -270,7 +287,9 @@ PATHS: dict[str, Any] = {
     "/api/v1/courses/{code}/documents/{document_id}/passages": {
         "get": {
             "operationId": "listPassages",
-            "summary": f"The current version's passages; `?status=held` for the review queue. {_TEACHER}",
+            "summary": (
+                f"The current version's passages; `?status=held` for the review queue. {_TEACHER}"
+            ),
             "parameters": [
                 _COURSE_CODE,
                 _DOCUMENT_ID,
@@ -299,7 +318,9 @@ PATHS: dict[str, Any] = {
     "/api/v1/courses/{code}/documents/{document_id}/original": {
         "get": {
             "operationId": "documentOriginal",
-            "summary": "The uploaded original (teachers; enrolled students once the document is visible).",
+            "summary": (
+                "The uploaded original (teachers; enrolled students once the document is visible)."
+            ),
             "parameters": [_COURSE_CODE, _DOCUMENT_ID],
             "responses": {
                 "200": {
@@ -320,7 +341,10 @@ PATHS: dict[str, Any] = {
     "/api/v1/courses/{code}/passages/{passage_id}/{decision}": {
         "post": {
             "operationId": "reviewPassage",
-            "summary": f"Release a passage held by the safety scan (it becomes searchable) or reject it. {_TEACHER}",
+            "summary": (
+                "Release a passage held by the safety scan (it becomes searchable) "
+                f"or reject it. {_TEACHER}"
+            ),
             "parameters": [
                 _COURSE_CODE,
                 {
@@ -364,9 +388,11 @@ def spec() -> dict[str, Any]:
         "info": {
             "title": "Kateder API",
             "version": VERSION,
-            "description": "A safety-moderated course assistant for schools. Every question and answer is "
-            "checked by the safety guard and recorded in the audit log. Errors are JSON objects with "
-            "`error` (a code) and `message` (for people).",
+            "description": (
+                "A safety-moderated course assistant for schools. Every question and answer is "
+                "checked by the safety guard and recorded in the audit log. Errors are JSON "
+                "objects with `error` (a code) and `message` (for people)."
+            ),
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],

@@ -9,7 +9,8 @@ from typing import Any
 
 from app.params import MAX_ID
 
-# every id is bounded (app/params.py), so the fuzzing's negative mode also sends 0, negatives and 2**63
+# every id is bounded (app/params.py), so the fuzzing's negative mode
+# also sends 0, negatives and 2**63
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
@@ -129,7 +130,9 @@ SCHEMAS: dict[str, Any] = {
             "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
             "grounding": {
                 "type": ["object", "null"],
-                "description": "generated answers: sentences checked, removed as unsupported, re-cited",
+                "description": (
+                    "generated answers: sentences checked, removed as unsupported, re-cited"
+                ),
                 "additionalProperties": {"type": "integer"},
             },
         },

@@ -1,4 +1,5 @@
-"""Streamed answers for API clients: ``POST /api/v1/courses/<code>/ask/stream`` as Server-Sent Events.
+"""Streamed answers for API clients:
+``POST /api/v1/courses/<code>/ask/stream`` as Server-Sent Events.
 
 Token-authenticated like the JSON API. Events: ``meta``, ``sentence`` (only text the output
 guard has passed), ``refusal``, ``done`` (the fields of ``kateder ask --json``) or ``error``.

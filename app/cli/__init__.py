@@ -231,7 +231,8 @@ def gunicorn_argv(
     """The command line that serves Kateder with gunicorn and ``gunicorn.conf.py``."""
     if not GUNICORN_CONF.is_file():
         raise click.ClickException(
-            f"{GUNICORN_CONF} is missing; serve with gunicorn -c <your gunicorn.conf.py> app.wsgi:app"
+            f"{GUNICORN_CONF} is missing; "
+            "serve with gunicorn -c <your gunicorn.conf.py> app.wsgi:app"
         )
     argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--bind", f"{host}:{port}"]
     if workers is not None:
@@ -280,7 +281,8 @@ def serve(
         app.run(host=host, port=port, threaded=True, use_reloader=False)
         return
     argv = gunicorn_argv(host, port, workers, threads)
-    services.db.dispose()  # nothing open crosses exec; gunicorn's master migrates and forks the workers
+    # nothing open crosses exec; gunicorn's master migrates and forks the workers
+    services.db.dispose()
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(argv[0], argv)

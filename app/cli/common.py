@@ -40,7 +40,9 @@ def course_id_of(services, code: str) -> int:
 
 
 class ProgressBars:
-    """``progress(stage, done, total)`` as one bar per stage on stderr (stdout stays clean for --json)."""
+    """``progress(stage, done, total)`` as one bar per stage on stderr
+    (stdout stays clean for --json).
+    """
 
     def __init__(self) -> None:
         self.stage, self.bar = None, None

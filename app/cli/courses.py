@@ -1,4 +1,6 @@
-"""``kateder course ...``: create, copy and archive courses (the same service as the teacher panel)."""
+"""``kateder course ...``: create, copy and archive courses (the
+same service as the teacher panel).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""``kateder retrieval ...`` and ``kateder answer ...``: the evaluation harness on the command line."""
+"""``kateder retrieval ...`` and ``kateder answer ...``: the
+evaluation harness on the command line.
+"""
 
 from __future__ import annotations
 
@@ -69,7 +71,10 @@ def retrieval_group() -> None:
     "--chunk-tokens",
     type=click.IntRange(min=0),
     default=None,
-    help="Split passages as ingestion does, into chunks of this many tokens (0: keep them whole; default: CHUNK_TOKENS).",
+    help=(
+        "Split passages as ingestion does, into chunks of this many tokens "
+        "(0: keep them whole; default: CHUNK_TOKENS)."
+    ),
 )
 @RERANKER_OPTION
 @click.option(
@@ -77,7 +82,10 @@ def retrieval_group() -> None:
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Also ask this many answerable questions of the material without their gold passage (they should be declined).",
+    help=(
+        "Also ask this many answerable questions of the material without their gold passage "
+        "(they should be declined)."
+    ),
 )
 def retrieval_eval_cmd(
     data: Path, as_json: bool, chunk_tokens: int | None, reranker: str | None, orphans: int
@@ -125,7 +133,9 @@ def retrieval_eval_cmd(
 def retrieval_convert_cmd(
     source, out: Path, data_dir, max_questions: int, max_passages: int, unanswerable: int, seed: int
 ) -> None:
-    """Convert XQuAD / SQuAD-it / NorQuAD / SweQUAD-MC (training split) into the eval format (bounded, fixed seed)."""
+    """Convert XQuAD / SQuAD-it / NorQuAD / SweQUAD-MC (training split)
+    into the eval format (bounded, fixed seed).
+    """
     from app.evaluation import convert_source, merge
 
     try:
@@ -162,7 +172,9 @@ def answer_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @RERANKER_OPTION
 def answer_eval_cmd(data: Path, limit: int, as_json: bool, reranker: str | None) -> None:
-    """Ask questions through the full pipeline: how often the gold passage is cited, how often unanswerable ones are declined."""
+    """Ask questions through the full pipeline: how often the gold
+    passage is cited, how often unanswerable ones are declined.
+    """
     from app.evaluation import answer_eval
 
     with ProgressBars() as bars:
@@ -264,7 +276,9 @@ def _training_summary(meta: dict[str, Any]) -> dict[str, Any]:
 )
 @TRAINING_OPTIONS
 def train_reranker_cmd(out: Path | None, data_dir: Path | None, **recipe: Any) -> None:
-    """Train the e5 cross-encoder reranker on the shared QA training data and calibrate it per language on dev."""
+    """Train the e5 cross-encoder reranker on the shared QA training
+    data and calibrate it per language on dev.
+    """
     from app.reranker import WEIGHTS_DIR
     from app.reranker_training import train_reranker
 

@@ -47,7 +47,9 @@ def audit_group() -> None:
 
 
 def _school_id(services, ref: str | None) -> int | None:
-    """The id of the school given by id or exact name (None when not given); a CLI error if unknown."""
+    """The id of the school given by id or exact name (None when
+    not given); a CLI error if unknown.
+    """
     if ref is None:
         return None
     from sqlalchemy import select
@@ -77,7 +79,9 @@ def _school_id(services, ref: str | None) -> int | None:
 )
 @click.option("--json", "as_json", is_flag=True)
 def audit_verify(school_ref: str | None, chain: str | None, as_json: bool) -> None:
-    """Recompute the hash chains (every chain, or one); exit 1 naming the chain and its first bad event."""
+    """Recompute the hash chains (every chain, or one); exit 1 naming
+    the chain and its first bad event.
+    """
     from app.services.audit import chain_key, verify_chain
 
     services = open_services()
@@ -98,7 +102,8 @@ def audit_verify(school_ref: str | None, chain: str | None, as_json: bool) -> No
         click.echo(f"audit chains intact: {len(report['chains'])} chains, {report['count']} events")
     else:
         click.echo(
-            f"audit chain {report['chain']} broken at event {report['first_bad_seq']}: {report['problem']}",
+            f"audit chain {report['chain']} broken at event {report['first_bad_seq']}: "
+            f"{report['problem']}",
             err=True,
         )
     if not report["ok"]:
@@ -138,7 +143,8 @@ def audit_export(start: str, end: str, out: Path, school_ref: str | None, as_jso
     emit(
         result,
         as_json,
-        f"wrote {result['path']}: {result['events']} events, chain head {result['chain_head'][:16]}, {len(result['files'])} files",
+        f"wrote {result['path']}: {result['events']} events, "
+        f"chain head {result['chain_head'][:16]}, {len(result['files'])} files",
     )
 
 
@@ -238,10 +244,13 @@ def dsar_erase(user_ref: str, yes: bool, as_json: bool) -> None:
         f"Erasure receipt #{receipt['request_id']} ({receipt['erased_at'][:19]} UTC)",
         f"  user {receipt['username']} (id {receipt['user_id']}, pseudonym {receipt['subject']})",
         f"  data key destroyed: {'yes' if receipt['key_destroyed'] else 'no key existed'}",
-        f"  conversations {receipt['conversations']}, messages {receipt['messages']}, guard verdicts {receipt['guard_verdicts']}",
-        f"  uploads deleted {receipt['documents_deleted']}, kept as school material {receipt['documents_unattributed']}",
+        f"  conversations {receipt['conversations']}, messages {receipt['messages']}, "
+        f"guard verdicts {receipt['guard_verdicts']}",
+        f"  uploads deleted {receipt['documents_deleted']}, "
+        f"kept as school material {receipt['documents_unattributed']}",
         f"  earlier export files deleted {receipt['export_files_deleted']}",
-        f"  audit events kept as pseudonymous skeletons {receipt['audit_events_kept']} (erasure logged as event {receipt['audit_seq']})",
+        f"  audit events kept as pseudonymous skeletons {receipt['audit_events_kept']} "
+        f"(erasure logged as event {receipt['audit_seq']})",
     ]
     emit(receipt, as_json, "\n".join(lines))
 

@@ -1,4 +1,6 @@
-"""``kateder worker``, ``kateder jobs`` and ``kateder documents``: material from the command line."""
+"""``kateder worker``, ``kateder jobs`` and ``kateder documents``:
+material from the command line.
+"""
 
 from __future__ import annotations
 
@@ -50,8 +52,8 @@ def _report(job: dict, as_json: bool) -> None:
     elif job.get("result"):
         r = job["result"]
         line += (
-            f", document {r['document_id']} {r['status']}, version {r['version']}, {r['passages']} passages"
-            + (f", {r['held']} held" if r.get("held") else "")
+            f", document {r['document_id']} {r['status']}, version {r['version']}, "
+            f"{r['passages']} passages" + (f", {r['held']} held" if r.get("held") else "")
         )
     emit(job, as_json, line)
 
@@ -82,8 +84,8 @@ def jobs_list(status: str | None, as_json: bool) -> None:
         return
     for j in rows:
         click.echo(
-            f"{j['id']:>5} {j['status']:8} {j['stage']:8} {j['progress']:5.1f}% {j['filename'] or ''}"
-            + (f"  {j['error']}" if j["error"] else "")
+            f"{j['id']:>5} {j['status']:8} {j['stage']:8} {j['progress']:5.1f}% "
+            f"{j['filename'] or ''}" + (f"  {j['error']}" if j["error"] else "")
         )
 
 
@@ -141,7 +143,8 @@ def documents_list(course_code: str, as_json: bool) -> None:
         return
     for r in rows:
         click.echo(
-            f"{r['id']:>5} v{r['version']} {r['status']:8} {r['passages']:>5} passages {r['held']:>3} held  {r['filename']}"
+            f"{r['id']:>5} v{r['version']} {r['status']:8} {r['passages']:>5} passages "
+            f"{r['held']:>3} held  {r['filename']}"
         )
 
 
@@ -173,7 +176,10 @@ def documents_delete(document_id: int, as_json: bool) -> None:
     "to_server",
     default=None,
     metavar="NAME",
-    help="Move the courses' vectors to this server of CHROMA_SERVERS instead (copied from the old server).",
+    help=(
+        "Move the courses' vectors to this server of CHROMA_SERVERS instead "
+        "(copied from the old server)."
+    ),
 )
 @click.option(
     "--reembed",
@@ -186,7 +192,10 @@ def documents_delete(document_id: int, as_json: bool) -> None:
     default=5.0,
     show_default=True,
     type=click.FloatRange(0, 300),
-    help="With --to-server: how long to wait after each change of route for calls under way to finish.",
+    help=(
+        "With --to-server: how long to wait after each change of route "
+        "for calls under way to finish."
+    ),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per course.")
 def reindex(
@@ -270,7 +279,8 @@ def _move(
     drain_seconds: float,
     as_json: bool,
 ) -> None:
-    """``kateder reindex --to-server``: each course's vectors to ``target``, one course after the other."""
+    """``kateder reindex --to-server``: each course's vectors to ``target``, one course after
+    the other."""
     from ingest.reindex import MaterialChanged, move_to_server
     from ingest.routing import RouteChanged, RoutingStore
 
@@ -335,7 +345,8 @@ def _move(
             )
         if moved.left_on:
             left_behind = True
-            line += f"; an old copy is left on {', '.join(moved.left_on)} (unreachable): run this again to delete it"
+            left_on = ", ".join(moved.left_on)
+            line += f"; an old copy is left on {left_on} (unreachable): run this again to delete it"
         emit({"course": code, **moved.to_dict()}, as_json, line)
     if left_behind:
         sys.exit(1)

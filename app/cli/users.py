@@ -1,4 +1,6 @@
-"""``kateder user ...``: password, role and sign-out for one account (each ends its sessions and tokens)."""
+"""``kateder user ...``: password, role and sign-out for one account
+(each ends its sessions and tokens).
+"""
 
 from __future__ import annotations
 
@@ -58,7 +60,8 @@ def user_password(username: str, password: str, as_json: bool) -> None:
             "password_changed",
             result,
             as_json,
-            "password changed; {sessions_ended} session(s) ended, {tokens_revoked} token(s) revoked",
+            "password changed; {sessions_ended} session(s) ended, "
+            "{tokens_revoked} token(s) revoked",
         )
 
 

@@ -101,7 +101,8 @@ def _document_of(passage: EvalPassage) -> str:
 
 
 def _store_passages(s: Session, course_id: int, passages: Sequence[EvalPassage]) -> dict[str, int]:
-    """One ready document per group and one indexed passage row per passage; passage id -> document id.
+    """One ready document per group and one indexed passage row per
+    passage; passage id -> document id.
 
     The course's content version is raised, as after an ingestion.
     """

@@ -192,7 +192,8 @@ def _orphans_report(
     overlap_tokens: int,
     progress: Progress | None,
 ) -> dict[str, Any]:
-    """``orphans`` answerable questions (seeded sample) asked of the material without their gold passages.
+    """``orphans`` answerable questions (seeded sample) asked of the
+    material without their gold passages.
 
     The copy is indexed as a second course, ``ORPHAN``; the report holds the share declined.
     """
@@ -238,7 +239,8 @@ def retrieval_eval(
     orphans: int = 0,
     seed: int = SEED,
 ) -> dict[str, Any]:
-    """Index ``evalset`` into a fresh store (in chunks if ``chunk_tokens``) and report retrieval metrics.
+    """Index ``evalset`` into a fresh store (in chunks if
+    ``chunk_tokens``) and report retrieval metrics.
 
     ``orphans`` > 0: that many answerable questions (seeded sample) are also asked of a copy
     of the material without their gold passages; ``orphans.declined`` is the share declined.

@@ -1,4 +1,5 @@
-"""Training data, training and per-language calibration of the e5 cross-encoder reranker (a package).
+"""Training data, training and per-language calibration of the e5
+cross-encoder reranker (a package).
 
 ``kateder retrieval train-reranker`` runs :func:`train_reranker`: one seeded command from
 the shared QA data to ``app/weights/reranker-e5.{safetensors,json}``. The data card is
@@ -22,7 +23,8 @@ the hybrid's, without near-copies of the gold text.
 
 One module per step, each importing only the ones before it:
 
-- :mod:`~app.reranker_training.data`: the constants, the eval sets, the training paragraphs, near-copies
+- :mod:`~app.reranker_training.data`: the constants, the eval sets, the training paragraphs,
+  near-copies
 - :mod:`~app.reranker_training.cache`: the on-disk cache and the cached embedder
 - :mod:`~app.reranker_training.candidates`: questions asked of the hybrid retriever (:class:`Asked`)
 - :mod:`~app.reranker_training.negatives`: positives and hard negatives (:class:`Group`)

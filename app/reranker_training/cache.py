@@ -1,4 +1,6 @@
-"""The on-disk cache of the reranker's training runs: where it is, and cached query/passage vectors."""
+"""The on-disk cache of the reranker's training runs: where it is,
+and cached query/passage vectors.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Per-language calibration of the cross-encoder's logits on the dev questions, and its thresholds."""
+"""Per-language calibration of the cross-encoder's logits on the
+dev questions, and its thresholds.
+"""
 
 from __future__ import annotations
 

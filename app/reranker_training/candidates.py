@@ -1,4 +1,6 @@
-"""Candidates: every question asked of the shipped hybrid retriever (cached), for training and eval."""
+"""Candidates: every question asked of the shipped hybrid retriever
+(cached), for training and eval.
+"""
 
 from __future__ import annotations
 
@@ -138,7 +140,9 @@ def ask_all(
 def eval_asks(
     sets: Mapping[str, EvalSet], halves: Sequence[str] = ("dev", "test"), seed: int = SEED
 ):
-    """Per source: the questions asked for calibration/report (bounded per half) and orphan golds."""
+    """Per source: the questions asked for calibration/report
+    (bounded per half) and orphan golds.
+    """
     rng = random.Random(seed)
     plan: dict[str, tuple[list[tuple], list[str]]] = {}
     for name, es in sets.items():
@@ -170,7 +174,9 @@ def collect_eval(
     bounds: Bounds | None = None,
     progress: Progress | None = None,
 ) -> list[Asked]:
-    """Candidates of the ``halves`` questions of every source (both halves are collected and cached)."""
+    """Candidates of the ``halves`` questions of every source (both
+    halves are collected and cached).
+    """
     cache = cache or cache_dir()
     out: list[Asked] = []
     sets = eval_sets(root, bounds)

@@ -1,4 +1,5 @@
-"""``kateder retrieval train-reranker``: data, training, calibration on dev, the weights and their JSON.
+"""``kateder retrieval train-reranker``: data, training, calibration on
+dev, the weights and their JSON.
 
 :func:`train_reranker` is four named steps in one seeded run: :func:`_train` (the training
 data, its groups and the fine-tuned network, saved), :func:`_shipped_scorer` (the network as
@@ -57,7 +58,8 @@ class Recipe:
     def command(self) -> str:
         """The ``kateder retrieval train-reranker`` line that trains these weights again."""
         return (
-            f"kateder retrieval train-reranker --seed {self.seed} --depth {self.depth} --max-length {self.max_length} --epochs {self.epochs} "
+            f"kateder retrieval train-reranker --seed {self.seed} --depth {self.depth} "
+            f"--max-length {self.max_length} --epochs {self.epochs} "
             f"--batch {self.batch} --negatives {self.negatives}"
             + (f" --limit {self.limit}" if self.limit else "")
             + (f" --max-paragraphs {self.max_paragraphs}" if self.max_paragraphs else "")
@@ -234,7 +236,9 @@ def train_reranker(
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Build the data, train, calibrate on dev, write ``reranker-e5.safetensors`` + ``.json`` into ``out``."""
+    """Build the data, train, calibrate on dev, write
+    ``reranker-e5.safetensors`` + ``.json`` into ``out``.
+    """
     recipe = Recipe(
         seed=seed,
         depth=depth,

@@ -17,7 +17,8 @@ from app.evaluation import EvalPassage, EvalSet, convert_source, data_dir
 
 SEED = 13
 EVAL_SOURCES = ("xquad-en", "xquad-de", "squad-it", "norquad", "swequad-mc")
-# the benchmark's bounds (bench/retrieval_eval.py, docs/retrieval.md): questions, passages, unanswerable
+# the benchmark's bounds (bench/retrieval_eval.py, docs/retrieval.md):
+# questions, passages, unanswerable
 EVAL_BOUNDS: dict[str, tuple[int, int, int]] = {
     "default": (150, 250, 60),
     "swequad-mc": (10000, 600, 100),
@@ -67,7 +68,9 @@ def training_set(
     max_paragraphs: int | None = None,
     seed: int = SEED,
 ) -> tuple[EvalSet, list[TrainQuestion], dict[str, Any]]:
-    """SQuAD-it paragraphs no eval set uses (a seeded sample of ``max_paragraphs``), their questions and counts."""
+    """SQuAD-it paragraphs no eval set uses (a seeded sample of
+    ``max_paragraphs``), their questions and counts.
+    """
     root = Path(root or data_dir())
     bounds = bounds or EVAL_BOUNDS
     used: set[str] = set()
@@ -131,7 +134,9 @@ def _shingles(text: str, n: int = 8) -> set[tuple[str, ...]]:
 
 
 def near_copy(text: str, gold: str) -> bool:
-    """Whether ``text`` holds at least :data:`NEAR_COPY` of ``gold``'s 8-word shingles (or the reverse)."""
+    """Whether ``text`` holds at least :data:`NEAR_COPY` of ``gold``'s
+    8-word shingles (or the reverse).
+    """
     a, b = _shingles(text), _shingles(gold)
     if not a or not b:
         return False

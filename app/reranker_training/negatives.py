@@ -1,4 +1,6 @@
-"""Training groups: a question's positive chunk and its hard negatives (BM25, e5, hybrid; no near-copies)."""
+"""Training groups: a question's positive chunk and its hard negatives
+(BM25, e5, hybrid; no near-copies).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +32,9 @@ def build_groups(
     negatives: int = 5,
     seed: int = SEED,
 ) -> tuple[list[Group], dict[str, int]]:
-    """Positive = the gold paragraph's chunk with the answer; negatives from BM25, e5 and the hybrid."""
+    """Positive = the gold paragraph's chunk with the answer; negatives
+    from BM25, e5 and the hybrid.
+    """
     rng = random.Random(seed)
     texts = {p.id: p.text for p in corpus.passages}
     answer = {(q.question, q.gold): q.answer for q in questions}

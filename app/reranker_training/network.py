@@ -1,4 +1,6 @@
-"""The model and its training loop: fine-tuning the e5 cross-encoder on the groups, and saving it."""
+"""The model and its training loop: fine-tuning the e5
+cross-encoder on the groups, and saving it.
+"""
 
 from __future__ import annotations
 
@@ -89,7 +91,9 @@ def train_network(
     tokenizer=None,
     log: Callable[[str], None] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Fine-tune e5's first ``depth`` layers + a head: listwise softmax over each group plus pointwise BCE."""
+    """Fine-tune e5's first ``depth`` layers + a head: listwise softmax
+    over each group plus pointwise BCE.
+    """
     import torch
 
     from core.e5 import load_e5
@@ -119,7 +123,8 @@ def train_network(
         losses.append(loss.item())
         if log is not None and (step % 20 == 0 or step == steps - 1):
             log(
-                f"step {step + 1}/{steps} loss {_mean_recent(losses):.4f} {time.perf_counter() - start:.0f}s"
+                f"step {step + 1}/{steps} loss {_mean_recent(losses):.4f} "
+                f"{time.perf_counter() - start:.0f}s"
             )
         if max_minutes is not None and time.perf_counter() - start > 60 * max_minutes:
             stopped = True

@@ -1,4 +1,6 @@
-"""Scoring candidates with a trained cross-encoder, and the logits kept on disk per set of weights."""
+"""Scoring candidates with a trained cross-encoder, and the logits
+kept on disk per set of weights.
+"""
 
 from __future__ import annotations
 

@@ -69,7 +69,9 @@ class Services:
 
     @property
     def vector_store(self):
-        """The configured vector store (one per Chroma server behind a router with ``CHROMA_SERVERS``)."""
+        """The configured vector store (one per Chroma server behind a router with
+        ``CHROMA_SERVERS``).
+        """
         from ingest.routing import build_vector_store
 
         return self._get(
@@ -97,7 +99,9 @@ class Services:
 
     @property
     def reranker(self):
-        """The configured reranker (``RETRIEVAL_RERANKER``), or None: the retriever's relevance rule."""
+        """The configured reranker (``RETRIEVAL_RERANKER``), or None: the retriever's relevance
+        rule.
+        """
         from app.reranker import build_reranker
 
         return self._get("reranker", lambda: build_reranker(self.config))
@@ -139,7 +143,9 @@ class Services:
         )
 
     def start_job_thread(self) -> bool:
-        """Run queued jobs in a thread of this process, when ``JOBS_IN_PROCESS`` is on (else ``kateder worker`` does)."""
+        """Run queued jobs in a thread of this process, when ``JOBS_IN_PROCESS`` is on (else
+        ``kateder worker`` does).
+        """
         if not self.config.get("JOBS_IN_PROCESS", True):
             return False
         from ingest.jobs import JobThread
@@ -173,7 +179,9 @@ class Services:
 
     @property
     def notifier(self):
-        """Where staff notifications go: SMTP when ``SMTP_HOST`` is set, else None (nothing is sent)."""
+        """Where staff notifications go: SMTP when ``SMTP_HOST`` is set, else None (nothing is
+        sent).
+        """
         from app.notify import build_notifier
 
         return self._get("notifier", lambda: build_notifier(self.config))
@@ -194,7 +202,9 @@ class Services:
 
     @property
     def quota(self):
-        """The daily question counter, in the rate-limit storage (shared by workers through Redis)."""
+        """The daily question counter, in the rate-limit storage (shared by workers
+        through Redis).
+        """
         from app.services.quota import DailyQuota
 
         return self._get("quota", lambda: DailyQuota.from_config(self.config))

@@ -113,7 +113,8 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
 @dataclass(frozen=True)
 class Throttle:
-    """Sign-in backoff per typed username: ``free`` failures in a row, then ``base`` seconds doubling up to ``cap``.
+    """Sign-in backoff per typed username: ``free`` failures in a row, then ``base`` seconds
+    doubling up to ``cap``.
 
     ``pepper`` keys the HMAC under which a name's failures are stored (the audit
     pseudonym key, app/security.py), so the table holds no readable or guessable name.
@@ -170,7 +171,8 @@ def sign_in(
     throttle: Throttle | None = None,
     now: datetime | None = None,
 ) -> SignIn:
-    """Check credentials with backoff per typed username; the password itself is never stored or logged.
+    """Check credentials with backoff per typed username; the password itself is never stored or
+    logged.
 
     An unknown username is counted and blocked exactly like an existing account, and every
     path makes one password check, so neither the answer nor its timing tells whether an
@@ -313,7 +315,9 @@ def issue_token(session: Session, user: User, ttl_hours: int = 12) -> str:
 
 
 def token_row(session: Session, token: str) -> ApiToken | None:
-    """The stored row of a valid, unexpired token whose user is active (expired rows are removed)."""
+    """The stored row of a valid, unexpired token whose user is active (expired rows are
+    removed).
+    """
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
     if row is None:
         return None

@@ -35,7 +35,8 @@ ACCESS_ACTIONS = (
 )
 DSAR_ACTIONS = ("dsar_export", "erasure")
 SYSTEM_ACTIONS = ("retention_purge",)  # done by Kateder itself on a schedule
-# where an event that is about someone else's data names that person (a detail key, or the event's own subject)
+# where an event that is about someone else's data names that person (a detail key, or the event's
+# own subject)
 SUBJECT_OF = {
     "admin_view": "student",
     "student_removed": "subject",
@@ -47,7 +48,9 @@ STAFF_ROLES = ("teacher", "admin", "dpo")
 
 @dataclass(frozen=True)
 class Actor:
-    """Who did it: a person (by pseudonym, with their name when they are staff), the operator, Kateder, or unknown."""
+    """Who did it: a person (by pseudonym, with their name when they are staff), the operator,
+    Kateder, or unknown.
+    """
 
     kind: str = "unknown"  # person | operator | system | unknown
     pseudonym: str | None = None
@@ -75,7 +78,9 @@ class ActivityRow:
 
 @dataclass(frozen=True)
 class _Directory:
-    """The school's staff by pseudonym and by username, and teachers' removals by removed subject."""
+    """The school's staff by pseudonym and by username, and teachers' removals by removed
+    subject.
+    """
 
     by_pseudonym: dict[str, User]
     by_username: dict[str, User]
@@ -148,7 +153,9 @@ def _directory(s, services, school_id: int | None, subjects: set[str]) -> _Direc
 
 
 def activity(services, school_id: int | None, *, limit: int = 200) -> list[ActivityRow]:
-    """Sign-ins, exports, erasures and settings changes of one school, newest first, with actor and subject."""
+    """Sign-ins, exports, erasures and settings changes of one school, newest first, with actor and
+    subject.
+    """
     with services.db.session() as s:
         events = list(
             s.scalars(

@@ -48,14 +48,16 @@ BODY = N_(
 )
 TEST_SUBJECT = N_("Kateder: test e-mail for crisis alerts")
 TEST_BODY = N_(
-    "This is a test e-mail from Kateder. Crisis alerts by e-mail for your school will be sent to this "
-    "address.\n\nNothing needs to be done. When there is a real crisis alert, the e-mail says only which "
-    "course it is in and links to the review queue; it never names the student.\n"
+    "This is a test e-mail from Kateder. Crisis alerts by e-mail for your school will be sent to "
+    "this address.\n\nNothing needs to be done. When there is a real crisis alert, the e-mail says "
+    "only which course it is in and links to the review queue; it never names the student.\n"
 )
 
 
 class AlertSettingsError(UserError):
-    """A setting that cannot be saved; ``problem`` names it (the web translates it), the code is ``alert_<problem>``."""
+    """A setting that cannot be saved; ``problem`` names it (the web translates it), the code is
+    ``alert_<problem>``.
+    """
 
     MESSAGES = {
         "address": "enter one e-mail address, like name@school.example",
@@ -95,7 +97,9 @@ def save_settings(school: School, *, enabled: bool, address: str) -> AlertSettin
 def crisis_notice(
     *, to: str, course_title: str, course_code: str, language: str, public_url: str
 ) -> Notice:
-    """The e-mail for a crisis alert: the course and a link to its review queue, nothing about the student."""
+    """The e-mail for a crisis alert: the course and a link to its review queue, nothing about the
+    student.
+    """
     tr = Translator.for_language(language)
     link = public_url.rstrip("/") + REVIEW_PATH.format(code=quote(course_code, safe=""))
     course = f"{course_title} ({course_code})"
@@ -105,7 +109,9 @@ def crisis_notice(
 
 
 def test_notice(*, to: str, language: str) -> Notice:
-    """The e-mail of the settings page's "Send a test e-mail": no course, no student, no personal data."""
+    """The e-mail of the settings page's "Send a test e-mail": no course, no student, no personal
+    data.
+    """
     tr = Translator.for_language(language)
     return Notice(to=to, subject=tr(TEST_SUBJECT), body=tr(TEST_BODY))
 
@@ -118,7 +124,8 @@ class CrisisAlerts:
         self.s = services
 
     def crisis(self, course_id: int) -> int | None:
-        """A crisis alert in this course: queue its e-mail if the school wants one; the job's id, or None.
+        """A crisis alert in this course: queue its e-mail if the school wants one; the job's id, or
+        None.
 
         Never raises: the alert is in the review queue either way, and the student's answer
         must not fail because of an e-mail.
@@ -151,7 +158,9 @@ class CrisisAlerts:
     def email_task(
         self, course_id: int | None, payload: dict[str, Any], progress
     ) -> dict[str, Any]:
-        """The job of :data:`ALERT_KIND`: send the e-mail, if the school still wants it (settings are read now)."""
+        """The job of :data:`ALERT_KIND`: send the e-mail, if the school still wants it (settings
+        are read now).
+        """
         notifier = self.s.notifier
         with self.s.db.session() as s:
             course = s.get(Course, course_id) if course_id is not None else None
@@ -186,7 +195,8 @@ class CrisisAlerts:
         return {"sent": True}
 
     def send_test(self, school_id: int, *, actor_id: int | None = None) -> str:
-        """Send the test e-mail to the school's saved recipient now (in the request: it is a check); the address.
+        """Send the test e-mail to the school's saved recipient now (in the request: it is a check);
+        the address.
 
         Raises :class:`AlertSettingsError` ``no_address`` when no recipient is saved, and
         :class:`~app.notify.NotifyError` when there is no mail server (``no_server``) or

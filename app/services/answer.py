@@ -30,14 +30,16 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)|\n+")
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
 
-# What the student reads in the question's language, through the Babel catalogues (app/services/i18n.py):
-# the language is the turn's, not the request's (the CLI and the API ask too).
+# What the student reads in the question's language, through the Babel catalogues
+# (app/services/i18n.py): the language is the turn's, not the request's (the CLI and the API ask
+# too).
 _NOT_COVERED = N_(
     "Your course material does not cover this, so I can't answer it. Try asking your teacher."
 )
 # quotes (a language the answer model cannot write, or nothing it wrote was supported): said plainly
 _QUOTE_LABEL = N_(
-    "I found this in your course material. Here are the sentences, copied exactly as they are written:"
+    "I found this in your course material. Here are the sentences, copied exactly as they are "
+    "written:"
 )
 _UNAVAILABLE = {
     "model": N_("the answer model is not available right now; please try again in a moment"),
@@ -73,7 +75,8 @@ class Answerer:
         self.system_prompt = load_prompt("answer_system.txt")
         self.user_template = load_prompt("answer_user.txt")
         self.min_support = float(services.config.get("GROUNDING_MIN_SUPPORT", 0.5))
-        # sentences the output guard reads before releasing one (the new one included); 0: the whole answer
+        # sentences the output guard reads before releasing one (the new one included); 0: the whole
+        # answer
         self.guard_window = max(0, int(services.config.get("OUTPUT_GUARD_WINDOW", 3)))
 
     def stream(
@@ -120,7 +123,9 @@ class Answerer:
     def _release_answer(
         self, turn: Turn, relevant: list[RetrievedPassage], clock: Clock
     ) -> Generator[dict[str, Any], None, Release]:
-        """Generate (the model knows the language) or quote; fall back to quotes when nothing was supported."""
+        """Generate (the model knows the language) or quote; fall back to quotes when nothing was
+        supported.
+        """
         if not relevant:
             mode, pieces = "not_covered", iter([not_covered_message(turn.language) + "\n"])
         elif turn.language in self.s.generator.info.languages:
@@ -149,8 +154,9 @@ class Answerer:
                         "checked"
                     ]:  # not one sentence came back: a cancelled or broken stream
                         log.warning(
-                            "the model returned no text for a question in course %s; answering with quotes "
-                            "(an OpenAI-compatible server started without --interrupt_requests False?)",
+                            "the model returned no text for a question in course %s; answering "
+                            "with quotes (an OpenAI-compatible server started without "
+                            "--interrupt_requests False?)",
                             turn.course_id,
                         )
                     # nothing the model wrote was supported: quote the material instead
@@ -187,7 +193,9 @@ class Answerer:
         ground: Grounder | None,
         clock: Clock,
     ) -> Iterator[dict[str, Any]]:
-        """Output guard (a window of the answer; the whole answer before its final sentence), then grounding."""
+        """Output guard (a window of the answer; the whole answer before its final sentence), then
+        grounding.
+        """
         for sentence, final in _sentences(stage):
             read_whole = self._output_guard(
                 turn, release, [*release.released, sentence], final=final
@@ -208,14 +216,16 @@ class Answerer:
             if release.first_sentence_at is None:
                 release.first_sentence_at = elapsed_ms(clock.started)
             yield {"type": "sentence", "text": sentence}
-        # the stream ended on a sentence grounding removed: the released answer has not been read whole yet
+        # the stream ended on a sentence grounding removed: the released answer has not been read
+        # whole yet
         if release.released and release.read_whole < len(release.released):
             self._output_guard(turn, release, list(release.released), final=True)
 
     def _output_guard(
         self, turn: Turn, release: Release, sentences: list[str], *, final: bool
     ) -> bool:
-        """The output guard before the last of ``sentences`` is released; True when it read them all.
+        """The output guard before the last of ``sentences`` is released; True when it read them
+        all.
 
         A sentence is read with the question and the ``guard_window - 1`` sentences before it,
         so harm split over neighbouring sentences is seen together; the final sentence is read
@@ -260,7 +270,9 @@ class Answerer:
     def _extract(
         self, question: str, passages: list[RetrievedPassage], language: str, context: str = ""
     ) -> list[str]:
-        """The best supporting sentences, quoted in their own language with citations (``context``: a follow-up's subject)."""
+        """The best supporting sentences, quoted in their own language with citations (``context``:
+        a follow-up's subject).
+        """
         label = Translator.for_language(language)(_QUOTE_LABEL)
         quotes = extract_sentences(question, passages, language, context=context)
         return [label] + [f"«{sentence}» [{number}]" for sentence, number in quotes]
@@ -268,7 +280,9 @@ class Answerer:
     def _citations(
         self, answer: str, passages: list[RetrievedPassage], fallback: bool = True
     ) -> list[dict[str, Any]]:
-        """Citations for the [n] markers in the answer; the best passage when the model gave none."""
+        """Citations for the [n] markers in the answer; the best passage when the model
+        gave none.
+        """
         if not passages:
             return []
         numbers = [int(n) for n in _CITATION.findall(answer) if 1 <= int(n) <= len(passages)]
@@ -278,7 +292,9 @@ class Answerer:
 
 
 def _context(turn: Turn) -> str:
-    """A follow-up's subject for the quotes: the previous question of the conversation (redacted)."""
+    """A follow-up's subject for the quotes: the previous question of the conversation
+    (redacted).
+    """
     return turn.history[-1][0] if turn.history else ""
 
 

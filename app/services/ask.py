@@ -157,7 +157,9 @@ class AskService:
 
     @contextmanager
     def _until_recorded(self, slot: Access | Turn) -> Iterator[None]:
-        """A failure before the question is on record gives its daily-limit slot back: it does not count."""
+        """A failure before the question is on record gives its daily-limit slot back: it does not
+        count.
+        """
         try:
             yield
         except BaseException:
@@ -220,7 +222,9 @@ class AskService:
         )
 
     def record_question(self, turn: Turn, clock: Clock) -> Turn:
-        """Audit first: the (redacted) question and its verdict are on record before anything is answered."""
+        """Audit first: the (redacted) question and its verdict are on record before anything is
+        answered.
+        """
         t = time.perf_counter()
         checked = turn.checked
         with self._until_recorded(turn), self.s.db.session() as s:
@@ -256,7 +260,9 @@ class AskService:
         return replace(turn, conversation_id=conversation_id)
 
     def retrieve(self, turn: Turn, clock: Clock) -> list[RetrievedPassage]:
-        """This course's passages for the redacted question; a failure is audited and reported as unavailable."""
+        """This course's passages for the redacted question; a failure is audited and reported as
+        unavailable.
+        """
         t = time.perf_counter()
         try:
             passages = self._retrieve(turn.course_id, turn.question, list(turn.history))
@@ -271,7 +277,9 @@ class AskService:
     def answer_stream(
         self, turn: Turn, passages: list[RetrievedPassage], clock: Clock
     ) -> Generator[dict[str, Any], None, Reply]:
-        """Yield the released sentences (and a refusal); return the reply to store (app/services/answer.py)."""
+        """Yield the released sentences (and a refusal); return the reply to store
+        (app/services/answer.py).
+        """
         return self.answerer.stream(turn, passages, clock)
 
     def _retrieve(
@@ -370,7 +378,9 @@ class AskService:
     def _history(
         self, s, conversation_id: int, user_id: int, course_id: int
     ) -> list[tuple[str, str]]:
-        """The last (question, answer) pairs of an own conversation, redacted again before any model sees them."""
+        """The last (question, answer) pairs of an own conversation, redacted again before any model
+        sees them.
+        """
         conversation = s.get(Conversation, conversation_id)
         if (
             conversation is None

@@ -138,7 +138,9 @@ def _value(key: str, value: Any, tr: Translate) -> str:
 
 
 def detail_items(details: Mapping[str, Any] | None, tr: Translate) -> list[tuple[str, str]]:
-    """The shown details of an event as translated ``(label, value)`` pairs, in :data:`DETAIL_LABELS` order."""
+    """The shown details of an event as translated ``(label, value)`` pairs, in
+    :data:`DETAIL_LABELS` order.
+    """
     details = details or {}
     return [
         (tr(label), _value(key, details[key], tr))

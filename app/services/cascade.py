@@ -14,8 +14,9 @@ from core.models import Base
 def delete_with_dependents(s: Session, table: Table | FromClause, ids: list[Any]) -> int:
     """Delete rows of ``table`` by primary key and, first, every row that references them.
 
-    ``table`` is a ``Table`` or a model's ``__table__``. Walks all model tables, so tables added later by other areas are covered: a nullable
-    ``ON DELETE SET NULL`` reference is cleared, any other reference is deleted.
+    ``table`` is a ``Table`` or a model's ``__table__``. Walks all model tables, so tables added
+    later by other areas are covered: a nullable ``ON DELETE SET NULL`` reference is cleared, any
+    other reference is deleted.
 
     Returns:
         The number of rows deleted, dependents included.

@@ -1,4 +1,6 @@
-"""Courses for people: create, copy and archive (shared by the teacher panel and ``kateder course``)."""
+"""Courses for people: create, copy and archive (shared by the teacher panel and
+``kateder course``).
+"""
 
 from __future__ import annotations
 
@@ -71,7 +73,9 @@ def new_course(
     country: str,
     teacher: User | None = None,
 ) -> Course:
-    """A new course with its age band and helpline country in its policy; ``teacher`` is enrolled in it."""
+    """A new course with its age band and helpline country in its policy; ``teacher`` is enrolled in
+    it.
+    """
     code, title = _checked(
         code=code, title=title, language=language, age_band=age_band, country=country
     )

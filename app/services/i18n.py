@@ -27,12 +27,16 @@ COUNTRY_LANGUAGES = {"SE": "sv", "NO": "nb", "DE": "de", "AT": "de", "CH": "de",
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
-    """Mark ``message`` for translation where it is defined; :class:`Translator` translates it where it is written."""
+    """Mark ``message`` for translation where it is defined; :class:`Translator` translates it where
+    it is written.
+    """
     return message
 
 
 def school_language(country: str | None) -> str:
-    """The language of the school's documents: from its country, English when Kateder has none for it."""
+    """The language of the school's documents: from its country, English when Kateder has none for
+    it.
+    """
     return COUNTRY_LANGUAGES.get((country or "").upper(), "en")
 
 
@@ -54,7 +58,9 @@ class Translator:
         return cls(language_code(language))
 
     def __call__(self, message: str, **values: Any) -> str:
-        """The translation of ``message`` (itself when it has none), with ``%(name)s`` fields filled in."""
+        """The translation of ``message`` (itself when it has none), with ``%(name)s`` fields filled
+        in.
+        """
         if not message:
             return message
         text = _catalogue(self.language).gettext(message)

@@ -35,7 +35,8 @@ from core.lti_models import LtiContext, LtiLaunchState, LtiRegistration, LtiUser
 from core.models import Course, School, User, utcnow
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
-# context roles (LTI 1.3, appendix A.2.2) -> Kateder role; the highest wins; any other role launches nothing
+# context roles (LTI 1.3, appendix A.2.2) -> Kateder role; the highest wins; any other role launches
+# nothing
 ROLE_MAP = {
     "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor": "teacher",
     "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner": "student",
@@ -44,13 +45,16 @@ ROLE_MAP = {
 }
 _RANK = {"student": 0, "teacher": 1}
 COURSE_PARAM = "kateder_course"  # the custom parameter a deep-linked resource carries
-STATE_LIFETIME = 3600  # seconds: OIDC state and nonce, and a deep-linking launch waiting for the teacher's choice
+# seconds: OIDC state and nonce, and a deep-linking launch waiting for the teacher's choice
+STATE_LIFETIME = 3600
 
 DbSession = Callable[[], AbstractContextManager[Session]]
 
 
 class LtiError(UserError):
-    """A registration that cannot be saved; the message says which field (400, ``lti_registration_invalid``)."""
+    """A registration that cannot be saved; the message says which field (400,
+    ``lti_registration_invalid``).
+    """
 
     code = "lti_registration_invalid"
 
@@ -166,7 +170,9 @@ def public_pem(registration: LtiRegistration) -> str:
 
 
 def tool_jwks(s: Session) -> dict[str, list[dict[str, Any]]]:
-    """The tool's public keys, one per registration (platforms verify deep-linking responses with them)."""
+    """The tool's public keys, one per registration (platforms verify deep-linking responses with
+    them).
+    """
     keys = []
     for registration in s.scalars(select(LtiRegistration).order_by(LtiRegistration.id)):
         jwk = dict(Registration.get_jwk(public_pem(registration)))
@@ -201,7 +207,9 @@ class _ToolRegistration(Registration):
 
 
 class ToolConfig(ToolConfAbstract):
-    """pylti1p3's tool configuration, read from ``lti_registrations`` (one issuer may have many client ids)."""
+    """pylti1p3's tool configuration, read from ``lti_registrations`` (one issuer may have many
+    client ids).
+    """
 
     def __init__(self, db_session: DbSession) -> None:
         """``db_session``: a context manager factory yielding a database session."""
@@ -232,7 +240,9 @@ class ToolConfig(ToolConfAbstract):
     def find_registration_by_params(
         self, iss: str, client_id: str, *args, **kwargs
     ) -> Registration | None:
-        """The registration of ``iss`` and ``client_id`` (without a client id: the issuer's only one)."""
+        """The registration of ``iss`` and ``client_id`` (without a client id: the issuer's only
+        one).
+        """
         row = self._row(iss, client_id)
         return _ToolRegistration(row) if row else None
 
@@ -258,7 +268,9 @@ class ToolConfig(ToolConfAbstract):
 
 
 class LaunchStore(LaunchDataStorage):
-    """pylti1p3's launch data in ``lti_launch_state``, keyed by a per-browser id in its own cookie."""
+    """pylti1p3's launch data in ``lti_launch_state``, keyed by a per-browser id in its
+    own cookie.
+    """
 
     def __init__(self, db_session: DbSession) -> None:
         """``db_session``: a context manager factory yielding a database session."""
@@ -310,7 +322,9 @@ class LaunchStore(LaunchDataStorage):
 
 
 class SingleUseNonces(SessionService):
-    """pylti1p3's session service whose nonce check consumes the nonce: a replayed id_token is refused."""
+    """pylti1p3's session service whose nonce check consumes the nonce: a replayed id_token is
+    refused.
+    """
 
     def check_nonce(self, nonce: str) -> bool:
         """True once per nonce issued at login initiation."""
@@ -339,7 +353,9 @@ def _language(claims: Mapping[str, Any]) -> str | None:
 def launch_user(
     s: Session, registration: LtiRegistration, claims: Mapping[str, Any]
 ) -> LaunchResult:
-    """The pseudonymous account of the launch's ``sub`` (created on first launch), with its role from the launch."""
+    """The pseudonymous account of the launch's ``sub`` (created on first launch), with its role
+    from the launch.
+    """
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip():
         return LaunchResult(reason="no_sub")  # an anonymous launch: Kateder needs someone to answer
@@ -411,7 +427,9 @@ def place_course(
 def launch_course(
     s: Session, registration: LtiRegistration, claims: Mapping[str, Any]
 ) -> Course | None:
-    """The course a resource launch opens: the deep-linked ``kateder_course``, else the context's course."""
+    """The course a resource launch opens: the deep-linked ``kateder_course``, else the context's
+    course.
+    """
     custom = claims.get(CLAIM + "custom") or {}
     course = _course_by_code(s, registration, custom.get(COURSE_PARAM))
     context = context_id(claims)
@@ -460,7 +478,9 @@ def resolve_launch(
 
 
 def courses_to_place(s: Session, registration: LtiRegistration) -> list[Course]:
-    """The courses an instructor may place through deep linking: those of the registration's school."""
+    """The courses an instructor may place through deep linking: those of the
+    registration's school.
+    """
     return list(
         s.scalars(
             select(Course).where(Course.school_id == registration.school_id).order_by(Course.title)
@@ -471,7 +491,9 @@ def courses_to_place(s: Session, registration: LtiRegistration) -> list[Course]:
 def place_by_deep_link(
     s: Session, registration: LtiRegistration, claims: Mapping[str, Any], code: str
 ) -> LaunchResult:
-    """An instructor picked ``code`` in a deep-linking launch: enrol them as its teacher and map the context."""
+    """An instructor picked ``code`` in a deep-linking launch: enrol them as its teacher and map the
+    context.
+    """
     if mapped_role(claims) != "teacher":
         return LaunchResult(reason="not_instructor")
     course = _course_by_code(s, registration, code)

@@ -31,7 +31,9 @@ _NUMBER = re.compile(r"\d+")
 
 
 def normalise_title(text: str) -> str:
-    """A title (or file name) for comparing: no extension, accents, case, punctuation or copy marks."""
+    """A title (or file name) for comparing: no extension, accents, case, punctuation or
+    copy marks.
+    """
     stem = text.strip()
     if re.search(r"\.[A-Za-z0-9]{1,5}$", stem):
         stem = stem.rsplit(".", 1)[0]
@@ -69,7 +71,9 @@ def _score(a: str, b: str) -> float:
 def similar_titles(
     session: Session, course_id: int, filename: str, title: str | None = None
 ) -> list[SimilarTitle]:
-    """The course's documents whose title or file name is a near-duplicate of an upload's, closest first."""
+    """The course's documents whose title or file name is a near-duplicate of an upload's, closest
+    first.
+    """
     wanted = normalise_title(title or filename)
     found = []
     for doc in session.scalars(select(Document).where(Document.course_id == course_id)):

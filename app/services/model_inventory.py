@@ -1,4 +1,5 @@
-"""Which models the school's data passes through: name, version and licence of each (DPO panel, DPIA).
+"""Which models the school's data passes through: name, version and licence of each (DPO panel,
+DPIA).
 
 Each component describes itself (:func:`core.model_card.describe`, nothing is loaded); the
 generator's :class:`~app.generation.ModelInfo` carries its licence and attribution. A
@@ -14,7 +15,8 @@ from typing import Any
 from app.services.i18n import N_
 from core.model_card import ModelCard, describe
 
-# licences of the models Kateder ships or points at, by a part of their name (when the component does not say)
+# licences of the models Kateder ships or points at, by a part of their name (when the component
+# does not say)
 KNOWN_LICENCES = {
     "minilm": "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
     "e5": "MIT (intfloat/multilingual-e5-small)",

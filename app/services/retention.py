@@ -1,4 +1,5 @@
-"""Retention per data category: configured defaults, DPO overrides, and the purge that enforces them.
+"""Retention per data category: configured defaults, DPO overrides, and the purge that enforces
+them.
 
 Categories and what a purge does to data older than the period:
 
@@ -216,7 +217,8 @@ class Retention:
             ).rowcount
             report["export_files"] = self._purge_exports(cutoff["exports"])
             details = {k: v for k, v in report.items() if k not in ("ran_at",)}
-            # each school chain vouches for its own checkpoint, in chain order (writers lock one chain each)
+            # each school chain vouches for its own checkpoint, in chain order (writers lock one
+            # chain each)
             for cp in checkpoints:
                 if chain_school(cp["chain"]) is not None:
                     self.s.audit.record(
@@ -254,7 +256,9 @@ class Retention:
 
     @staticmethod
     def _purge_events(s: Session, cutoff: datetime) -> list[dict[str, Any]]:
-        """Delete events older than ``cutoff`` as a prefix of each chain, leaving a checkpoint per chain."""
+        """Delete events older than ``cutoff`` as a prefix of each chain, leaving a checkpoint per
+        chain.
+        """
         lasts = s.execute(
             select(AuditEvent.chain, func.max(AuditEvent.seq))
             .where(AuditEvent.ts < cutoff)

@@ -71,7 +71,8 @@ PREVIEW_CHARS = 120
 
 
 def with_previews(s, items: list[dict], gdpr) -> list[dict]:
-    """Each item with ``preview``: the flagged message itself, PII-redacted and cut at a word (never the conversation).
+    """Each item with ``preview``: the flagged message itself, PII-redacted and cut at a word (never
+    the conversation).
 
     ``gdpr`` (the service) opens the stored text, which may be encrypted per user.
     """
@@ -89,7 +90,9 @@ def with_previews(s, items: list[dict], gdpr) -> list[dict]:
 
 
 def by_student(items: list[dict]) -> list[tuple[str, list[dict]]]:
-    """Items grouped per student, the student with the most critical item first (the queue's order)."""
+    """Items grouped per student, the student with the most critical item first (the
+    queue's order).
+    """
     groups: dict[str, list[dict]] = {}
     for item in items:
         groups.setdefault(item["student"], []).append(item)

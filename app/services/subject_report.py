@@ -1,4 +1,5 @@
-"""The readable page of a data-subject export: plain language a parent can follow, in the school's language.
+"""The readable page of a data-subject export: plain language a parent can follow, in the school's
+language.
 
 Written beside ``data.json`` (the complete, machine-readable copy) as ``index.html``: one
 self-contained, printable page. The template is ``app/templates/subject/export.html``; it is
@@ -17,7 +18,8 @@ from app.services.audit_labels import RETENTION_LABELS, event_label, role_label
 from app.services.i18n import TRANSLATIONS_DIR, Translator, school_language
 
 TEMPLATES_DIR = TRANSLATIONS_DIR.parent / "templates"
-# the safety check's decisions as the browser names them (app/web/filters.py ACTION_LABELS: same msgids)
+# the safety check's decisions as the browser names them (app/web/filters.py ACTION_LABELS: same
+# msgids)
 DECISIONS = {
     "care": "Answer with care",
     "block": "Block",
@@ -35,7 +37,8 @@ def _environment(language: str) -> Environment:
         autoescape=select_autoescape(["html"]),
         extensions=["jinja2.ext.i18n"],
     )
-    # jinja2.ext.i18n adds install_gettext_callables to the Environment at run time (not in its types)
+    # jinja2.ext.i18n adds install_gettext_callables to the Environment at run time (not in its
+    # types)
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=tr, ngettext=lambda s, p, n: tr(s if n == 1 else p), newstyle=True
     )
@@ -53,7 +56,8 @@ def _environment(language: str) -> Environment:
 
 
 def render_subject_html(data: dict[str, Any], language: str | None = None) -> str:
-    """The export ``data`` (:meth:`app.services.gdpr.Gdpr.export_subject`) as one printable HTML page.
+    """The export ``data`` (:meth:`app.services.gdpr.Gdpr.export_subject`) as one printable HTML
+    page.
 
     ``language`` defaults to the school's (from its country, see :func:`school_language`).
     """

@@ -87,5 +87,7 @@ class Reply:
 
 
 def elapsed_ms(start: float) -> float:
-    """Milliseconds since ``start`` (a ``time.perf_counter()`` reading, such as ``Clock.started``)."""
+    """Milliseconds since ``start`` (a ``time.perf_counter()`` reading, such as
+    ``Clock.started``).
+    """
     return (time.perf_counter() - start) * 1000

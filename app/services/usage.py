@@ -1,4 +1,5 @@
-"""A course's month for its teacher: how many questions, what is asked most, what the material could not answer.
+"""A course's month for its teacher: how many questions, what is asked most, what the material could
+not answer.
 
 *Choices (issue 16):*
 
@@ -124,7 +125,9 @@ def month_usage(
     *,
     read_text: Callable[[Session, Message, int], str | None],
 ) -> MonthUsage:
-    """Counts, most asked and unanswered questions of ``course_id`` in ``month`` (``read_text``: gdpr.read_text)."""
+    """Counts, most asked and unanswered questions of ``course_id`` in ``month`` (``read_text``:
+    gdpr.read_text).
+    """
     start = datetime(month.year, month.month, 1, tzinfo=UTC)
     end = datetime.combine(next_month(month), datetime.min.time(), tzinfo=UTC)
     rows = session.execute(
@@ -181,7 +184,9 @@ def month_usage(
 def _texts(
     session: Session, rows, unanswered_ids: set[int], read_text
 ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-    """The redacted text of the normally answered questions (at most :data:`MAX_TEXTS`), and of the unanswered ones."""
+    """The redacted text of the normally answered questions (at most :data:`MAX_TEXTS`), and of the
+    unanswered ones.
+    """
     asked: list[tuple[str, int]] = []
     missed: list[tuple[str, int]] = []
     questions = [(m, uid) for m, uid in rows if m.role == "user" and m.action == "allow"]

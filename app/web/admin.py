@@ -1,4 +1,6 @@
-"""The school admin's pages: security events, signing a user out everywhere, LTI platform registrations."""
+"""The school admin's pages: security events, signing a user out
+everywhere, LTI platform registrations.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +43,9 @@ SHOWN_DETAILS = (
 @bp.get("/security")
 @roles_required("admin")
 def security():
-    """The latest security events of the admin's school (and sign-in failures for unknown usernames)."""
+    """The latest security events of the admin's school (and sign-in
+    failures for unknown usernames).
+    """
     with get_services().db.session() as s:
         school_id = me(s).school_id
         events = s.scalars(

@@ -102,7 +102,8 @@ def login():
         if retry_after:
             # the same words for an unknown name as for a real account (accounts.sign_in)
             error = _(
-                "Too many attempts to sign in with this username. Try again in %(minutes)s minutes.",
+                "Too many attempts to sign in with this username. "
+                "Try again in %(minutes)s minutes.",
                 minutes=max(1, round(attempt.retry_after / 60)),
             )
         elif user is None:
@@ -181,14 +182,16 @@ def change_password():
         )
         services = get_services()
         with services.db.session() as s:
-            # the current password is checked like a sign-in: throttled, and a failure is a security event
+            # the current password is checked like a sign-in:
+            # throttled, and a failure is a security event
             attempt = accounts.sign_in(s, current_user.username, current, sign_in_throttle())
             if attempt.user is None:
                 record_failed_sign_in(s, attempt, "password_change")
         if attempt.reason == "blocked":
             error, status, retry_after = (
                 _(
-                    "Too many attempts to sign in with this username. Try again in %(minutes)s minutes.",
+                    "Too many attempts to sign in with this username. "
+                    "Try again in %(minutes)s minutes.",
                     minutes=max(1, round(attempt.retry_after / 60)),
                 ),
                 429,
@@ -220,7 +223,8 @@ def change_password():
             )  # this browser goes on with a fresh session; copies of the old cookie do not
             flash(
                 _(
-                    "Your password was changed. You are signed out on every other device, and your API tokens were revoked."
+                    "Your password was changed. You are signed out on every other device, "
+                    "and your API tokens were revoked."
                 )
             )
             return redirect(url_for("auth.home"))
@@ -269,15 +273,18 @@ def oidc_login(provider: str | None):
 @bp.get("/login/oidc/callback", defaults={"provider": None})
 @bp.get("/login/oidc/<provider>/callback")
 def oidc_callback(provider: str | None):
-    """Finish OpenID Connect sign-in: authlib verifies the response, ``sso.resolve_user`` picks the account."""
+    """Finish OpenID Connect sign-in: authlib verifies the response,
+    ``sso.resolve_user`` picks the account.
+    """
     client = oidc_client(provider)
     if client is None:
         abort(404)
     services = get_services()
     idp = oidc_providers()[client.name]
     try:
-        # authlib checks state, the code exchange (PKCE), the id_token's signature, exp and nonce; iss
-        # and aud only when asked (by default it accepts an id_token for another client whose azp names us)
+        # authlib checks state, the code exchange (PKCE), the id_token's signature, exp and nonce;
+        # iss and aud only when asked (by default it accepts an id_token for another client whose
+        # azp names us)
         issuer = client.load_server_metadata().get("issuer") or idp.issuer
         token = client.authorize_access_token(
             claims_options={
@@ -321,7 +328,9 @@ def oidc_callback(provider: str | None):
 
 
 def _oidc_refused(s, idp: sso.IdentityProvider, reason: str) -> None:
-    """A security event for a refused OpenID Connect sign-in (who is unknown; the school is the provider's)."""
+    """A security event for a refused OpenID Connect sign-in (who is
+    unknown; the school is the provider's).
+    """
     get_services().audit.record(
         s,
         "login_failed",

@@ -85,7 +85,9 @@ def short_title(text: str, limit: int = TITLE_CHARS) -> str:
 
 
 def conversation_title(s, conv: Conversation, user_id: int) -> str:
-    """The student's own title, else a neutral one for a crisis, else the first question's first words."""
+    """The student's own title, else a neutral one for a crisis, else
+    the first question's first words.
+    """
     gdpr = get_services().gdpr
     if conv.title_encrypted is not None:
         own = gdpr.keys.open(s, user_id, conv.title_encrypted)
@@ -181,7 +183,9 @@ def _own_messages(s, conversation: Conversation, user_id: int) -> list[dict]:
 
 
 def _place(code: str, conversation_id: int | None):
-    """Where a quote sits in its document: the document view, scrolled to the passage, the sentence marked."""
+    """Where a quote sits in its document: the document view, scrolled
+    to the passage, the sentence marked.
+    """
 
     def url(citation: dict[str, Any], key: str) -> str:
         return url_for(
@@ -273,7 +277,9 @@ def _rendered(events: Iterator[dict[str, Any]], *, question: str) -> Iterator[di
 
 
 def _after_answer(code: str, result, question: str) -> dict:
-    """Added to the stream's ``done`` event: questions left, the list title, sources told apart, the answer as HTML."""
+    """Added to the stream's ``done`` event: questions left, the list
+    title, sources told apart, the answer as HTML.
+    """
     conversation_id = result.conversation_id
     with get_services().db.session() as s:
         c = student_course(s, code)
@@ -336,8 +342,9 @@ def delete(code: str, conversation_id: int):
     """The student deletes their own conversation: hidden and its text wiped.
 
     A conversation with a message a guard or the student flagged to the teacher keeps its
-    text until the retention schedule removes it, so deleting cannot hide a crisis from the review queue;
-    the rows themselves stay so the daily question count cannot be reset by deleting.
+    text until the retention schedule removes it, so deleting cannot hide a crisis from the
+    review queue; the rows themselves stay so the daily question count cannot be reset by
+    deleting.
     """
     services = get_services()
     with services.db.session() as s:

@@ -1,4 +1,6 @@
-"""The DPO/admin panel: audit export, data-subject export and erasure, retention, access log, models."""
+"""The DPO/admin panel: audit export, data-subject export and erasure,
+retention, access log, models.
+"""
 
 from __future__ import annotations
 
@@ -48,7 +50,9 @@ def when(value: datetime | str | None) -> str:
 
 @bp.context_processor
 def labels() -> dict:
-    """Translated names of audit events, roles and details for the DPO templates (app/services/audit_labels.py)."""
+    """Translated names of audit events, roles and details for the DPO
+    templates (app/services/audit_labels.py).
+    """
     return {
         "event_label": lambda action: event_label(action, _),
         "role_label": lambda role: role_label(role, _),
@@ -59,7 +63,9 @@ def labels() -> dict:
 
 
 def models_in_use() -> list[dict]:
-    """One row per model the school's data passes through: use, name, version, licence, attribution."""
+    """One row per model the school's data passes through: use,
+    name, version, licence, attribution.
+    """
     return [
         {
             "use": m.use,
@@ -76,7 +82,9 @@ def models_in_use() -> list[dict]:
 def _render_panel(
     status: int = 200, *, errors: dict[str, str] | None = None, form: dict[str, str] | None = None
 ):
-    """The DPO panel; ``errors`` and ``form`` show a form's problem next to it, with what was typed kept."""
+    """The DPO panel; ``errors`` and ``form`` show a form's problem
+    next to it, with what was typed kept.
+    """
     from app.generation import licence_notices
     from app.services.retention import Retention
 
@@ -110,7 +118,8 @@ def index():
 @bp.get("/audit-export")
 @roles_required(*OFFICERS)
 def audit_export():
-    """Download the school's audit chain as JSON Lines, with hashes; its verification status in the headers.
+    """Download the school's audit chain as JSON Lines, with hashes;
+    its verification status in the headers.
 
     The school's own chain, preceded by its events in the frozen legacy chain (before revision
     0009). ``X-Kateder-Audit-Chain-*`` headers carry the chain key, whether it verified, the
@@ -155,7 +164,9 @@ def audit_export():
 @bp.get("/dpia-export")
 @roles_required(*OFFICERS)
 def dpia_export():
-    """Download the DPIA-ready bundle (record of processing, event log, statistics, report, manifest)."""
+    """Download the DPIA-ready bundle (record of processing, event log,
+    statistics, report, manifest).
+    """
     from app.services.dpia import build_export
 
     services = get_services()
@@ -164,10 +175,12 @@ def dpia_export():
         schools = s.scalar(select(func.count()).select_from(School))
         first = s.scalar(select(func.min(AuditEvent.ts)))
     if schools > 1:
-        # the bundle covers the whole installation; with several schools only the operator may build it
+        # the bundle covers the whole installation; with several
+        # schools only the operator may build it
         flash(
             _(
-                "This installation serves several schools, so the DPIA-ready export is built by the operator with kateder audit export."
+                "This installation serves several schools, so the DPIA-ready export is built "
+                "by the operator with kateder audit export."
             )
         )
         return redirect(url_for("dpo.index"))
@@ -192,7 +205,9 @@ def dpia_export():
 @bp.get("/access-log")
 @roles_required(*OFFICERS)
 def access_log():
-    """Who signed in, opened conversations, exported or erased data (newest first), and whose data it was."""
+    """Who signed in, opened conversations, exported or erased data
+    (newest first), and whose data it was.
+    """
     services = get_services()
     with services.db.session() as s:
         school_id = me(s).school_id
@@ -211,7 +226,9 @@ def _school_user_id(username: str) -> int | None:
 
 
 def _form_problem(form: str, message: str, status: int):
-    """The panel again, the data-subject ``form`` showing ``message`` and keeping the typed username."""
+    """The panel again, the data-subject ``form`` showing ``message``
+    and keeping the typed username.
+    """
     username = request.form.get("username", "").strip()
     return _render_panel(status, errors={form: message}, form={f"{form}_username": username})
 
@@ -222,8 +239,8 @@ def _no_such_user(form: str, username: str):
     return _form_problem(
         form,
         _(
-            "There is no user %(username)s at your school. Check the spelling: usernames are on the "
-            "login cards and in the teacher's student list.",
+            "There is no user %(username)s at your school. Check the spelling: usernames are "
+            "on the login cards and in the teacher's student list.",
             username=username,
         ),
         404,
@@ -233,7 +250,9 @@ def _no_such_user(form: str, username: str):
 @bp.post("/subject/export")
 @roles_required(*OFFICERS)
 def subject_export():
-    """Download everything stored about one user (Art. 15/20): the JSON, or the readable page (``format=html``)."""
+    """Download everything stored about one user (Art. 15/20): the
+    JSON, or the readable page (``format=html``).
+    """
     username = request.form.get("username", "").strip()
     user_id = _school_user_id(username) if username else None
     if user_id is None:
@@ -259,7 +278,9 @@ def subject_export():
 @bp.post("/subject/erase")
 @roles_required(*OFFICERS)
 def subject_erase():
-    """Erase one user's personal data (the pseudonymous audit chain stays intact); vector compaction is queued."""
+    """Erase one user's personal data (the pseudonymous audit chain
+    stays intact); vector compaction is queued.
+    """
     if request.form.get("confirm") != "yes":
         return _form_problem(
             "erase", _("Tick the box to confirm that you understand erasure cannot be undone."), 400
@@ -271,7 +292,8 @@ def subject_erase():
     if user_id == current_user.id:
         return _form_problem("erase", _("You cannot erase your own account here."), 400)
     services = get_services()
-    # the vector rebuild can take minutes: it is a background job (status below the form), not part of this request
+    # the vector rebuild can take minutes: it is a background job
+    # (status below the form), not part of this request
     receipt = services.gdpr.erase_subject(
         user_id, handled_by=current_user.username, queue_compaction=True, actor_id=current_user.id
     )
@@ -279,7 +301,8 @@ def subject_erase():
         services.start_job_thread()
         flash(
             _(
-                "The account and its personal data were erased. The search index is being cleaned up in the background; its status is shown below."
+                "The account and its personal data were erased. The search index is being "
+                "cleaned up in the background; its status is shown below."
             )
         )
     else:
@@ -290,7 +313,9 @@ def subject_erase():
 @bp.post("/settings")
 @roles_required(*OFFICERS)
 def settings():
-    """Save the school's DPO contact, printed in the DPIA report and the readable data-subject export."""
+    """Save the school's DPO contact, printed in the DPIA report and
+    the readable data-subject export.
+    """
     contact = " ".join(request.form.get("dpo_contact", "").split())
     if len(contact) > CONTACT_MAX:
         return _render_panel(

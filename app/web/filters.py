@@ -58,7 +58,10 @@ def cite(text: str | None, citations: list | None = None) -> Markup:
         n = int(m.group(1))
         if n not in numbers:
             return m.group(0)
-        return f'<button type="button" class="cite" data-cite="{n}" aria-label="{escape(_l("Source"))} {n}">{n}</button>'
+        return (
+            f'<button type="button" class="cite" data-cite="{n}" '
+            f'aria-label="{escape(_l("Source"))} {n}">{n}</button>'
+        )
 
     return Markup(_MARKER.sub(button, out))
 
@@ -89,8 +92,10 @@ def short_date(value: datetime | None) -> str:
 
 
 def category_label(code: str) -> str:
-    """The plain-language name of a hazard category in the user's language (``guard/categories.json``,
-    as on the policy page: "Hate against groups of people", not "S10"); anything else as it is."""
+    """The plain-language name of a hazard category in the user's language
+    (``guard/categories.json``, as on the policy page: "Hate against groups of people", not
+    "S10"); anything else as it is.
+    """
     return plain_categories(str(get_locale() or "en"))[code].name if code in CATEGORIES else code
 
 

@@ -60,7 +60,9 @@ def _launch_url() -> str:
 
 
 def _refuse(reason: str, registration: LtiRegistration | None = None, *, status: int = 400):
-    """A security event for a refused launch, and a page that says so (it may show in the platform's frame)."""
+    """A security event for a refused launch, and a page that says so
+    (it may show in the platform's frame).
+    """
     services = get_services()
     with services.db.session() as s:
         services.audit.record(
@@ -81,7 +83,8 @@ def _refuse(reason: str, registration: LtiRegistration | None = None, *, status:
     message = messages.get(
         reason,
         _(
-            "The launch from your learning platform could not be verified. Go back and open it again."
+            "The launch from your learning platform could not be verified. "
+            "Go back and open it again."
         ),
     )
     return render_template("lti/refused.html", message=message), status
@@ -102,7 +105,9 @@ def _framed(response, return_url: str):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """OIDC third-party login initiation: back to the platform's authorization endpoint with state and nonce."""
+    """OIDC third-party login initiation: back to the platform's
+    authorization endpoint with state and nonce.
+    """
     req, config, store, nonces = _parts()
     try:
         return FlaskOIDCLogin(
@@ -114,7 +119,9 @@ def login():
 
 @bp.post("/launch")
 def launch():
-    """The platform's form post with the id_token: verify it, then sign in (resource link) or pick a course (deep link)."""
+    """The platform's form post with the id_token: verify it, then sign
+    in (resource link) or pick a course (deep link).
+    """
     req, config, store, nonces = _parts()
     try:
         message = FlaskMessageLaunch(
@@ -157,7 +164,8 @@ def launch():
     if course is None:
         flash(
             _(
-                "Place a Kateder course in your learning platform's course with its deep-linking (content selection) dialog."
+                "Place a Kateder course in your learning platform's course "
+                "with its deep-linking (content selection) dialog."
             )
         )
         return redirect(url_for(HOME_FOR_ROLE[result.role]))
@@ -185,7 +193,9 @@ def _audit(s, result: lti.LaunchResult, registration: LtiRegistration) -> None:
 
 @bp.post("/deep-link")
 def deep_link():
-    """The instructor's choice in a deep-linking launch: sign a response that places the course, and post it back."""
+    """The instructor's choice in a deep-linking launch: sign a
+    response that places the course, and post it back.
+    """
     req, config, store, nonces = _parts()
     launch_id, code = request.form.get("launch_id", ""), request.form.get("course", "")
     if not launch_id.startswith("lti1p3-launch-"):

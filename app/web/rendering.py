@@ -1,4 +1,5 @@
-"""Safe HTML for answers and course material: a small Markdown subset, never raw HTML or foreign links.
+"""Safe HTML for answers and course material: a small Markdown subset,
+never raw HTML or foreign links.
 
 markdown-it-py with every rule off except paragraphs, line breaks, lists, bold and italics,
 inline code, headings and tables; ``html`` is off, so every ``<`` a model or a document
@@ -57,12 +58,16 @@ def _marks(html: str) -> str:
 
 
 def quote_key(sentence: str) -> str:
-    """A short key for a quoted sentence, so the document view can highlight it (no text in the address)."""
+    """A short key for a quoted sentence, so the document view can
+    highlight it (no text in the address).
+    """
     return hashlib.sha256(" ".join(sentence.split()).encode()).hexdigest()[:12]
 
 
 def highlight_terms(sentence: str, question: str, language: str | None) -> str:
-    """``sentence`` with the words that carry the question's terms wrapped in highlight characters."""
+    """``sentence`` with the words that carry the question's terms
+    wrapped in highlight characters.
+    """
     wanted = set(terms(question, language)) if question else set()
     if not wanted:
         return sentence
@@ -77,13 +82,18 @@ def highlight_terms(sentence: str, question: str, language: str | None) -> str:
 
 
 def _cite_buttons(html: str, numbers: set[int]) -> str:
-    """``[n]`` markers (in already escaped HTML) as buttons that open source n; unknown numbers stay text."""
+    """``[n]`` markers (in already escaped HTML) as buttons that open
+    source n; unknown numbers stay text.
+    """
 
     def button(m: re.Match) -> str:
         n = int(m.group(1))
         if n not in numbers:
             return m.group(0)
-        return f'<button type="button" class="cite" data-cite="{n}" aria-label="{escape(_("Source"))} {n}">{n}</button>'
+        return (
+            f'<button type="button" class="cite" data-cite="{n}" '
+            f'aria-label="{escape(_("Source"))} {n}">{n}</button>'
+        )
 
     return _MARKER.sub(button, html)
 
@@ -101,7 +111,8 @@ def answer_html(
     language: str | None = None,
     place: Callable[[dict[str, Any], str], str] | None = None,
 ) -> Markup:
-    """An answer as safe HTML: Markdown, ``[n]`` as citation buttons, quotes as marked-up blockquotes.
+    """An answer as safe HTML: Markdown, ``[n]`` as citation buttons,
+    quotes as marked-up blockquotes.
 
     A quote line (``«sentence» [n]``, see ``app/services/ask.py``) becomes a blockquote in
     which the words carrying the question's terms are highlighted, followed by a link to the
@@ -145,7 +156,9 @@ def _quote(
     language: str | None,
     place: Callable[[dict[str, Any], str], str] | None,
 ) -> str:
-    """One quoted sentence as a blockquote with its highlights, citation and place in the document."""
+    """One quoted sentence as a blockquote with its highlights,
+    citation and place in the document.
+    """
     body = _marks(_ANSWER_MD.renderInline(highlight_terms(sentence, question, language)))
     markers = " ".join(f"[{n}]" for n in cited)
     html = f'<blockquote class="quote"><p>«{body}» {markers}</p>'
@@ -155,12 +168,16 @@ def _quote(
             "See it in the text: %(document)s",
             document=source.get("label") or source.get("document") or "",
         )
-        html += f'<p class="quote-place"><a href="{escape(place(source, quote_key(sentence)))}">{escape(link)}</a></p>'
+        html += (
+            f'<p class="quote-place"><a href="{escape(place(source, quote_key(sentence)))}">'
+            f"{escape(link)}</a></p>"
+        )
     return html + "</blockquote>\n"
 
 
 def source_labels(citations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The citations with a ``label`` each: the document name and page, told apart when two are the same.
+    """The citations with a ``label`` each: the document name and page,
+    told apart when two are the same.
 
     Two sources with the same name and page get their section (the last part of the
     heading path) when the sections differ, else a number in brackets ("(2)").
@@ -242,7 +259,8 @@ def document_html(
         if is_cited:
             label = escape(_("Your answer comes from here"))
             out.append(
-                f'<section class="passage cited" id="passage-{escape(p["id"])}" aria-label="{label}">'
+                f'<section class="passage cited" id="passage-{escape(p["id"])}" '
+                f'aria-label="{label}">'
                 f'<p class="cited-label">{label}</p>{body}</section>\n'
             )
         else:

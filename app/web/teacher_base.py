@@ -12,7 +12,9 @@ TEACHERS = ("teacher", "admin")
 
 
 def writable_course(s, code: str) -> Course:
-    """A course the teacher teaches that is not archived (archived courses are read-only): 409 otherwise."""
+    """A course the teacher teaches that is not archived (archived
+    courses are read-only): 409 otherwise.
+    """
     c = teacher_course(s, code)
     if c.archived_at is not None:
         abort(409)

@@ -1,6 +1,8 @@
-"""The teacher panel's material page: uploads and their status, near-duplicate titles, held passages.
+"""The teacher panel's material page: uploads and their status,
+near-duplicate titles, held passages.
 
-The upload itself goes through the JSON API (app/api/material.py); static/teacher.js polls these views.
+The upload itself goes through the JSON API (app/api/material.py); static/teacher.js polls
+these views.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from core.models import Passage
 @bp.get("/<code>")
 @roles_required(*TEACHERS)
 def course(code: str):
-    """Material: upload with progress bars, status, held passages; the list refreshes itself (static/teacher.js)."""
+    """Material: upload with progress bars, status, held passages; the
+    list refreshes itself (static/teacher.js).
+    """
     with get_services().db.session() as s:
         c = teacher_course(s, code)
         held = s.scalars(
@@ -46,7 +50,9 @@ def course(code: str):
 @bp.get("/<code>/material/documents")
 @roles_required(*TEACHERS)
 def material_documents(code: str):
-    """The material list as JSON with translated statuses, and how many uploads are still running."""
+    """The material list as JSON with translated statuses, and how
+    many uploads are still running.
+    """
     with get_services().db.session() as s:
         c = teacher_course(s, code)
         rows, active = material.documents(s, c.id), material.active_jobs(s, c.id)
@@ -61,7 +67,9 @@ def material_documents(code: str):
 @bp.get("/<code>/material/similar")
 @roles_required(*TEACHERS)
 def similar_titles(code: str):
-    """Documents of the course whose title is close to ``?name=`` (a file about to be uploaded): warnings, never a refusal."""
+    """Documents of the course whose title is close to ``?name=`` (a
+    file about to be uploaded): warnings, never a refusal.
+    """
     name = request.args.get("name", "").strip()[:300]
     with get_services().db.session() as s:
         c = teacher_course(s, code)
@@ -74,8 +82,9 @@ def similar_titles(code: str):
         )
         if m.same_file
         else _(
-            "“%(name)s” looks like “%(title)s” (%(filename)s), already in this course. It will be added as a separate "
-            "document; to replace that one, upload a file with the same name.",
+            "“%(name)s” looks like “%(title)s” (%(filename)s), already in this course. "
+            "It will be added as a separate document; "
+            "to replace that one, upload a file with the same name.",
             name=name,
             title=m.title,
             filename=m.filename,

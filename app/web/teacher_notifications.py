@@ -17,31 +17,42 @@ ALERT_ERRORS = {
     "address": _l("Enter one e-mail address, like name@school.example."),
     "no_address": _l("E-mail alerts need a recipient address."),
 }
-# why a test e-mail was not sent (app/notify.py: NotifyError.code), for the school's admin in plain words
+# why a test e-mail was not sent (app/notify.py: NotifyError.code), for
+# the school's admin in plain words
 SMTP_ERRORS = {
     "no_server": _l(
-        "This Kateder has no mail server set up, so no e-mail can be sent. Ask the operator to set one (SMTP_HOST)."
+        "This Kateder has no mail server set up, so no e-mail can be sent. "
+        "Ask the operator to set one (SMTP_HOST)."
     ),
     "config": _l(
-        "The mail settings of this Kateder contradict each other (a login without encryption), so nothing was sent. Ask the operator to check them."
+        "The mail settings of this Kateder contradict each other (a login without encryption), "
+        "so nothing was sent. Ask the operator to check them."
     ),
     "connect": _l(
-        "Kateder could not reach the mail server. Nothing was sent. Try again later, or ask the operator to check the mail server's address and port."
+        "Kateder could not reach the mail server. Nothing was sent. Try again later, "
+        "or ask the operator to check the mail server's address and port."
     ),
     "no_starttls": _l(
-        "The mail server does not offer encryption (STARTTLS), and this Kateder only sends encrypted e-mail, so nothing was sent. Ask the operator to check the mail server."
+        "The mail server does not offer encryption (STARTTLS), "
+        "and this Kateder only sends encrypted e-mail, so nothing was sent. "
+        "Ask the operator to check the mail server."
     ),
     "tls": _l(
-        "The encrypted connection to the mail server failed (for example, its certificate could not be verified), so nothing was sent. Ask the operator to check the mail server's certificate."
+        "The encrypted connection to the mail server failed "
+        "(for example, its certificate could not be verified), so nothing was sent. "
+        "Ask the operator to check the mail server's certificate."
     ),
     "no_auth": _l(
-        "The mail server does not accept the sign-in this Kateder is set up with, so nothing was sent. Ask the operator to check the mail settings."
+        "The mail server does not accept the sign-in this Kateder is set up with, "
+        "so nothing was sent. Ask the operator to check the mail settings."
     ),
     "login": _l(
-        "The mail server refused the user name or password, so nothing was sent. Ask the operator to check them."
+        "The mail server refused the user name or password, so nothing was sent. "
+        "Ask the operator to check them."
     ),
     "refused": _l(
-        "The mail server refused the sender or the recipient address. Check the address, or ask the operator."
+        "The mail server refused the sender or the recipient address. "
+        "Check the address, or ask the operator."
     ),
     "smtp": _l("The mail server did not accept the e-mail. Try again later, or ask the operator."),
 }
@@ -101,7 +112,9 @@ def save_notifications():
 @bp.post("/notifications/test")
 @roles_required("admin")
 def test_notification():
-    """Send a test e-mail (no personal data) to the school's saved recipient now, and show what happened."""
+    """Send a test e-mail (no personal data) to the school's saved
+    recipient now, and show what happened.
+    """
     from app.notify import NotifyError
 
     services = get_services()

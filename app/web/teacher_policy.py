@@ -1,4 +1,6 @@
-"""The teacher panel's moderation policy: age band and presets, action per category, extra categories, daily limit."""
+"""The teacher panel's moderation policy: age band and presets, action
+per category, extra categories, daily limit.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +21,12 @@ from guard.taxonomy import CATEGORIES, SELF_HARM, plain_categories
 ACTION_HELP = {
     "allow": _l("Answered from the material as usual. Nothing is flagged to you."),
     "care": _l(
-        "Answered from the material, and the question appears in your review queue so you can follow up."
+        "Answered from the material, and the question appears in your review queue "
+        "so you can follow up."
     ),
     "block": _l(
-        "The student gets a kind refusal that suggests talking to an adult they trust. It appears in your review queue."
+        "The student gets a kind refusal that suggests talking to an adult they trust. "
+        "It appears in your review queue."
     ),
     "alert": _l("Refused like “Block”, and shown as an alert near the top of your review queue."),
 }
@@ -31,7 +35,9 @@ ACTION_HELP = {
 @bp.get("/<code>/policy")
 @roles_required(*TEACHERS)
 def policy(code: str):
-    """The course's moderation policy form; ``?preset=<age band>`` fills it with that preset and lists the changes (unsaved)."""
+    """The course's moderation policy form; ``?preset=<age band>``
+    fills it with that preset and lists the changes (unsaved).
+    """
     band = request.args.get("preset") or None
     with get_services().db.session() as s:
         c = teacher_course(s, code)  # authorise before validating
@@ -70,7 +76,9 @@ def policy(code: str):
 def policy_changes(
     old: dict, old_limit: int, new: dict, new_limit: int, plain: dict
 ) -> list[dict[str, str]]:
-    """What applying a preset would change: ``field`` (the form field), ``label``, ``old`` and ``new``, in form order."""
+    """What applying a preset would change: ``field`` (the form field),
+    ``label``, ``old`` and ``new``, in form order.
+    """
     changes = []
     if old["age_band"] != new["age_band"]:
         changes.append(

@@ -1,4 +1,6 @@
-"""What the course's students asked: the review queue, opening a conversation (with a reason), the month's usage."""
+"""What the course's students asked: the review queue, opening a
+conversation (with a reason), the month's usage.
+"""
 
 from __future__ import annotations
 
@@ -103,7 +105,9 @@ def open_conversation(code: str, conversation_id: int):
 @bp.get("/<code>/usage")
 @roles_required(*TEACHERS)
 def stats(code: str):
-    """The month (``?month=YYYY-MM``): question counts, most asked and unanswered questions, charts (server-side SVG)."""
+    """The month (``?month=YYYY-MM``): question counts, most asked and
+    unanswered questions, charts (server-side SVG).
+    """
     services = get_services()
     with services.db.session() as s:
         c = teacher_course(s, code)

@@ -1,4 +1,6 @@
-"""The teacher panel's students: pseudonymous accounts, their one-time login cards, password resets, removal."""
+"""The teacher panel's students: pseudonymous accounts, their one-time
+login cards, password resets, removal.
+"""
 
 from __future__ import annotations
 
@@ -73,7 +75,9 @@ def _show_cards_once(code: str, cards: list[dict]):
 @bp.get("/<code>/cards")
 @roles_required(*TEACHERS)
 def cards(code: str):
-    """The login cards just made, once: a reload shows that they were already shown and creates nothing."""
+    """The login cards just made, once: a reload shows that they were
+    already shown and creates nothing.
+    """
     pending = session.pop(CARDS_KEY, None)
     with get_services().db.session() as s:
         c = teacher_course(s, code)
@@ -100,7 +104,9 @@ def _course_student(s, c: Course, username: str) -> User:
 @bp.post("/<code>/students/<username>/password")
 @roles_required(*TEACHERS)
 def reset_password(code: str, username: str):
-    """A new password for one student: the old one and all their sessions end; a new login card is shown once."""
+    """A new password for one student: the old one and all their
+    sessions end; a new login card is shown once.
+    """
     services = get_services()
     password = _new_password()
     with services.db.session() as s:
@@ -118,7 +124,9 @@ def reset_password(code: str, username: str):
 @bp.post("/<code>/students/<username>/remove")
 @roles_required(*TEACHERS)
 def remove_student(code: str, username: str):
-    """Remove a student: the GDPR erasure (account, conversations, keys); the form needs the typed username."""
+    """Remove a student: the GDPR erasure (account, conversations,
+    keys); the form needs the typed username.
+    """
     services = get_services()
     with services.db.session() as s:
         c = writable_course(s, code)

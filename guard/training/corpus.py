@@ -43,7 +43,13 @@ def build(out_dir: Path, log: Callable[[str], None] = print) -> dict:
             sorted(Counter(f"{ex.source}|{ex.language}|{ex.label}" for ex in rows).items())
         )
         for ex in rows:
-            if ex.source in ("written", "written-general", "translated", "templated"):
+            if ex.source in (
+                "written",
+                "written-general",
+                "written-lone",
+                "translated",
+                "templated",
+            ):
                 project[ex.source][f"{ex.language}|{ex.phenomenon}|{ex.label}|{name}"] += 1
         log(f"{name}: {len(rows)} rows")
     counts["project"] = {k: dict(sorted(v.items())) for k, v in sorted(project.items())}

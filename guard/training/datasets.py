@@ -92,6 +92,10 @@ def project_rows() -> Iterator[Example]:
     # trained: a held-out test source of their own (guard/data/sources.json)
     for path in sorted((PACKAGE_DATA / "general").glob("*.jsonl")):
         yield from project_file(f"general/{path.name}", source="written-general")
+    # plain harmful requests without twins, written per language on 2026-12-06: the
+    # confidence on a lone request that the pairs do not teach (held out: test)
+    for path in sorted((PACKAGE_DATA / "lone").glob("*.jsonl")):
+        yield from project_file(f"lone/{path.name}", source="written-lone")
     yield from project_file("templated.jsonl")
 
 

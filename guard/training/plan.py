@@ -63,6 +63,7 @@ def eval_group(ex: Example) -> str:
     if ex.source in (
         "written",
         "written-general",
+        "written-lone",
         "translated",
         "templated",
         "multijail",

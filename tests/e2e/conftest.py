@@ -1,4 +1,5 @@
-"""Browser fixtures: the app on a real server thread (fake models), Debian's Chromium via Playwright.
+"""Browser fixtures: the app on a real server thread (fake models), Debian's Chromium via
+Playwright.
 
 Chromium is the ``chromium`` binary on PATH (Debian packages ``chromium`` and
 ``chromium-driver``); Playwright's own browser download is not used. Without it the tests
@@ -63,7 +64,8 @@ def chromium_path() -> str:
 def live_server(tmp_path_factory):
     """The app with the demo school on 127.0.0.1:<free port>, served by a werkzeug thread.
 
-    Fake models by default; the real shipped ones with ``KATEDER_E2E_REAL_MODELS=1`` (module docstring).
+    Fake models by default; the real shipped ones with ``KATEDER_E2E_REAL_MODELS=1`` (module
+    docstring).
     """
     from werkzeug.serving import make_server
 
@@ -99,7 +101,9 @@ def live_server(tmp_path_factory):
         )
     services = get_services(app)
     demo = create_demo(services)
-    if REAL_MODELS:  # load the generator now, not inside the first test's wait (create_demo loaded the guard and embedder)
+    # load the generator now, not inside the first test's wait (create_demo loaded the guard and
+    # embedder)
+    if REAL_MODELS:
         getattr(services.generator, "model", None)  # the model is built lazily
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

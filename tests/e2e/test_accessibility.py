@@ -1,4 +1,5 @@
-"""Automated accessibility checks in the browser: axe-core on every page, keyboard use, visible focus.
+"""Automated accessibility checks in the browser: axe-core on every page, keyboard use, visible
+focus.
 
 axe-core comes from the npm registry, installed into a temporary folder at test time
 (``npm install axe-core``); the test skips without npm outside CI and fails in CI.
@@ -56,7 +57,8 @@ def _axe(page, source: str) -> list[str]:
     """WCAG 2.1 A/AA violations on the current page, one line each."""
     page.evaluate(source)  # evaluated over the DevTools protocol, so the page's CSP is untouched
     result = page.evaluate(
-        "() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+        "() => axe.run(document, {runOnly: {type: 'tag', "
+        "values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
     )
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
@@ -107,11 +109,13 @@ def test_keyboard_only_asking_with_visible_focus(browser_page, sign_in, live_ser
     page = browser_page
     sign_in(page, "student1")
     page.goto(live_server["url"] + "/classroom/SCI7")
-    # the question box has focus on load (issue 16); the skip link, the first Tab stop, leads back to it
+    # the question box has focus on load (issue 16); the skip link, the first Tab stop, leads back
+    # to it
     assert page.evaluate("document.activeElement.id") == "question"
     assert (
         page.evaluate(
-            "document.querySelector('a[href], button, input:not([type=hidden]), textarea').className"
+            "document.querySelector("
+            "'a[href], button, input:not([type=hidden]), textarea').className"
         )
         == "skip"
     )

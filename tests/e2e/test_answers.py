@@ -1,4 +1,5 @@
-"""Issue 16, student side, in the browser: copy and ask again, the phone layout, the document behind a citation."""
+"""Issue 16, student side, in the browser: copy and ask again, the phone layout, the document behind
+a citation."""
 
 from __future__ import annotations
 
@@ -163,7 +164,8 @@ def test_open_the_document_shows_it_rendered_with_the_passage_highlighted(
     page.get_by_role("link", name="Back to your conversation").click()
     assert page.url == conversation
 
-    # a quote (Swedish: the fake model cannot write it) links to its sentence, marked in the document
+    # a quote (Swedish: the fake model cannot write it) links to its sentence, marked in the
+    # document
     page.goto(live_server["url"] + "/classroom/HIST8")
     quote = _ask(page, "När valdes Gustav Vasa till kung?")
     expect(quote.locator("blockquote.quote mark").first).to_be_visible()

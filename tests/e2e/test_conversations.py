@@ -1,5 +1,5 @@
-"""Issue 16, student side: the address follows the conversation, the list and counter update at once,
-Enter sends, Shift+Enter adds a line, and Stop ends a running answer."""
+"""Issue 16, student side: the address follows the conversation, the list and counter update at
+once, Enter sends, Shift+Enter adds a line, and Stop ends a running answer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Journey: the DPO exports a student's data, mistypes a name once, and finds both people in the access log."""
+"""Journey: the DPO exports a student's data, mistypes a name once, and finds both people in the
+access log."""
 
 from __future__ import annotations
 

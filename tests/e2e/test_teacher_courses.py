@@ -1,4 +1,5 @@
-"""Teacher journeys of issue 16: create a course, reload-safe login cards that fit a phone, a password reset."""
+"""Teacher journeys of issue 16: create a course, reload-safe login cards that fit a phone, a
+password reset."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Teacher journeys of issue 16: a policy preset shown before it is saved; the material list that refreshes itself."""
+"""Teacher journeys of issue 16: a policy preset shown before it is saved; the material list that
+refreshes itself."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Issue 16: crisis e-mails over STARTTLS with a login, failing closed, and the "Send a test e-mail" button.
+"""Issue 16: crisis e-mails over STARTTLS with a login, failing closed, and the "Send a test e-mail"
+button.
 
 The app sends to the local server of tests/smtp_server.py on 127.0.0.1, with a self-signed
 certificate made for the test and trusted through ``SMTP_CA_FILE``. ``smtp_mode`` picks the

@@ -243,7 +243,8 @@ def test_oversize_body_is_refused_with_413(fuzz_app):
     assert r.status_code == 413
 
 
-# ids at and past every bound: 0, negatives, 2**31 (PostgreSQL's integer), 2**63 (SQLite's limit) and beyond
+# ids at and past every bound: 0, negatives, 2**31 (PostgreSQL's integer), 2**63 (SQLite's limit)
+# and beyond
 _IDS = st.one_of(
     st.integers(),
     st.sampled_from([0, -1, -(2**63), 2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, 10**30]),

@@ -1,4 +1,5 @@
-"""The audit hash chains on SQLite and PostgreSQL: verify catches edited, deleted and inserted rows, per school."""
+"""The audit hash chains on SQLite and PostgreSQL: verify catches edited, deleted and inserted rows,
+per school."""
 
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ def _school_id(services, name: str = "Chain School") -> int:
 
 
 def _rehash(ev: AuditEvent, prev: str) -> str:
-    """What an attacker with database access does: recompute an event's hash with the current rule."""
+    """What an attacker with database access does: recompute an event's hash with the current
+    rule."""
     body = event_body(
         ev.seq,
         ev.ts,

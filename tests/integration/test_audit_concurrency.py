@@ -1,4 +1,5 @@
-"""Concurrent writers, each on its own connection, never fork an audit chain; different schools do not wait for each other."""
+"""Concurrent writers, each on its own connection, never fork an audit chain; different schools do
+not wait for each other."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ EVENTS_PER_WRITER = 4
 def _hammer(
     url: str, writers: int, schools: tuple[int | None, ...] = (None,)
 ) -> list[BaseException]:
-    """Start ``writers`` threads per school with their own engine each; all wait at one barrier, then write."""
+    """Start ``writers`` threads per school with their own engine each; all wait at one barrier,
+    then write."""
     log = AuditLog(Pseudonymizer(b"k" * 32))
     barrier = threading.Barrier(writers * len(schools))
     errors: list[BaseException] = []
@@ -51,7 +53,8 @@ def _hammer(
 
 
 def _check(url: str, writers: int, chain: str = INSTALLATION) -> None:
-    """The chain is gap-free, has no two events with the same predecessor, and verifies on its own."""
+    """The chain is gap-free, has no two events with the same predecessor, and verifies on its
+    own."""
     db = Database(url)
     with db.session() as s:
         report = verify_chain(s, chain=chain)
@@ -95,8 +98,8 @@ def test_thirty_concurrent_writers_on_postgresql(pg_url):
 
 @pytest.mark.postgres
 def test_a_school_appends_while_another_schools_writer_holds_its_chain_lock(pg_url):
-    """While a writer of school A sits in an open transaction (A's head row locked), school B appends at once,
-    and only a second writer of school A has to wait."""
+    """While a writer of school A sits in an open transaction (A's head row locked), school B
+    appends at once, and only a second writer of school A has to wait."""
     north, south = _two_schools(pg_url)
     log = AuditLog(Pseudonymizer(b"k" * 32))
     holder_db, other_db = Database(pg_url), Database(pg_url)
@@ -152,7 +155,8 @@ def test_concurrent_writers_on_sqlite(sqlite_url):
 
 
 def test_two_schools_concurrent_writers_on_sqlite(sqlite_url):
-    """SQLite has one write lock for the whole file, so schools take turns; their chains stay apart and intact."""
+    """SQLite has one write lock for the whole file, so schools take turns; their chains stay apart
+    and intact."""
     north, south = _two_schools(sqlite_url)
     errors = _hammer(sqlite_url, 4, (north, south))
     assert not errors, errors[:3]

@@ -48,7 +48,8 @@ USERNAMES = {
 def only(
     ok: int, roles: tuple[str, ...], *, denied: int = 403, anonymous: int = 302, **special: int
 ) -> dict[str, int]:
-    """``ok`` for ``roles``, ``denied`` for other signed-in roles, ``anonymous`` for nobody signed in."""
+    """``ok`` for ``roles``, ``denied`` for other signed-in roles, ``anonymous`` for nobody signed
+    in."""
     table = {role: (ok if role in roles else denied) for role in ROLES}
     table["anonymous"] = anonymous
     table.update(special)
@@ -194,7 +195,8 @@ EXPECTED: dict[str, tuple[str, dict[str, int], dict]] = {
         only(404, ("admin", "other_school_admin"), anonymous=401),
         {"registration_id": 999999},
     ),
-    # LTI 1.3 tool: the platform's requests, no Kateder session needed (tests/integration/test_lti.py)
+    # LTI 1.3 tool: the platform's requests, no Kateder session needed
+    # (tests/integration/test_lti.py)
     "lti.login": ("GET", {r: 400 for r in ROLES}, {}),  # no issuer
     "lti.launch": ("POST", {r: 400 for r in ROLES}, {}),  # no state, no id_token
     "lti.deep_link": ("POST", {r: 400 for r in ROLES}, {}),  # no launch id

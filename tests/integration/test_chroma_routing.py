@@ -135,7 +135,8 @@ def test_migration_adds_the_course_server_column(database_url):
 
 
 class FlakyStore:
-    """A server that fails part-way: its ``fail_after``-th upsert raises (a fake at the VectorStore interface)."""
+    """A server that fails part-way: its ``fail_after``-th upsert raises (a fake at the VectorStore
+    interface)."""
 
     def __init__(self, inner: ChromaStore, fail_after: int) -> None:
         self.inner, self.fail_after, self.upserts = inner, fail_after, 0
@@ -218,7 +219,8 @@ def _ask(r, code: str, headers, question: str = QUESTION):
 
 
 def _second_school(r, code: str = "BIO9") -> tuple[int, dict[str, str]]:
-    """Another school with one course (photosynthesis material) and a student; returns (course id, auth header)."""
+    """Another school with one course (photosynthesis material) and a student; returns (course id,
+    auth header)."""
     with r.db.session() as s:
         school = accounts.create_school(s, "Second School", "NO")
         course = accounts.create_course(s, school, code, "Biology 9", "en")

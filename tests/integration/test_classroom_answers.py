@@ -1,4 +1,5 @@
-"""Issue 16, student side: answers as safe HTML, citations in order, told-apart sources, quotes, the document view."""
+"""Issue 16, student side: answers as safe HTML, citations in order, told-apart sources, quotes, the
+document view."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from tests.integration.test_web import csrf, sse_events
 
 
 class SourcesGenerator(EchoGenerator):
-    """Answers with ``template`` over the prompt's sources: ``{2}`` is source [2]'s first sentence, no end mark."""
+    """Answers with ``template`` over the prompt's sources: ``{2}`` is source [2]'s first sentence,
+    no end mark."""
 
     def __init__(self) -> None:
         """Start with an answer from source [1]."""
@@ -185,7 +187,8 @@ def test_document_view_renders_material_safely_with_the_cited_passage_highlighte
         course = s.scalar(select(Course).where(Course.code == "SCI7"))
         course_id = course.id
     material = (
-        b"# Leaves\n\n## Inside a leaf\nA leaf has **chlorophyll** in its cells. <script>alert('leaf')</script>\n\n"
+        b"# Leaves\n\n## Inside a leaf\nA leaf has **chlorophyll** in its cells. "
+        b"<script>alert('leaf')</script>\n\n"
         b"## Stomata\nStomata are small openings that let carbon dioxide into the leaf.\n"
     )
     services.ingest.ingest(course_id, "leaves.md", material)

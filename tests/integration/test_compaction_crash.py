@@ -27,8 +27,13 @@ random.seed(1)
 store = ChromaStore(path={path!r}, embedder_name="fake")
 ids = [f"d1:1:{{i}}" for i in range({n})]
 vectors = [[random.random() for _ in range({dim})] for _ in ids]
-store.upsert({course}, ids, vectors, [f"passage number {{i}} about photosynthesis" for i in range({n})],
-             [{{"document_id": 1, "version": 1}} for _ in ids])
+store.upsert(
+    {course},
+    ids,
+    vectors,
+    [f"passage number {{i}} about photosynthesis" for i in range({n})],
+    [{{"document_id": 1, "version": 1}} for _ in ids],
+)
 print(store.count({course}))
 """
 
@@ -56,7 +61,12 @@ before = store.count({course})
 hits = store.query({course}, [0.5] * {dim}, 3)
 compact_collection(store, {course})
 names = sorted(c if isinstance(c, str) else c.name for c in store.client.list_collections())
-print(json.dumps({{"before": before, "hits": [h.text for h in hits], "after": store.count({course}), "names": names}}))
+print(json.dumps({{
+    "before": before,
+    "hits": [h.text for h in hits],
+    "after": store.count({course}),
+    "names": names,
+}}))
 """
 
 

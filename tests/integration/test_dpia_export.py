@@ -1,4 +1,5 @@
-"""The DPIA-ready audit export: nine parts, checksums, a chain anyone can re-verify, a readable report."""
+"""The DPIA-ready audit export: nine parts, checksums, a chain anyone can re-verify, a readable
+report."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from app.services.audit import GENESIS, event_body, event_hash
 from app.services.dpia import build_export
 from core.models import AuditEvent, School
 
-MATERIAL = b"# Volcanoes\n\nA volcano is an opening in the crust where magma reaches the surface as lava.\n"
+MATERIAL = (
+    b"# Volcanoes\n\nA volcano is an opening in the crust where magma reaches the surface as "
+    b"lava.\n"
+)
 REASON = "Parent asked what the assistant told their child"
 PARTS = {
     "record_of_processing.json",
@@ -38,7 +42,8 @@ PARTS = {
 
 @pytest.fixture
 def services(tmp_path, database_url, fakes):
-    """A course with questions (one flagged), a logged access with a reason, and a handled erasure."""
+    """A course with questions (one flagged), a logged access with a reason, and a handled
+    erasure."""
     app = create_app(
         {
             "HOME": str(tmp_path / "instance"),
@@ -93,7 +98,8 @@ def test_export_has_the_nine_parts_with_checksums_and_a_verifiable_log(services,
         assert hashlib.sha256(files[name]).hexdigest() == entry["sha256"], name
     assert set(manifest["files"]) == PARTS - {"manifest.json"}
 
-    # anyone can recompute the school's chain from events.jsonl alone and land on the manifest's head
+    # anyone can recompute the school's chain from events.jsonl alone and land on the manifest's
+    # head
     events = [json.loads(line) for line in files["events.jsonl"].decode().splitlines()]
     assert {ev["chain"] for ev in events} == {f"school:{school_id}"} and events[0]["seq"] == 1
     prev = GENESIS  # the chain's start (no legacy chain on this database): the manifest's links_to

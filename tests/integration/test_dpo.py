@@ -95,7 +95,8 @@ def test_older_data_subject_events_get_their_actor_derived_or_shown_as_unknown(w
         teacher = s.scalar(select(User).where(User.username == "teacher"))
         student1 = s.scalar(select(User).where(User.username == "student1"))
         student2 = s.scalar(select(User).where(User.username == "student2"))
-        # as written before issue 16: the subject is the data subject, only "handled_by" names who did it
+        # as written before issue 16: the subject is the data subject, only "handled_by" names who
+        # did it
         services.audit.record(
             s, "dsar_export", user=student1, details={"request_id": 1, "handled_by": "dpo"}
         )
@@ -121,7 +122,8 @@ def test_older_data_subject_events_get_their_actor_derived_or_shown_as_unknown(w
     page = client.get("/dpo/access-log").text
     rows = re.findall(r'<tr data-action="(dsar_export|erasure)">(.*?)</tr>', page, re.S)
     actors = [re.sub(r"\s+", " ", _cell(row, "actor")) for _, row in rows]
-    # newest first: the teacher's removal, the command line, the vanished name, the officer's own username
+    # newest first: the teacher's removal, the command line, the vanished name, the officer's own
+    # username
     assert "Demo Teacher" in actors[0] and "command line" in actors[1] and actors[2] == "unknown"
     assert "Data Protection Officer" in actors[3]
     assert all("Student" not in row for _, row in rows)

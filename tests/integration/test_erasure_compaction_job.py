@@ -1,4 +1,5 @@
-"""Erasure from the DPO panel queues the vector compaction as a background job, with its status shown.
+"""Erasure from the DPO panel queues the vector compaction as a background job, with its status
+shown.
 
 Rebuilding a large course's collection takes minutes, so it must not run inside the web
 request; the worker (or the web process's job thread) runs it, and the DPO sees its status.

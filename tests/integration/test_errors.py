@@ -1,4 +1,5 @@
-"""Every error is answered in one place (app/errors.py): JSON for API clients, a page for the browser."""
+"""Every error is answered in one place (app/errors.py): JSON for API clients, a page for the
+browser."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Faults: a part goes down or hangs, the student is told clearly, the record is kept, and it recovers.
+"""Faults: a part goes down or hangs, the student is told clearly, the record is kept, and it
+recovers.
 
 Real servers on loopback (``chroma run``, ``llama_cpp.server`` with the bundled GGUF,
 PostgreSQL behind a TCP proxy we can cut) with fakes only at our own interfaces where
@@ -314,13 +315,19 @@ _KILL_CHILD = textwrap.dedent(
 
         def embed_documents(self, texts):
             StallingEmbedder.calls += 1
-            if StallingEmbedder.calls == 2:  # the first batch of vectors is in Chroma: wait to be killed
+            # the first batch of vectors is in Chroma: wait to be killed
+            if StallingEmbedder.calls == 2:
                 marker.write_text("embedding")
                 time.sleep(600)
             return super().embed_documents(texts)
 
-    components = {"guard": KeywordGuard(), "embedder": StallingEmbedder(), "generator": EchoGenerator()}
-    get_services(create_app(config, services=components)).jobs.run_pending()  # what `kateder worker` does
+    components = {
+        "guard": KeywordGuard(),
+        "embedder": StallingEmbedder(),
+        "generator": EchoGenerator(),
+    }
+    # what `kateder worker` does
+    get_services(create_app(config, services=components)).jobs.run_pending()
     """
 )
 
@@ -412,7 +419,8 @@ _FSIZE_CHILD = textwrap.dedent(
     import resource, signal, sys
     from ingest.files import FileStore
 
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with an error instead of killing us
+    # the write fails with an error instead of killing us
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
     try:
         FileStore(sys.argv[1]).put(b"x" * 1024 * 1024)
@@ -423,7 +431,8 @@ _FSIZE_CHILD = textwrap.dedent(
 
 
 def test_disk_full_while_storing_an_upload_leaves_nothing_behind(tmp_path):
-    """The real FileStore against a file-size limit (RLIMIT_FSIZE): no partial file, old files intact."""
+    """The real FileStore against a file-size limit (RLIMIT_FSIZE): no partial file, old files
+    intact."""
     root = tmp_path / "files"
     store = FileStore(root)
     kept = store.put(b"already stored material")
@@ -441,7 +450,8 @@ def test_disk_full_while_storing_an_upload_leaves_nothing_behind(tmp_path):
 
 
 class _DiskThatFills(FileStore):
-    """The real file store, until ``full`` is set: then every write fails with ENOSPC (a fault at our interface)."""
+    """The real file store, until ``full`` is set: then every write fails with ENOSPC (a fault at
+    our interface)."""
 
     full = False
 

@@ -20,7 +20,10 @@ MARKER = "zanzibarquokka"
 USERNAME = "erin_q7x"
 UPLOAD_MARKER = "quokkadiary"
 JOB_MARKER = "wombatqueue"
-MATERIAL = b"# Photosynthesis\n\nPlants make sugar from light, water and carbon dioxide. This is called photosynthesis.\n"
+MATERIAL = (
+    b"# Photosynthesis\n\nPlants make sugar from light, water and carbon dioxide. "
+    b"This is called photosynthesis.\n"
+)
 
 
 def _services(tmp_path, database_url, fakes, **config):

@@ -1,4 +1,5 @@
-"""One contract for every generation backend: llama-cpp-python, an OpenAI-compatible server, transformers.
+"""One contract for every generation backend: llama-cpp-python, an OpenAI-compatible server,
+transformers.
 
 The OpenAI-compatible backend talks to ``python -m llama_cpp.server`` started on loopback
 with the bundled GGUF; the transformers backend runs a tiny randomly initialised Llama
@@ -89,7 +90,8 @@ def llama_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_hf_model(tmp_path_factory):
-    """A tiny random LlamaForCausalLM with a word-level tokenizer and chat template, saved to disk."""
+    """A tiny random LlamaForCausalLM with a word-level tokenizer and chat template, saved to
+    disk."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -128,7 +130,10 @@ def tiny_hf_model(tmp_path_factory):
         eos_token="</s>",
         pad_token="<pad>",
     )
-    fast.chat_template = "{% for m in messages %}{{ m['role'] }} {{ m['content'] }} {% endfor %}{% if add_generation_prompt %}assistant {% endif %}"
+    fast.chat_template = (
+        "{% for m in messages %}{{ m['role'] }} {{ m['content'] }} {% endfor %}"
+        "{% if add_generation_prompt %}assistant {% endif %}"
+    )
     fast.save_pretrained(path)
     torch.manual_seed(7)
     config = LlamaConfig(

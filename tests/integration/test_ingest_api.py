@@ -1,4 +1,5 @@
-"""The material JSON API: teacher-only upload as a job, status, documents, review, delete, originals."""
+"""The material JSON API: teacher-only upload as a job, status, documents, review, delete,
+originals."""
 
 from __future__ import annotations
 
@@ -147,7 +148,10 @@ def test_messages_follow_the_users_language(client, services, auth):
 
 def test_held_passage_is_released_or_rejected_by_the_teacher(client, services, auth):
     teacher = auth("teacher")
-    text = f"# Lab\n\n{S.PHOTOSYNTHESIS}\n\n## Danger\n\nNever try to build a bomb from lab chemicals.\n"
+    text = (
+        f"# Lab\n\n{S.PHOTOSYNTHESIS}\n\n## Danger\n\n"
+        "Never try to build a bomb from lab chemicals.\n"
+    )
     _upload(client, teacher, "lab.md", text.encode())
     services.jobs.run_pending()
     lab = _documents(client, teacher)["lab.md"]
@@ -212,7 +216,10 @@ def test_delete_document_removes_it_everywhere_and_is_audited(client, services, 
 def test_originals_open_for_teachers_and_enrolled_students_only(client, services, auth):
     teacher = auth("teacher")
     pdf = S.pdf([S.PHOTOSYNTHESIS])
-    html = b"<h1>Plants</h1><p onclick='steal()'>Green plants.</p><script>alert(document.cookie)</script>"
+    html = (
+        b"<h1>Plants</h1><p onclick='steal()'>Green plants.</p>"
+        b"<script>alert(document.cookie)</script>"
+    )
     _upload(client, teacher, "leaf.pdf", pdf)
     _upload(client, teacher, "leaf.html", html)
     services.jobs.run_pending()

@@ -128,7 +128,8 @@ def test_one_teachers_uploads_do_not_keep_everyone_else_waiting(setup):
 
 
 def test_the_production_app_never_runs_jobs_in_a_web_worker(tmp_path):
-    """app.wsgi (what gunicorn serves) leaves ingestion and compaction jobs to `kateder worker`, whatever the environment says."""
+    """app.wsgi (what gunicorn serves) leaves ingestion and compaction jobs to `kateder worker`,
+    whatever the environment says."""
     import os
     import subprocess
     import sys

@@ -146,8 +146,21 @@ class SlowEmbedder(HashingEmbedder):
         return super().embed_documents(texts)
 
 config = json.loads(sys.argv[1])
-services = get_services(create_app(config, services={"guard": KeywordGuard(), "embedder": SlowEmbedder(), "generator": EchoGenerator()}))
-services.ingest.ingest(int(sys.argv[2]), "keep.md", b"# Keep\n\nPhotosynthesis happens in the chloroplasts of green leaves.")
+services = get_services(
+    create_app(
+        config,
+        services={
+            "guard": KeywordGuard(),
+            "embedder": SlowEmbedder(),
+            "generator": EchoGenerator(),
+        },
+    )
+)
+services.ingest.ingest(
+    int(sys.argv[2]),
+    "keep.md",
+    b"# Keep\n\nPhotosynthesis happens in the chloroplasts of green leaves.",
+)
 services.jobs.run_pending()
 """
 
@@ -157,7 +170,8 @@ def test_worker_killed_mid_job_leaves_nothing_visible_and_the_job_can_be_retried
 ):
     config = _config(tmp_path, sqlite_url, EMBED_BATCH=2)
     doc = "\n\n".join(f"## Part {i}\n\n" + S.filler("volcanoes", 10, seed=i) for i in range(30))
-    # this process queues the job without opening Chroma; the worker process owns Chroma until it is killed
+    # this process queues the job without opening Chroma; the worker process owns Chroma until it is
+    # killed
     queued = get_services(create_app(config, services=fakes))
     course = _course(queued, "KILL")
     job_id = queued.jobs.enqueue(course, "long.md", f"# Volcanoes\n\n{doc}".encode())["id"]

@@ -284,7 +284,8 @@ def test_term_statistics_follow_the_content_version(db):
 
 
 def test_courses_below_the_plan_size_are_searched_without_a_plan(db):
-    """A course under LEXICAL_PLAN_FROM passages: every term, the engine's own BM25, no term counts."""
+    """A course under LEXICAL_PLAN_FROM passages: every term, the engine's own BM25, no term
+    counts."""
     course_id, ids = _seed_common(db)
     small = build_lexical_index(db, {"LEXICAL_COMMON_FRACTION": 0.2})  # default LEXICAL_PLAN_FROM
     question = "Why is the river water warm near the volcano?"

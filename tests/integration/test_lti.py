@@ -1,4 +1,5 @@
-"""LTI 1.3 launches end to end, against a real platform implementation on loopback (tests/lti_platform.py).
+"""LTI 1.3 launches end to end, against a real platform implementation on loopback
+(tests/lti_platform.py).
 
 The platform is ``lti1p3platform`` (PyPI) served over HTTP on 127.0.0.1: it builds the login
 initiation request, checks Kateder's authentication request, signs RS256 id_tokens and
@@ -62,7 +63,8 @@ def lti_app(app_config, fakes, platform):
 
 
 def _launch(client, platform):
-    """Run the whole launch for ``platform.next_launch``: (Kateder's answer to the id_token post, the post's form)."""
+    """Run the whole launch for ``platform.next_launch``: (Kateder's answer to the id_token post,
+    the post's form)."""
     r = client.get(path_of(platform.login_initiation_url()))
     assert r.status_code == 302, r.text
     auth = r.headers["Location"]

@@ -59,14 +59,16 @@ def test_upgrade_to_sessions_keeps_existing_tokens_valid_and_accounts_unthrottle
         )
         c.execute(
             text(
-                "INSERT INTO users (id, school_id, username, password_hash, role, language, active, created_at) "
+                "INSERT INTO users "
+                "(id, school_id, username, password_hash, role, language, active, created_at) "
                 "VALUES (900, 900, 'old-user', 'x', 'student', 'en', :a, :t)"
             ),
             {"a": True, "t": datetime.now(UTC)},
         )
         c.execute(
             text(
-                "INSERT INTO api_tokens (user_id, token_hash, created_at, expires_at) VALUES (900, :h, :t, :e)"
+                "INSERT INTO api_tokens (user_id, token_hash, created_at, expires_at) "
+                "VALUES (900, :h, :t, :e)"
             ),
             {
                 "h": hashlib.sha256(token.encode()).hexdigest(),
@@ -83,7 +85,8 @@ def test_upgrade_to_sessions_keeps_existing_tokens_valid_and_accounts_unthrottle
 
 
 def _legacy_db(tmp_path, database_url) -> Database:
-    """A database at 0008 (the single audit chain): a fresh SQLite file, or the PostgreSQL one downgraded."""
+    """A database at 0008 (the single audit chain): a fresh SQLite file, or the PostgreSQL one
+    downgraded."""
     from alembic import command
 
     if database_url.startswith("sqlite"):
@@ -96,7 +99,8 @@ def _legacy_db(tmp_path, database_url) -> Database:
 
 
 def _write_single_chain(db: Database, n: int) -> list[dict]:
-    """Events as the code before 0009 wrote them (one chain, the old hash rule), with a retention checkpoint."""
+    """Events as the code before 0009 wrote them (one chain, the old hash rule), with a retention
+    checkpoint."""
     from datetime import UTC, datetime
 
     import sqlalchemy as sa

@@ -40,7 +40,8 @@ def idp():
 
 @pytest.fixture
 def sso_app(tmp_path, app_config, fakes, idp, monkeypatch):
-    """Kateder with two schools, each with its provider: Nordskolan creates accounts, Södra only signs existing ones in."""
+    """Kateder with two schools, each with its provider: Nordskolan creates accounts, Södra only
+    signs existing ones in."""
     monkeypatch.setenv("TEST_NORD_OIDC_SECRET", "nord-secret")
     path = tmp_path / "idp.toml"
     path.write_text(
@@ -77,7 +78,8 @@ roles = {{ student = "student", faculty = "teacher" }}
 
 
 def _through_provider(client, provider: str, *, state: str | None = None):
-    """Start sign-in at Kateder, authenticate at the provider, return Kateder's answer to the callback."""
+    """Start sign-in at Kateder, authenticate at the provider, return Kateder's answer to the
+    callback."""
     r = client.get(f"/login/oidc/{provider}")
     assert r.status_code == 302, r.text
     authorize = r.headers["Location"]

@@ -15,12 +15,16 @@ from app.services.audit import INSTALLATION, chain_key, verify_chain
 from app.services.retention import Retention, RetentionError
 from core.models import AccessLog, AuditCheckpoint, AuditEvent, Conversation, Message
 
-MATERIAL = b"# Water\n\nWater evaporates, condenses into clouds and falls as rain. This is the water cycle.\n"
+MATERIAL = (
+    b"# Water\n\nWater evaporates, condenses into clouds and falls as rain. "
+    b"This is the water cycle.\n"
+)
 
 
 @pytest.fixture
 def services(tmp_path, database_url, fakes):
-    """Services on a fresh database (SQLite or PostgreSQL) with one course, a teacher and a student."""
+    """Services on a fresh database (SQLite or PostgreSQL) with one course, a teacher and a
+    student."""
     app = create_app(
         {"HOME": str(tmp_path / "instance"), "DATABASE_URL": database_url, "SECRET_KEY": "t"},
         services=fakes,
@@ -108,8 +112,9 @@ def test_purge_in_stages_keeps_the_chain_verifiable(services):
         )
     assert _verify(services)["ok"]
 
-    # four years later: old events go, per chain; a checkpoint vouched for by a purge event in the same chain keeps
-    # each chain verifiable (the school's purge event in the school's chain, the system's in the installation chain)
+    # four years later: old events go, per chain; a checkpoint vouched for by a purge event in the
+    # same chain keeps each chain verifiable (the school's purge event in the school's chain, the
+    # system's in the installation chain)
     report = retention.purge(now + timedelta(days=4 * 365))
     assert report["audit_events"] > 0 and report["access_log"] == 1
     school_chain = chain_key(ids["school"])

@@ -293,7 +293,8 @@ def test_erasure_revokes_tokens(client, login_token, services):
 
 
 def test_signing_out_after_a_pause_ends_the_session(app, sign_in, services):
-    """The session's last-use time is refreshed on that request too (no lock against the sign-out's own write)."""
+    """The session's last-use time is refreshed on that request too (no lock against the sign-out's
+    own write)."""
     client = sign_in("student1")
     thief = _copy(app, client)
     token = _csrf(client, "/classroom/")

@@ -79,7 +79,8 @@ def test_an_account_is_blocked_with_backoff_after_wrong_passwords(client, passwo
 
 
 def _answer(response) -> tuple:
-    """What a client learns from a sign-in answer (the page without its CSRF token, status, Retry-After)."""
+    """What a client learns from a sign-in answer (the page without its CSRF token, status,
+    Retry-After)."""
     page = re.sub(r'name="csrf[-_]token" (content|value)="[^"]+"', "", response.text)
     return response.status_code, page, bool(response.headers.get("Retry-After"))
 
@@ -108,7 +109,8 @@ def test_an_unknown_username_is_answered_exactly_like_a_blocked_account(app, pas
 
 @pytest.mark.parametrize("case", ["unknown", "wrong", "blocked", "right"])
 def test_every_sign_in_path_makes_one_password_check(services, demo, passwords, monkeypatch, case):
-    """The same work (one scrypt check) whether the name is unknown, wrong, blocked or right: no timing signal."""
+    """The same work (one scrypt check) whether the name is unknown, wrong, blocked or right: no
+    timing signal."""
     calls = []
     real_check = accounts.check_password_hash
     monkeypatch.setattr(

@@ -1,4 +1,5 @@
-"""The teacher panel's courses and students: create, copy, archive, reset passwords, remove, reload-safe cards."""
+"""The teacher panel's courses and students: create, copy, archive, reset passwords, remove,
+reload-safe cards."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Issue 16, the teacher panel's rest: policy presets and plain names, material warnings and refresh,
-the month's usage, crisis alerts by e-mail, translated course errors."""
+"""Issue 16, the teacher panel's rest: policy presets and plain names, material warnings and
+refresh, the month's usage, crisis alerts by e-mail, translated course errors."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def smtp():
 
 @pytest.fixture
 def app_config(app_config, smtp):
-    """The test app with a mail server, its public address, and jobs run by the test (as ``kateder worker`` would)."""
+    """The test app with a mail server, its public address, and jobs run by the test (as
+    ``kateder worker`` would)."""
     return {
         **app_config,
         "SMTP_HOST": "127.0.0.1",
@@ -39,7 +40,8 @@ def app_config(app_config, smtp):
 
 
 class _Form(HTMLParser):
-    """The fields a browser would send for the form posting to ``action`` (inputs, checked selects)."""
+    """The fields a browser would send for the form posting to ``action`` (inputs, checked
+    selects)."""
 
     def __init__(self, action: str) -> None:
         super().__init__()
@@ -113,7 +115,8 @@ def test_a_preset_shows_its_changes_first_and_saving_the_form_applies_it(web_log
     preview = client.get("/teach/SCI7/policy?preset=6-9")
     assert preview.status_code == 200
     changed = set(re.findall(r'<tr data-field="([^"]+)">', preview.text))
-    # 13-15 defaults -> 6-9: the band, the daily limit, specialised advice blocked, hate and sexual content alert
+    # 13-15 defaults -> 6-9: the band, the daily limit, specialised advice blocked, hate and sexual
+    # content alert
     assert {"age_band", "daily_question_limit", "action_S6", "action_S10", "action_S12"} <= changed
     assert "action_S1" not in changed  # unchanged actions are not listed
     assert "not saved yet" in preview.text
@@ -275,7 +278,7 @@ def test_month_parsing():
     assert next_month(date(2026, 12, 1)) == date(2027, 1, 1)
 
 
-# -- crisis alerts by e-mail -------------------------------------------------------------------------
+# -- crisis alerts by e-mail -----------------------------------------------------------------------
 def _enable_alerts(web_login, address: str = "elevhalsan@school.example") -> None:
     client, token = web_login("admin")
     r = client.post(
@@ -423,7 +426,7 @@ def test_csrf_is_required_for_the_settings(web_login, app):
     assert csrf(client, "/teach/notifications")
 
 
-# -- the review queue's category names ------------------------------------------------------------------
+# -- the review queue's category names -------------------------------------------------------------
 def test_review_badges_show_plain_category_names_in_the_teachers_language(web_login, services):
     with services.db.session() as s:
         student_id = s.scalar(select(User.id).where(User.username == "student1"))

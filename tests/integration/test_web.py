@@ -1,4 +1,5 @@
-"""The browser's server side: sign-in, CSRF, headers, streaming, feedback, teacher and DPO actions."""
+"""The browser's server side: sign-in, CSRF, headers, streaming, feedback, teacher and DPO
+actions."""
 
 from __future__ import annotations
 
@@ -184,7 +185,8 @@ def test_opening_a_conversation_needs_a_reason(web_login, services):
     teacher, ttoken = web_login("teacher")
     url = f"/teach/SCI7/conversations/{done['conversation_id']}"
     r = teacher.post(url, data={"reason": "", "csrf_token": ttoken}, follow_redirects=True)
-    # the queue previews the flagged message only (issue 16); the rest of the conversation needs a reason
+    # the queue previews the flagged message only (issue 16); the rest of the conversation needs a
+    # reason
     assert "kill myself" in r.text and "evaporation" not in r.text
     r = teacher.post(url, data={"reason": "Safeguarding follow-up", "csrf_token": ttoken})
     assert r.status_code == 200 and "kill myself" in r.text and "evaporation" in r.text
@@ -368,7 +370,8 @@ def test_other_schools_audit_events_stay_out_of_the_export(app, services, web_lo
 
 
 def test_oidc_sign_in_redirects_to_the_schools_provider(app_config, fakes, demo_free_app_factory):
-    """With OIDC configured, the login page offers it and /login/oidc goes to the provider (local stub)."""
+    """With OIDC configured, the login page offers it and /login/oidc goes to the provider (local
+    stub)."""
     import threading
 
     from werkzeug.serving import make_server
@@ -427,7 +430,8 @@ def test_errors_are_friendly_pages_in_the_users_language(web_login):
 
 
 def test_llama_attribution_and_licence_notice_are_shown(app_config):
-    """A Meta Llama answer model puts "Built with Llama" on every page and a notice in the DPO panel."""
+    """A Meta Llama answer model puts "Built with Llama" on every page and a notice in the DPO
+    panel."""
     from app.generation import ModelInfo, model_info
     from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 
@@ -461,7 +465,8 @@ def test_llama_attribution_and_licence_notice_are_shown(app_config):
 
 
 def test_pages_work_on_sqlite_and_postgresql(database_url, tmp_path, fakes):
-    """Ask in the browser, report, then the teacher's queue and charts and the DPO export, on both databases."""
+    """Ask in the browser, report, then the teacher's queue and charts and the DPO export, on both
+    databases."""
     from app import create_app
     from app.demo import create_demo
     from app.services import get_services

@@ -15,7 +15,8 @@ LANGUAGES = ("en", "sv", "de", "it", "nb")
 
 
 def _extracted() -> set:
-    """The msgids in the code and templates now (as ``pybabel extract`` with babel.cfg finds them)."""
+    """The msgids in the code and templates now (as ``pybabel extract`` with babel.cfg finds
+    them)."""
     method_map = [
         ("web/**.py", "python"),
         ("templates/**.html", "jinja2"),

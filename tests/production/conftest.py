@@ -11,7 +11,8 @@ from tests.production.servers import ProductionStack
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    """PostgreSQL + ``chroma run`` + ``llama_cpp.server`` + gunicorn (2 workers) + ``kateder worker``."""
+    """PostgreSQL + ``chroma run`` + ``llama_cpp.server`` + gunicorn (2 workers) +
+    ``kateder worker``."""
     from tests.conftest import IN_CI, _pg_up
 
     if not _pg_up():

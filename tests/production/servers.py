@@ -99,7 +99,8 @@ class Server:
             time.sleep(0.25)
         self.stop()
         raise TimeoutError(
-            f"{self.name} did not answer on {self.url}{self.health} within {timeout:.0f} s; see {self.log}"
+            f"{self.name} did not answer on {self.url}{self.health} within {timeout:.0f} s; "
+            f"see {self.log}"
         )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> None:
@@ -201,7 +202,8 @@ def fresh_pg_database() -> Iterator[str]:
         with admin.connect() as c:
             c.execute(
                 text(
-                    f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    f"WHERE datname = '{name}'"
                 )
             )
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
@@ -209,7 +211,8 @@ def fresh_pg_database() -> Iterator[str]:
 
 
 class TcpProxy:
-    """A loopback TCP proxy that can be cut (every connection dropped, new ones refused) and restored."""
+    """A loopback TCP proxy that can be cut (every connection dropped, new ones refused) and
+    restored."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         """Forward 127.0.0.1:``port`` to ``target``."""
@@ -299,7 +302,8 @@ class TcpProxy:
 
 
 class ProductionStack:
-    """The production shape on loopback: PostgreSQL, chroma, llama_cpp.server, gunicorn, ingestion worker.
+    """The production shape on loopback: PostgreSQL, chroma, llama_cpp.server, gunicorn, ingestion
+    worker.
 
     Used by ``tests/production`` and ``bench/load_test.py``. ``guard`` picks
     ``GUARD_BACKEND`` (None: whatever ``build_guard`` gives by default).
@@ -365,7 +369,8 @@ class ProductionStack:
         self.env = {
             "KATEDER_HOME": str(self.tmp / "home"),
             "KATEDER_DATABASE_URL": self.database_url,
-            # keys from the environment, as in production (docs/operations.md): no process creates key files
+            # keys from the environment, as in production (docs/operations.md): no process creates
+            # key files
             "KATEDER_SECRET_KEY": "production-test",
             "KATEDER_PSEUDONYM_KEY": secrets.token_hex(32),
             "KATEDER_MASTER_KEY": secrets.token_hex(32),

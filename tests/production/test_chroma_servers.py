@@ -34,7 +34,9 @@ from tests.production.servers import (
 )
 
 pytestmark = pytest.mark.production
-BUDGET_S = 720.0  # the whole test (measured 506 s with a guard training on both cores); each step gets what is left
+# the whole test (measured 506 s with a guard training on both cores); each step gets what is
+# left
+BUDGET_S = 720.0
 QUESTION = "Where does photosynthesis happen?"
 
 

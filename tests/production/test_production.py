@@ -135,13 +135,15 @@ def test_upload_is_ingested_by_the_separate_worker_and_then_cited(stack):
     teacher = stack.token("teacher")
     marker = f"quasarite-{uuid.uuid4().hex[:6]}"
     content = (
-        f"# Volcanoes\n\nA volcano is an opening in the crust of the Earth. The rare mineral {marker} "
+        "# Volcanoes\n\nA volcano is an opening in the crust of the Earth. "
+        f"The rare mineral {marker} "
         f"forms when lava from a volcano cools very slowly deep underground.\n"
     ).encode()
     boundary = uuid.uuid4().hex
     body = (
         (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="volcanoes.md"\r\n'
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="volcanoes.md"\r\n'
             f"Content-Type: text/markdown\r\n\r\n"
         ).encode()
         + content

@@ -1,4 +1,5 @@
-"""Grounded answers with the real shipped models: the default embedder and SmolLM2-135M through llama.cpp."""
+"""Grounded answers with the real shipped models: the default embedder and SmolLM2-135M through
+llama.cpp."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Ingestion with the real bundled MiniLM embedder: chunks fit the model, dense search finds them."""
+"""Ingestion with the real bundled MiniLM embedder: chunks fit the model, dense search finds
+them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``train_reranker`` end to end on a tiny QA folder with a 1-layer cross-encoder, then reranking."""
+"""``train_reranker`` end to end on a tiny QA folder with a 1-layer cross-encoder, then
+reranking."""
 
 from __future__ import annotations
 
@@ -76,7 +77,10 @@ def _articles(prefix: str, n_articles: int, per_article: int, offset: int = 0) -
                 PLACES[k % len(PLACES)],
                 FOODS[(k * 3) % len(FOODS)],
             )
-            context = f"The {animal} lives in {place} near the old town. The {animal} eats {food} every morning in spring."
+            context = (
+                f"The {animal} lives in {place} near the old town. "
+                f"The {animal} eats {food} every morning in spring."
+            )
             qas = [
                 {
                     "id": f"{prefix}{k}a",
@@ -122,7 +126,8 @@ def qa_dir(tmp_path):
 
 
 def test_training_writes_calibrated_weights_that_rerank(tmp_path, qa_dir):
-    """A tiny seeded run writes small fp16 weights + a JSON; the retriever then reranks with them."""
+    """A tiny seeded run writes small fp16 weights + a JSON; the retriever then reranks with
+    them."""
     out = tmp_path / "weights"
     bounds = {"default": (6, 10, 3)}
     meta = train_reranker(

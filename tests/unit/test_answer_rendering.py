@@ -1,4 +1,5 @@
-"""Citations in order, line breaks kept, quotes chosen, and answers and material rendered as safe HTML."""
+"""Citations in order, line breaks kept, quotes chosen, and answers and material rendered as safe
+HTML."""
 
 from __future__ import annotations
 
@@ -102,11 +103,17 @@ def _p(text: str, number: int) -> RetrievedPassage:
 def test_quotes_answer_the_question_and_keep_a_follow_ups_subject():
     passages = [
         _p(
-            "I november 1520 lät den danske kungen Kristian II avrätta omkring 80 svenska adelsmän.",
+            (
+                "I november 1520 lät den danske kungen Kristian II avrätta omkring 80 svenska "
+                "adelsmän."
+            ),
             1,
         ),
         _p(
-            "Den 6 juni 1523 valdes Gustav Vasa till kung av Sverige i Strängnäs. Därför firas nationaldagen den 6 juni.",
+            (
+                "Den 6 juni 1523 valdes Gustav Vasa till kung av Sverige i Strängnäs. "
+                "Därför firas nationaldagen den 6 juni."
+            ),
             2,
         ),
     ]
@@ -116,7 +123,8 @@ def test_quotes_answer_the_question_and_keep_a_follow_ups_subject():
     assert follow_up == [
         ("Den 6 juni 1523 valdes Gustav Vasa till kung av Sverige i Strängnäs.", 2)
     ]
-    # without the conversation, a sentence about another king is no second quote: it adds no question term
+    # without the conversation, a sentence about another king is no second quote: it adds no
+    # question term
     assert all(
         "Kristian" not in s for s, _ in extract_sentences("Vem valdes till kung?", passages, "sv")
     )
@@ -159,7 +167,8 @@ def test_sources_with_the_same_name_are_told_apart():
 def test_answer_html_renders_markdown_and_nothing_else():
     html = str(
         answer_html(
-            "**Bold** and *it* [1]\n- one\n- two <img src=x onerror=alert(1)>\n\n[x](https://evil.example) "
+            "**Bold** and *it* [1]\n- one\n- two <img src=x onerror=alert(1)>\n\n"
+            "[x](https://evil.example) "
             "<script>alert(1)</script> [9]",
             [_c(1)],
         )

@@ -1,4 +1,5 @@
-"""Keys outside the database: pseudonyms, per-student data keys, sealed text and the storage policy."""
+"""Keys outside the database: pseudonyms, per-student data keys, sealed text and the storage
+policy."""
 
 from __future__ import annotations
 

@@ -67,7 +67,8 @@ def _p(text, lang="sv"):
 def test_extractive_answer_picks_the_sentence_with_the_rare_question_terms():
     passages = [
         _p(
-            "Gustav Vasa var kung av Sverige. Han valdes till kung i Strängnäs den 6 juni 1523. Sverige blev då självständigt."
+            "Gustav Vasa var kung av Sverige. Han valdes till kung i Strängnäs den 6 juni 1523. "
+            "Sverige blev då självständigt."
         ),
         _p("Vikingarna var kända som sjöfarare. Kungen hade stor makt."),
     ]

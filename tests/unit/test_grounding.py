@@ -1,4 +1,5 @@
-"""Grounding: cited passages must support their sentences; unsupported sentences never reach the student."""
+"""Grounding: cited passages must support their sentences; unsupported sentences never reach the
+student."""
 
 from __future__ import annotations
 
@@ -10,8 +11,14 @@ from app.retrieval import RetrievedPassage
 from core.models import User
 from tests.fakes import EchoGenerator, HashingEmbedder, KeywordGuard
 
-PHOTO = "Using the energy of light, the plant turns carbon dioxide and water into glucose and oxygen. The oxygen is released into the air."
-WATER = "The sun heats water in seas and lakes. The water evaporates and rises as water vapour. High up, the vapour cools and condenses into clouds."
+PHOTO = (
+    "Using the energy of light, the plant turns carbon dioxide and water into glucose and oxygen. "
+    "The oxygen is released into the air."
+)
+WATER = (
+    "The sun heats water in seas and lakes. The water evaporates and rises as water vapour. "
+    "High up, the vapour cools and condenses into clouds."
+)
 
 
 def _p(text: str, pid: str = "1:1:0") -> RetrievedPassage:
@@ -83,7 +90,8 @@ def _services(app_config, generator):
 
 def test_unsupported_sentence_is_removed_from_the_stream(app_config):
     generator = EchoGenerator(
-        "Plants make glucose and oxygen from carbon dioxide and water [1]. Plants were invented by Napoleon in Paris [1]. Oxygen is released into the air [1]."
+        "Plants make glucose and oxygen from carbon dioxide and water [1]. "
+        "Plants were invented by Napoleon in Paris [1]. Oxygen is released into the air [1]."
     )
     services, uid = _services(app_config, generator)
     events = list(
@@ -140,7 +148,10 @@ def test_answer_eval_reports_citing_and_declining(tmp_path):
                 "title": f"Article {a}",
                 "paragraphs": [
                     {
-                        "context": f"The {noun} {name} {verb} near the town of {name}ville. It has {a + 3} {unit}.",
+                        "context": (
+                            f"The {noun} {name} {verb} near the town of {name}ville. "
+                            f"It has {a + 3} {unit}."
+                        ),
                         "qas": [
                             {
                                 "id": f"{a}",

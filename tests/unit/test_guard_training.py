@@ -35,7 +35,7 @@ def _rows(folder: str) -> list[dict]:
 
 def test_project_data_files_have_the_card_fields():
     """Every project row names its text, label, language, categories, phenomenon, pair, origin."""
-    rows = _rows("written") + _rows("translated")
+    rows = _rows("written") + _rows("translated") + _rows("general") + _rows("lone")
     rows += [json.loads(line) for line in (PACKAGE_DATA / "templated.jsonl").open()]
     assert rows
     for row in rows:
@@ -78,6 +78,14 @@ def test_written_pairs_at_scale_and_minimal():
         assert needed in phenomena
 
 
+def test_lone_requests_are_harmful_held_out_and_in_every_language():
+    """The lone rows (no twins) are all harmful, carry a hazard category, and only test."""
+    rows = _rows("lone")
+    assert {r["language"] for r in rows} == set(LANGS)
+    assert all(r["label"] == "unsafe" and r["categories"] and not r["pair_id"] for r in rows)
+    assert load_plan()["written-lone"]["role"] == "test"
+
+
 def test_translations_are_marked_and_cover_four_languages():
     """Translated rows say which source they come from, in sv, nb, de and it."""
     rows = _rows("translated")
@@ -94,7 +102,12 @@ def test_the_plan_names_every_source():
     rows = list(project_rows())
     # the project's rows train and choose, except the pairs written after the shipped
     # weights were trained, which are a held-out test source of their own
-    assert {role_of(ex, plan) for ex in rows if ex.source != "written-general"} <= {"train", "dev"}
+    assert {
+        role_of(ex, plan) for ex in rows if ex.source not in ("written-general", "written-lone")
+    } <= {
+        "train",
+        "dev",
+    }
     assert {role_of(ex, plan) for ex in rows if ex.source == "written-general"} == {"test"}
 
 

@@ -1,4 +1,5 @@
-"""Loaders and splitter: every format yields text with provenance (page, slide, heading path, offsets)."""
+"""Loaders and splitter: every format yields text with provenance (page, slide, heading path,
+offsets)."""
 
 from __future__ import annotations
 
@@ -48,8 +49,10 @@ def test_pptx_one_segment_per_slide_with_title_and_notes():
 def test_html_is_sanitised_and_split_by_headings():
     html = (
         b"<html><head><title>x</title><script>alert('head')</script></head><body onload='steal()'>"
-        b"<h1>Plants</h1><p onclick='evil()'>Green <b>plants</b> make sugar.</p><script>document.cookie</script>"
-        b"<h2>Light</h2><p><a href='javascript:alert(1)'>Light</a> drives it.</p><img src=x onerror=alert(1)></body></html>"
+        b"<h1>Plants</h1><p onclick='evil()'>Green <b>plants</b> make sugar.</p>"
+        b"<script>document.cookie</script>"
+        b"<h2>Light</h2><p><a href='javascript:alert(1)'>Light</a> drives it.</p>"
+        b"<img src=x onerror=alert(1)></body></html>"
     )
     segs = _load("page.html", html)
     assert [s.section for s in segs] == ["Plants", "Plants > Light"]

@@ -1,4 +1,5 @@
-"""The producer side of ingestion (ingest/scan.py): text limit, batches, held passages, producer thread.
+"""The producer side of ingestion (ingest/scan.py): text limit, batches, held passages, producer
+thread.
 
 Fakes at the splitter and moderator interfaces: one chunk per sentence, and a moderator that
 holds any passage containing "DANGER". The integration tests in

@@ -1,4 +1,5 @@
-"""The SMTP notifier's transport security (issue 16): STARTTLS, implicit TLS, a login, and failing closed.
+"""The SMTP notifier's transport security (issue 16): STARTTLS, implicit TLS, a login, and failing
+closed.
 
 Every test talks to the local server of tests/smtp_server.py on 127.0.0.1, with a
 self-signed certificate made for the test. ``clear_lines`` is what the client sent before
@@ -184,7 +185,7 @@ def test_the_settings_come_from_the_environment():
     ) == ("starttls", "kateder", "s3cret-pass", 587)
 
 
-# -- the texts that moved from per-language tables into the Babel catalogues --------------------------
+# -- the texts that moved from per-language tables into the Babel catalogues -----------------------
 def test_the_crisis_and_test_emails_are_in_the_schools_language():
     from app.services.alerts import crisis_notice, test_notice
 
@@ -242,9 +243,9 @@ def test_the_service_messages_keep_their_translations():
         notices[0].startswith("Llama-3.2-11B-Vision är en multimodal Llama-modell")
         and "(SE)" in notices[0]
     )
-    assert (
-        notices[1]
-        == 'Llama-3.2-11B-Vision är licensierad under Llama 3.2 Community License: sidor och dokumentation måste visa "Built with Llama".'
+    assert notices[1] == (
+        "Llama-3.2-11B-Vision är licensierad under Llama 3.2 Community License: sidor och "
+        'dokumentation måste visa "Built with Llama".'
     )
 
 

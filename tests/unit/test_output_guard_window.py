@@ -17,8 +17,9 @@ from core.models import User
 from guard.types import Message
 from tests.fakes import EchoGenerator, HashingEmbedder, SplitHarmGuard
 
-# each sentence is supported by the same passage of photosynthesis.md; "carbon dioxide" and "sunlight" are harmful
-# only together (for SplitHarmGuard), the way instructions can be split over sentences
+# each sentence is supported by the same passage of photosynthesis.md; "carbon dioxide" and
+# "sunlight" are harmful only together (for SplitHarmGuard), the way instructions can be split over
+# sentences
 PARTS = ("carbon dioxide", "sunlight")
 S_FOOD = "Photosynthesis is the process in which green plants make their own food [1]."
 S_CO2 = "A plant takes in carbon dioxide from the air [1]."
@@ -29,7 +30,8 @@ QUESTION = "How do plants make their own food?"
 
 
 def _ask(app_config, answer: str, *, window: int, guard: SplitHarmGuard | None = None):
-    """Stream one answer; return (events, guard, the guard's answer checks seen before each sentence event)."""
+    """Stream one answer; return (events, guard, the guard's answer checks seen before each sentence
+    event)."""
     from app import create_app
     from app.demo import create_demo
     from app.services import get_services
@@ -82,7 +84,8 @@ def test_harm_split_over_neighbouring_sentences_is_stopped_by_the_window(app_con
     assert any(e["type"] == "refusal" for e in events)
     result = events[-1]["result"]
     assert result.blocked and "sunlight" not in result.answer and "soil" not in result.answer
-    # the blocking check read the window (the previous sentence and the new one), not the whole answer
+    # the blocking check read the window (the previous sentence and the new one), not the whole
+    # answer
     assert "process in which" not in guard.answers[-1] and "sunlight" in guard.answers[-1]
     assert result.output_verdict["categories"] == ["S9"]
 

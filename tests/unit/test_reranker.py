@@ -160,7 +160,8 @@ def test_near_copies_are_recognised():
 
 
 def test_retrieval_eval_asks_orphaned_questions_of_the_material_without_their_gold(tmp_path):
-    """``orphans``: answerable questions asked again without their gold passage; they count as unanswerable."""
+    """``orphans``: answerable questions asked again without their gold passage; they count as
+    unanswerable."""
     from app.evaluation import EvalQuestion, retrieval_eval
 
     animals = ["otter", "heron", "badger", "falcon", "beaver", "moose"]

@@ -1,4 +1,5 @@
-"""Retrieval: multilingual BM25 terms, hybrid fusion restricted to one course, the relevance floor, and the eval harness."""
+"""Retrieval: multilingual BM25 terms, hybrid fusion restricted to one course, the relevance floor,
+and the eval harness."""
 
 from __future__ import annotations
 
@@ -161,7 +162,8 @@ def test_tune_floor_meets_the_decline_target_when_it_can():
 
 
 def test_tune_floor_uses_the_background_when_closeness_alone_cannot_separate():
-    # the same top cosine for both kinds: only how far it stands out from the course's background differs
+    # the same top cosine for both kinds: only how far it stands out from the course's background
+    # differs
     answerable = [_run("a", ["a"], dense=[0.85], background=0.75) for _ in range(20)]
     unanswerable = [_run(None, ["b"], dense=[0.85], background=0.84) for _ in range(20)]
     floor = tune_floor(answerable + unanswerable)

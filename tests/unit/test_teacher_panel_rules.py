@@ -1,4 +1,5 @@
-"""Small rules behind the teacher panel of issue 16: near-duplicate titles, question grouping, the notifier switch."""
+"""Small rules behind the teacher panel of issue 16: near-duplicate titles, question grouping, the
+notifier switch."""
 
 from __future__ import annotations
 

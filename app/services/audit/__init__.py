@@ -1,4 +1,5 @@
-"""The tamper-evident audit log: one hash chain per school, each event carries the hash of the one before it.
+"""The tamper-evident audit log: one hash chain per school, each event carries the hash of the one
+before it.
 
 Every school's events form their own chain (key ``school:<id>``) with their own head row and
 sequence numbers; events without a school (system jobs, unknown accounts) go to the

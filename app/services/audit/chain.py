@@ -111,7 +111,9 @@ def event_body(
 
 
 def chain_start(session: Session) -> str:
-    """The hash the first event of every post-0009 chain links to: the frozen legacy head, else GENESIS."""
+    """The hash the first event of every post-0009 chain links to: the frozen legacy head, else
+    GENESIS.
+    """
     legacy = session.scalar(select(AuditHead.hash).where(AuditHead.chain == LEGACY))
     return legacy or GENESIS
 

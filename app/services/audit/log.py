@@ -76,7 +76,9 @@ class AuditLog:
 
     @staticmethod
     def _advance(session: Session, chain: str) -> tuple[int, str] | None:
-        """Lock the chain's head row and take the next seq: (new seq, previous hash), None without a head row."""
+        """Lock the chain's head row and take the next seq: (new seq, previous hash), None without a
+        head row.
+        """
         # an UPDATE locks the row (PostgreSQL) / the database (SQLite) until the transaction ends
         stmt = (
             update(AuditHead)
@@ -90,7 +92,9 @@ class AuditLog:
 
     @staticmethod
     def _create_head(session: Session, chain: str) -> None:
-        """Create a chain's head row (seq 0, linked to the legacy head); a concurrent creator wins quietly."""
+        """Create a chain's head row (seq 0, linked to the legacy head); a concurrent creator wins
+        quietly.
+        """
         values = {"chain": chain, "seq": 0, "hash": chain_start(session)}
         dialect = session.get_bind().dialect.name
         # on PostgreSQL a second creator waits for the first one's commit, then does nothing
@@ -115,7 +119,8 @@ class AuditLog:
         course_id: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> AuditEvent:
-        """Append one event to its school's chain within ``session``'s transaction (the caller commits).
+        """Append one event to its school's chain within ``session``'s transaction (the caller
+        commits).
 
         The school is ``school_id``, else the user's, else the course's; without one the event
         goes to the installation chain.
@@ -125,7 +130,8 @@ class AuditLog:
         if school_id is None and user is None and course_id is not None:
             school_id = session.scalar(select(Course.school_id).where(Course.id == course_id))
         chain = chain_key(school_id)
-        # everything that does not depend on the chain's position is computed before its lock is taken
+        # everything that does not depend on the chain's position is computed before its lock is
+        # taken
         payload = json.loads(canonical(details or {}))
         digest = details_digest(payload)
         subject = self.pseudonymizer.subject(user.id) if user is not None else None
@@ -169,7 +175,9 @@ class AuditLog:
         return event
 
     def anchor(self, session: Session, chains: list[str] | None = None) -> list[dict[str, Any]]:
-        """Append the heads of ``chains`` (default: every chain) to the anchor file outside the database."""
+        """Append the heads of ``chains`` (default: every chain) to the anchor file outside the
+        database.
+        """
         if self.anchor_path is None:
             return []
         query = select(AuditHead).where(AuditHead.seq > 0)
@@ -187,7 +195,9 @@ class AuditLog:
         return lines
 
     def anchors(self, chain: str | None = None) -> list[dict[str, Any]]:
-        """Heads recorded earlier, of one chain or all (lines from before 0009 name no chain: legacy)."""
+        """Heads recorded earlier, of one chain or all (lines from before 0009 name no chain:
+        legacy).
+        """
         if self.anchor_path is None or not self.anchor_path.exists():
             return []
         out = []

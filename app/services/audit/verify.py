@@ -1,4 +1,5 @@
-"""Verifying the audit chains: recompute a chain and report the first event that was altered, removed or inserted.
+"""Verifying the audit chains: recompute a chain and report the first event that was altered,
+removed or inserted.
 
 ``_verify_one`` walks one chain from its retention checkpoint (or its start) and runs one
 named check per way the chain can be broken, in this order: for each event its numbering
@@ -36,7 +37,9 @@ Problem = tuple[int, str]  # the first bad seq and what is wrong there
 
 @dataclass
 class _Walk:
-    """How far the walk along one chain has come: what the next event must link to and be numbered."""
+    """How far the walk along one chain has come: what the next event must link to and be
+    numbered.
+    """
 
     chain: str
     school: int | None  # the school of the chain (None: the installation and legacy chains)
@@ -117,13 +120,18 @@ def _check_anchors(
         if seen[seq] != anchor.get("hash"):
             return (
                 seq,
-                f"chain rewritten: event {seq} no longer matches the head anchored at {anchor.get('ts')}",
+                (
+                    f"chain rewritten: event {seq} no longer matches the head anchored at "
+                    f"{anchor.get('ts')}"
+                ),
             )
     return None
 
 
 def _check_seq(ev: AuditEvent, expected_seq: int) -> Problem | None:
-    """Numbering: an event at or below the checkpoint was inserted; a gap means events were removed."""
+    """Numbering: an event at or below the checkpoint was inserted; a gap means events
+    were removed.
+    """
     if ev.seq < expected_seq:
         return ev.seq, "event older than the retention checkpoint (inserted)"
     if ev.seq != expected_seq:
@@ -140,7 +148,10 @@ def _check_link(ev: AuditEvent, walk: _Walk) -> Problem | None:
     if walk.count > 1:
         return (
             ev.seq - 1,
-            "altered and re-hashed, or events after it removed and renumbered (the next link no longer matches)",
+            (
+                "altered and re-hashed, or events after it removed and renumbered "
+                "(the next link no longer matches)"
+            ),
         )
     if walk.checkpoint is None and not walk.legacy:
         return (
@@ -159,7 +170,9 @@ def _check_school(ev: AuditEvent, walk: _Walk) -> Problem | None:
 
 
 def _check_content(ev: AuditEvent, walk: _Walk) -> Problem | None:
-    """The details match their digest (unless purged) and the event's hash matches its recomputed body."""
+    """The details match their digest (unless purged) and the event's hash matches its recomputed
+    body.
+    """
     if ev.details_digest is None and not walk.legacy:
         return ev.seq, "content altered (details digest removed)"
     if (
@@ -174,7 +187,9 @@ def _check_content(ev: AuditEvent, walk: _Walk) -> Problem | None:
 
 
 def _hashed_body(ev: AuditEvent, walk: _Walk) -> dict[str, Any]:
-    """The body ``ev``'s hash was computed over: its details themselves (legacy events without a digest), else their digest."""
+    """The body ``ev``'s hash was computed over: its details themselves (legacy events without a
+    digest), else their digest.
+    """
     if ev.details_digest is None:
         return event_body(
             ev.seq, ev.ts, ev.subject, ev.role, ev.school_id, ev.course_id, ev.action, ev.details
@@ -206,7 +221,8 @@ def _check_event(ev: AuditEvent, walk: _Walk) -> Problem | None:
 def _checkpoint_voucher(
     session: Session, walk: _Walk, anchors: list[dict[str, Any]], start: str
 ) -> tuple[str | None, Problem | None]:
-    """The chain whose retention_purge event vouches for the walked chain's checkpoint, or the problem.
+    """The chain whose retention_purge event vouches for the walked chain's checkpoint, or the
+    problem.
 
     Without a checkpoint a chain needs no voucher. The frozen legacy chain's checkpoints are
     vouched for in the installation chain, which must then verify itself.
@@ -306,7 +322,8 @@ def verify_chain(
     school_id: int | None | Literal["all"] = "all",
     chain: str | None = None,
 ) -> dict[str, Any]:
-    """Recompute one chain or all of them; report the first event that was altered, removed or inserted.
+    """Recompute one chain or all of them; report the first event that was altered, removed or
+    inserted.
 
     ``school_id=N`` verifies school N's chain on its own, ``school_id=None`` the installation
     chain, ``chain=`` any chain by key (e.g. ``"legacy"``); the default verifies every chain
@@ -339,9 +356,11 @@ def verify_chain(
 def verify_school(
     session: Session, school_id: int, anchors: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """A school's chain, plus the legacy chain when the school has events there (its exports cover both).
+    """A school's chain, plus the legacy chain when the school has events there (its exports cover
+    both).
 
-    ``ok`` is true only when both verify; a broken legacy chain is reported with ``chain: "legacy"``.
+    ``ok`` is true only when both verify; a broken legacy chain is reported with
+    ``chain: "legacy"``.
     """
     report = verify_chain(session, anchors, school_id=school_id)
     has_legacy = session.scalar(

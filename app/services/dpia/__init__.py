@@ -158,7 +158,8 @@ def build_export(
     school_id: int | None = None,
     language: str | None = None,
 ) -> dict[str, Any]:
-    """Write the DPIA-ready audit export for ``[since, until)`` to ``out`` (a .zip); returns a summary with its path.
+    """Write the DPIA-ready audit export for ``[since, until)`` to ``out`` (a .zip); returns a
+    summary with its path.
 
     With ``school_id`` the log part covers that school's audit chain only (and its events in the
     frozen legacy chain), and the report uses its DPO contact and language; without it every

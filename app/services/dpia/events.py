@@ -21,7 +21,9 @@ from core.models import AuditEvent
 
 @dataclass(frozen=True)
 class ChainRead:
-    """The verification result, the events of ``[since, until)`` in chain order, and a count per action."""
+    """The verification result, the events of ``[since, until)`` in chain order, and a count per
+    action.
+    """
 
     verification: dict[str, Any]
     events: list[AuditEvent]
@@ -31,7 +33,8 @@ class ChainRead:
 def read_chain(
     services, s, since: datetime, until: datetime, school_id: int | None = None
 ) -> ChainRead:
-    """Verify the audit chain and read the period's events within session ``s``; anchor the heads when intact.
+    """Verify the audit chain and read the period's events within session ``s``; anchor the heads
+    when intact.
 
     With ``school_id`` only that school's chain (and its events in the frozen legacy chain,
     which is then verified too); without it every chain of the installation.

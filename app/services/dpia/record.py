@@ -1,4 +1,6 @@
-"""The parts of the export built from configuration: record of processing, guard evaluation, EU AI Act."""
+"""The parts of the export built from configuration: record of processing, guard evaluation, EU AI
+Act.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ METRICS = ("n", "precision", "recall", "f1", "fpr")
 
 
 def dpo_contact(services, school=None) -> str:
-    """The school's DPO contact as set in the DPO panel, else the ``DPO_CONTACT`` setting (may be empty)."""
+    """The school's DPO contact as set in the DPO panel, else the ``DPO_CONTACT`` setting (may be
+    empty).
+    """
     return (
         getattr(school, "dpo_contact", None) or services.config.get("DPO_CONTACT") or ""
     ).strip()
@@ -40,7 +44,9 @@ def model_records(services) -> list[dict[str, Any]]:
 
 
 def record_of_processing(services, school=None) -> dict[str, Any]:
-    """The Art. 30 record of processing activities, from configuration and the school's own settings."""
+    """The Art. 30 record of processing activities, from configuration and the school's own
+    settings.
+    """
     c = services.config
     return {
         "controller": c.get("CONTROLLER_NAME")
@@ -110,7 +116,9 @@ def _model_card_summary(card: Path) -> dict[str, Any] | None:
 
 
 def guard_evaluation(services) -> dict[str, Any]:
-    """The latest guard evaluation: a saved ``kateder guard eval --json`` report, else the shipped model card."""
+    """The latest guard evaluation: a saved ``kateder guard eval --json`` report, else the shipped
+    model card.
+    """
     home = Path(services.config["HOME"])
     candidates = (
         [Path(services.config["GUARD_EVAL_REPORT"])]
@@ -132,7 +140,9 @@ def guard_evaluation(services) -> dict[str, Any]:
 
 
 def ai_notice() -> dict[str, str]:
-    """The AI notice every student sees above the question box, in each language (the classroom's own strings)."""
+    """The AI notice every student sees above the question box, in each language (the classroom's
+    own strings).
+    """
     return {
         lang: " ".join(Translator(lang)(part) for part in texts.AI_NOTICE_PARTS)
         for lang in ("en", "sv", "de", "it", "nb")
@@ -140,7 +150,9 @@ def ai_notice() -> dict[str, str]:
 
 
 def ai_act_section(services, retention: dict[str, int]) -> dict[str, Any]:
-    """What the EU AI Act asks of a deployer here: transparency to students, logs, human oversight."""
+    """What the EU AI Act asks of a deployer here: transparency to students, logs, human
+    oversight.
+    """
     return {
         "transparency_notice": ai_notice(),
         "where_shown": texts.WHERE_SHOWN,

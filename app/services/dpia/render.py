@@ -13,9 +13,11 @@ from app.services.i18n import Translator
 
 STYLE = (
     "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45;color:#222}"
-    "table{border-collapse:collapse;width:100%;margin:.6rem 0}td,th{border:1px solid #bbb;padding:.3rem .5rem;text-align:left;"
+    "table{border-collapse:collapse;width:100%;margin:.6rem 0}"
+    "td,th{border:1px solid #bbb;padding:.3rem .5rem;text-align:left;"
     "vertical-align:top;font-size:.92em}th{background:#eef1f5}h1{margin-bottom:.2rem}"
-    "h2{border-bottom:2px solid #334;padding-bottom:.2rem;margin-top:2rem}img{max-width:100%}.broken{color:#a00;font-weight:bold}"
+    "h2{border-bottom:2px solid #334;padding-bottom:.2rem;margin-top:2rem}img{max-width:100%}"
+    ".broken{color:#a00;font-weight:bold}"
     "@media print{body{margin:0;max-width:none}h2{break-after:avoid}_,img{break-inside:avoid}}"
 )
 
@@ -39,7 +41,8 @@ def _html_block(kind: str, value: Any, charts: dict[str, bytes]) -> str:
             + "</table>"
         )
     if kind == "img" and value in charts:
-        return f"<img alt='{e(value)}' src='data:image/png;base64,{base64.b64encode(charts[value]).decode()}'>"
+        data = base64.b64encode(charts[value]).decode()
+        return f"<img alt='{e(value)}' src='data:image/png;base64,{data}'>"
     return ""
 
 
@@ -48,9 +51,10 @@ def render_report_html(r: ReportData, charts: dict[str, bytes], _: Translator) -
     e = html.escape
     title = _("Kateder: audit export and DPIA support")
     parts = [
-        f"<!doctype html><html lang='{e(_.language)}'><head><meta charset='utf-8'><title>{e(title)}</title>"
-        f"<style>{STYLE}</style></head><body>",
-        f"<h1>{e(title)}</h1><p>{e(r.rop['controller'])} · {e(_.date(r.meta['from']))} – {e(_.date(r.meta['to']))}</p>",
+        f"<!doctype html><html lang='{e(_.language)}'><head><meta charset='utf-8'>"
+        f"<title>{e(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{e(title)}</h1><p>{e(r.rop['controller'])} · "
+        f"{e(_.date(r.meta['from']))} – {e(_.date(r.meta['to']))}</p>",
     ]
     for heading, blocks in sections(r, _):
         parts.append(f"<h2>{e(heading)}</h2>")

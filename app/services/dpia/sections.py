@@ -1,4 +1,5 @@
-"""The readable report as data: sections of blocks, every text translated into the school's language.
+"""The readable report as data: sections of blocks, every text translated into the school's
+language.
 
 A section is ``(heading, blocks)``; a block is ``("p", text)``, ``("warn", text)``,
 ``("list", [text, ...])``, ``("table", Table)`` or ``("img", chart name)``. The HTML and
@@ -46,7 +47,9 @@ METRIC_LABELS = {
 
 @dataclass(frozen=True)
 class Table:
-    """A table block; ``widths`` are fractions of the page width for the PDF (None: equal columns)."""
+    """A table block; ``widths`` are fractions of the page width for the PDF (None: equal
+    columns).
+    """
 
     header: list[str]
     rows: list[list[str]]
@@ -78,7 +81,8 @@ def _summary(r: ReportData, _: Translator) -> list[Block]:
         chain_block = (
             "p",
             _(
-                "Audit chain: intact, %(count)s events verified, head event %(seq)s, hash %(hash)s.",
+                "Audit chain: intact, %(count)s events verified, head event %(seq)s, hash "
+                "%(hash)s.",
                 count=chain["count"],
                 seq=chain.get("head_seq"),
                 hash=chain.get("head"),
@@ -88,7 +92,8 @@ def _summary(r: ReportData, _: Translator) -> list[Block]:
         chain_block = (
             "warn",
             _(
-                "Audit chain: BROKEN at event %(seq)s: %(problem)s. Investigate before relying on this log.",
+                "Audit chain: BROKEN at event %(seq)s: %(problem)s. Investigate before relying on "
+                "this log.",
                 seq=chain["first_bad_seq"],
                 problem=chain["problem"],
             ),
@@ -106,8 +111,8 @@ def _summary(r: ReportData, _: Translator) -> list[Block]:
         (
             "p",
             _(
-                "Period: %(start)s to %(end)s (UTC, end exclusive). Generated %(generated)s (UTC) by %(by)s. "
-                "%(events)s audit events in the period.",
+                "Period: %(start)s to %(end)s (UTC, end exclusive). Generated %(generated)s (UTC) "
+                "by %(by)s. %(events)s audit events in the period.",
                 start=_.date(meta["from"]),
                 end=_.date(meta["to"]),
                 generated=_.datetime(meta["generated_at"]),
@@ -191,10 +196,11 @@ def _event_log(r: ReportData, _: Translator) -> list[Block]:
         (
             "p",
             _(
-                "events.jsonl holds every audit event of the period, one JSON object per line: UTC time, pseudonymous "
-                "subject (keyed HMAC; the key is not in the export), role, school, course, action, details (guard "
-                "verdicts, retrieved passage ids with document versions, model, latencies) and the chain hashes. No "
-                "question or answer text is in it. Details older than the audit-details retention are replaced by "
+                "events.jsonl holds every audit event of the period, one JSON object per line: UTC "
+                "time, pseudonymous subject (keyed HMAC; the key is not in the export), role, "
+                "school, course, action, details (guard verdicts, retrieved passage ids with "
+                "document versions, model, latencies) and the chain hashes. No question or answer "
+                "text is in it. Details older than the audit-details retention are replaced by "
                 "their SHA-256."
             ),
         )
@@ -272,7 +278,8 @@ def _receipt_text(d: dict[str, Any], _: Translator) -> str:
     if d["kind"] == "erase":
         key = _("yes") if rc.get("key_destroyed") else _("none held")
         return _(
-            "key destroyed: %(key)s; %(conversations)s conversations, %(messages)s messages, %(uploads)s uploads deleted",
+            "key destroyed: %(key)s; %(conversations)s conversations, %(messages)s messages, "
+            "%(uploads)s uploads deleted",
             key=key,
             conversations=rc.get("conversations", 0),
             messages=rc.get("messages", 0),
@@ -324,8 +331,9 @@ def _access(r: ReportData, _: Translator) -> list[Block]:
         (
             "p",
             _(
-                "Every time a teacher, administrator or the DPO opened a student's conversation. A written reason is "
-                "required and logged before the conversation is shown. Students are shown by pseudonym."
+                "Every time a teacher, administrator or the DPO opened a student's conversation. A "
+                "written reason is required and logged before the conversation is shown. Students "
+                "are shown by pseudonym."
             ),
         ),
         (
@@ -355,7 +363,8 @@ def _ai_act(r: ReportData, _: Translator) -> list[Block]:
         (
             "p",
             _(
-                "Logs (Art. 26(6)): audit details are kept %(details)s days, audit events %(events)s days (minimum %(minimum)s).",
+                "Logs (Art. 26(6)): audit details are kept %(details)s days, audit events "
+                "%(events)s days (minimum %(minimum)s).",
                 details=days["audit_details"],
                 events=days["audit_events"],
                 minimum=days["minimum_required"],
@@ -371,11 +380,12 @@ def _integrity(r: ReportData, _: Translator) -> list[Block]:
         (
             "p",
             _(
-                "manifest.json lists the SHA-256 of every file in this zip and the audit chain head (sequence number and "
-                "hash) at the time of export. To check the log: recompute each event's hash as SHA-256(prev_hash + "
-                "canonical JSON of seq, ts, subject, role, school_id, course_id, action, details_sha256) and compare; or "
-                "run `kateder audit verify` on the server, which also checks the head against anchors kept outside the "
-                "database."
+                "manifest.json lists the SHA-256 of every file in this zip and the audit chain "
+                "head (sequence number and hash) at the time of export. To check the log: "
+                "recompute each event's hash as SHA-256(prev_hash + canonical JSON of seq, ts, "
+                "subject, role, school_id, course_id, action, details_sha256) and compare; or run "
+                "`kateder audit verify` on the server, which also checks the head against anchors "
+                "kept outside the database."
             ),
         )
     ]

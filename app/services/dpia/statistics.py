@@ -12,7 +12,8 @@ from guard.taxonomy import CATEGORIES as HAZARDS
 
 DECISIONS = ("allow", "care", "block", "alert", "crisis")
 FLAGGED = DECISIONS[1:]
-# decisions as the browser names them (the msgids of app/web/filters.py ACTION_LABELS), plus the answer check's
+# decisions as the browser names them (the msgids of app/web/filters.py ACTION_LABELS), plus the
+# answer check's
 DECISION_LABELS = {
     "allow": N_("Allow"),
     "care": N_("Answer with care"),
@@ -31,7 +32,9 @@ PALETTE = {
 
 
 def _count(ev: AuditEvent, course: str, week: str, tallies: dict[str, Any]) -> list[dict[str, Any]]:
-    """Add one question/answer/refusal event to the tallies; return the guard verdicts it carries."""
+    """Add one question/answer/refusal event to the tallies; return the guard verdicts it
+    carries.
+    """
     d = ev.details or {}
     if ev.action == "question":
         action = d.get("action", "unknown")
@@ -176,7 +179,9 @@ def _by_course(stats: dict[str, Any], _: Translator):
 
 
 def render_charts(stats: dict[str, Any], _: Translator | None = None) -> dict[str, bytes]:
-    """PNG charts of the moderation statistics (matplotlib, headless), labelled in ``tr``'s language."""
+    """PNG charts of the moderation statistics (matplotlib, headless), labelled in ``tr``'s
+    language.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

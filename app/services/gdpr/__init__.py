@@ -1,13 +1,17 @@
-"""Data-subject rights: per-student keys, sealed message text, export, erasure, access with a reason.
+"""Data-subject rights: per-student keys, sealed message text, export, erasure, access with a
+reason.
 
 One concept per module; :class:`Gdpr` is the facade the rest of the app uses
 (``services.gdpr``), and this package re-exports the names it has always had:
 
-* ``keys``: envelope keys (:class:`KeyRing`), sealing and opening message text (:class:`MessageTexts`)
+* ``keys``: envelope keys (:class:`KeyRing`), sealing and opening message text
+  (:class:`MessageTexts`)
 * ``access``: opening a student's data with a written reason, the access log, the requests handled
-* ``export``: the data-subject export (``data.json`` plus the page of ``app/services/subject_report.py``)
+* ``export``: the data-subject export (``data.json`` plus the page of
+  ``app/services/subject_report.py``)
 * ``erasure``: crypto-shredding and deletion in named steps, storage compaction (now or as a job)
-* ``records``: the JSON forms of stored rows those share; ``messages``: what they tell the user, their errors
+* ``records``: the JSON forms of stored rows those share; ``messages``: what they tell the user,
+  their errors
 
 Erasure destroys the data key first (crypto-shredding: copies in backups become
 unreadable), then deletes the rows, vectors and files; the audit events stay as
@@ -81,7 +85,9 @@ class Gdpr:
         return self.texts.fields(session, user_id, text)
 
     def read_text(self, session: Session, msg: Message, owner_id: int | None = None) -> str | None:
-        """A message's text for its owner's own view or a logged access; None if erased or never kept."""
+        """A message's text for its owner's own view or a logged access; None if erased or never
+        kept.
+        """
         return self.texts.read(session, msg, owner_id)
 
     def subject(self, user_id: int | None) -> str | None:
@@ -127,7 +133,9 @@ class Gdpr:
         until: datetime | None = None,
         limit: int = 1000,
     ) -> list[dict[str, Any]]:
-        """Who opened which student's data, when and why (newest first), for the DPO panel and export."""
+        """Who opened which student's data, when and why (newest first), for the DPO panel and
+        export.
+        """
         return self.access.access_log(school_id, since=since, until=until, limit=limit)
 
     def dsar_requests(
@@ -159,7 +167,9 @@ class Gdpr:
         queue_compaction: bool = False,
         actor_id: int | None = None,
     ) -> dict[str, Any]:
-        """Crypto-shred and delete everything held about one user; return the receipt (``erasure.py``)."""
+        """Crypto-shred and delete everything held about one user; return the receipt
+        (``erasure.py``).
+        """
         return self.erasure.erase_subject(
             user_ref, handled_by=handled_by, queue_compaction=queue_compaction, actor_id=actor_id
         )
@@ -167,9 +177,13 @@ class Gdpr:
     def compact_task(
         self, course_id: int | None, payload: dict[str, Any], progress: Callable[[str, float], None]
     ) -> dict[str, Any]:
-        """The background job of a queued compaction (:data:`COMPACT_KIND`): rebuild one course's vectors."""
+        """The background job of a queued compaction (:data:`COMPACT_KIND`): rebuild one course's
+        vectors.
+        """
         return self.erasure.compact_task(course_id, payload, progress)
 
     def compaction_jobs(self, school_id: int | None, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest compaction jobs of the school's courses, newest first (the DPO panel's status)."""
+        """The latest compaction jobs of the school's courses, newest first (the DPO panel's
+        status).
+        """
         return self.erasure.compaction_jobs(school_id, limit)

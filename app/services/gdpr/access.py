@@ -1,4 +1,6 @@
-"""Access with a reason: a teacher, admin or DPO opens a student's data only after writing down why."""
+"""Access with a reason: a teacher, admin or DPO opens a student's data only after writing
+down why.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ MIN_REASON_CHARS = 10
 
 
 class Access:
-    """The access log: every look at a student's data is recorded (and audited) before it is shown."""
+    """The access log: every look at a student's data is recorded (and audited) before it
+    is shown.
+    """
 
     def __init__(self, services: Services, texts: MessageTexts) -> None:
         """Use the database and audit log of ``services``; read message text through ``texts``."""
@@ -120,7 +124,9 @@ class Access:
         until: datetime | None = None,
         limit: int = 1000,
     ) -> list[dict[str, Any]]:
-        """Who opened which student's data, when and why (newest first), for the DPO panel and export."""
+        """Who opened which student's data, when and why (newest first), for the DPO panel and
+        export.
+        """
         with self.s.db.session() as s:
             q = select(AccessLog).order_by(AccessLog.ts.desc()).limit(limit)
             if since is not None:
@@ -146,7 +152,9 @@ class Access:
 
 
 def _may_see(session: Session, actor: User, student: User, course_id: int | None) -> bool:
-    """Staff of the student's school; a teacher only for a course they teach (the given one, or any of the student's)."""
+    """Staff of the student's school; a teacher only for a course they teach (the given one, or any
+    of the student's).
+    """
     allowed = actor.role in ("teacher", "admin", "dpo") and actor.school_id == student.school_id
     if allowed and actor.role == "teacher":
         courses = (

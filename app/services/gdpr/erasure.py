@@ -1,4 +1,5 @@
-"""The right to erasure (Art. 17): crypto-shred, then delete rows, files and vectors, then compact storage.
+"""The right to erasure (Art. 17): crypto-shred, then delete rows, files and vectors, then compact
+storage.
 
 ``Erasure.erase_subject`` is six named steps over one frozen :class:`Subject`; each step
 adds its figures to the receipt, which is stored with the request and its audit event
@@ -64,7 +65,9 @@ class Subject:
 
 
 class Erasure:
-    """Erases one data subject; compacts storage (now, or as a queued job) so no deleted text stays readable."""
+    """Erases one data subject; compacts storage (now, or as a queued job) so no deleted text stays
+    readable.
+    """
 
     def __init__(self, services: Services, keys: KeyRing) -> None:
         """Use every store of ``services`` (database, files, vectors, jobs) and the key ring."""
@@ -106,7 +109,9 @@ class Erasure:
         return receipt
 
     def _shred_key(self, user_ref: str | int) -> tuple[Subject, Receipt]:
-        """Destroy the user's data key, then rotate the master key so backups cannot unwrap it either."""
+        """Destroy the user's data key, then rotate the master key so backups cannot unwrap it
+        either.
+        """
         with self.s.db.session() as s:
             user = resolve_user(s, user_ref)
             who = Subject(
@@ -130,7 +135,9 @@ class Erasure:
         return who, receipt
 
     def _erase_uploads(self, who: Subject, receipt: Receipt) -> set[int]:
-        """A student's documents go with their passages, vectors and originals (staff ones are de-attributed); the courses touched."""
+        """A student's documents go with their passages, vectors and originals (staff ones are
+        de-attributed); the courses touched.
+        """
         with self.s.db.session() as s:
             docs = s.execute(
                 select(Document.id, Document.course_id).where(Document.uploaded_by == who.user_id)
@@ -146,7 +153,9 @@ class Erasure:
         return courses
 
     def _erase_upload_jobs(self, uid: int, *, remove: bool) -> int:
-        """Queued or failed upload jobs of the user: dropped with their stored original (or de-attributed)."""
+        """Queued or failed upload jobs of the user: dropped with their stored original (or
+        de-attributed).
+        """
         digests: list[str] = []
         count = 0
         with self.s.db.session() as s:
@@ -171,7 +180,9 @@ class Erasure:
         return count
 
     def _erase_rows(self, who: Subject, receipt: Receipt) -> list[DsarRequest]:
-        """Delete the account with its dependents; unlink access-log entries and earlier requests (returned)."""
+        """Delete the account with its dependents; unlink access-log entries and earlier requests
+        (returned).
+        """
         uid = who.user_id
         with self.s.db.session() as s:
             conv_ids = list(s.scalars(select(Conversation.id).where(Conversation.user_id == uid)))
@@ -276,7 +287,9 @@ class Erasure:
     def compact_task(
         self, course_id: int | None, payload: dict[str, Any], progress: Callable[[str, float], None]
     ) -> dict[str, Any]:
-        """The background job of a queued compaction (:data:`COMPACT_KIND`): rebuild one course's vectors."""
+        """The background job of a queued compaction (:data:`COMPACT_KIND`): rebuild one course's
+        vectors.
+        """
         if course_id is None:
             raise ValueError("a compaction job names the course it compacts")
         store = self.s.vector_store
@@ -291,7 +304,9 @@ class Erasure:
         return {"compacted": done, "course_id": course_id}
 
     def compaction_jobs(self, school_id: int | None, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest compaction jobs of the school's courses, newest first (the DPO panel's status)."""
+        """The latest compaction jobs of the school's courses, newest first (the DPO panel's
+        status).
+        """
         with self.s.db.session() as s:
             rows = s.execute(
                 select(Job, Course.code)

@@ -1,4 +1,6 @@
-"""The right of access and portability (Art. 15, 20): everything held about one user, as data and as a page."""
+"""The right of access and portability (Art. 15, 20): everything held about one user, as data and as
+a page.
+"""
 
 from __future__ import annotations
 
@@ -64,10 +66,14 @@ class ExportResult:
 
 
 class Export:
-    """Writes a data-subject export (``data.json`` and a readable ``index.html``) and records the request."""
+    """Writes a data-subject export (``data.json`` and a readable ``index.html``) and records the
+    request.
+    """
 
     def __init__(self, services: Services, texts: MessageTexts) -> None:
-        """Use the database, audit log and settings of ``services``; read message text through ``texts``."""
+        """Use the database, audit log and settings of ``services``; read message text through
+        ``texts``.
+        """
         self.s = services
         self.texts = texts
         self.home = Path(services.config["HOME"])

@@ -1,4 +1,5 @@
-"""Envelope keys: each user's data key, wrapped by a master key outside the database; sealing and opening text.
+"""Envelope keys: each user's data key, wrapped by a master key outside the database; sealing and
+opening text.
 
 Each user's question and answer text is redacted of personal identifiers and sealed with
 AES-256-GCM under that user's own data key. The data key is stored only wrapped (AES-GCM)
@@ -64,7 +65,9 @@ class KeyRing:
         return self.path is not None
 
     def _masters(self) -> list[AESGCM]:
-        """Master keys to try, the one to wrap new keys with first (a rotation's next key, if any)."""
+        """Master keys to try, the one to wrap new keys with first (a rotation's next key,
+        if any).
+        """
         if self._static is not None:
             return [self._static]
         if self.path is None:
@@ -129,7 +132,9 @@ class KeyRing:
         )
 
     def open(self, session: Session, user_id: int, blob: bytes) -> str | None:
-        """Decrypt a sealed text; None when the key was destroyed (erased) or the data is not ours."""
+        """Decrypt a sealed text; None when the key was destroyed (erased) or the data is
+        not ours.
+        """
         blob = bytes(blob)
         try:
             key = self.data_key(session, user_id, create=False)
@@ -150,7 +155,9 @@ class KeyRing:
         )
 
     def rotate(self, db: Database) -> int | None:
-        """Re-wrap every data key under a new master key and overwrite the old one; None if not file-backed."""
+        """Re-wrap every data key under a new master key and overwrite the old one; None if not
+        file-backed.
+        """
         if self.path is None:
             return None
         old = self._masters()
@@ -177,7 +184,9 @@ class KeyRing:
 
 
 class MessageTexts:
-    """How message text is kept (``MESSAGE_TEXT_STORAGE``): sealed under its owner's key, plain, or not at all."""
+    """How message text is kept (``MESSAGE_TEXT_STORAGE``): sealed under its owner's key, plain, or
+    not at all.
+    """
 
     def __init__(self, keys: KeyRing, storage: str = "encrypted") -> None:
         """Seal with ``keys``; ``storage`` is one of :data:`TEXT_STORAGE`."""
@@ -198,7 +207,9 @@ class MessageTexts:
         return {"text": None, "text_encrypted": self.keys.seal(session, user_id, clean)}
 
     def read(self, session: Session, msg: Message, owner_id: int | None = None) -> str | None:
-        """A message's text for its owner's own view or a logged access; None if erased or never kept."""
+        """A message's text for its owner's own view or a logged access; None if erased or never
+        kept.
+        """
         if msg.text is not None:
             return msg.text
         if msg.text_encrypted is None:

@@ -1,4 +1,6 @@
-"""What the data-protection use cases tell the user, and their errors (part of core/errors.py's hierarchy)."""
+"""What the data-protection use cases tell the user, and their errors (part of core/errors.py's
+hierarchy).
+"""
 
 from __future__ import annotations
 

@@ -34,7 +34,9 @@ def resolve_user(session: Session, ref: str | int) -> User:
 def message_dict(
     s: Session, texts: MessageTexts, m: Message, *, owner_id: int, erased: str
 ) -> dict[str, Any]:
-    """One message with its verdicts; its text as its owner wrote it, ``erased`` once the key is gone."""
+    """One message with its verdicts; its text as its owner wrote it, ``erased`` once the key is
+    gone.
+    """
     text = texts.read(s, m, owner_id)
     kept = m.text is not None or m.text_encrypted is not None
     return {
@@ -100,7 +102,9 @@ def dsar_dict(r: DsarRequest) -> dict[str, Any]:
 def actor_details(
     s: Session, pseudonym: Pseudonym, *, actor_id: int | None, handled_by: str, subject: str | None
 ) -> dict[str, Any]:
-    """Who handled a data-subject request, apart from whose data it was (the event's own subject)."""
+    """Who handled a data-subject request, apart from whose data it was (the event's own
+    subject).
+    """
     actor = s.get(User, actor_id) if actor_id is not None else None
     role = actor.role if actor is not None else ("operator" if handled_by == "cli" else None)
     return {
