@@ -95,7 +95,10 @@ class Answerer:
             refusal = output.message or not_covered_message(turn.language)
             yield {"type": "refusal", "text": refusal, "action": output.action}
             text = " ".join([*release.released, refusal]).strip()
-            action, mode = output.action, ("crisis" if output.action == "crisis" else "refusal")
+            action, mode = (
+                output.action,
+                ("crisis" if output.action == "crisis" else "refusal"),
+            )
         else:
             text = " ".join(release.released).strip()
             action = "allow" if release.output is None else release.output.action
@@ -126,15 +129,7 @@ class Answerer:
         """Generate (the model knows the language) or quote; fall back to quotes when nothing was
         supported.
         """
-        if not relevant:
-            mode, pieces = "not_covered", iter([not_covered_message(turn.language) + "\n"])
-        elif turn.language in self.s.generator.info.languages:
-            mode, pieces = "generated", self._generate(turn.question, relevant, list(turn.history))
-        else:
-            mode, pieces = (
-                "extractive",
-                self._quotes(turn.question, relevant, turn.language, context=_context(turn)),
-            )
+        mode, pieces = self._first_source(turn, relevant)
         # generated sentences must be supported by a passage they cite (app/grounding.py);
         # the guard sees each sentence first, so an unsafe one stops the answer even if unsupported
         grounder = (
@@ -150,25 +145,7 @@ class Answerer:
                     turn, release, stage=stage, ground=ground, clock=clock
                 )
                 if release.mode == "generated" and not release.released and not release.blocked:
-                    if not release.grounding[
-                        "checked"
-                    ]:  # not one sentence came back: a cancelled or broken stream
-                        log.warning(
-                            "the model returned no text for a question in course %s; answering "
-                            "with quotes (an OpenAI-compatible server started without "
-                            "--interrupt_requests False?)",
-                            turn.course_id,
-                        )
-                    # nothing the model wrote was supported: quote the material instead
-                    release.mode = "extractive"
-                    stages.append(
-                        (
-                            self._quotes(
-                                turn.question, relevant, turn.language, context=_context(turn)
-                            ),
-                            None,
-                        )
-                    )
+                    stages.append((self._fall_back_to_quotes(turn, release, relevant), None))
         except KatederError:
             raise
         except Exception as exc:  # the model server or the model failed: say so, keep the record
@@ -183,6 +160,31 @@ class Answerer:
         if release.first_sentence_at is not None:
             clock.timings["first_sentence"] = release.first_sentence_at
         return release
+
+    def _first_source(
+        self, turn: Turn, relevant: list[RetrievedPassage]
+    ) -> tuple[str, Iterator[str]]:
+        """The answer's mode and its text pieces: not covered, generated or quoted."""
+        if not relevant:
+            return "not_covered", iter([not_covered_message(turn.language) + "\n"])
+        if turn.language in self.s.generator.info.languages:
+            return "generated", self._generate(turn.question, relevant, list(turn.history))
+        quotes = self._quotes(turn.question, relevant, turn.language, context=_context(turn))
+        return "extractive", quotes
+
+    def _fall_back_to_quotes(
+        self, turn: Turn, release: Release, relevant: list[RetrievedPassage]
+    ) -> Iterator[str]:
+        """Nothing the model wrote was supported (or it wrote nothing): quote the material."""
+        if not release.grounding["checked"]:  # not one sentence came back: a broken stream
+            log.warning(
+                "the model returned no text for a question in course %s; answering "
+                "with quotes (an OpenAI-compatible server started without "
+                "--interrupt_requests False?)",
+                turn.course_id,
+            )
+        release.mode = "extractive"
+        return self._quotes(turn.question, relevant, turn.language, context=_context(turn))
 
     def _release_sentences(
         self,
@@ -249,7 +251,10 @@ class Answerer:
         return whole
 
     def _generate(
-        self, question: str, passages: list[RetrievedPassage], history: list[tuple[str, str]]
+        self,
+        question: str,
+        passages: list[RetrievedPassage],
+        history: list[tuple[str, str]],
     ) -> Iterator[str]:
         """Stream the model's answer from a compact prompt with the fixed part first."""
         sources = "\n".join(f"[{i}] {p.text}" for i, p in enumerate(passages, 1))
@@ -260,7 +265,11 @@ class Answerer:
         return self.s.generator.stream(messages)
 
     def _quotes(
-        self, question: str, passages: list[RetrievedPassage], language: str, context: str = ""
+        self,
+        question: str,
+        passages: list[RetrievedPassage],
+        language: str,
+        context: str = "",
     ) -> Iterator[str]:
         """The extractive answer as a stream of lines."""
         return iter(
@@ -268,7 +277,11 @@ class Answerer:
         )
 
     def _extract(
-        self, question: str, passages: list[RetrievedPassage], language: str, context: str = ""
+        self,
+        question: str,
+        passages: list[RetrievedPassage],
+        language: str,
+        context: str = "",
     ) -> list[str]:
         """The best supporting sentences, quoted in their own language with citations (``context``:
         a follow-up's subject).
