@@ -102,6 +102,14 @@ def retrieval_eval_cmd(
     _print(report, as_json)
 
 
+DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The qa folder (default ../shared/data/qa).",
+)
+
+
 @retrieval_group.command("convert")
 @click.option(
     "--source",
@@ -115,12 +123,7 @@ def retrieval_eval_cmd(
     required=True,
     help="Where to write the eval file.",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The qa folder (default ../shared/data/qa).",
-)
+@DATA_DIR_OPTION
 @click.option("--max-questions", default=300, show_default=True)
 @click.option("--max-passages", default=600, show_default=True)
 @click.option(
@@ -268,12 +271,7 @@ def _training_summary(meta: dict[str, Any]) -> dict[str, Any]:
     default=None,
     help="Weights directory (default: the package's app/weights).",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The qa folder (default ../shared/data/qa).",
-)
+@DATA_DIR_OPTION
 @TRAINING_OPTIONS
 def train_reranker_cmd(out: Path | None, data_dir: Path | None, **recipe: Any) -> None:
     """Train the e5 cross-encoder reranker on the shared QA training

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from guard.training.datasets import Example, load_all
+from guard.training.datasets import PROJECT_SOURCES, Example, load_all
 from guard.training.train import load_plan, partition
 
 CARD = Path(__file__).resolve().parents[2] / "docs" / "guard-data-card.md"
@@ -43,13 +43,7 @@ def build(out_dir: Path, log: Callable[[str], None] = print) -> dict:
             sorted(Counter(f"{ex.source}|{ex.language}|{ex.label}" for ex in rows).items())
         )
         for ex in rows:
-            if ex.source in (
-                "written",
-                "written-general",
-                "written-lone",
-                "translated",
-                "templated",
-            ):
+            if ex.source in PROJECT_SOURCES:
                 project[ex.source][f"{ex.language}|{ex.phenomenon}|{ex.label}|{name}"] += 1
         log(f"{name}: {len(rows)} rows")
     counts["project"] = {k: dict(sorted(v.items())) for k, v in sorted(project.items())}

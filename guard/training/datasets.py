@@ -83,6 +83,10 @@ def project_file(
         )
 
 
+# the sources of the project's own rows (project_rows), counted and reported per language
+PROJECT_SOURCES = ("written", "written-general", "written-lone", "translated", "templated")
+
+
 def project_rows() -> Iterator[Example]:
     """Every project-authored training file: written pairs, templated rows, translations."""
     for folder in ("written", "translated"):

@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from guard.embedded import CODES
-from guard.training.datasets import PACKAGE_DATA, Example
+from guard.training.datasets import PACKAGE_DATA, PROJECT_SOURCES, Example
 
 LANGS = ("en", "sv", "nb", "de", "it")
 INJECTION = "injection"
@@ -60,16 +60,7 @@ def partition(
 
 def eval_group(ex: Example) -> str:
     """The evaluation group of a held-out example: source, language for multilingual ones."""
-    if ex.source in (
-        "written",
-        "written-general",
-        "written-lone",
-        "translated",
-        "templated",
-        "multijail",
-        "rtp-lx",
-        "hatecheck",
-    ):
+    if ex.source in (*PROJECT_SOURCES, "multijail", "rtp-lx", "hatecheck"):
         return f"{ex.source}-{ex.language}"
     return ex.source
 
